@@ -1,0 +1,19 @@
+"""bayesinv: Bayesian, multi-modal, multiscale inversion with honest uncertainty.
+
+Heavy layers (PyMC, PyTensor, ArviZ) are imported lazily, so ``bayesinv.grid`` and
+``bayesinv.operators`` stay light.
+"""
+
+from bayesinv.grid import Grid1D, Grid2D
+
+__version__ = "0.1.0"
+
+__all__ = ["Grid1D", "Grid2D", "__version__", "sample"]
+
+
+def __getattr__(name):
+    if name == "sample":
+        from bayesinv.inference.sampling import sample
+
+        return sample
+    raise AttributeError(f"module 'bayesinv' has no attribute {name!r}")

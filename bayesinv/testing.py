@@ -1,0 +1,313 @@
+"""Checks for operators and samplers that users can run on their own code too.
+
+- :func:`dot_test`: the adjoint test ``<J dm, dd> = <dm, J^T dd>``.
+- :func:`taylor_test`: the remainder of the first-order Taylor expansion decays as ``h^2``.
+- :func:`check_gaussian_posterior`: sampled draws against a closed-form Gaussian posterior.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bayesinv.operators.base import ForwardOperator
+
+__all__ = [
+    "GaussianPosteriorCheck",
+    "TaylorResult",
+    "check_gaussian_posterior",
+    "dot_test",
+    "taylor_test",
+]
+
+
+def _rng(rng) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise ValueError(f"rng must be a numpy.random.Generator or an int seed, got {rng!r}")
+
+
+def dot_test(
+    op: ForwardOperator,
+    rng,
+    m=None,
+    *,
+    tol: float = 1e-10,
+    raise_error: bool = True,
+) -> float:
+    """Adjoint (dot-product) test of an operator's ``jvp`` and ``vjp``.
+
+    Parameters
+    ----------
+    op : ForwardOperator
+        The operator to test.
+    rng : numpy.random.Generator or int
+        Source of the random vectors ``dm`` and ``dd``.
+    m : array_like, optional
+        Linearisation point for nonlinear operators; a random vector by default.
+    tol : float
+        Largest relative error accepted.
+    raise_error : bool
+        Raise :class:`AssertionError` when the error exceeds ``tol``.
+
+    Returns
+    -------
+    float
+        The relative error ``|a - b| / max(|a|, |b|)``.
+
+    Notes
+    -----
+    With random :math:`δm` and :math:`δd`, an exact adjoint satisfies
+    :math:`\\langle J δm, δd \\rangle = \\langle δm, J^T δd \\rangle` up to round-off.
+    """
+    rng = _rng(rng)
+    m = rng.standard_normal(op.n_params) if m is None else np.asarray(m, dtype=np.float64)
+    dm = rng.standard_normal(op.n_params)
+    dd = rng.standard_normal(op.n_data)
+    a = float(np.dot(op.jvp(m, dm), dd))
+    b = float(np.dot(dm, op.vjp(m, dd)))
+    scale = max(abs(a), abs(b), np.finfo(float).tiny)
+    err = abs(a - b) / scale
+    if raise_error and not err <= tol:
+        raise AssertionError(
+            f"dot test failed for {op.name}: <J dm, dd> = {a!r}, <dm, J^T dd> = {b!r}, "
+            f"relative error {err:.3e} > {tol:.1e}"
+        )
+    return err
+
+
+@dataclass(frozen=True)
+class TaylorResult:
+    """Outcome of :func:`taylor_test`.
+
+    Attributes
+    ----------
+    order : float
+        Observed convergence order of the first-order remainder (``inf`` when the remainder
+        is at round-off level at every step, as for a linear operator).
+    steps : numpy.ndarray
+        Step sizes ``h``.
+    remainder0 : numpy.ndarray
+        ``||F(m + h dm) - F(m)||``, which decays as ``h``.
+    remainder1 : numpy.ndarray
+        ``||F(m + h dm) - F(m) - h J dm||``, which decays as ``h^2``.
+    """
+
+    order: float
+    steps: np.ndarray = field(repr=False)
+    remainder0: np.ndarray = field(repr=False)
+    remainder1: np.ndarray = field(repr=False)
+
+    def __float__(self) -> float:
+        return float(self.order)
+
+
+def taylor_test(
+    op: ForwardOperator,
+    m,
+    rng,
+    dm=None,
+    *,
+    steps=None,
+    min_order: float | None = 1.9,
+) -> TaylorResult:
+    """Taylor (derivative) test: ``jvp`` must be the derivative of ``forward``.
+
+    Parameters
+    ----------
+    op : ForwardOperator
+        The operator to test.
+    m : array_like
+        Expansion point.
+    rng : numpy.random.Generator or int
+        Source of the direction ``dm`` when it is not given.
+    dm : array_like, optional
+        Direction; random by default, scaled to the size of ``m``.
+    steps : array_like, optional
+        Decreasing step sizes; by default ``2^-k`` for ``k = 0..7``.
+    min_order : float or None
+        Raise :class:`AssertionError` if the observed order is below this (``None`` never
+        raises).
+
+    Returns
+    -------
+    TaylorResult
+        ``float(result)`` is the observed order: the median slope of ``log remainder1``
+        against ``log h`` over the steps where the remainder is above round-off. It is
+        ``inf`` when the remainder is at round-off level throughout (a linear operator).
+
+    Notes
+    -----
+    For smooth :math:`F`, :math:`\\|F(m + hδm) - F(m) - h J δm\\| = O(h^2)` while
+    :math:`\\|F(m + hδm) - F(m)\\| = O(h)`. A wrong ``jvp`` shows first-order decay.
+    """
+    rng = _rng(rng)
+    m = np.asarray(m, dtype=np.float64)
+    if dm is None:
+        dm = rng.standard_normal(op.n_params) * max(np.linalg.norm(m) / np.sqrt(m.size), 1.0)
+    dm = np.asarray(dm, dtype=np.float64)
+    h = np.asarray(2.0 ** -np.arange(8) if steps is None else steps, dtype=np.float64)
+    f0 = op.forward(m)
+    jdm = op.jvp(m, dm)
+    r0 = np.empty(h.size)
+    r1 = np.empty(h.size)
+    for i, hi in enumerate(h):
+        diff = op.forward(m + hi * dm) - f0
+        r0[i] = np.linalg.norm(diff)
+        r1[i] = np.linalg.norm(diff - hi * jdm)
+    # remainders below this are round-off in evaluating F, not truncation error
+    noise = 1e3 * np.finfo(float).eps * max(np.linalg.norm(f0), np.linalg.norm(jdm) * h.max())
+    usable = r1 > noise
+    if usable.sum() < 2:
+        order = np.inf
+    else:
+        lh, lr = np.log(h[usable]), np.log(r1[usable])
+        order = float(np.median(np.diff(lr) / np.diff(lh)))
+    result = TaylorResult(order, h, r0, r1)
+    if min_order is not None and not order >= min_order:
+        raise AssertionError(
+            f"Taylor test failed for {op.name}: observed order {order:.2f} < {min_order}; "
+            f"remainders {np.array2string(r1, precision=2)}"
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class GaussianPosteriorCheck:
+    """Outcome of :func:`check_gaussian_posterior`.
+
+    Attributes
+    ----------
+    passed : bool
+        Whether every check passed.
+    failures : list of str
+        What failed, in words.
+    mean_z : numpy.ndarray
+        Whitened means divided by their Monte Carlo standard errors (≈ N(0, 1)).
+    sd_z : numpy.ndarray
+        (Whitened standard deviations − 1) divided by their Monte Carlo standard errors.
+    max_corr : float
+        Largest absolute correlation between whitened coordinates.
+    ks_pvalue : float
+        Smallest Bonferroni-corrected Kolmogorov–Smirnov p-value of the whitened marginals
+        against N(0, 1), on draws thinned to be roughly independent.
+    min_ess : float
+        Smallest bulk effective sample size among the whitened coordinates.
+    n_divergent : int
+        Divergent transitions reported by the sampler.
+    """
+
+    passed: bool
+    failures: list[str]
+    mean_z: np.ndarray
+    sd_z: np.ndarray
+    max_corr: float
+    ks_pvalue: float
+    min_ess: float
+    n_divergent: int
+
+
+def check_gaussian_posterior(
+    draws,
+    mean,
+    cov,
+    *,
+    n_divergent: int = 0,
+    z_max: float = 4.5,
+    alpha: float = 1e-3,
+    min_ess: float = 100.0,
+    raise_error: bool = True,
+) -> GaussianPosteriorCheck:
+    """Compare MCMC draws with a closed-form Gaussian posterior ``N(mean, cov)``.
+
+    Parameters
+    ----------
+    draws : array_like
+        Draws of shape ``(chains, draws, n)`` (or ``(draws, n)`` for one chain).
+    mean : array_like
+        Exact posterior mean, length ``n``.
+    cov : array_like
+        Exact posterior covariance, ``(n, n)``.
+    n_divergent : int
+        Number of divergent transitions the sampler reported (must be zero to pass).
+    z_max : float
+        Largest accepted |z| of a whitened mean or standard deviation against its Monte Carlo
+        standard error (4.5 keeps the false-alarm rate below 1e-4 for tens of parameters).
+    alpha : float
+        Significance level of the Bonferroni-corrected KS tests and correlation check.
+    min_ess : float
+        Smallest accepted bulk ESS (a sampler that does not mix cannot be checked).
+    raise_error : bool
+        Raise :class:`AssertionError` listing the failures.
+
+    Returns
+    -------
+    GaussianPosteriorCheck
+
+    Notes
+    -----
+    Draws are whitened with the exact posterior, :math:`z = L^{-1}(x - μ)` with
+    :math:`LL^T = Σ`, so under the null every coordinate of :math:`z` is standard normal and
+    independent of the others. Means and standard deviations are then compared with their
+    Monte Carlo standard errors (ArviZ ``mcse``), correlations with :math:`4/\\sqrt{ESS}`,
+    and the marginals with KS tests on draws thinned by ``n / ESS``.
+    """
+    import arviz as az
+    from scipy import stats
+
+    x = np.asarray(draws, dtype=np.float64)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3:
+        raise ValueError(f"check_gaussian_posterior: draws must be 2-D or 3-D, got {x.shape}")
+    mean = np.asarray(mean, dtype=np.float64)
+    cov = np.asarray(cov, dtype=np.float64)
+    n = mean.size
+    if x.shape[-1] != n or cov.shape != (n, n):
+        raise ValueError(
+            f"check_gaussian_posterior: draws {x.shape}, mean {mean.shape}, cov {cov.shape} "
+            "do not agree"
+        )
+    chol = np.linalg.cholesky(cov)
+    z = np.linalg.solve(chol, (x - mean).reshape(-1, n).T).T.reshape(x.shape)
+
+    ess = np.asarray(az.ess(z, method="bulk")).reshape(n)
+    mcse_mean = np.asarray(az.mcse(z, method="mean")).reshape(n)
+    mcse_sd = np.asarray(az.mcse(z, method="sd")).reshape(n)
+    mean_z = z.mean(axis=(0, 1)) / mcse_mean
+    sd_z = (z.std(axis=(0, 1), ddof=1) - 1.0) / mcse_sd
+
+    flat = z.reshape(-1, n)
+    if n > 1:
+        corr = np.corrcoef(flat, rowvar=False)
+        max_corr = float(np.max(np.abs(corr[np.triu_indices(n, 1)])))
+    else:
+        max_corr = 0.0
+    ess_min = float(np.min(ess))
+    thin = max(1, int(np.ceil(flat.shape[0] / max(ess_min, 1.0))))
+    pvals = [stats.kstest(z[:, ::thin, i].ravel(), "norm").pvalue for i in range(n)]
+    ks_p = float(min(1.0, min(pvals) * n))
+
+    failures = []
+    if n_divergent > 0:
+        failures.append(f"{n_divergent} divergent transitions")
+    if ess_min < min_ess:
+        failures.append(f"bulk ESS {ess_min:.0f} < {min_ess:.0f}: the sampler did not mix")
+    if np.max(np.abs(mean_z)) > z_max:
+        failures.append(f"posterior mean off by {np.max(np.abs(mean_z)):.1f} MCSE (> {z_max})")
+    if np.max(np.abs(sd_z)) > z_max:
+        failures.append(f"posterior sd off by {np.max(np.abs(sd_z)):.1f} MCSE (> {z_max})")
+    corr_bound = 4.0 / np.sqrt(ess_min) if ess_min > 0 else np.inf
+    if max_corr > corr_bound:
+        failures.append(f"whitened correlation {max_corr:.3f} > {corr_bound:.3f}: covariance off")
+    if ks_p < alpha:
+        failures.append(f"KS test of whitened marginals rejects N(0, 1) (p = {ks_p:.2e})")
+    result = GaussianPosteriorCheck(
+        not failures, failures, mean_z, sd_z, max_corr, ks_p, ess_min, int(n_divergent)
+    )
+    if raise_error and failures:
+        raise AssertionError("posterior differs from the closed form: " + "; ".join(failures))
+    return result
