@@ -175,7 +175,10 @@ class Grid2D:
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         xe, ze = self.x_edges, self.z_edges
         return (
-            (pts[:, 0] >= xe[0]) & (pts[:, 0] <= xe[-1]) & (pts[:, 1] >= ze[0]) & (pts[:, 1] <= ze[-1])
+            (pts[:, 0] >= xe[0])
+            & (pts[:, 0] <= xe[-1])
+            & (pts[:, 1] >= ze[0])
+            & (pts[:, 1] <= ze[-1])
         )
 
     def coords(self, name: str) -> dict[str, np.ndarray]:

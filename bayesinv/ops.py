@@ -72,15 +72,22 @@ class _OperatorOp(Op):
         out = pt.tensor(dtype="float64", shape=(n_out,))
         return Apply(self, tensors, [out])
 
-    def infer_shape(self, fgraph, node, input_shapes):
+    def infer_shape(self, node, input_shapes):
         return [(self._sizes()[1],)]
 
     def __str__(self) -> str:
         return f"{type(self).__name__}{{{self.operator.name}}}"
 
 
+class _LinearisedOp(_OperatorOp):
+    """JVP/VJP: linear in the second input; depends on ``m`` only for nonlinear operators."""
+
+    def connection_pattern(self, node):
+        return [[not self.operator.linear], [True]]
+
+
 class ForwardOp(_OperatorOp):
-    """PyTensor Op computing ``operator.forward(m)``.
+    r"""PyTensor Op computing ``operator.forward(m)``.
 
     Parameters
     ----------
@@ -89,14 +96,15 @@ class ForwardOp(_OperatorOp):
 
     Notes
     -----
-    The pullback of :math:`d = F(m)` with cotangent :math:`\\bar d` is
-    :math:`\\bar m = J_F(m)^T \\bar d`, computed by :class:`VJPOp` (the operator's ``vjp``),
+    The pullback of :math:`d = F(m)` with cotangent :math:`\bar d` is
+    :math:`\bar m = J_F(m)^T \bar d`, computed by :class:`VJPOp` (the operator's ``vjp``),
     itself differentiable for linear operators, so gradients of gradients stay symbolic.
-    The pushforward :math:`\\dot d = J_F(m) \\dot m` is :class:`JVPOp`.
+    The pushforward :math:`\dot d = J_F(m) \dot m` is :class:`JVPOp`.
 
     Examples
     --------
-    >>>     >>> import pytensor.tensor as pt
+    >>> import numpy as np
+    >>> import pytensor.tensor as pt
     >>> from bayesinv.operators import MatrixOperator
     >>> op = ForwardOp(MatrixOperator(np.eye(3)))
     >>> m = pt.vector("m", shape=(3,))
@@ -108,18 +116,21 @@ class ForwardOp(_OperatorOp):
         return (self.operator.n_params,), self.operator.n_data
 
     def perform(self, node, inputs, outputs):
+        """Evaluate ``operator.forward`` (Python path)."""
         outputs[0][0] = self.operator.forward(inputs[0])
 
     def pullback(self, inputs, outputs, cotangents):
+        """Return ``VJPOp(operator)(m, cotangent)``."""
         (m,), (dd,) = inputs, cotangents
         return [VJPOp(self.operator)(m, dd)]
 
     def pushforward(self, inputs, outputs, tangents):
+        """Return ``JVPOp(operator)(m, tangent)``."""
         (m,), (dm,) = inputs, tangents
         return [JVPOp(self.operator)(m, dm)]
 
 
-class JVPOp(_OperatorOp):
+class JVPOp(_LinearisedOp):
     """PyTensor Op computing ``operator.jvp(m, dm)``.
 
     Parameters
@@ -141,14 +152,16 @@ class JVPOp(_OperatorOp):
         return (n, n), self.operator.n_data
 
     def perform(self, node, inputs, outputs):
+        """Evaluate ``operator.jvp`` (Python path)."""
         outputs[0][0] = self.operator.jvp(*inputs)
 
     def pullback(self, inputs, outputs, cotangents):
+        """Return the pullback: ``VJPOp`` for ``dm``; none (linear) for ``m``."""
         (m, _dm), (g,) = inputs, cotangents
         return [_second_derivative(self, m, 0), VJPOp(self.operator)(m, g)]
 
 
-class VJPOp(_OperatorOp):
+class VJPOp(_LinearisedOp):
     """PyTensor Op computing ``operator.vjp(m, dd)``, the gradient path of :class:`ForwardOp`.
 
     Parameters
@@ -169,9 +182,11 @@ class VJPOp(_OperatorOp):
         return (self.operator.n_params, self.operator.n_data), self.operator.n_params
 
     def perform(self, node, inputs, outputs):
+        """Evaluate ``operator.vjp`` (Python path)."""
         outputs[0][0] = self.operator.vjp(*inputs)
 
     def pullback(self, inputs, outputs, cotangents):
+        """Return the pullback: ``JVPOp`` for ``dd``; none (linear) for ``m``."""
         (m, _dd), (g,) = inputs, cotangents
         return [_second_derivative(self, m, 0), JVPOp(self.operator)(m, g)]
 
@@ -207,7 +222,9 @@ def _python_fallback(op: _OperatorOp, node, **kwargs):
         # an operator that has not declared a Python path: keep PyTensor's warning visible
         return generate_fallback_impl(op, node, **kwargs)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Numba will use object mode", category=UserWarning)
+        warnings.filterwarnings(
+            "ignore", message=r"Numba will use object mode", category=UserWarning
+        )
         return generate_fallback_impl(op, node, **kwargs)
 
 

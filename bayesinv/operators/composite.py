@@ -11,7 +11,7 @@ __all__ = ["ComposedOperator", "compose"]
 
 
 class ComposedOperator(ForwardOperator):
-    """The composition ``outer ∘ inner``: ``m -> outer(inner(m))``.
+    r"""The composition ``outer ∘ inner``: ``m -> outer(inner(m))``.
 
     Parameters
     ----------
@@ -24,7 +24,7 @@ class ComposedOperator(ForwardOperator):
 
     .. math::
 
-        J_{A∘B}(m)\\,δm = J_A(u)\\,J_B(m)\\,δm, \\qquad
+        J_{A∘B}(m)\,δm = J_A(u)\,J_B(m)\,δm, \qquad
         J_{A∘B}(m)^T δd = J_B(m)^T J_A(u)^T δd .
 
     When ``inner`` is linear the linearisation point of ``outer`` still needs ``u = B(m)``;

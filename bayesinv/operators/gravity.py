@@ -30,7 +30,9 @@ def check_points(points, name: str, operator: str) -> np.ndarray:
     """
     pts = np.array(points, dtype=np.float64, ndmin=2, order="C")
     if pts.ndim != 2 or pts.shape[1] != 2 or pts.shape[0] == 0:
-        raise ValueError(f"{operator}: {name} must have shape (n, 2) holding (x, z), got {pts.shape}")
+        raise ValueError(
+            f"{operator}: {name} must have shape (n, 2) holding (x, z), got {pts.shape}"
+        )
     bad = ~np.all(np.isfinite(pts), axis=1)
     if np.any(bad):
         raise ValueError(
@@ -40,7 +42,7 @@ def check_points(points, name: str, operator: str) -> np.ndarray:
 
 
 class Gravity2D(MatrixOperator):
-    """Vertical gravity anomaly of a 2-D density-contrast section.
+    r"""Vertical gravity anomaly of a 2-D density-contrast section.
 
     Each cell of ``grid`` is a rectangular prism of infinite extent along strike (y) with
     uniform density contrast (kg/m³). The data are the vertical attraction ``g_z`` in mGal,
@@ -57,17 +59,17 @@ class Gravity2D(MatrixOperator):
 
     Notes
     -----
-    For a cell :math:`[x_1, x_2] \\times [z_1, z_2]` and a receiver at :math:`(x_r, z_r)`, let
+    For a cell :math:`[x_1, x_2] \times [z_1, z_2]` and a receiver at :math:`(x_r, z_r)`, let
     :math:`X_i = x_i - x_r`, :math:`Z_j = z_j - z_r`. The attraction of a 2-D body is
 
     .. math::
 
-        g_z = 2 G ρ \\iint \\frac{Z}{X^2 + Z^2}\\, dX\\, dZ
-            = 2 G ρ \\sum_{i,j=1}^{2} (-1)^{i+j}\\, Φ(X_i, Z_j),
-        \\qquad Φ(X, Z) = \\tfrac{1}{2} X \\ln(X^2 + Z^2) + Z \\arctan(X / Z),
+        g_z = 2 G ρ \iint \frac{Z}{X^2 + Z^2}\, dX\, dZ
+            = 2 G ρ \sum_{i,j=1}^{2} (-1)^{i+j}\, Φ(X_i, Z_j),
+        \qquad Φ(X, Z) = \tfrac{1}{2} X \ln(X^2 + Z^2) + Z \arctan(X / Z),
 
-    (the limits :math:`X \\ln(\\cdot) \\to 0` and :math:`Z \\arctan(X/Z) \\to 0` are used on
-    the axes), with :math:`G = 6.6743 \\times 10^{-11}` m³ kg⁻¹ s⁻² and the result converted
+    (the limits :math:`X \ln(\cdot) \to 0` and :math:`Z \arctan(X/Z) \to 0` are used on
+    the axes), with :math:`G = 6.6743 \times 10^{-11}` m³ kg⁻¹ s⁻² and the result converted
     to mGal (×10⁵). The operator is linear, ``d = A m``; ``A`` (``n_receivers × n_cells``)
     is computed once and stored dense, so forward and adjoint are BLAS ``gemv`` calls. Dense
     storage costs ``8 n_receivers n_cells`` bytes; a matrix-free evaluation (recomputing the

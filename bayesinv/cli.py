@@ -1,0 +1,52 @@
+"""The ``bayesinv`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["main"]
+
+
+def _demo(args) -> int:
+    from bayesinv.demo import DemoConfig, run_demo
+
+    config = DemoConfig(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
+    headline = run_demo(args.out, config)
+    print(json.dumps(headline, indent=2))
+    print(f"results written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``bayesinv`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    from bayesinv.demo import DemoConfig
+
+    defaults = DemoConfig()
+    parser = argparse.ArgumentParser(prog="bayesinv", description="Bayesian inversion toolkit")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run the flagship 2-D gravity demo")
+    demo.add_argument("--out", default="output/demo", help="output folder")
+    demo.add_argument("--draws", type=int, default=defaults.draws)
+    demo.add_argument("--tune", type=int, default=defaults.tune)
+    demo.add_argument("--chains", type=int, default=defaults.chains)
+    demo.add_argument("--seed", type=int, default=defaults.seed)
+    demo.set_defaults(func=_demo)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Sampled posteriors against the closed form for a linear-Gaussian problem."""
+
+import numpy as np
+import pymc as pm
+import pytest
+
+import bayesinv
+from bayesinv.operators import MatrixOperator
+from bayesinv.ops import forward
+from bayesinv.testing import check_gaussian_posterior
+
+PRIOR_SD = 2.0
+NOISE_SD = 0.5
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(7)
+    G = rng.standard_normal((12, 4))
+    truth = rng.normal(0.0, PRIOR_SD, 4)
+    data = G @ truth + rng.normal(0.0, NOISE_SD, 12)
+    precision = G.T @ G / NOISE_SD**2 + np.eye(4) / PRIOR_SD**2
+    cov = np.linalg.inv(precision)
+    mean = cov @ G.T @ data / NOISE_SD**2
+    return G, data, mean, cov
+
+
+def build(op, data):
+    with pm.Model() as model:
+        m = pm.Normal("m", 0.0, PRIOR_SD, shape=op.n_params)
+        pm.Normal("d", forward(op, m), NOISE_SD, observed=data)
+    return model
+
+
+class WrongGradient(MatrixOperator):
+    """Forward is right; the adjoint (so the gradient of the likelihood) has the wrong sign."""
+
+    def _vjp(self, m, dd):
+        return -super()._vjp(m, dd)
+
+    def _build_numba_kernels(self):
+        kernels = super()._build_numba_kernels()
+        vjp = kernels.vjp
+        import numba
+
+        @numba.njit
+        def wrong_vjp(m, dd):
+            return -vjp(m, dd)
+
+        return kernels._replace(vjp=wrong_vjp)
+
+
+def posterior_draws(idata):
+    return idata["posterior"]["m"].values, int(idata["sample_stats"]["diverging"].sum())
+
+
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+def test_linear_gaussian_posterior_matches_closed_form(problem, sampler):
+    G, data, mean, cov = problem
+    idata = bayesinv.sample(
+        build(MatrixOperator(G), data),
+        draws=1000,
+        tune=500,
+        chains=2,
+        random_seed=3,
+        sampler=sampler,
+    )
+    draws, n_div = posterior_draws(idata)
+    check_gaussian_posterior(draws, mean, cov, n_divergent=n_div)
+
+
+def test_wrong_gradient_is_caught_by_the_same_check(problem):
+    G, data, mean, cov = problem
+    idata = bayesinv.sample(
+        build(WrongGradient(G), data), draws=1000, tune=500, chains=2, random_seed=3
+    )
+    draws, n_div = posterior_draws(idata)
+    result = check_gaussian_posterior(draws, mean, cov, n_divergent=n_div, raise_error=False)
+    assert not result.passed
+
+
+def test_same_seed_same_draws(problem):
+    G, data, *_ = problem
+    model = build(MatrixOperator(G), data)
+    a = bayesinv.sample(model, draws=50, tune=50, chains=1, random_seed=11)
+    b = bayesinv.sample(model, draws=50, tune=50, chains=1, random_seed=11)
+    np.testing.assert_array_equal(a["posterior"]["m"].values, b["posterior"]["m"].values)
+
+
+def test_generator_seed_is_accepted(problem):
+    G, data, *_ = problem
+    idata = bayesinv.sample(
+        build(MatrixOperator(G), data),
+        draws=20,
+        tune=20,
+        chains=1,
+        random_seed=np.random.default_rng(1),
+    )
+    assert idata["posterior"]["m"].shape == (1, 20, 4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"random_seed": None}, "random_seed must be an int"),
+        ({"random_seed": 1, "sampler": "hmc"}, "sampler must be one of"),
+        ({"random_seed": 1, "draws": 0}, "draws must be an integer >= 1"),
+        ({"random_seed": 1, "chains": 1.5}, "chains must be an integer"),
+    ],
+)
+def test_bad_arguments(problem, kwargs, message):
+    G, data, *_ = problem
+    with pytest.raises(ValueError, match=message):
+        bayesinv.sample(build(MatrixOperator(G), data), **kwargs)
