@@ -21,6 +21,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+# Kernels are timed single-threaded: nutpie runs chains in parallel threads, and a
+# multi-threaded BLAS inside each would only oversubscribe the cores. numpy is first
+# imported by the benchmark modules, after this.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 
 def _load(path: Path):
     spec = importlib.util.spec_from_file_location(path.stem, path)
