@@ -1,0 +1,232 @@
+"""A modality: one data set as a likelihood term of the joint model.
+
+A modality couples a forward operator (physics ∘ observation), the observed data, a noise
+model, an optional model-discrepancy GP and a likelihood family. :meth:`Modality.add_to_model`
+adds everything to the current ``pm.Model`` under names prefixed with the modality's name.
+"""
+
+from __future__ import annotations
+
+import keyword
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from bayesinv.discrepancy import Discrepancy
+from bayesinv.noise import Noise
+from bayesinv.operators.base import ForwardOperator
+
+__all__ = ["LIKELIHOODS", "Modality", "check_name"]
+
+LIKELIHOODS = ("normal", "student_t")
+
+
+def check_name(name, what: str) -> str:
+    """Check that ``name`` can prefix PyMC variable names.
+
+    Parameters
+    ----------
+    name : str
+        The name to check.
+    what : str
+        What is being named (for the error message).
+
+    Returns
+    -------
+    str
+        The name.
+    """
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(f"{what} name must be a Python identifier, got {name!r}")
+    return name
+
+
+@dataclass(eq=False)
+class Modality:
+    """One data set of the joint inversion, as a likelihood term.
+
+    Parameters
+    ----------
+    name : str
+        Name of the modality: the observed variable is ``name``, its data dim ``{name}_obs``.
+    operator : ForwardOperator
+        Map from the field vector (or a parameterization's coefficients) to predicted data.
+    data : array_like
+        Observed data, length ``operator.n_data``. NaN is rejected unless ``mask`` excludes it.
+    noise : Noise
+        Noise model: :class:`~bayesinv.noise.KnownNoise`, :class:`~bayesinv.noise.ScaledNoise`,
+        :class:`~bayesinv.noise.HierarchicalNoise` or :class:`~bayesinv.noise.CovarianceNoise`.
+    field : str, optional
+        Name of the field the operator acts on (needed when the inversion has several).
+    coords : array_like, optional
+        Data coordinates, ``(n,)`` or ``(n, k)`` (e.g. receiver positions); stored in the model
+        as ``{name}_coords`` and used by the discrepancy GP. Default: the data index.
+    discrepancy : Discrepancy, optional
+        Model-discrepancy GP over ``coords``.
+    likelihood : {"normal", "student_t"}
+        Gaussian, or Student-t for robustness to outliers.
+    nu : float, optional
+        Student-t degrees of freedom; when ``None`` it is learned as ``{name}_nu`` with a
+        ``Gamma(2, 0.1)`` prior (Juárez & Steel 2010).
+    mask : array_like of bool, optional
+        ``True`` for data to use; excluded data (which may be NaN) are not part of the
+        likelihood. The data dim's coordinate keeps the original indices of the used data.
+
+    Notes
+    -----
+    With prediction :math:`\\hat d = F(m)` the likelihood of the used data is
+
+    - diagonal noise: :math:`d_i \\sim N(\\hat d_i + δ_i, σ_i^2)` or
+      :math:`t_ν(\\hat d_i + δ_i, σ_i)`, one term per datum, so ArviZ computes pointwise
+      LOO per modality;
+    - full covariance (a :class:`~bayesinv.noise.CovarianceNoise`, or an exactly
+      marginalised discrepancy): :math:`d \\sim N(\\hat d, Σ + K)`, a single joint term.
+    """
+
+    name: str
+    operator: ForwardOperator
+    data: object
+    noise: Noise
+    field: str | None = None
+    coords: object = None
+    discrepancy: Discrepancy | None = None
+    likelihood: str = "normal"
+    nu: float | None = None
+    mask: object = None
+    _used: np.ndarray = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self):
+        name = check_name(self.name, "modality")
+        if not isinstance(self.operator, ForwardOperator):
+            raise TypeError(f"modality {name!r}: operator must be a ForwardOperator")
+        if not isinstance(self.noise, Noise):
+            raise TypeError(
+                f"modality {name!r}: noise must be a Noise model (KnownNoise, ScaledNoise, ...)"
+            )
+        if self.discrepancy is not None and not isinstance(self.discrepancy, Discrepancy):
+            raise TypeError(f"modality {name!r}: discrepancy must be a Discrepancy")
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"modality {name!r}: likelihood must be one of {LIKELIHOODS}")
+        if self.nu is not None and not (np.isfinite(self.nu) and self.nu > 0):
+            raise ValueError(f"modality {name!r}: nu must be > 0, got {self.nu}")
+        n = self.operator.n_data
+        data = np.asarray(self.data, dtype=np.float64)
+        if data.shape != (n,):
+            raise ValueError(
+                f"modality {name!r}: data has shape {data.shape} but the operator "
+                f"{self.operator.name} predicts {n} values"
+            )
+        if self.mask is None:
+            mask = np.ones(n, dtype=bool)
+        else:
+            mask = np.asarray(self.mask)
+            if mask.dtype != bool or mask.shape != (n,):
+                raise ValueError(f"modality {name!r}: mask must be a boolean array of length {n}")
+            if not mask.any():
+                raise ValueError(f"modality {name!r}: mask excludes every datum")
+        bad = mask & ~np.isfinite(data)
+        if np.any(bad):
+            raise ValueError(
+                f"modality {name!r}: data has non-finite values at index "
+                f"{np.flatnonzero(bad)[:10].tolist()}; pass mask=... to exclude them"
+            )
+        coords = np.arange(n, dtype=np.float64) if self.coords is None else self.coords
+        coords = np.asarray(coords, dtype=np.float64)
+        if coords.ndim == 1:
+            coords = coords[:, None]
+        if coords.ndim != 2 or coords.shape[0] != n:
+            raise ValueError(
+                f"modality {name!r}: coords must have {n} rows (one per datum), got shape "
+                f"{coords.shape}"
+            )
+        if not np.all(np.isfinite(coords[mask])):
+            raise ValueError(f"modality {name!r}: coords has non-finite values")
+        self.noise.validate(name, n)
+        self.data, self.coords, self.mask = data, coords, mask
+        self._used = np.flatnonzero(mask)
+
+    @property
+    def obs_dim(self) -> str:
+        """Name of the data dim, ``{name}_obs``."""
+        return f"{self.name}_obs"
+
+    @property
+    def used(self) -> np.ndarray:
+        """Indices of the data in the likelihood (all, unless masked)."""
+        return self._used
+
+    def method(self) -> str | None:
+        """How the discrepancy is represented (``"exact"``, ``"hsgp"`` or ``None``)."""
+        if self.discrepancy is None:
+            return None
+        if self.likelihood == "student_t":
+            if self.discrepancy.method == "exact":
+                raise ValueError(
+                    f"modality {self.name!r}: an exactly marginalised discrepancy needs a "
+                    "normal likelihood; use Discrepancy(method='hsgp') with student_t"
+                )
+            return "hsgp"
+        return self.discrepancy.resolve_method(self.used.size)
+
+    def add_to_model(self, field_vector, model=None):
+        """Add this modality's variables and likelihood to a PyMC model.
+
+        Parameters
+        ----------
+        field_vector : TensorVariable
+            Flat input of the operator (length ``operator.n_params``).
+        model : pymc.Model, optional
+            Defaults to the model in context.
+
+        Returns
+        -------
+        TensorVariable
+            The observed random variable ``name``.
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        from bayesinv.ops import forward
+
+        model = pm.modelcontext(model)
+        name, used, dim = self.name, self.used, self.obs_dim
+        with model:
+            model.add_coord(dim, used)
+            coord_dim = f"{name}_coord"
+            model.add_coord(coord_dim, [f"c{i}" for i in range(self.coords.shape[1])])
+            pm.Data(f"{name}_coords", self.coords[used], dims=(dim, coord_dim))
+            predicted = forward(self.operator, field_vector)
+            if used.size < self.operator.n_data:
+                predicted = predicted[used]
+            observed = self.data[used]
+            kind, noise = self.noise.build(name, self.operator.n_data, used)
+            method = self.method()
+            data_scale = float(np.std(observed)) or 1.0
+            if method == "hsgp":
+                predicted = predicted + self.discrepancy.hsgp(
+                    name, self.coords[used], data_scale, dims=dim
+                )
+            elif method == "exact":
+                disc_cov = self.discrepancy.covariance(name, self.coords[used], data_scale)
+                noise_cov = pt.diag(pt.as_tensor(noise) ** 2) if kind == "sd" else noise
+                kind, noise = "cov", noise_cov + disc_cov
+            if kind == "cov":
+                if self.likelihood == "student_t":
+                    nu = self._nu()
+                    return pm.MvStudentT(
+                        name, nu=nu, mu=predicted, scale=noise, observed=observed, dims=dim
+                    )
+                return pm.MvNormal(name, mu=predicted, cov=noise, observed=observed, dims=dim)
+            if self.likelihood == "student_t":
+                return pm.StudentT(
+                    name, nu=self._nu(), mu=predicted, sigma=noise, observed=observed, dims=dim
+                )
+            return pm.Normal(name, mu=predicted, sigma=noise, observed=observed, dims=dim)
+
+    def _nu(self):
+        import pymc as pm
+
+        if self.nu is not None:
+            return float(self.nu)
+        return pm.Gamma(f"{self.name}_nu", alpha=2.0, beta=0.1)
