@@ -119,8 +119,11 @@ class Magnetics2D(MatrixOperator):
         Ψ_{xz} &= \tfrac12 \ln \frac{(u_2^2 + v_2^2)(u_1^2 + v_1^2)}
                                   {(u_1^2 + v_2^2)(u_2^2 + v_1^2)},
 
-    each arctan difference evaluated as one ``atan2`` (the angle the cell side subtends);
-    on the grid boundary the limit from outside is taken (see ``kernels/_magnetics.py``).
+    each arctan difference evaluated as one ``atan2`` (the angle the cell side subtends).
+    For a receiver on the grid boundary beside a cell side (e.g. :math:`u = 0` with
+    :math:`v_1 < 0 < v_2`) that angle jumps by :math:`2π` across the side; the limit from
+    outside the grid is used (:math:`+π` for a receiver on the left or top boundary,
+    :math:`-π` on the right or bottom), so boundary data equal those just outside.
     Far from a cell the kernel tends to the 2-D line dipole
     :math:`ΔT = \frac{χ F A}{2π R^2} \left[ 2 (\mathbf f_p \cdot \hat{\mathbf R})^2
     - |\mathbf f_p|^2 \right]` (:math:`A` the cell area, :math:`\mathbf R` from the cell to

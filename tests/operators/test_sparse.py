@@ -68,3 +68,26 @@ def test_bad_input_raises():
 
 def test_compiled_model(random_sparse):
     check_compiled_model(SparseMatrixOperator(random_sparse), seed=11)
+
+
+def test_kernels_are_thread_safe(random_sparse, rng):
+    # nutpie calls the kernels from several threads at once (nogil): results must not mix
+    from concurrent.futures import ThreadPoolExecutor
+
+    op = SparseMatrixOperator(random_sparse)
+    k = op.numba_kernels()
+    ms = [rng.standard_normal(op.n_params) for _ in range(8)]
+    ds = [rng.standard_normal(op.n_data) for _ in range(8)]
+    expected = [(op.forward(m), op.vjp(m, d)) for m, d in zip(ms, ds, strict=True)]
+
+    def work(i):
+        out = None
+        for _ in range(200):
+            out = (k.forward(ms[i]), k.vjp(ms[i], ds[i]))
+        return out
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(work, range(8)))
+    for (f, g), (fe, ge) in zip(results, expected, strict=True):
+        np.testing.assert_array_equal(f, fe)
+        np.testing.assert_array_equal(g, ge)
