@@ -12,6 +12,9 @@ For Magnetics2D (dense) and StraightRayTomography (sparse CSR) at two sizes each
   (``compiled_logp_func``) is called in an njit loop, so no Python overhead is timed.
   (``CompiledPyMCModel.benchmark_logp`` would be the obvious tool, but in nutpie 0.16.11 it
   fails: the Rust model has no ``benchmark_logp``);
+- ``prior_only_us``: one logp + gradient of the same model without the likelihood (prior
+  only), compiled and timed the same way: the part of the compiled cost that is not the
+  operator (elementwise prior terms and nutpie's wrapper: finiteness check, copies);
 - ``ratio``: ``compiled_per_s / raw_pair_per_s`` (goal >= 0.9), measured in the same run with
   raw and compiled chunks interleaved; every number is the best of many short chunks
   (about 4 ms each, 101 per number, 15 with ``--quick``), which is robust to other
@@ -123,7 +126,7 @@ def make_operator(kind: str, nx: int, nz: int, n: int, rng: np.random.Generator)
     return StraightRayTomography(grid, src, rec, strict=True)
 
 
-def _model(op, m_true, d_obs, sigma):
+def _model(op, m_true, d_obs, sigma, likelihood=True):
     import pymc as pm
 
     from bayesinv.ops import ForwardOp
@@ -131,7 +134,8 @@ def _model(op, m_true, d_obs, sigma):
     scale = float(np.std(m_true)) or 1.0
     with pm.Model() as model:
         m = pm.Normal("m", float(np.mean(m_true)), scale, shape=op.n_params)
-        pm.Normal("d", mu=ForwardOp(op)(m), sigma=sigma, observed=d_obs)
+        if likelihood:
+            pm.Normal("d", mu=ForwardOp(op)(m), sigma=sigma, observed=d_obs)
     return model
 
 
@@ -175,6 +179,10 @@ def run(quick: bool) -> list[dict]:
 
         compiled = nutpie.compile_pymc_model(_model(op, m_true, d_obs, sigma))
         loop = _compiled_loop(compiled.compiled_logp_func)
+        prior = nutpie.compile_pymc_model(_model(op, m_true, d_obs, sigma, likelihood=False))
+        prior_loop = _compiled_loop(prior.compiled_logp_func)
+        prior_grad = np.empty_like(m)
+        prior_user_data = prior.user_data.ctypes.data
         x = np.ascontiguousarray(m)
         grad = np.empty_like(x)
         logp = np.empty(())
@@ -194,7 +202,10 @@ def run(quick: bool) -> list[dict]:
             if status != 0:
                 raise RuntimeError(f"compiled logp returned status {status}")
 
-        fns = {"fwd": fwd, "adj": adj, "pair": pair, "comp": comp}
+        def prior_only(n_, x=x, grad=prior_grad, logp=logp, ud=prior_user_data, loop=prior_loop):
+            loop(x, grad, logp, ud, n_)
+
+        fns = {"fwd": fwd, "adj": adj, "pair": pair, "comp": comp, "prior": prior_only}
         counts = {key: _calibrate(fn, target) for key, fn in fns.items()}
         best = dict.fromkeys(fns, np.inf)
         for _ in range(repeats):  # interleaved, best of the repeats
@@ -217,6 +228,7 @@ def run(quick: bool) -> list[dict]:
                 "raw_adjoint_us": best["adj"] * 1e6,
                 "raw_pair_per_s": 1.0 / best["pair"],
                 "compiled_per_s": 1.0 / best["comp"],
+                "prior_only_us": best["prior"] * 1e6,
                 "ratio": best["pair"] / best["comp"],
                 "grad_rel_err": grad_err,
             }
