@@ -157,3 +157,20 @@ def test_compiled_models(grid, rng):
     check_compiled_model(PointSampler(grid, random_points(grid, rng, 9)), seed=1)
     check_compiled_model(Subset(grid.size, [3, 1, 30]), seed=2)
     check_compiled_model(Differencer(grid.size, [[3, 1], [1, 30], [4, 3]]), seed=3)
+
+
+@pytest.mark.parametrize("which", ["sampler", "subset", "differencer"])
+def test_numba_kernels_match_python_and_taylor(which, grid, rng):
+    ops = {
+        "sampler": lambda: PointSampler(grid, random_points(grid, rng, 12)),
+        "subset": lambda: Subset(grid.size, [7, 2, 30, 11]),
+        "differencer": lambda: Differencer(grid.size, [[3, 1], [1, 30], [4, 3], [3, 1]]),
+    }
+    op = ops[which]()
+    k = op.numba_kernels()
+    m, dm = rng.standard_normal(op.n_params), rng.standard_normal(op.n_params)
+    dd = rng.standard_normal(op.n_data)
+    np.testing.assert_allclose(k.forward(m), op.forward(m), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(k.jvp(m, dm), op.forward(dm), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(k.vjp(m, dd), op.vjp(m, dd), rtol=1e-14, atol=1e-15)
+    assert taylor_test(op, m, rng).order == np.inf
