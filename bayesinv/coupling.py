@@ -1,9 +1,9 @@
-"""Couplings between fields: structural (cross-gradient), petrophysical and two-scale links.
+r"""Couplings between fields: structural (cross-gradient), petrophysical and two-scale links.
 
 The simplest coupling needs no object: two modalities that name the same ``field`` see the
 same property (a *shared field*). The classes here add ``pm.Potential`` terms to the model:
 
-- :class:`CrossGradient`: penalises :math:`\\sum |∇a × ∇b|^2` (structural similarity);
+- :class:`CrossGradient`: penalises :math:`\sum |∇a × ∇b|^2` (structural similarity);
 - :class:`Petrophysical`: ``target ≈ g(source)`` with a Gaussian scatter (soft constraint);
 - :class:`Homogenization`: a coarse property ≈ an average of a fine one over each coarse
   cell (arithmetic, harmonic or geometric: the Wiener bounds and the geometric mean of
@@ -41,7 +41,7 @@ def _positive(value, what: str) -> float:
 
 @dataclass(frozen=True)
 class CrossGradient:
-    """Cross-gradient structural coupling of two fields on the same grid.
+    r"""Cross-gradient structural coupling of two fields on the same grid.
 
     Parameters
     ----------
@@ -59,7 +59,7 @@ class CrossGradient:
     ``t = CrossGradient2D(grid)([a / s_a; b / s_b])`` (see
     :class:`~bayesinv.operators.crossgradient.CrossGradient2D`, whose numba kernels give the
     gradient), times the cell area ``Δx Δz`` so that the penalty approximates
-    :math:`w \\int |∇a × ∇b|^2 dA` and keeps its meaning under refinement.
+    :math:`w \int |∇a × ∇b|^2 dA` and keeps its meaning under refinement.
     """
 
     a: str
@@ -80,7 +80,7 @@ class CrossGradient:
         return (self.a, self.b)
 
     def operator(self, grid):
-        """The cross-gradient operator on ``grid``."""
+        """Return the cross-gradient operator on ``grid``."""
         from bayesinv.operators.crossgradient import CrossGradient2D
 
         return CrossGradient2D(grid)
@@ -208,7 +208,7 @@ _AVERAGES = ("arithmetic", "harmonic", "geometric")
 
 @dataclass(frozen=True)
 class Homogenization:
-    """Two-scale link: each coarse cell ≈ an average of the fine cells it contains.
+    r"""Two-scale link: each coarse cell ≈ an average of the fine cells it contains.
 
     Parameters
     ----------
@@ -228,8 +228,8 @@ class Homogenization:
 
     Notes
     -----
-    For fine values :math:`p_1..p_N` in a coarse cell: arithmetic :math:`\\bar p = Σ p_i/N`,
-    harmonic :math:`\\bar p = N / Σ p_i^{-1}`, geometric :math:`\\bar p = \\exp(Σ \\log p_i/N)`.
+    For fine values :math:`p_1..p_N` in a coarse cell: arithmetic :math:`\bar p = Σ p_i/N`,
+    harmonic :math:`\bar p = N / Σ p_i^{-1}`, geometric :math:`\bar p = \exp(Σ \log p_i/N)`.
     Adds ``pm.Potential("homogenization_{fine}_{coarse}", Σ log N(coarse | avg, s²))``.
     """
 

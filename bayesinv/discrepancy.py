@@ -1,15 +1,15 @@
-"""Model discrepancy: a Gaussian process over a modality's data coordinates.
+r"""Model discrepancy: a Gaussian process over a modality's data coordinates.
 
 Following Kennedy & O'Hagan (2001), the data of modality ``k`` are modelled as
 
 .. math::
 
-    d_k = H_k F_k(m) + δ_k + ε_k, \\qquad δ_k \\sim \\mathcal{GP}(0, η_k^2 κ(\\cdot, \\cdot; ℓ_k)),
-    \\quad ε_k \\sim N(0, Σ_k),
+    d_k = H_k F_k(m) + δ_k + ε_k, \qquad δ_k \sim \mathcal{GP}(0, η_k^2 κ(\cdot, \cdot; ℓ_k)),
+    \quad ε_k \sim N(0, Σ_k),
 
 where :math:`δ_k` absorbs the systematic error of the physics (simplified geometry, missing
 3-D effects, …) that noise alone cannot explain. For small data sets the GP is marginalised
-exactly, :math:`d_k \\sim N(H_k F_k(m), Σ_k + K_k)`; for large ones it is represented by
+exactly, :math:`d_k \sim N(H_k F_k(m), Σ_k + K_k)`; for large ones it is represented by
 PyMC's Hilbert-space approximation (:class:`pymc.gp.HSGP`) with explicit basis weights.
 """
 
@@ -88,10 +88,12 @@ class Discrepancy:
         if self.lengthscale is not None:
             lo, hi = self.lengthscale
             if not (0 < lo < hi < np.inf):
-                raise ValueError(f"Discrepancy: lengthscale must be (low, high) with 0 < low < high")
+                raise ValueError(
+                    "Discrepancy: lengthscale must be (low, high) with 0 < low < high"
+                )
 
     def resolve_method(self, n_data: int) -> str:
-        """The method used for ``n_data`` data (``"exact"`` or ``"hsgp"``).
+        """Return the method used for ``n_data`` data (``"exact"`` or ``"hsgp"``).
 
         Parameters
         ----------

@@ -61,7 +61,9 @@ class IIDNormal:
 
     def __post_init__(self):
         if not (np.isfinite(self.sigma) and self.sigma > 0) or not np.isfinite(self.mu):
-            raise ValueError(f"IIDNormal: need finite mu and sigma > 0, got {self.mu}, {self.sigma}")
+            raise ValueError(
+                f"IIDNormal: need finite mu and sigma > 0, got {self.mu}, {self.sigma}"
+            )
 
     def __call__(self, name: str, grid):
         """Add the prior of field ``name`` on ``grid`` and return its flat tensor."""

@@ -7,8 +7,8 @@ adds everything to the current ``pm.Model`` under names prefixed with the modali
 
 from __future__ import annotations
 
-import keyword
 import dataclasses
+import keyword
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +44,7 @@ def check_name(name, what: str) -> str:
 
 @dataclass(eq=False)
 class Modality:
-    """One data set of the joint inversion, as a likelihood term.
+    r"""One data set of the joint inversion, as a likelihood term.
 
     Parameters
     ----------
@@ -75,13 +75,13 @@ class Modality:
 
     Notes
     -----
-    With prediction :math:`\\hat d = F(m)` the likelihood of the used data is
+    With prediction :math:`\hat d = F(m)` the likelihood of the used data is
 
-    - diagonal noise: :math:`d_i \\sim N(\\hat d_i + δ_i, σ_i^2)` or
-      :math:`t_ν(\\hat d_i + δ_i, σ_i)`, one term per datum, so ArviZ computes pointwise
+    - diagonal noise: :math:`d_i \sim N(\hat d_i + δ_i, σ_i^2)` or
+      :math:`t_ν(\hat d_i + δ_i, σ_i)`, one term per datum, so ArviZ computes pointwise
       LOO per modality;
     - full covariance (a :class:`~bayesinv.noise.CovarianceNoise`, or an exactly
-      marginalised discrepancy): :math:`d \\sim N(\\hat d, Σ + K)`, a single joint term.
+      marginalised discrepancy): :math:`d \sim N(\hat d, Σ + K)`, a single joint term.
     """
 
     name: str

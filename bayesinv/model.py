@@ -33,8 +33,8 @@ class JointInversion:
     >>> grid = Grid2D(nx=4, nz=2, dx=10.0, dz=10.0)
     >>> op = Gravity2D(grid, [[5.0, 0.0], [35.0, 0.0]])
     >>> inv = JointInversion()
-    >>> inv.add_field("density", grid, IIDNormal(0.0, 100.0))
-    >>> inv.add_modality(Modality("gravity", op, np.zeros(2), KnownNoise(0.01)))
+    >>> inv = inv.add_field("density", grid, IIDNormal(0.0, 100.0))
+    >>> inv = inv.add_modality(Modality("gravity", op, np.zeros(2), KnownNoise(0.01)))
     >>> model = inv.build()
     >>> sorted(model.named_vars)[:3]
     ['density', 'density_z_score', 'gravity']

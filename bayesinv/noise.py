@@ -93,7 +93,7 @@ class KnownNoise(Noise):
 
 @dataclass(frozen=True, eq=False)
 class ScaledNoise(Noise):
-    """Given per-datum errors times an unknown common scale factor (the usual hierarchy).
+    r"""Given per-datum errors times an unknown common scale factor (the usual hierarchy).
 
     Parameters
     ----------
@@ -106,7 +106,7 @@ class ScaledNoise(Noise):
 
     Notes
     -----
-    :math:`σ_i = s\\, e_i`, :math:`s \\sim \\mathrm{LogNormal}(0, τ)`; ``{name}_sigma`` is ``s``.
+    :math:`σ_i = s\, e_i`, :math:`s \sim \mathrm{LogNormal}(0, τ)`; ``{name}_sigma`` is ``s``.
     """
 
     errors: object

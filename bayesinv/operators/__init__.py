@@ -6,15 +6,27 @@ Every operator follows the :class:`ForwardOperator` protocol (``n_params``, ``n_
 
 from bayesinv.operators.base import ForwardOperator, NumbaKernels, as_vector
 from bayesinv.operators.composite import ComposedOperator, compose
+from bayesinv.operators.crossgradient import CrossGradient2D
 from bayesinv.operators.gravity import Gravity2D
+from bayesinv.operators.magnetics import Magnetics2D
 from bayesinv.operators.matrix import MatrixOperator
+from bayesinv.operators.observation import Differencer, PointSampler, Subset
+from bayesinv.operators.sparse import SparseMatrixOperator
+from bayesinv.operators.traveltime import StraightRayTomography
 
 __all__ = [
     "ComposedOperator",
+    "CrossGradient2D",
+    "Differencer",
     "ForwardOperator",
     "Gravity2D",
+    "Magnetics2D",
     "MatrixOperator",
     "NumbaKernels",
+    "PointSampler",
+    "SparseMatrixOperator",
+    "StraightRayTomography",
+    "Subset",
     "as_vector",
     "compose",
 ]

@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
-from compiled_checks import check_compiled_model
 
 from bayesinv import Grid2D
 from bayesinv.operators.magnetics import Magnetics2D, section_field_direction
-from bayesinv.testing import dot_test, taylor_test
+from bayesinv.testing import check_compiled_model, dot_test, taylor_test
 
 F = 50000.0
 

@@ -1,12 +1,11 @@
 import numpy as np
 import pytest
-from compiled_checks import check_compiled_model
 from scipy.interpolate import RegularGridInterpolator
 
 from bayesinv import Grid2D
 from bayesinv.operators.gravity import Gravity2D
 from bayesinv.operators.observation import Differencer, PointSampler, Subset
-from bayesinv.testing import dot_test, taylor_test
+from bayesinv.testing import check_compiled_model, dot_test, taylor_test
 
 
 @pytest.fixture

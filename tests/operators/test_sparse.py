@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from compiled_checks import check_compiled_model
 
 from bayesinv.kernels._sparse import csr_matvec, csr_rmatvec
 from bayesinv.operators.sparse import SparseMatrixOperator
-from bayesinv.testing import dot_test, taylor_test
+from bayesinv.testing import check_compiled_model, dot_test, taylor_test
 
 
 @pytest.fixture

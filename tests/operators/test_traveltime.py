@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
-from compiled_checks import check_compiled_model
 
 from bayesinv import Grid2D
 from bayesinv.operators.traveltime import StraightRayTomography
-from bayesinv.testing import dot_test, taylor_test
+from bayesinv.testing import check_compiled_model, dot_test, taylor_test
 
 
 @pytest.fixture
