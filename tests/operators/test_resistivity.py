@@ -342,6 +342,11 @@ def test_extreme_model_gives_nan_not_an_exception(small_op):
             assert np.all(np.isnan(small_op.forward(m)))
             assert np.all(np.isnan(small_op.vjp(m, np.ones(small_op.n_data))))
             assert np.all(np.isnan(small_op.jvp(m, np.ones(small_op.n_params))))
+    # the NaN cotangent a likelihood returns for NaN data propagates; wrong shapes still raise
+    m = np.zeros(small_op.n_params)
+    assert np.all(np.isnan(small_op.vjp(m, np.full(small_op.n_data, np.nan))))
+    with pytest.raises(ValueError, match="DCResistivity2p5D: dd has length"):
+        small_op.vjp(m, np.full(small_op.n_data + 1, np.nan))
 
 
 # --- PyTensor / PyMC -----------------------------------------------------------------------
