@@ -403,3 +403,28 @@ def test_operator_without_reason_still_warns():
         warnings.simplefilter("always")
         model.compile_logp(mode="NUMBA")
     assert [w for w in caught if "object mode" in str(w.message)]
+
+
+@pytest.mark.slow
+def test_nutpie_samples_with_threads_and_no_object_mode_warning():
+    """Two nutpie chains (Rust threads) call the Python operator concurrently."""
+    from bayesinv import sample
+
+    grid = Grid2D(nx=8, nz=3, dx=2.0, dz=2.0)
+    x = np.arange(1.0, 15.1, 2.0)
+    op = DCResistivity2p5D(
+        grid, surface_electrodes(x), dipole_dipole(x.size, n_max=3), n_wavenumbers=5, padding=4
+    )
+    rng = np.random.default_rng(0)
+    observed = op.forward(LOG_SIGMA0 + 0.3 * rng.standard_normal(grid.size))
+    observed *= 1 + 0.03 * rng.standard_normal(observed.size)
+    with pm.Model() as model:
+        m = pm.Normal("m", LOG_SIGMA0, 0.5, shape=grid.size)
+        pm.Normal("rho_a", forward(op, m), 0.03 * observed, observed=observed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        idata = sample(model, draws=60, tune=60, chains=2, random_seed=1)
+    assert not [w for w in caught if "object mode" in str(w.message)]
+    draws = np.asarray(idata.posterior["m"])
+    assert draws.shape == (2, 60, grid.size) and np.all(np.isfinite(draws))
+    assert np.unique(draws[:, :, 0]).size > 10  # the chains moved
