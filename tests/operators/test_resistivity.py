@@ -235,6 +235,31 @@ def test_two_layer_schlumberger_sounding(rho2):
     np.testing.assert_allclose(rho_a, expected, rtol=0.03)
 
 
+@pytest.mark.parametrize("rho2", [10.0, 1000.0])
+def test_vertical_contact_pole_pole(rho2):
+    """A 2-D structure (a vertical contact at x = 0) against the image solution.
+
+    Source in medium 1 at x_A < 0: V = rho1/(2 pi) (1/r + q/r') on its side, with r' the
+    distance to the image at -x_A, and V = rho1 (1 + q) / (2 pi r) across the contact.
+    """
+    rho1 = 100.0
+    q = (rho2 - rho1) / (rho2 + rho1)
+    grid = Grid2D(nx=120, nz=24, dx=0.5, dz=0.5, x0=-30.0)
+    m = np.where(grid.cell_centers[:, 0] < 0.0, np.log(1 / rho1), np.log(1 / rho2))
+    x = np.array([-12.0, -6.0, -3.0, -1.5, 1.5, 3.0, 6.0, 12.0])
+    abmn = np.array([[a, -1, i, -1] for a in (0, 1, 2) for i in range(x.size) if i != a])
+    op = DCResistivity2p5D(grid, surface_electrodes(x), abmn, data="resistance")
+    xa, xm = x[abmn[:, 0]], x[abmn[:, 2]]
+    r, r_image = np.abs(xm - xa), np.abs(xm + xa)
+    same_side = xm < 0
+    exact = np.where(
+        same_side,
+        rho1 / (2 * np.pi) * (1 / r + q / np.where(same_side, r_image, 1.0)),
+        rho1 * (1 + q) / (2 * np.pi * r),
+    )
+    np.testing.assert_allclose(op.forward(m), exact, rtol=0.02)
+
+
 def test_reciprocity(small_survey, rng):
     grid, electrodes, _ = small_survey
     abmn = np.array([[0, 1, 5, 6], [2, 4, 9, 11], [3, -1, 8, -1]])
