@@ -257,6 +257,7 @@ class DCResistivity2p5D(ForwardOperator):
                     f"{np.flatnonzero(bad)[:10].tolist()}; refine the grid near the electrodes"
                 )
             self.correction = exact / numeric
+            self._cache.clear()  # that entry holds uncorrected data
         scale = self.correction * (k_factor if data == "apparent_resistivity" else 1.0)
         self._S = _selection_matrix(local[abmn], self._n_used, scale)
         self._ST = self._S.T.tocsr()

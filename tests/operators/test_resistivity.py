@@ -199,6 +199,8 @@ def test_halfspace_apparent_resistivity(halfspace_line, array):
     op_r = DCResistivity2p5D(grid, electrodes, abmn, data="resistance")
     r = op_r.forward(np.full(grid.size, np.log(1 / 250.0)))
     np.testing.assert_allclose(r * op.geometric_factor, rho_a, rtol=1e-12)
+    # the unit half-space used to build the correction (no stale cache entry)
+    np.testing.assert_allclose(op.forward(np.zeros(grid.size)), 1.0, rtol=1e-10)
 
 
 def test_uncorrected_halfspace_error_shrinks_with_refinement():
