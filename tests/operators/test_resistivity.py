@@ -1,0 +1,457 @@
+import threading
+import warnings
+
+import numpy as np
+import pymc as pm
+import pytest
+from scipy.integrate import quad
+from scipy.special import j0, k0, k1
+
+from bayesinv import Grid2D
+from bayesinv.operators import ForwardOperator
+from bayesinv.operators._dc_fv import fv_system, padded_mesh, robin_coefficients
+from bayesinv.operators._dc_wavenumbers import wavenumber_quadrature
+from bayesinv.operators.resistivity import DCResistivity2p5D
+from bayesinv.operators.surveys import (
+    dipole_dipole,
+    pole_pole,
+    schlumberger,
+    surface_electrodes,
+    wenner,
+)
+from bayesinv.ops import forward
+from bayesinv.testing import dot_test, taylor_test
+
+
+# --- independent references ---------------------------------------------------------------
+def two_layer_potential(r, rho1, rho2, h, n_terms=4000):
+    """Surface potential of a unit current over a two-layer earth (image series).
+
+    The closed form of Stefanescu's integral for two layers:
+    V(r) = rho1 / (2 pi) [1/r + 2 sum_n q^n / sqrt(r^2 + (2 n h)^2)], q = (rho2-rho1)/(rho2+rho1).
+    """
+    q = (rho2 - rho1) / (rho2 + rho1)
+    n = np.arange(1, n_terms + 1)
+    r = np.asarray(r, dtype=float)[..., None]
+    series = np.sum(q**n / np.sqrt(r**2 + (2 * n * h) ** 2), axis=-1)
+    return rho1 / (2 * np.pi) * (1.0 / r[..., 0] + 2.0 * series)
+
+
+def two_layer_potential_hankel(r, rho1, rho2, h):
+    """The same potential by direct numerical Hankel integration of Stefanescu's kernel."""
+    q = (rho2 - rho1) / (rho2 + rho1)
+
+    def kernel(lam):
+        e = q * np.exp(-2.0 * lam * h)
+        return e / (1.0 - e) * j0(lam * r)
+
+    integral = quad(kernel, 0.0, 60.0 / h, limit=400)[0]
+    return rho1 / (2 * np.pi) * (1.0 / r + 2.0 * integral)
+
+
+def dense_system_reference(mesh, sigma, k, reference):
+    """System matrix assembled cell by cell with explicit loops (slow, obviously right)."""
+    nz, nx = mesh.shape
+    xc, zc = mesh.x_centers, mesh.z_centers
+    A = np.zeros((nz * nx, nz * nx))
+    for iz in range(nz):
+        for ix in range(nx):
+            c = iz * nx + ix
+            A[c, c] += k**2 * sigma[c] * mesh.hx[ix] * mesh.hz[iz]
+            for jz, jx in ((iz, ix + 1), (iz + 1, ix)):
+                if jz >= nz or jx >= nx:
+                    continue
+                d = jz * nx + jx
+                if jx != ix:
+                    ha, hb, length = mesh.hx[ix] / 2, mesh.hx[jx] / 2, mesh.hz[iz]
+                else:
+                    ha, hb, length = mesh.hz[iz] / 2, mesh.hz[jz] / 2, mesh.hx[ix]
+                G = length / (ha / sigma[c] + hb / sigma[d])
+                A[c, c] += G
+                A[d, d] += G
+                A[c, d] -= G
+                A[d, c] -= G
+            faces = []
+            if ix == 0:
+                faces.append((mesh.x_edges[0], zc[iz], (-1.0, 0.0), mesh.hz[iz], mesh.hx[ix]))
+            if ix == nx - 1:
+                faces.append((mesh.x_edges[-1], zc[iz], (1.0, 0.0), mesh.hz[iz], mesh.hx[ix]))
+            if iz == nz - 1:
+                faces.append((xc[ix], mesh.z_edges[-1], (0.0, 1.0), mesh.hx[ix], mesh.hz[iz]))
+            for fx, fz, normal, length, width in faces:
+                dx, dz = fx - reference[0], fz - reference[1]
+                r = np.hypot(dx, dz)
+                nu = k * k1(k * r) / k0(k * r) * (dx * normal[0] + dz * normal[1]) / r
+                # face value phi_b from sigma (phi_c - phi_b) / (width / 2) = sigma nu phi_b
+                phi_b = 1.0 / (1.0 + 0.5 * width * nu)
+                A[c, c] += sigma[c] * nu * phi_b * length
+    return A
+
+
+# --- fixtures ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_survey():
+    grid = Grid2D(nx=14, nz=6, dx=2.0, dz=2.0, x0=-4.0)
+    x = np.arange(-2.0, 22.1, 2.0)
+    abmn = np.vstack([dipole_dipole(x.size, n_max=3), pole_pole(x.size, max_separation=3)[::3]])
+    abmn = np.vstack([abmn, [[0, 5, 2, -1], [3, -1, 7, 8]]])  # pole-dipole, dipole-pole rows
+    return grid, surface_electrodes(x), abmn
+
+
+@pytest.fixture(scope="module")
+def small_op(small_survey):
+    grid, electrodes, abmn = small_survey
+    return DCResistivity2p5D(grid, electrodes, abmn, n_wavenumbers=7, padding=5)
+
+
+LOG_SIGMA0 = np.log(0.01)
+
+
+def random_model(grid, rng, mean=LOG_SIGMA0, sd=0.5):
+    return mean + sd * rng.standard_normal(grid.size)
+
+
+# --- survey generators ---------------------------------------------------------------------
+def test_survey_generators_give_valid_geometry():
+    dd = dipole_dipole(10, n_max=3)
+    assert dd.shape == (7 + 6 + 5, 4)
+    a, b, m, n = dd.T
+    assert np.all(b - a == 1) and np.all(n - m == 1) and np.all((m - b >= 1) & (m - b <= 3))
+    w = wenner(10)
+    a, b, m, n = w.T
+    assert np.all((m - a == n - m) & (n - m == b - n))
+    s = schlumberger(10, n_max=2, a=1)
+    a, b, m, n = s.T
+    assert np.all(n - m == 1) and np.all(m - a == b - n) and np.all(m - a >= 1)
+    pp = pole_pole(5)
+    assert pp.shape == (10, 4) and np.all(pp[:, [1, 3]] == -1)
+    assert dipole_dipole(12, n_max=2, a=[1, 2]).shape[0] == 9 + 8 + 6 + 4
+    with pytest.raises(ValueError, match="wenner"):
+        wenner(3)  # no Wenner quadripole fits on three electrodes
+    with pytest.raises(ValueError, match="n_max"):
+        dipole_dipole(10, n_max=0)
+    with pytest.raises(ValueError, match="surface_electrodes"):
+        surface_electrodes([0.0, np.nan])
+
+
+# --- pieces against independent references -------------------------------------------------
+def test_assembly_matches_loop_reference(rng):
+    grid = Grid2D(nx=4, nz=3, dx=1.5, dz=1.0, x0=2.0)
+    mesh = padded_mesh(grid, n_pad=2, factor=1.5)
+    fv = fv_system(mesh)
+    sigma = np.exp(rng.standard_normal(mesh.size))
+    k = np.array([0.03, 0.7])
+    reference = np.array([4.5, 0.0])
+    beta = robin_coefficients(mesh, k, reference)
+    G, _, _ = fv.conductance(sigma)
+    for i, ki in enumerate(k):
+        A = fv.matrix(G, sigma * (ki**2 * fv.volume + beta[i])).toarray()
+        np.testing.assert_allclose(
+            A, dense_system_reference(mesh, sigma, ki, reference), rtol=1e-12
+        )
+        assert np.all(np.linalg.eigvalsh(A) > 0)  # symmetric positive definite
+
+
+def test_padding_copies_nearest_edge_cell_and_grows_geometrically():
+    grid = Grid2D(nx=3, nz=2, dx=2.0, dz=1.0, x0=10.0)
+    mesh = padded_mesh(grid, n_pad=2, factor=1.5)
+    np.testing.assert_allclose(mesh.hx, [4.5, 3.0, 2.0, 2.0, 2.0, 3.0, 4.5])
+    np.testing.assert_allclose(mesh.hz, [1.0, 1.0, 1.5, 2.25])
+    np.testing.assert_allclose(mesh.x_edges[[2, 5]], grid.x_edges[[0, -1]])
+    idx = mesh.core_index.reshape(mesh.shape)
+    np.testing.assert_array_equal(idx[0], [0, 0, 0, 1, 2, 2, 2])
+    np.testing.assert_array_equal(idx[-1], [3, 3, 3, 4, 5, 5, 5])
+
+
+@pytest.mark.parametrize(("r_min", "r_max", "n"), [(1.0, 50.0, 9), (2.0, 500.0, 11)])
+def test_wavenumber_rule_integrates_k0(r_min, r_max, n):
+    k, w, err = wavenumber_quadrature(r_min, r_max, n)
+    assert np.all(w >= 0) and err < 1e-3
+    r = np.geomspace(r_min, r_max, 37)  # not the fitting points
+    approx = (2 / np.pi) * (k0(np.outer(r, k)) @ w)
+    np.testing.assert_allclose(approx, 1.0 / r, rtol=1.5 * err)
+
+
+def test_image_series_matches_hankel_integral():
+    for r in (1.0, 3.0, 10.0):
+        for rho2 in (10.0, 1000.0):
+            v1 = two_layer_potential(r, 100.0, rho2, 4.0)
+            v2 = two_layer_potential_hankel(r, 100.0, rho2, 4.0)
+            np.testing.assert_allclose(v1, v2, rtol=1e-4)
+
+
+# --- physics -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def halfspace_line():
+    grid = Grid2D(nx=56, nz=20, dx=1.0, dz=1.0)
+    return grid, surface_electrodes(np.arange(4.0, 52.1, 2.0))
+
+
+@pytest.mark.parametrize("array", ["wenner", "dipole_dipole"])
+def test_halfspace_apparent_resistivity(halfspace_line, array):
+    grid, electrodes = halfspace_line
+    n = electrodes.shape[0]
+    abmn = wenner(n) if array == "wenner" else dipole_dipole(n, n_max=6)
+    op = DCResistivity2p5D(grid, electrodes, abmn)
+    rho_a = op.forward(np.full(grid.size, np.log(1 / 250.0)))
+    np.testing.assert_allclose(rho_a, 250.0, rtol=0.02)
+    # transfer resistances are rho_a / K
+    op_r = DCResistivity2p5D(grid, electrodes, abmn, data="resistance")
+    r = op_r.forward(np.full(grid.size, np.log(1 / 250.0)))
+    np.testing.assert_allclose(r * op.geometric_factor, rho_a, rtol=1e-12)
+    # the unit half-space used to build the correction (no stale cache entry)
+    np.testing.assert_allclose(op.forward(np.zeros(grid.size)), 1.0, rtol=1e-10)
+
+
+def test_uncorrected_halfspace_error_shrinks_with_refinement():
+    """Without the numerical geometric factor the raw scheme still converges to 1/(2 pi sigma r)."""
+    x = np.arange(8.0, 40.1, 4.0)
+    abmn = wenner(x.size)
+    errors = []
+    for h in (2.0, 1.0):
+        grid = Grid2D(nx=int(48 / h), nz=int(16 / h), dx=h, dz=h)
+        op = DCResistivity2p5D(
+            grid, surface_electrodes(x), abmn, halfspace_correction=False, padding=8
+        )
+        errors.append(np.max(np.abs(op.forward(np.zeros(grid.size)) - 1.0)))
+    assert errors[1] < 0.5 * errors[0]  # 9.2 % -> 3.7 % when measured
+    assert errors[1] < 0.05
+
+
+@pytest.mark.parametrize("rho2", [10.0, 1000.0])
+def test_two_layer_schlumberger_sounding(rho2):
+    rho1, h = 100.0, 4.0
+    ab2 = np.array([1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0])
+    mn2 = 0.5
+    x = np.r_[-ab2[::-1], -mn2, mn2, ab2]
+    na = ab2.size
+    abmn = np.array([[na - 1 - i, na + 2 + i, na, na + 1] for i in range(na)])
+    grid = Grid2D(nx=120, nz=32, dx=0.5, dz=0.5, x0=-30.0)
+    m = np.where(grid.cell_centers[:, 1] < h, np.log(1 / rho1), np.log(1 / rho2))
+    rho_a = DCResistivity2p5D(grid, surface_electrodes(x), abmn).forward(m)
+
+    am, an = ab2 - mn2, ab2 + mn2
+    dv = 2 * (two_layer_potential(am, rho1, rho2, h) - two_layer_potential(an, rho1, rho2, h))
+    expected = 2 * np.pi / (2 * (1 / am - 1 / an)) * dv
+    assert abs(expected[-1] / rho1 - 1) > 0.5  # the sounding does see the second layer
+    np.testing.assert_allclose(rho_a, expected, rtol=0.03)
+
+
+@pytest.mark.parametrize("rho2", [10.0, 1000.0])
+def test_vertical_contact_pole_pole(rho2):
+    """A 2-D structure (a vertical contact at x = 0) against the image solution.
+
+    Source in medium 1 at x_A < 0: V = rho1/(2 pi) (1/r + q/r') on its side, with r' the
+    distance to the image at -x_A, and V = rho1 (1 + q) / (2 pi r) across the contact.
+    """
+    rho1 = 100.0
+    q = (rho2 - rho1) / (rho2 + rho1)
+    grid = Grid2D(nx=120, nz=24, dx=0.5, dz=0.5, x0=-30.0)
+    m = np.where(grid.cell_centers[:, 0] < 0.0, np.log(1 / rho1), np.log(1 / rho2))
+    x = np.array([-12.0, -6.0, -3.0, -1.5, 1.5, 3.0, 6.0, 12.0])
+    abmn = np.array([[a, -1, i, -1] for a in (0, 1, 2) for i in range(x.size) if i != a])
+    op = DCResistivity2p5D(grid, surface_electrodes(x), abmn, data="resistance")
+    xa, xm = x[abmn[:, 0]], x[abmn[:, 2]]
+    r, r_image = np.abs(xm - xa), np.abs(xm + xa)
+    same_side = xm < 0
+    exact = np.where(
+        same_side,
+        rho1 / (2 * np.pi) * (1 / r + q / np.where(same_side, r_image, 1.0)),
+        rho1 * (1 + q) / (2 * np.pi * r),
+    )
+    np.testing.assert_allclose(op.forward(m), exact, rtol=0.02)
+
+
+def test_reciprocity(small_survey, rng):
+    grid, electrodes, _ = small_survey
+    abmn = np.array([[0, 1, 5, 6], [2, 4, 9, 11], [3, -1, 8, -1]])
+    swapped = abmn[:, [2, 3, 0, 1]]
+    m = random_model(grid, rng, sd=1.0)
+    kw = dict(data="resistance", n_wavenumbers=7, padding=5)
+    r1 = DCResistivity2p5D(grid, electrodes, abmn, **kw).forward(m)
+    r2 = DCResistivity2p5D(grid, electrodes, swapped, **kw).forward(m)
+    np.testing.assert_allclose(r1, r2, rtol=1e-10)
+
+
+def test_conductive_block_lowers_apparent_resistivity(small_op, rng):
+    grid = small_op.grid
+    base = np.full(grid.size, np.log(0.01))
+    block = grid.unravel(base.copy())
+    block[0:3, 5:9] = np.log(0.1)
+    d0, d1 = small_op.forward(base), small_op.forward(grid.ravel(block))
+    assert np.mean(d1) < 0.9 * np.mean(d0) and np.min(d1 / d0) < 0.5
+
+
+# --- derivatives ---------------------------------------------------------------------------
+@pytest.mark.parametrize("data", ["apparent_resistivity", "resistance"])
+def test_dot_and_taylor(small_survey, rng, data):
+    grid, electrodes, abmn = small_survey
+    op = DCResistivity2p5D(grid, electrodes, abmn, data=data, n_wavenumbers=7, padding=5)
+    m = random_model(grid, rng)
+    assert dot_test(op, rng, m, tol=1e-8) <= 1e-8
+    result = taylor_test(op, m, rng, dm=0.3 * rng.standard_normal(grid.size))
+    assert 1.9 <= result.order < 2.5
+
+
+def test_forward_jvp_vjp_solve_once_per_model(small_survey, rng, monkeypatch):
+    grid, electrodes, abmn = small_survey
+    op = DCResistivity2p5D(grid, electrodes, abmn, n_wavenumbers=5, padding=3, cache_size=2)
+    calls = []
+    solve = op._solve
+    monkeypatch.setattr(op, "_solve", lambda m: calls.append(1) or solve(m))
+    m1, m2, m3 = (random_model(grid, rng) for _ in range(3))
+    d = op.forward(m1)
+    op.vjp(m1, np.ones(op.n_data))
+    op.jvp(m1.copy(), np.ones(grid.size))
+    assert len(calls) == 1
+    op.forward(m2), op.forward(m3)  # evicts m1 (cache_size=2)
+    np.testing.assert_array_equal(op.forward(m1), d)
+    assert len(calls) == 4
+
+
+def test_concurrent_calls_agree_with_serial(small_op, rng):
+    models = [random_model(small_op.grid, rng) for _ in range(6)]
+    dd = rng.standard_normal(small_op.n_data)
+    serial = [small_op.vjp(m, dd) for m in models]
+    small_op._cache.clear()
+    results = [None] * len(models)
+
+    def work(i):
+        results[i] = small_op.vjp(models[i], dd)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(models))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(results, serial, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+# --- bad input and failures ----------------------------------------------------------------
+def test_bad_input_raises_clear_errors(small_survey):
+    grid, electrodes, abmn = small_survey
+    op = DCResistivity2p5D(grid, electrodes, abmn[:3], n_wavenumbers=3, padding=2)
+    m = np.zeros(grid.size)
+    m[4] = np.inf
+    with pytest.raises(ValueError, match=r"DCResistivity2p5D: m has 1 non-finite"):
+        op.forward(m)
+    outside = electrodes.copy()
+    outside[0, 0] = grid.x_edges[0] - 1.0
+    with pytest.raises(ValueError, match=r"DCResistivity2p5D: electrode\(s\) \[0\] lie outside"):
+        DCResistivity2p5D(grid, outside, abmn)
+    buried = electrodes.copy()
+    buried[1, 1] = 3.0
+    with pytest.raises(ValueError, match="DCResistivity2p5D: electrodes must be on the surface"):
+        DCResistivity2p5D(grid, buried, abmn)
+    with pytest.raises(ValueError, match=r"DCResistivity2p5D: .*coincident current electrodes"):
+        DCResistivity2p5D(grid, electrodes, [[2, 2, 4, 5]])
+    same_place = np.vstack([electrodes, electrodes[:1]])
+    with pytest.raises(ValueError, match=r"DCResistivity2p5D: .*coincident current electrodes"):
+        DCResistivity2p5D(grid, same_place, [[0, same_place.shape[0] - 1, 4, 5]])
+    with pytest.raises(ValueError, match=r"DCResistivity2p5D: .*current electrode as a potential"):
+        DCResistivity2p5D(grid, electrodes, [[1, 2, 2, 5]])
+    with pytest.raises(ValueError, match=r"DCResistivity2p5D: .*outside 0"):
+        DCResistivity2p5D(grid, electrodes, [[-1, 2, 3, 5]])
+    with pytest.raises(ValueError, match=r"DCResistivity2p5D: .*infinite geometric factor"):
+        DCResistivity2p5D(grid, electrodes, [[3, -1, 2, 4]])  # M, N symmetric about A
+    with pytest.raises(ValueError, match="DCResistivity2p5D: abmn must have shape"):
+        DCResistivity2p5D(grid, electrodes, [0, 1, 2, 3])
+    with pytest.raises(ValueError, match="DCResistivity2p5D: data must be one of"):
+        DCResistivity2p5D(grid, electrodes, abmn, data="potential")
+
+
+def test_extreme_model_gives_nan_not_an_exception(small_op):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for value in (1e3, -1e3):
+            m = np.full(small_op.n_params, value)
+            assert np.all(np.isnan(small_op.forward(m)))
+            assert np.all(np.isnan(small_op.vjp(m, np.ones(small_op.n_data))))
+            assert np.all(np.isnan(small_op.jvp(m, np.ones(small_op.n_params))))
+    # the NaN cotangent a likelihood returns for NaN data propagates; wrong shapes still raise
+    m = np.zeros(small_op.n_params)
+    assert np.all(np.isnan(small_op.vjp(m, np.full(small_op.n_data, np.nan))))
+    with pytest.raises(ValueError, match="DCResistivity2p5D: dd has length"):
+        small_op.vjp(m, np.full(small_op.n_data + 1, np.nan))
+
+
+# --- PyTensor / PyMC -----------------------------------------------------------------------
+def resistivity_model(op, observed):
+    with pm.Model() as model:
+        m = pm.Normal("m", np.log(0.01), 1.0, shape=op.n_params)
+        pm.Normal("rho_a", forward(op, m), 0.05 * observed, observed=observed)
+    return model
+
+
+def test_compiled_model_has_no_object_mode_warning_and_handles_extremes(small_op, rng):
+    observed = small_op.forward(random_model(small_op.grid, rng, sd=0.3))
+    model = resistivity_model(small_op, observed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        logp = model.compile_logp(mode="NUMBA")
+        dlogp = model.compile_dlogp(mode="NUMBA")
+    point = model.initial_point()
+    point["m"] = random_model(small_op.grid, rng, sd=0.3)
+    # compiled gradient = adjoint gradient of the Gaussian log-likelihood plus the prior
+    pred = small_op.forward(point["m"])
+    sd = 0.05 * observed
+    expected = small_op.vjp(point["m"], (observed - pred) / sd**2) - (point["m"] - np.log(0.01))
+    np.testing.assert_allclose(dlogp(point), expected, rtol=1e-8)
+    assert np.isfinite(logp(point))
+    # an extreme (but finite) point: rejected by the sampler through a NaN log-density
+    point["m"] = np.full(small_op.n_params, 800.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = logp(point)
+        grad = dlogp(point)
+    assert not np.isfinite(value)
+    assert not np.all(np.isfinite(grad))
+
+
+class _PythonOnly(ForwardOperator):
+    linear = True
+
+    def __init__(self, n):
+        self.n_params = self.n_data = n
+
+    def _forward(self, m):
+        return 2.0 * m
+
+    def _vjp(self, m, dd):
+        return 2.0 * dd
+
+
+def test_operator_without_reason_still_warns():
+    with pm.Model() as model:
+        x = pm.Normal("x", shape=3)
+        pm.Normal("y", forward(_PythonOnly(3), x), 1.0, observed=np.zeros(3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.compile_logp(mode="NUMBA")
+    assert [w for w in caught if "object mode" in str(w.message)]
+
+
+@pytest.mark.slow
+def test_nutpie_samples_with_threads_and_no_object_mode_warning():
+    """Two nutpie chains (Rust threads) call the Python operator concurrently."""
+    from bayesinv import sample
+
+    grid = Grid2D(nx=8, nz=3, dx=2.0, dz=2.0)
+    x = np.arange(1.0, 15.1, 2.0)
+    op = DCResistivity2p5D(
+        grid, surface_electrodes(x), dipole_dipole(x.size, n_max=3), n_wavenumbers=5, padding=4
+    )
+    rng = np.random.default_rng(0)
+    observed = op.forward(LOG_SIGMA0 + 0.3 * rng.standard_normal(grid.size))
+    observed *= 1 + 0.03 * rng.standard_normal(observed.size)
+    with pm.Model() as model:
+        m = pm.Normal("m", LOG_SIGMA0, 0.5, shape=grid.size)
+        pm.Normal("rho_a", forward(op, m), 0.03 * observed, observed=observed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        idata = sample(model, draws=60, tune=60, chains=2, random_seed=1)
+    assert not [w for w in caught if "object mode" in str(w.message)]
+    draws = np.asarray(idata.posterior["m"])
+    assert draws.shape == (2, 60, grid.size) and np.all(np.isfinite(draws))
+    assert np.unique(draws[:, :, 0]).size > 10  # the chains moved
