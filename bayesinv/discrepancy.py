@@ -88,9 +88,7 @@ class Discrepancy:
         if self.lengthscale is not None:
             lo, hi = self.lengthscale
             if not (0 < lo < hi < np.inf):
-                raise ValueError(
-                    "Discrepancy: lengthscale must be (low, high) with 0 < low < high"
-                )
+                raise ValueError("Discrepancy: lengthscale must be (low, high) with 0 < low < high")
 
     def resolve_method(self, n_data: int) -> str:
         """Return the method used for ``n_data`` data (``"exact"`` or ``"hsgp"``).

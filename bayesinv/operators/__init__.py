@@ -11,12 +11,14 @@ from bayesinv.operators.gravity import Gravity2D
 from bayesinv.operators.magnetics import Magnetics2D
 from bayesinv.operators.matrix import MatrixOperator
 from bayesinv.operators.observation import Differencer, PointSampler, Subset
+from bayesinv.operators.resistivity import DCResistivity2p5D
 from bayesinv.operators.sparse import SparseMatrixOperator
 from bayesinv.operators.traveltime import StraightRayTomography
 
 __all__ = [
     "ComposedOperator",
     "CrossGradient2D",
+    "DCResistivity2p5D",
     "Differencer",
     "ForwardOperator",
     "Gravity2D",
