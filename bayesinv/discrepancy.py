@@ -61,6 +61,10 @@ class Discrepancy:
         :func:`pymc.gp.hsgp_approx.approx_hsgp_hyperparams` and the length-scale range.
     c : float, optional
         HSGP boundary factor (``L = c · half-extent``); by default from the same heuristic.
+    fixed : bool
+        Fix the hyperparameters instead of learning them: ``amplitude`` is then η itself and
+        ``lengthscale`` a single number ℓ (useful for calibration studies and closed-form
+        checks; no ``_amplitude``/``_lengthscale`` variables are added).
 
     Notes
     -----
@@ -77,6 +81,7 @@ class Discrepancy:
     method: str = "auto"
     n_basis: int | None = None
     c: float | None = None
+    fixed: bool = False
 
     def __post_init__(self):
         if self.kernel not in _KERNELS:
@@ -85,7 +90,13 @@ class Discrepancy:
             raise ValueError("Discrepancy: method must be 'auto', 'exact' or 'hsgp'")
         if self.amplitude is not None and not (self.amplitude > 0 and np.isfinite(self.amplitude)):
             raise ValueError(f"Discrepancy: amplitude must be > 0, got {self.amplitude}")
-        if self.lengthscale is not None:
+        if self.fixed:
+            ok = self.amplitude is not None and np.ndim(self.lengthscale) == 0
+            if not ok or not (0 < float(self.lengthscale or 0) < np.inf):
+                raise ValueError(
+                    "Discrepancy: fixed=True needs amplitude=η and a single lengthscale=ℓ > 0"
+                )
+        elif self.lengthscale is not None:
             lo, hi = self.lengthscale
             if not (0 < lo < hi < np.inf):
                 raise ValueError("Discrepancy: lengthscale must be (low, high) with 0 < low < high")
@@ -118,6 +129,9 @@ class Discrepancy:
         -------
         tuple of float
         """
+        if self.fixed:
+            ell = float(self.lengthscale)
+            return ell / 2, ell * 2
         if self.lengthscale is not None:
             return tuple(map(float, self.lengthscale))
         extent = float(np.max(np.ptp(coords, axis=0)))
@@ -131,11 +145,14 @@ class Discrepancy:
         import pymc as pm
 
         lo, hi = self.lengthscale_range(coords)
-        mu, sd = 0.5 * (np.log(lo) + np.log(hi)), 0.25 * (np.log(hi) - np.log(lo))
-        eta = pm.HalfNormal(
-            f"{name}_discrepancy_amplitude", sigma=self.amplitude or max(data_scale, 1e-300)
-        )
-        ell = pm.LogNormal(f"{name}_discrepancy_lengthscale", mu=mu, sigma=sd)
+        if self.fixed:
+            eta, ell = np.float64(self.amplitude), np.float64(self.lengthscale)
+        else:
+            mu, sd = 0.5 * (np.log(lo) + np.log(hi)), 0.25 * (np.log(hi) - np.log(lo))
+            eta = pm.HalfNormal(
+                f"{name}_discrepancy_amplitude", sigma=self.amplitude or max(data_scale, 1e-300)
+            )
+            ell = pm.LogNormal(f"{name}_discrepancy_lengthscale", mu=mu, sigma=sd)
         dim = coords.shape[1]
         cov = eta**2 * getattr(pm.gp.cov, _KERNELS[self.kernel])(dim, ls=ell)
         return cov, (lo, hi)
