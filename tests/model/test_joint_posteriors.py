@@ -1,5 +1,6 @@
 """Sampled joint posteriors against closed forms, and the model-discrepancy experiment."""
 
+import arviz as az
 import numpy as np
 import pytest
 
@@ -108,3 +109,32 @@ def test_misspecified_physics_is_covered_only_with_discrepancy():
     assert not (lo <= 1.0 <= hi), f"plain posterior {intervals['plain']} should exclude truth"
     lo, hi = intervals["gp"]
     assert lo <= 1.0 <= hi, f"with discrepancy, 90% interval {intervals['gp']} misses truth"
+
+
+def test_hsgp_and_exact_discrepancy_agree():
+    # fixed hyperparameters: both posteriors are Gaussian and the comparison is sharp
+    x = np.linspace(-100.0, 100.0, 120)
+    shape = 50.0**2 / (x**2 + 50.0**2)
+    regional = 0.25 * np.exp(-0.5 * ((x - 40.0) / 35.0) ** 2)
+    data = shape + regional + np.random.default_rng(8).normal(0.0, 0.02, x.size)
+    summaries = {}
+    for method in ["exact", "hsgp"]:
+        disc = Discrepancy("matern52", amplitude=0.2, lengthscale=60.0, fixed=True, method=method)
+        model = scalar_inversion(
+            [
+                Modality(
+                    "g",
+                    MatrixOperator(shape[:, None]),
+                    data,
+                    KnownNoise(0.02),
+                    coords=x,
+                    discrepancy=disc,
+                )
+            ]
+        )
+        idata = bayesinv.sample(model, draws=1000, tune=600, chains=2, random_seed=2)
+        summaries[method] = az.summary(idata, var_names=["theta"])
+    exact, hsgp = summaries["exact"], summaries["hsgp"]
+    mc_error = np.sqrt(exact["mcse_mean"] ** 2 + hsgp["mcse_mean"] ** 2)
+    assert np.all(np.abs(exact["mean"] - hsgp["mean"]) <= 4 * mc_error), (exact, hsgp)
+    np.testing.assert_allclose(hsgp["sd"], exact["sd"], rtol=0.15)
