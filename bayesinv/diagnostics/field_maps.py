@@ -12,6 +12,8 @@ from bayesinv.grid import Grid2D
 
 __all__ = ["field_summaries", "plot_posterior_field"]
 
+CONTRACTION = "posterior sd / prior sd"
+
 
 def field_summaries(idata, name: str, grid: Grid2D, truth=None) -> dict[str, np.ndarray]:
     """Posterior summaries of a field on a grid, ready for :func:`plot_field_maps`.
@@ -52,14 +54,14 @@ def field_summaries(idata, name: str, grid: Grid2D, truth=None) -> dict[str, np.
     if "prior" in idata.children and name in idata["prior"].data_vars:
         prior = posterior_draws(idata, name, group="prior").reshape(-1, *grid.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
-            panels["posterior sd / prior sd"] = sd / prior.std(axis=0, ddof=1)
+            panels[CONTRACTION] = sd / prior.std(axis=0, ddof=1)
     return panels
 
 
 def plot_posterior_field(
     idata, name: str, grid: Grid2D, path, *, truth=None, units: str = "", receivers=None
-) -> Path:
-    """Save maps of a posterior field (see :func:`field_summaries`) as one PNG.
+) -> list[Path]:
+    """Save maps of a posterior field (see :func:`field_summaries`) as PNGs.
 
     Parameters
     ----------
@@ -70,7 +72,9 @@ def plot_posterior_field(
     grid : Grid2D
         The field's grid.
     path : str or Path
-        Output PNG (written atomically).
+        Output PNG of the panels in field units (written atomically). When the prior is
+        known, the dimensionless ``posterior sd / prior sd`` map goes to a second PNG next
+        to it, ``<stem>_contraction.png``.
     truth : array_like, optional
         True field; truth and posterior mean then share one symmetric colour scale.
     units : str
@@ -80,16 +84,31 @@ def plot_posterior_field(
 
     Returns
     -------
-    Path
-        The written file.
+    list of Path
+        The written files.
     """
     panels = field_summaries(idata, name, grid, truth)
+    ratio = panels.pop(CONTRACTION, None)
     titles = {k: f"{name}: {k}" for k in panels}
-    return plot_field_maps(
-        grid,
-        {titles[k]: v for k, v in panels.items()},
-        path,
-        units=units,
-        shared_scale=tuple(titles[k] for k in ("truth", "posterior mean") if k in panels),
-        receivers=receivers,
-    )
+    path = Path(path)
+    written = [
+        plot_field_maps(
+            grid,
+            {titles[k]: v for k, v in panels.items()},
+            path,
+            units=units,
+            shared_scale=tuple(titles[k] for k in ("truth", "posterior mean") if k in panels),
+            receivers=receivers,
+        )
+    ]
+    if ratio is not None:
+        written.append(
+            plot_field_maps(
+                grid,
+                {f"{name}: {CONTRACTION} (1: data taught nothing)": ratio},
+                path.with_name(f"{path.stem}_contraction{path.suffix}"),
+                units="ratio",
+                receivers=receivers,
+            )
+        )
+    return written

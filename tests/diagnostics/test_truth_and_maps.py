@@ -67,7 +67,8 @@ def test_field_maps_panels_and_png(rng, tmp_path):
     # N(., 1) posterior, N(0, 4^2) prior: 90% width 2 * 1.645, contraction 1/4
     np.testing.assert_allclose(panels["90% interval width"], 3.29, atol=0.35)
     np.testing.assert_allclose(panels["posterior sd / prior sd"], 0.25, atol=0.04)
-    path = plot_posterior_field(idata, "m", grid, tmp_path / "m.png", truth=truth, units="u")
-    assert path.read_bytes()[:4] == b"\x89PNG"
+    paths = plot_posterior_field(idata, "m", grid, tmp_path / "m.png", truth=truth, units="u")
+    assert [p.name for p in paths] == ["m.png", "m_contraction.png"]
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
     with pytest.raises(ValueError, match="the grid has 12 cells"):
         field_summaries(idata, "m", Grid2D(nx=4, nz=3, dx=1.0, dz=1.0))
