@@ -2,5 +2,13 @@
 
 from bayesinv.inference.laplace import LaplaceResult, find_map, gauss_newton_laplace
 from bayesinv.inference.sampling import SAMPLERS, sample
+from bayesinv.inference.smc import sample_smc
 
-__all__ = ["SAMPLERS", "LaplaceResult", "find_map", "gauss_newton_laplace", "sample"]
+__all__ = [
+    "SAMPLERS",
+    "LaplaceResult",
+    "find_map",
+    "gauss_newton_laplace",
+    "sample",
+    "sample_smc",
+]
