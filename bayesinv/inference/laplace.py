@@ -122,7 +122,9 @@ class LaplaceResult:
     idata : xarray.DataTree
         Draws from the approximation (``posterior``; with ``observed_data``,
         ``posterior_predictive`` and ``log_likelihood`` for the data), so every diagnostic
-        works on it.
+        works on it; group ``laplace`` holds ``{name}_map`` and the kept ``eigenvalues``,
+        root attributes ``inference``, ``rank``, ``gauss_newton_iterations``,
+        ``converged``.
     """
 
     map: np.ndarray = field(repr=False)
@@ -423,6 +425,7 @@ def _exact_eigh(op, m, chol, whiten, whiten_t, n, nd):
 
 def _to_datatree(result, operator, d, noise_vec, noise_cov, draws, chains, rng, name, dname, grid):
     import arviz as az
+    import xarray as xr
 
     m = result.sample(draws * chains, rng)
     pred = np.array([operator.forward(mi) for mi in m])
@@ -446,6 +449,17 @@ def _to_datatree(result, operator, d, noise_vec, noise_cov, draws, chains, rng, 
     if loglik is not None:
         groups["log_likelihood"] = {dname: loglik.reshape(chains, draws, -1)}
     tree = az.from_dict(groups, dims=dims, coords=coords)
+    m_map = result.map if grid is None else grid.unravel(result.map)
+    map_dims = dims.get(name, [f"{name}_dim_{i}" for i in range(m_map.ndim)])
+    tree["laplace"] = xr.DataTree(
+        xr.Dataset(
+            {
+                f"{name}_map": (map_dims, m_map),
+                "eigenvalues": (("mode",), result.eigenvalues),
+            },
+            coords={k: v for k, v in coords.items() if k in map_dims},
+        )
+    )
     tree.attrs.update(
         {
             "inference": _NAME,

@@ -171,6 +171,9 @@ def test_grid_dims_and_seed_reproducibility(rng):
     b = gauss_newton_laplace(MatrixOperator(G), np.ones(5), name="density", **kwargs)
     post = a.idata["posterior"]["density"]
     assert post.dims == ("chain", "draw", "density_z", "density_x")
+    assert a.idata["laplace"]["density_map"].dims == ("density_z", "density_x")
+    np.testing.assert_array_equal(a.idata["laplace"]["density_map"].values.ravel(), a.map)
+    assert a.idata["laplace"]["eigenvalues"].size == a.rank == 5
     np.testing.assert_array_equal(post.values, b.idata["posterior"]["density"].values)
 
 
@@ -204,3 +207,28 @@ def test_find_map_matches_closed_form_without_object_mode(rng):
         point = find_map(model, random_seed=1)
     assert not [w for w in caught if "object mode" in str(w.message).lower()]
     np.testing.assert_allclose(point["m"], mean, rtol=1e-5, atol=1e-6)
+
+
+def test_report_works_on_a_laplace_result(rng, tmp_path):
+    from bayesinv.report import regenerate_report, report
+
+    grid = Grid2D(nx=6, nz=3, dx=10.0, dz=10.0)
+    receivers = np.column_stack([np.linspace(0.0, 60.0, 8), np.zeros(8)])
+    op = Gravity2D(grid, receivers)
+    truth = rng.normal(0.0, 100.0, grid.size)
+    d = op.forward(truth) + rng.normal(0.0, 0.01, 8)
+    res = gauss_newton_laplace(
+        op,
+        d,
+        prior_mean=0.0,
+        prior_cov=100.0**2,
+        noise_sd=0.01,
+        random_seed=1,
+        name="density",
+        data_name="gravity",
+        grid=grid,
+    )
+    out = report(res.idata, tmp_path, fields={"density": grid}, truth={"density": truth})
+    assert out.convergence.passed and "divergences n/a" in out.convergence.verdict
+    assert list(out.ppc.index) == ["gravity"] and list(out.loo.index) == ["gravity"]
+    assert regenerate_report(tmp_path).truth.equals(out.truth)
