@@ -189,7 +189,8 @@ def _html(title, conv, ppc, loo, truth_table, figures, prov, files) -> str:
         "<p>RMS z: root-mean-square standardised residual (about 1 for a good fit); "
         "coverage: share of data inside the 50% / 90% predictive bands; frac_extreme: share "
         "of data with two-sided tail probability &lt; 5%; p_value: tail probability of the "
-        "squared-residual discrepancy (near 0: misfit).</p>",
+        "squared-residual discrepancy (near 0: misfit; near 1 is usual when the model has "
+        "more parameters than data, since the data are used twice).</p>",
         _table_html(ppc),
     ]
     for name in figures["ppc"]:

@@ -12,6 +12,11 @@ one in ``posterior_predictive``. For each modality we report
   :math:`T(y) = \sum_i z_i^2` (the predictive draws are standardised with the same mean and
   sd), which is near 0 when the model does not fit and near 1 when noise is overestimated.
 
+These checks use the data twice (to fit and to check), so they are conservative: a model
+with more parameters than data (a gridded field) reproduces its data closely and shows
+RMS z well below 1 and a tail probability near 1 without any fault. A low tail probability
+is the informative signal; LOO below is the check on held-out data.
+
 LOO is ArviZ's PSIS-LOO (``arviz.loo``) run on each modality's pointwise log-likelihood, with
 its Pareto-k diagnostic: observations whose k exceeds ArviZ's sample-size-dependent threshold
 ``good_k`` make that modality's estimate unreliable.
