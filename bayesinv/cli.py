@@ -19,6 +19,15 @@ def _demo(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from bayesinv.report import regenerate_report
+
+    result = regenerate_report(args.path, args.out)
+    print(result.convergence.verdict)
+    print(f"report written to {result.out / 'index.html'}", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     """Entry point of the ``bayesinv`` command.
 
@@ -44,6 +53,10 @@ def main(argv=None) -> int:
     demo.add_argument("--chains", type=int, default=defaults.chains)
     demo.add_argument("--seed", type=int, default=defaults.seed)
     demo.set_defaults(func=_demo)
+    rep = sub.add_parser("report", help="rebuild the report from a saved posterior.nc")
+    rep.add_argument("path", help="posterior.nc, or the folder holding it")
+    rep.add_argument("--out", default=None, help="output folder (default: next to PATH)")
+    rep.set_defaults(func=_report)
     args = parser.parse_args(argv)
     return args.func(args)
 

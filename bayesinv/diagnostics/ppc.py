@@ -1,0 +1,379 @@
+r"""Per-modality posterior predictive checks and leave-one-out cross-validation.
+
+Each observed random variable of a model is a modality (``gravity``, ``traveltime``, ...):
+it has a variable in ``observed_data`` and, after :func:`pymc.sample_posterior_predictive`,
+one in ``posterior_predictive``. For each modality we report
+
+- the predictive mean, standard deviation and 50% / 90% central bands,
+- standardised residuals :math:`z_i = (y_i - E[\tilde y_i]) / \mathrm{sd}[\tilde y_i]`,
+- per-datum tail probabilities :math:`p_i = P(\tilde y_i \ge y_i)` and the coverage of the
+  predictive bands (about 50% and 90% when the model fits),
+- an omnibus tail probability :math:`P(T(\tilde y) \ge T(y))` of the discrepancy
+  :math:`T(y) = \sum_i z_i^2` (the predictive draws are standardised with the same mean and
+  sd), which is near 0 when the model does not fit and near 1 when noise is overestimated.
+
+These checks use the data twice (to fit and to check), so they are conservative: a model
+with more parameters than data (a gridded field) reproduces its data closely and shows
+RMS z well below 1 and a tail probability near 1 without any fault. A low tail probability
+is the informative signal; LOO below is the check on held-out data.
+
+LOO is ArviZ's PSIS-LOO (``arviz.loo``) run on each modality's pointwise log-likelihood, with
+its Pareto-k diagnostic: observations whose k exceeds ArviZ's sample-size-dependent threshold
+``good_k`` make that modality's estimate unreliable.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ModalityCheck",
+    "modality_loo",
+    "modality_names",
+    "plot_ppc",
+    "posterior_predictive_check",
+    "ppc_table",
+]
+
+
+def modality_names(idata) -> list[str]:
+    """Names of the observed variables (modalities) of a result.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        Result with an ``observed_data`` group.
+
+    Returns
+    -------
+    list of str
+        Variables of ``observed_data`` (empty when the group is missing).
+    """
+    if "observed_data" not in idata.children:
+        return []
+    return [str(v) for v in idata["observed_data"].data_vars]
+
+
+@dataclass(frozen=True)
+class ModalityCheck:
+    r"""Posterior predictive check of one modality.
+
+    Attributes
+    ----------
+    name : str
+        Observed variable.
+    x : numpy.ndarray
+        Coordinate of each datum for plots (the first observation dim's coordinate when it is
+        numeric, else the datum index), flattened.
+    x_label : str
+        Name of that coordinate.
+    observed : numpy.ndarray
+        Observed data, flattened.
+    mean, sd : numpy.ndarray
+        Predictive mean and standard deviation per datum.
+    bands : dict of float to tuple of numpy.ndarray
+        Central predictive intervals ``{0.5: (lo, hi), 0.9: (lo, hi)}``.
+    z : numpy.ndarray
+        Standardised residuals.
+    tail_prob : numpy.ndarray
+        :math:`P(\tilde y_i \ge y_i)` per datum.
+    p_value : float
+        Omnibus tail probability of the standardised squared-residual discrepancy.
+    draws : numpy.ndarray
+        Predictive draws, shape ``(n_draws, n_data)``.
+    """
+
+    name: str
+    x: np.ndarray = field(repr=False)
+    x_label: str
+    observed: np.ndarray = field(repr=False)
+    mean: np.ndarray = field(repr=False)
+    sd: np.ndarray = field(repr=False)
+    bands: dict = field(repr=False)
+    z: np.ndarray = field(repr=False)
+    tail_prob: np.ndarray = field(repr=False)
+    p_value: float
+    draws: np.ndarray = field(repr=False)
+
+    def summary(self) -> dict:
+        """Scalar summary of the check.
+
+        Returns
+        -------
+        dict
+            ``n_data``, ``rms_z`` (about 1 for a good fit), ``max_abs_z``, ``coverage_50``,
+            ``coverage_90``, ``frac_extreme`` (share of data with two-sided per-datum tail
+            probability below 5%, about 0.05 for a good fit) and ``p_value``.
+        """
+        inside = {
+            p: float(np.mean((self.observed >= lo) & (self.observed <= hi)))
+            for p, (lo, hi) in self.bands.items()
+        }
+        two_sided = 2.0 * np.minimum(self.tail_prob, 1.0 - self.tail_prob)
+        return {
+            "n_data": int(self.observed.size),
+            "rms_z": float(np.sqrt(np.mean(self.z**2))),
+            "max_abs_z": float(np.max(np.abs(self.z))),
+            "coverage_50": inside.get(0.5, np.nan),
+            "coverage_90": inside.get(0.9, np.nan),
+            "frac_extreme": float(np.mean(two_sided < 0.05)),
+            "p_value": self.p_value,
+        }
+
+
+def _plot_coordinate(da, n: int) -> tuple[np.ndarray, str]:
+    dims = list(da.dims)
+    if len(dims) == 1 and dims[0] in da.coords:
+        values = np.asarray(da.coords[dims[0]].values)
+        if np.issubdtype(values.dtype, np.number) and np.unique(values).size == n:
+            return values.astype(float), str(dims[0])
+    return np.arange(n, dtype=float), "datum index"
+
+
+def posterior_predictive_check(
+    idata, var_names=None, group: str = "posterior_predictive"
+) -> dict[str, ModalityCheck]:
+    """Posterior predictive check of each modality.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        Result with ``observed_data`` and ``posterior_predictive`` (or ``group``).
+    var_names : str or list of str, optional
+        Modalities to check (default: every observed variable).
+    group : str
+        Group holding the predictive draws (``"prior_predictive"`` for a prior check).
+
+    Returns
+    -------
+    dict of str to ModalityCheck
+        One check per modality, in the order of ``observed_data``.
+
+    Raises
+    ------
+    ValueError
+        If the groups or variables are missing or their shapes disagree.
+    """
+    names = modality_names(idata)
+    if not names:
+        raise ValueError("posterior_predictive_check: idata has no 'observed_data' group")
+    if group not in idata.children:
+        raise ValueError(
+            f"posterior_predictive_check: idata has no {group!r} group "
+            "(run pymc.sample_posterior_predictive(idata, extend_inferencedata=True))"
+        )
+    if var_names is not None:
+        var_names = [var_names] if isinstance(var_names, str) else list(var_names)
+        missing = [v for v in var_names if v not in names]
+        if missing:
+            raise ValueError(
+                f"posterior_predictive_check: var_names {missing} are not observed "
+                f"variables (observed: {names})"
+            )
+        names = var_names
+    pred_group = idata[group]
+    checks = {}
+    for name in names:
+        if name not in pred_group.data_vars:
+            raise ValueError(f"posterior_predictive_check: {name!r} is not in group {group!r}")
+        obs_da = idata["observed_data"][name]
+        y = np.asarray(obs_da.values, dtype=float).ravel()
+        pred = np.asarray(pred_group[name].values, dtype=float)
+        if pred.shape[2:] != obs_da.shape:
+            raise ValueError(
+                f"posterior_predictive_check: {name!r} predictive draws have data shape "
+                f"{pred.shape[2:]}, observed data have {obs_da.shape}"
+            )
+        draws = pred.reshape(-1, y.size)
+        checks[name] = _check(name, obs_da, y, draws)
+    return checks
+
+
+def _check(name, obs_da, y, draws) -> ModalityCheck:
+    mean = draws.mean(axis=0)
+    sd = draws.std(axis=0, ddof=1) if draws.shape[0] > 1 else np.zeros_like(mean)
+    if np.any(sd <= 0):
+        raise ValueError(
+            f"posterior_predictive_check: {name!r} has data with zero predictive spread "
+            "(is the likelihood missing its noise?)"
+        )
+    q = np.quantile(draws, [0.05, 0.25, 0.75, 0.95], axis=0)
+    z = (y - mean) / sd
+    tail = (np.sum(draws > y, axis=0) + 0.5 * np.sum(draws == y, axis=0)) / draws.shape[0]
+    t_obs = np.sum(z**2)
+    t_rep = np.sum(((draws - mean) / sd) ** 2, axis=1)
+    p_value = float(np.mean(t_rep >= t_obs))
+    x, x_label = _plot_coordinate(obs_da, y.size)
+    return ModalityCheck(
+        name=name,
+        x=x,
+        x_label=x_label,
+        observed=y,
+        mean=mean,
+        sd=sd,
+        bands={0.5: (q[1], q[2]), 0.9: (q[0], q[3])},
+        z=z,
+        tail_prob=tail,
+        p_value=p_value,
+        draws=draws,
+    )
+
+
+def ppc_table(checks: dict[str, ModalityCheck]) -> pd.DataFrame:
+    """Table of :meth:`ModalityCheck.summary`, one row per modality.
+
+    Parameters
+    ----------
+    checks : dict of str to ModalityCheck
+        Output of :func:`posterior_predictive_check`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by modality.
+    """
+    rows = {name: check.summary() for name, check in checks.items()}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("modality")
+
+
+def modality_loo(idata, model=None, var_names=None) -> pd.DataFrame:
+    """PSIS-LOO of each modality, with its Pareto-k diagnostic.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        Result with ``posterior``; its ``log_likelihood`` group is used when present.
+    model : pymc.Model, optional
+        Used to compute the pointwise log-likelihood (``pymc.compute_log_likelihood``) when
+        ``idata`` has no ``log_likelihood`` group (``idata`` is not modified).
+    var_names : str or list of str, optional
+        Modalities (default: every variable of the log-likelihood).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by modality, with columns ``elpd_loo``, ``se``, ``p_loo``, ``n_data``,
+        ``good_k``, ``max_k``, ``n_bad_k`` (observations with k above ``good_k``) and
+        ``warning`` (a sentence, empty when the estimate is reliable).
+
+    Raises
+    ------
+    ValueError
+        If there is no log-likelihood and no model to compute it.
+    """
+    import arviz as az
+
+    tree = idata
+    if "log_likelihood" not in idata.children:
+        if model is None:
+            raise ValueError(
+                "modality_loo: idata has no 'log_likelihood' group; pass the model to compute it"
+            )
+        import pymc as pm
+
+        ll = pm.compute_log_likelihood(
+            idata, model=model, extend_inferencedata=False, progressbar=False
+        )
+        tree = idata.copy()
+        tree["log_likelihood"] = ll
+    available = [str(v) for v in tree["log_likelihood"].data_vars]
+    observed = modality_names(tree)  # report in the order of observed_data
+    available = [v for v in observed if v in available] + [
+        v for v in available if v not in observed
+    ]
+    names = (
+        available
+        if var_names is None
+        else ([var_names] if isinstance(var_names, str) else list(var_names))
+    )
+    missing = [v for v in names if v not in available]
+    if missing:
+        raise ValueError(f"modality_loo: no log-likelihood for {missing} (have {available})")
+    rows = {}
+    for name in names:
+        with warnings.catch_warnings():  # the Pareto-k warning is reported in the table
+            warnings.simplefilter("ignore", UserWarning)
+            res = az.loo(tree, var_name=name, pointwise=True)
+        k = np.asarray(res.pareto_k.values, dtype=float).ravel()
+        n_bad = int(np.sum(k > res.good_k))
+        warning = ""
+        if n_bad:
+            warning = (
+                f"{n_bad} of {k.size} observations have Pareto k > {res.good_k:.2f} "
+                f"(max {np.max(k):.2f}): the PSIS-LOO estimate of {name!r} is unreliable"
+            )
+        rows[name] = {
+            "elpd_loo": float(res.elpd),
+            "se": float(res.se),
+            "p_loo": float(res.p),
+            "n_data": int(res.n_data_points),
+            "good_k": float(res.good_k),
+            "max_k": float(np.max(k)),
+            "n_bad_k": n_bad,
+            "warning": warning,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("modality")
+
+
+def plot_ppc(check: ModalityCheck, path, *, ylabel: str = "", truth=None) -> Path:
+    """Plot a modality's data against its predictive bands, with standardised residuals.
+
+    Parameters
+    ----------
+    check : ModalityCheck
+        One entry of :func:`posterior_predictive_check`.
+    path : str or Path
+        Output PNG (written atomically).
+    ylabel : str
+        Data label (with units).
+    truth : array_like, optional
+        Noise-free data, drawn as a dashed line.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bayesinv.io import atomic_path
+
+    order = np.argsort(check.x, kind="stable")
+    x = check.x[order]
+    fig, (ax, axz) = plt.subplots(
+        2, 1, figsize=(7, 4.8), sharex=True, gridspec_kw={"height_ratios": [2.2, 1]}
+    )
+    for p, alpha in ((0.9, 0.2), (0.5, 0.4)):
+        lo, hi = check.bands[p]
+        ax.fill_between(
+            x, lo[order], hi[order], color="C0", alpha=alpha, lw=0, label=f"{p:.0%} predictive"
+        )
+    ax.plot(x, check.mean[order], color="C0", lw=1)
+    if truth is not None:
+        ax.plot(x, np.asarray(truth, dtype=float).ravel()[order], "k--", lw=1, label="noise-free")
+    ax.plot(x, check.observed[order], "k.", ms=4, label="observed")
+    ax.set_ylabel(ylabel or check.name)
+    s = check.summary()
+    ax.set_title(
+        f"{check.name}: 90% band covers {s['coverage_90']:.0%}, "
+        f"RMS z = {s['rms_z']:.2f}, p = {s['p_value']:.2f}"
+    )
+    ax.legend(fontsize=8, ncol=2)
+    axz.axhspan(-2, 2, color="0.9")
+    axz.axhline(0.0, color="0.5", lw=0.8)
+    axz.plot(x, check.z[order], "k.", ms=4)
+    axz.set_ylabel("standardised\nresidual")
+    axz.set_xlabel(check.x_label)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,92 @@
+import arviz as az
+import numpy as np
+import pytest
+
+from bayesinv.diagnostics.ppc import (
+    modality_loo,
+    modality_names,
+    plot_ppc,
+    posterior_predictive_check,
+    ppc_table,
+)
+
+
+def synthetic(rng, shift=0.0, n=200, draws=2000):
+    """Predictive draws N(0, 1) per datum; data from the same law, shifted by ``shift``."""
+    pred = rng.normal(size=(2, draws // 2, n))
+    y = rng.normal(size=n) + shift
+    return az.from_dict(
+        {"posterior_predictive": {"g": pred}, "observed_data": {"g": y}},
+        dims={"g": ["g_obs"]},
+        coords={"g_obs": np.linspace(0.0, 1.0, n)},
+    )
+
+
+def test_calibrated_predictive_passes_the_checks(rng):
+    check = posterior_predictive_check(synthetic(rng))["g"]
+    s = check.summary()
+    assert s["n_data"] == 200
+    assert abs(s["coverage_90"] - 0.9) < 0.06 and abs(s["coverage_50"] - 0.5) < 0.1
+    assert abs(s["rms_z"] - 1.0) < 0.15 and s["frac_extreme"] < 0.1
+    assert 0.01 < s["p_value"] < 0.99
+    assert check.x_label == "g_obs" and check.x[-1] == 1.0
+    np.testing.assert_allclose(check.z, (check.observed - check.mean) / check.sd)
+
+
+def test_shifted_data_fail_the_checks(rng):
+    s = posterior_predictive_check(synthetic(rng, shift=3.0))["g"].summary()
+    assert s["p_value"] == 0.0 and s["coverage_90"] < 0.5 and s["rms_z"] > 2.5
+
+
+def test_two_modalities_misfit_shows_in_its_own_row(two_modality_run):
+    _, idata = two_modality_run
+    assert modality_names(idata) == ["a", "b"]
+    table = ppc_table(posterior_predictive_check(idata))
+    assert list(table.index) == ["a", "b"]
+    assert table.loc["a", "p_value"] > 0.01
+    assert table.loc["b", "p_value"] < 0.01 and table.loc["b", "max_abs_z"] > 5
+
+
+def test_loo_per_modality_flags_the_outlier(two_modality_run):
+    model, idata = two_modality_run
+    loo = modality_loo(idata, model)
+    assert list(loo.index) == ["a", "b"]
+    assert loo.loc["a", "n_bad_k"] == 0 and loo.loc["a", "warning"] == ""
+    assert loo.loc["b", "n_bad_k"] >= 1 and "unreliable" in loo.loc["b", "warning"]
+    assert loo.loc["a", "n_data"] == 20
+    # same numbers as ArviZ on the full log-likelihood
+    import pymc as pm
+
+    tree = idata.copy()
+    tree["log_likelihood"] = pm.compute_log_likelihood(
+        idata, model=model, extend_inferencedata=False, progressbar=False
+    )
+    with pytest.warns(UserWarning):
+        ref = az.loo(tree, var_name="b")
+    assert loo.loc["b", "elpd_loo"] == pytest.approx(ref.elpd)
+    assert "log_likelihood" not in idata.children  # input left unchanged
+
+
+def test_plot_ppc_writes_png(two_modality_run, tmp_path):
+    _, idata = two_modality_run
+    check = posterior_predictive_check(idata, "a")["a"]
+    path = plot_ppc(check, tmp_path / "ppc_a.png", truth=np.ones(20))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_errors(rng, two_modality_run):
+    _, idata = two_modality_run
+    with pytest.raises(ValueError, match="var_names \\['c'\\] are not observed"):
+        posterior_predictive_check(idata, ["c"])
+    with pytest.raises(ValueError, match="no 'prior_predictive' group"):
+        posterior_predictive_check(idata, group="prior_predictive")
+    with pytest.raises(ValueError, match="pass the model"):
+        modality_loo(idata)
+    bad = az.from_dict(
+        {
+            "posterior_predictive": {"g": rng.normal(size=(1, 10, 3))},
+            "observed_data": {"g": np.ones(4)},
+        }
+    )
+    with pytest.raises(ValueError, match="data shape"):
+        posterior_predictive_check(bad)
