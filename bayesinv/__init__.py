@@ -8,7 +8,7 @@ from bayesinv.grid import Grid1D, Grid2D
 
 __version__ = "0.1.0"
 
-__all__ = ["Grid1D", "Grid2D", "__version__", "sample"]
+__all__ = ["Grid1D", "Grid2D", "__version__", "report", "sample"]
 
 
 def __getattr__(name):
@@ -16,4 +16,8 @@ def __getattr__(name):
         from bayesinv.inference.sampling import sample
 
         return sample
+    if name == "report":
+        from bayesinv.report import report
+
+        return report
     raise AttributeError(f"module 'bayesinv' has no attribute {name!r}")
