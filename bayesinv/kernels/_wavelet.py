@@ -56,15 +56,55 @@ def _synthesis_step(a, d, rlo, rhi, x):
     shift = L // 2
     for p in range(n):
         s = 0.0
-        for j in range(L):
-            t = p + shift - 1 - j
-            if t % 2 != 0:
-                continue
-            k = (t // 2) % half
+        # only taps j with p + shift - 1 - j even contribute
+        for j in range((p + shift - 1) % 2, L, 2):
+            k = ((p + shift - 1 - j) // 2) % half
             if k < 0:
                 k += half
             s += rlo[j] * a[k] + rhi[j] * d[k]
         x[p] = s
+
+
+@numba.njit(cache=True, nogil=True)
+def _analysis_step_axis0(x, lo, hi, a, d):
+    # _analysis_step applied to every column of x (n, m) at once; rows stay contiguous
+    n = x.shape[0]
+    m = x.shape[1]
+    L = lo.shape[0]
+    shift = L // 2
+    for k in range(n // 2):
+        a[k, :] = 0.0
+        d[k, :] = 0.0
+        for i in range(L):
+            idx = (2 * k + shift - i) % n
+            if idx < 0:
+                idx += n
+            hl = lo[i]
+            hh = hi[i]
+            for c in range(m):
+                v = x[idx, c]
+                a[k, c] += hl * v
+                d[k, c] += hh * v
+
+
+@numba.njit(cache=True, nogil=True)
+def _synthesis_step_axis0(a, d, rlo, rhi, x):
+    # _synthesis_step applied to every column at once (gather over rows of a and d)
+    half = a.shape[0]
+    m = a.shape[1]
+    n = 2 * half
+    L = rlo.shape[0]
+    shift = L // 2
+    for p in range(n):
+        x[p, :] = 0.0
+        for j in range((p + shift - 1) % 2, L, 2):
+            k = ((p + shift - 1 - j) // 2) % half
+            if k < 0:
+                k += half
+            gl = rlo[j]
+            gh = rhi[j]
+            for c in range(m):
+                x[p, c] += gl * a[k, c] + gh * d[k, c]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -122,18 +162,8 @@ def dwt2(x, nz, nx, lo, hi, levels):
         da = np.empty((hz, hx))
         ad = np.empty((hz, hx))
         dd = np.empty((hz, hx))
-        col = np.empty(mz)
-        ca = np.empty(hz)
-        cd = np.empty(hz)
-        for c in range(hx):
-            col[:] = low_x[:, c]
-            _analysis_step(col, lo, hi, ca, cd)
-            aa[:, c] = ca
-            da[:, c] = cd
-            col[:] = high_x[:, c]
-            _analysis_step(col, lo, hi, ca, cd)
-            ad[:, c] = ca
-            dd[:, c] = cd
+        _analysis_step_axis0(low_x, lo, hi, aa, da)
+        _analysis_step_axis0(high_x, lo, hi, ad, dd)
         b = hz * hx
         pos -= 3 * b
         out[pos : pos + b] = da.ravel()
@@ -161,18 +191,8 @@ def idwt2(c, nz, nx, rlo, rhi, levels):
         mx = 2 * hx
         low_x = np.empty((mz, hx))
         high_x = np.empty((mz, hx))
-        ca = np.empty(hz)
-        cd = np.empty(hz)
-        col = np.empty(mz)
-        for k in range(hx):
-            ca[:] = cur[:, k]
-            cd[:] = da[:, k]
-            _synthesis_step(ca, cd, rlo, rhi, col)
-            low_x[:, k] = col
-            ca[:] = ad[:, k]
-            cd[:] = dd[:, k]
-            _synthesis_step(ca, cd, rlo, rhi, col)
-            high_x[:, k] = col
+        _synthesis_step_axis0(cur, da, rlo, rhi, low_x)
+        _synthesis_step_axis0(ad, dd, rlo, rhi, high_x)
         nxt = np.empty((mz, mx))
         for r in range(mz):
             _synthesis_step(low_x[r], high_x[r], rlo, rhi, nxt[r])
