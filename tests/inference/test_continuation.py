@@ -1,0 +1,128 @@
+import numpy as np
+import pymc as pm
+import pytest
+
+from bayesinv import Grid1D
+from bayesinv.inference.continuation import (
+    continuation,
+    prolong_transfer,
+    zero_pad_transfer,
+)
+from bayesinv.multiscale import GridHierarchy, Prolongation, WaveletField
+from bayesinv.operators import MatrixOperator
+from bayesinv.ops import ForwardOp
+from bayesinv.priors import besov_level_scales, besov_prior
+
+GRID = Grid1D(nz=32, dz=1.0)
+SIGMA = 0.1
+
+
+@pytest.fixture
+def problem(rng):
+    G = rng.standard_normal((20, GRID.size)) / np.sqrt(GRID.size)
+    z = GRID.z_centers
+    m_true = np.sin(2 * np.pi * z / 32.0) + (z > 20)
+    d = G @ m_true + SIGMA * rng.standard_normal(20)
+    return G, d
+
+
+def _besov_builder(G, d, W):
+    def build(level):
+        with pm.Model() as model:
+            m = besov_prior("m", W, s=1.5, p=2, max_level=level)
+            pm.Normal("d", ForwardOp(MatrixOperator(G))(m), SIGMA, observed=d)
+        return model
+
+    return build
+
+
+def _closed_form_raw(G, d, W, level):
+    """Posterior mean of the standard-normal latent of the level's linear Gaussian model."""
+    k = W.n_coefficients(level)
+    gamma = besov_level_scales(W, 1.5, 2)[:k]
+    A = np.column_stack(
+        [G @ W.coarse_operator(level).forward(e * g) for e, g in zip(np.eye(k), gamma, strict=True)]
+    )
+    H = A.T @ A / SIGMA**2 + np.eye(k)
+    return np.linalg.solve(H, A.T @ d / SIGMA**2)
+
+
+def test_map_continuation_matches_closed_form(problem):
+    G, d = problem
+    W = WaveletField(GRID, "haar", levels=3)
+    res = continuation(_besov_builder(G, d, W), W.levels + 1, random_seed=5, method="map")
+    assert [r.level for r in res.levels] == [0, 1, 2, 3]
+    assert [r.n_free for r in res.levels] == [W.n_coefficients(j) for j in range(4)]
+    for r in res.levels:
+        expected = _closed_form_raw(G, d, W, r.level)
+        np.testing.assert_allclose(r.point["m_raw"], expected, atol=2e-4 * np.abs(expected).max())
+        assert r.diagnostics["success"]
+        assert np.isfinite(r.logp)
+    # each level starts from the previous MAP padded with zeros
+    for coarse, fine in zip(res.levels[:-1], res.levels[1:], strict=True):
+        k = coarse.point["m_raw"].size
+        np.testing.assert_array_equal(fine.initial_point["m_raw"][:k], coarse.point["m_raw"])
+        np.testing.assert_array_equal(fine.initial_point["m_raw"][k:], 0.0)
+    assert res.final is res.levels[-1]
+    table = res.table()
+    assert table[0].keys() >= {"level", "n_free", "logp", "seconds", "success", "grad_norm"}
+
+
+def test_prolong_transfer(rng):
+    hierarchy = GridHierarchy(Grid1D(nz=16, dz=1.0), 3)
+    G = rng.standard_normal((8, 16))
+    d = rng.standard_normal(8)
+
+    def build(level):
+        P = hierarchy.prolongation(level, kind="constant")
+        with pm.Model() as model:
+            tau = pm.HalfNormal("tau", 1.0)
+            m = pm.Normal("m", 0.0, tau, shape=hierarchy[level].size)
+            pm.Normal("d", ForwardOp(MatrixOperator(G) @ P)(m), 1.0, observed=d)
+        return model
+
+    transfer = prolong_transfer({"m": hierarchy}, kind="bilinear")
+    res = continuation(build, 3, random_seed=1, transfer=transfer)
+    for level in (1, 2):
+        coarse = res.levels[level - 1].point
+        init = res.levels[level].initial_point
+        P = Prolongation(hierarchy[level - 1], hierarchy[level], "bilinear")
+        np.testing.assert_allclose(init["m"], P.forward(coarse["m"]))
+        assert init["tau"] == pytest.approx(coarse["tau"])
+
+
+def test_nuts_continuation(problem):
+    G, d = problem
+    W = WaveletField(GRID, "haar", levels=1)
+    res = continuation(
+        _besov_builder(G, d, W),
+        2,
+        random_seed=np.random.default_rng(3),
+        method="nuts",
+        sample_kwargs={"draws": 150, "tune": 150, "chains": 2},
+    )
+    final = res.final
+    assert final.diagnostics.keys() >= {"max_rhat", "min_ess_bulk", "n_divergent"}
+    assert final.diagnostics["n_divergent"] == 0
+    assert final.diagnostics["max_rhat"] < 1.1
+    expected = _closed_form_raw(G, d, W, 1)
+    # posterior sd of the latent is at most 1: a loose Monte Carlo check of the mean
+    assert np.max(np.abs(final.point["m_raw"] - expected)) < 0.5
+
+
+def test_zero_pad_transfer_rejects_incompatible_shapes():
+    with pm.Model() as fine:
+        pm.Normal("a", shape=(2, 3))
+    with pytest.raises(ValueError, match="zero_pad_transfer: variable 'a' has shape"):
+        zero_pad_transfer(0, {"a": np.zeros(4)}, fine)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="continuation: method must be"):
+        continuation(lambda level: pm.Model(), 2, random_seed=0, method="advi")
+    with pytest.raises(ValueError, match="continuation: random_seed must be"):
+        continuation(lambda level: pm.Model(), 2, random_seed=None)
+    with pytest.raises(ValueError, match="continuation: n_levels must be"):
+        continuation(lambda level: pm.Model(), 0, random_seed=0)
+    with pytest.raises(ValueError, match=r"continuation: build\(0\) must return a pymc.Model"):
+        continuation(lambda level: None, 1, random_seed=0)
