@@ -62,8 +62,16 @@ class DemoConfig:
     seed: int = 2026
 
 
-def build_gravity_model(grid: Grid2D, receivers, data, noise_sd: float, prior_sd: float):
-    """Build a PyMC model for 2-D gravity data with a Gaussian prior on the density contrast.
+def build_gravity_model(
+    grid: Grid2D,
+    receivers,
+    data,
+    noise_sd: float,
+    prior_sd: float,
+    length_scale: float = 100.0,
+    coarsening: int = 2,
+):
+    """Build the demo's PyMC model: 2-D gravity with a Matérn prior on the density contrast.
 
     Parameters
     ----------
@@ -76,27 +84,30 @@ def build_gravity_model(grid: Grid2D, receivers, data, noise_sd: float, prior_sd
     noise_sd : float
         Known noise standard deviation (mGal).
     prior_sd : float
-        Prior standard deviation of each cell's density contrast (kg/m³).
+        Prior standard deviation of the density contrast at any point (kg/m³).
+    length_scale : float
+        Correlation length of the Matérn (ν = 3/2) prior (m).
+    coarsening : int
+        The prior lives on a grid this many times coarser, prolonged bilinearly.
 
     Returns
     -------
     pymc.Model
-        With the field ``density`` (dims ``density_z``, ``density_x``) and the observed
-        ``gravity`` (dim ``gravity_obs`` with the receivers' x as coordinate).
+        Built by :class:`~bayesinv.model.JointInversion`: the field ``density`` (dims
+        ``density_z``, ``density_x``) and the observed ``gravity`` (dim ``gravity_obs``;
+        receiver positions in ``gravity_coords``).
     """
-    import pymc as pm
-
+    from bayesinv.fields import MaternField
+    from bayesinv.modality import Modality
+    from bayesinv.model import JointInversion
+    from bayesinv.noise import KnownNoise
     from bayesinv.operators import Gravity2D
-    from bayesinv.ops import forward
 
+    prior = MaternField(prior_sd**2, length_scale, nu=1.5, coarsening=coarsening)
+    inv = JointInversion("gravity demo").add_field("density", grid, prior)
     op = Gravity2D(grid, receivers)
-    coords = {**grid.coords("density"), "gravity_obs": np.asarray(receivers)[:, 0]}
-    with pm.Model(coords=coords) as model:
-        density = pm.Normal("density", 0.0, prior_sd, dims=("density_z", "density_x"))
-        pm.Normal(
-            "gravity", forward(op, density.ravel()), noise_sd, observed=data, dims="gravity_obs"
-        )
-    return model
+    inv.add_modality(Modality("gravity", op, data, KnownNoise(noise_sd), coords=receivers))
+    return inv.build()
 
 
 def run_demo(out, config: DemoConfig | None = None, progressbar: bool | None = None) -> dict:

@@ -14,7 +14,7 @@ import numpy as np
 
 from bayesinv.grid import Grid1D, Grid2D
 
-__all__ = ["Field", "IIDNormal", "field_dims"]
+__all__ = ["BesovField", "Field", "IIDNormal", "MaternField", "field_dims"]
 
 
 def field_dims(name: str, grid) -> tuple[str, ...]:
@@ -72,6 +72,111 @@ class IIDNormal:
         dims = field_dims(name, grid)
         z = pm.Normal(f"{name}_z_score", 0.0, 1.0, dims=dims)
         return pm.Deterministic(name, self.mu + self.sigma * z, dims=dims).ravel()
+
+
+def _value(value, name: str, what: str):
+    """Return ``value``, or call it with ``"{name}_{what}"`` to create a PyMC variable."""
+    return value(f"{name}_{what}") if callable(value) else value
+
+
+@dataclass(frozen=True)
+class BesovField:
+    """Besov wavelet prior on the field (see :func:`bayesinv.priors.besov_prior`).
+
+    Parameters
+    ----------
+    s : float
+        Smoothness; point variances converge under refinement for ``s > d / p``.
+    p : {1, 2}
+        2 gives Gaussian coefficients, 1 Laplace (sparser, blockier fields).
+    wavelet : str
+        PyWavelets name (``"haar"``, ``"db2"``, ``"db4"``, ...).
+    levels : int, optional
+        Decomposition levels (default: as many as the grid allows).
+    scale : float or callable
+        Overall scale κ, or ``f(name) -> PyMC variable`` for a hyperprior (called with
+        ``"{field}_scale"``).
+    heavy_tail : {None, "student_t", "horseshoe"}
+        Heavy-tailed coefficients for blocky bodies.
+    mean : float or array_like
+        Field mean.
+    """
+
+    s: float = 2.0
+    p: int = 2
+    wavelet: str = "haar"
+    levels: int | None = None
+    scale: object = 1.0
+    heavy_tail: str | None = None
+    mean: object = 0.0
+
+    def __call__(self, name: str, grid):
+        """Add the prior of field ``name`` on ``grid`` and return its flat tensor."""
+        from bayesinv.multiscale import WaveletField
+        from bayesinv.priors import besov_prior
+
+        wf = WaveletField(grid, self.wavelet, levels=self.levels)
+        return besov_prior(
+            name,
+            wf,
+            self.s,
+            self.p,
+            _value(self.scale, name, "scale"),
+            self.heavy_tail,
+            mean=self.mean,
+            dims=field_dims(name, grid),
+        )
+
+
+@dataclass(frozen=True)
+class MaternField:
+    """Matérn Gaussian random field on a coarsened grid, prolonged to the field's grid.
+
+    Parameters
+    ----------
+    variance, length_scale : float or callable
+        Marginal variance and length scale (m), or ``f(name) -> PyMC variable`` for
+        hierarchical ones (called with ``"{field}_variance"`` / ``"{field}_length_scale"``).
+    nu : {0.5, 1.5, 2.5}
+        Smoothness.
+    coarsening : int
+        The GRF lives on a grid ``coarsening`` times coarser (1: on the field's grid), which
+        keeps the dense Cholesky factor small.
+    kind : {"constant", "bilinear"}
+        Prolongation from the coarse grid.
+    mean : float or array_like
+        Field mean.
+
+    Notes
+    -----
+    See :func:`bayesinv.priors.matern_prior`; the cost of the dense factor grows as the cube
+    of the number of coarse cells.
+    """
+
+    variance: object = 1.0
+    length_scale: object = 1.0
+    nu: float = 1.5
+    coarsening: int = 1
+    kind: str = "bilinear"
+    mean: object = 0.0
+
+    def __call__(self, name: str, grid):
+        """Add the prior of field ``name`` on ``grid`` and return its flat tensor."""
+        from bayesinv.multiscale import Prolongation, coarsen
+        from bayesinv.priors import matern_prior
+
+        support = grid
+        if self.coarsening != 1:
+            support = Prolongation(coarsen(grid, self.coarsening), grid, kind=self.kind)
+        return matern_prior(
+            name,
+            support,
+            _value(self.variance, name, "variance"),
+            _value(self.length_scale, name, "length_scale"),
+            self.nu,
+            mean=self.mean,
+            dims=field_dims(name, grid),
+        )
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,18 @@ def _register_field(name: str, m, grid, dims, model: pm.Model, function: str):
     return m
 
 
+def _add_mean(m, mean, n: int, function: str):
+    """Return ``m + mean``, the mean being a finite scalar, a length-``n`` vector or a tensor."""
+    if isinstance(mean, pt.Variable):
+        return m + mean
+    arr = np.asarray(mean, dtype=np.float64)
+    if arr.ndim not in (0, 1) or (arr.ndim == 1 and arr.shape[0] != n):
+        raise ValueError(f"{function}: mean must be a scalar or have length {n}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{function}: mean must be finite")
+    return m if (arr.ndim == 0 and arr == 0.0) else m + arr
+
+
 def _latent_dims(name: str, n: int, dims, model: pm.Model):
     if dims is None:
         return None
@@ -165,6 +177,7 @@ def besov_prior(
     nu: float = 3.0,
     reference_length: float | None = None,
     max_level: int | None = None,
+    mean=0.0,
     dims=None,
     model: pm.Model | None = None,
 ):
@@ -198,6 +211,9 @@ def besov_prior(
     max_level : int, optional
         Keep only levels ``0..max_level`` (the rest are zero): a coarse version of the same
         prior for coarse-to-fine continuation (see ``WaveletField.coarse_operator``).
+    mean : float, array_like or TensorVariable
+        Mean added to the field before it is registered: a number, a vector with one
+        value per (fine) cell (e.g. from :func:`field_mean`), or a PyMC expression.
     dims : str or tuple of str, optional
         Dims of the registered field: one flat dim, or ``("{name}_z", "{name}_x")`` on a
         :class:`~bayesinv.Grid2D`; missing coords are added from the grid (and the latent
@@ -272,6 +288,7 @@ def besov_prior(
             xi = lam * pm.Normal(f"{name}_raw", 0.0, 1.0, **kw)
     theta = scale * pt.constant(gamma) * xi
     m = ForwardOp(op)(theta)
+    m = _add_mean(m, mean, wavelet_field.grid.size, "besov_prior")
     return _register_field(name, m, wavelet_field.grid, dims, model, "besov_prior")
 
 
@@ -318,6 +335,7 @@ def matern_prior(
     nu: float = 1.5,
     *,
     jitter: float = 1e-6,
+    mean=0.0,
     dims=None,
     model: pm.Model | None = None,
 ):
@@ -342,6 +360,9 @@ def matern_prior(
     jitter : float
         Relative nugget added to the diagonal of the correlation matrix before its
         Cholesky factorisation (adds ``jitter * variance`` to every point variance).
+    mean : float, array_like or TensorVariable
+        Mean added to the field before it is registered: a number, a vector with one
+        value per (fine) cell (e.g. from :func:`field_mean`), or a PyMC expression.
     dims : str or tuple of str, optional
         Dims of the registered (fine) field, as in :func:`besov_prior`.
     model : pymc.Model, optional
@@ -408,6 +429,7 @@ def matern_prior(
     if prolongation is not None:
         m = ForwardOp(prolongation)(m)
         grid = prolongation.fine_grid
+    m = _add_mean(m, mean, grid.size, "matern_prior")
     return _register_field(name, m, grid, dims, model, "matern_prior")
 
 

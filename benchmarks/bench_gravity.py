@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pymc as pm
 from _common import compiled_logp_and_grad, interleaved_rates, kernel_pair, rate
 
 from bayesinv import Grid2D
-from bayesinv.demo import build_gravity_model
 from bayesinv.operators import Gravity2D
+from bayesinv.ops import forward
 from bayesinv.synthetic import gravity_survey
 
 SIZES = [(32, 16, 50), (64, 32, 100), (128, 64, 200)]
@@ -24,9 +25,10 @@ def run(quick: bool = False) -> list[dict]:
         dd = np.random.default_rng(3).standard_normal(nr)
         fwd_rate = rate(kernels.forward, m)
         vjp_rate = rate(kernels.vjp, m, dd)
-        fn, x = compiled_logp_and_grad(
-            build_gravity_model(grid, survey.receivers, survey.data, 0.02, 200.0)
-        )
+        with pm.Model() as model:  # the plainest model: iid prior, Gaussian likelihood
+            rho = pm.Normal("rho", 0.0, 200.0, shape=grid.size)
+            pm.Normal("d", forward(op, rho), 0.02, observed=survey.data)
+        fn, x = compiled_logp_and_grad(model)
         # the model's parameter vector x has the field's length, so both take x
         rates = interleaved_rates({"raw": kernel_pair(kernels, nr), "compiled": fn}, x)
         raw_pair, compiled = rates["raw"], rates["compiled"]
