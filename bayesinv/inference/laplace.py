@@ -26,6 +26,7 @@ data are few or smooth. Draws are :math:`m = m_{MAP} + L (I - V P V^T) z`,
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,16 +86,20 @@ def find_map(
 
     seed = _seed_to_int(random_seed)
     model = pm.modelcontext(model)
-    return pm.find_MAP(
-        method=method,
-        initvals=initvals,
-        jitter=jitter,
-        random_seed=seed,
-        progressbar=progressbar,
-        model=model,
-        compile_kwargs={"mode": "NUMBA"},
-        maxiter=int(maxiter),
-    )
+    with warnings.catch_warnings():
+        # our contract is the dict of values; PyMC's planned change of its default is not ours
+        warnings.filterwarnings("ignore", message="`find_MAP` will return", category=FutureWarning)
+        return pm.find_MAP(
+            method=method,
+            initvals=initvals,
+            jitter=jitter,
+            random_seed=seed,
+            progressbar=progressbar,
+            model=model,
+            compile_kwargs={"mode": "NUMBA"},
+            maxiter=int(maxiter),
+            return_inferencedata=False,
+        )
 
 
 @dataclass(frozen=True)
