@@ -6,6 +6,7 @@ import numpy as np
 import pymc as pm
 import pytest
 
+import bayesinv
 from bayesinv import Grid1D, Grid2D
 from bayesinv.discrepancy import EXACT_MAX_DATA, Discrepancy
 from bayesinv.fields import IIDNormal
@@ -197,3 +198,28 @@ def test_field_on_grid1d_with_matrix_operator():
     inv.add_modality(Modality("d", op, np.zeros(2), KnownNoise(1.0)))
     model = inv.build()
     assert model.named_vars_to_dims["rho"] == ("rho_z",)
+
+
+def test_prior_and_posterior_predictive_helpers(gravity_setup):
+    grid, rx, op, data = gravity_setup
+    inv = JointInversion().add_field("density", grid, PRIOR)
+    inv.add_modality(Modality("gravity", op, data, KnownNoise(0.01), coords=rx))
+    prior = inv.prior_predictive(50, random_seed=1)
+    assert prior["prior_predictive"]["gravity"].shape == (1, 50, 8)
+    again = inv.prior_predictive(50, random_seed=1)
+    np.testing.assert_array_equal(
+        prior["prior"]["density"].values, again["prior"]["density"].values
+    )
+    idata = bayesinv.sample(inv.build(), draws=30, tune=30, chains=1, random_seed=2)
+    idata = inv.posterior_predictive(idata, random_seed=3)
+    assert idata["posterior_predictive"]["gravity"].shape == (1, 30, 8)
+
+
+def test_model_graph_renders(gravity_setup):
+    graphviz = pytest.importorskip("graphviz")
+    grid, rx, op, data = gravity_setup
+    model = build(grid, Modality("gravity", op, data, ScaledNoise(0.01), coords=rx))
+    graph = pm.model_to_graphviz(model)
+    assert isinstance(graph, graphviz.Digraph)
+    for name in ["density", "gravity_sigma", "gravity"]:
+        assert name in graph.source
