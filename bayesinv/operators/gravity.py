@@ -2,43 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from bayesinv.grid import Grid2D
 from bayesinv.kernels._gravity import gravity_matrix
 from bayesinv.operators.matrix import MatrixOperator
+from bayesinv.operators.points import check_outside_cells, check_points
 
-__all__ = ["Gravity2D", "check_points"]
-
-
-def check_points(points, name: str, operator: str) -> np.ndarray:
-    """Validate an array of ``(x, z)`` points and return it as float64 of shape ``(n, 2)``.
-
-    Parameters
-    ----------
-    points : array_like
-        Points of shape ``(n, 2)`` (a single point of shape ``(2,)`` is accepted).
-    name : str
-        Argument name for error messages (e.g. ``"receivers"``).
-    operator : str
-        Operator name for error messages.
-
-    Returns
-    -------
-    numpy.ndarray
-        C-contiguous float64 array of shape ``(n, 2)``.
-    """
-    pts = np.array(points, dtype=np.float64, ndmin=2, order="C")
-    if pts.ndim != 2 or pts.shape[1] != 2 or pts.shape[0] == 0:
-        raise ValueError(
-            f"{operator}: {name} must have shape (n, 2) holding (x, z), got {pts.shape}"
-        )
-    bad = ~np.all(np.isfinite(pts), axis=1)
-    if np.any(bad):
-        raise ValueError(
-            f"{operator}: {name} has non-finite coordinates at row(s) {np.flatnonzero(bad)[:10]}"
-        )
-    return pts
+__all__ = ["Gravity2D"]
 
 
 class Gravity2D(MatrixOperator):
@@ -91,15 +60,8 @@ class Gravity2D(MatrixOperator):
         if not isinstance(grid, Grid2D):
             raise TypeError(f"Gravity2D: grid must be a Grid2D, got {type(grid).__name__}")
         rx = check_points(receivers, "receivers", "Gravity2D")
+        check_outside_cells(rx, grid, "receiver", "Gravity2D")
         xe, ze = grid.x_edges, grid.z_edges
-        inside = (rx[:, 0] > xe[0]) & (rx[:, 0] < xe[-1]) & (rx[:, 1] > ze[0]) & (rx[:, 1] < ze[-1])
-        if np.any(inside):
-            idx = np.flatnonzero(inside)
-            raise ValueError(
-                f"Gravity2D: receiver(s) {idx[:10].tolist()} lie inside the model cells "
-                f"(first at (x, z) = {tuple(rx[idx[0]])}); receivers must be on or outside the "
-                f"grid boundary x in [{xe[0]}, {xe[-1]}], z in [{ze[0]}, {ze[-1]}]"
-            )
         self.grid = grid
         self.receivers = rx
         super().__init__(gravity_matrix(xe, ze, rx), name="Gravity2D")

@@ -6,8 +6,8 @@ import numpy as np
 
 from bayesinv.grid import Grid2D
 from bayesinv.kernels._magnetics import magnetics_matrix
-from bayesinv.operators.gravity import check_points
 from bayesinv.operators.matrix import MatrixOperator
+from bayesinv.operators.points import check_outside_cells, check_points
 
 __all__ = ["Magnetics2D", "section_field_direction"]
 
@@ -162,15 +162,8 @@ class Magnetics2D(MatrixOperator):
             raise ValueError(f"Magnetics2D: inclination must be in [-90, 90], got {inclination}")
         if intensity <= 0.0:
             raise ValueError(f"Magnetics2D: intensity must be positive (nT), got {intensity}")
+        check_outside_cells(rx, grid, "receiver", "Magnetics2D")
         xe, ze = grid.x_edges, grid.z_edges
-        inside = (rx[:, 0] > xe[0]) & (rx[:, 0] < xe[-1]) & (rx[:, 1] > ze[0]) & (rx[:, 1] < ze[-1])
-        if np.any(inside):
-            idx = np.flatnonzero(inside)
-            raise ValueError(
-                f"Magnetics2D: receiver(s) {idx[:10].tolist()} lie inside the model cells "
-                f"(first at (x, z) = {tuple(rx[idx[0]])}); receivers must be on or outside the "
-                f"grid boundary x in [{xe[0]}, {xe[-1]}], z in [{ze[0]}, {ze[-1]}]"
-            )
         at_vertex = np.isin(rx[:, 0], xe) & np.isin(rx[:, 1], ze)
         if np.any(at_vertex):
             idx = np.flatnonzero(at_vertex)

@@ -19,7 +19,7 @@ from bayesinv.kernels._observation import (
     subset_forward,
 )
 from bayesinv.operators.base import ForwardOperator, NumbaKernels
-from bayesinv.operators.gravity import check_points
+from bayesinv.operators.points import check_points
 from bayesinv.operators.sparse import SparseMatrixOperator
 
 __all__ = ["Differencer", "PointSampler", "Subset"]

@@ -19,7 +19,7 @@ from bayesinv.operators._dc_fv import (
 )
 from bayesinv.operators._dc_wavenumbers import wavenumber_quadrature
 from bayesinv.operators.base import ForwardOperator, as_vector
-from bayesinv.operators.gravity import check_points
+from bayesinv.operators.points import check_points
 
 __all__ = ["DCResistivity2p5D"]
 

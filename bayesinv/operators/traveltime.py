@@ -7,7 +7,7 @@ import scipy.sparse as sp
 
 from bayesinv.grid import Grid2D
 from bayesinv.kernels._traveltime import ray_matrix_coo
-from bayesinv.operators.gravity import check_points
+from bayesinv.operators.points import check_points
 from bayesinv.operators.sparse import SparseMatrixOperator
 
 __all__ = ["StraightRayTomography"]
