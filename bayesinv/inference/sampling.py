@@ -45,6 +45,7 @@ def sample(
     progressbar: bool | None = None,
     time_budget: float | None = None,
     save_to=None,
+    blas_threads: int | None = 1,
     **kwargs,
 ):
     """Draw posterior samples with NUTS and return an ArviZ DataTree.
@@ -68,6 +69,10 @@ def sample(
     save_to : str or Path, optional
         NetCDF file the result is written to (atomically) when sampling ends, finished or
         interrupted (nutpie only).
+    blas_threads : int or None
+        Threads each BLAS call (dense kernels, covariance factorisations, sparse solvers'
+        dense parts) may use while sampling. Chains already run in parallel threads, so the
+        default of 1 avoids oversubscribing the cores; ``None`` leaves BLAS as it is.
     **kwargs
         Passed to :func:`pymc.sample` (e.g. ``cores``, ``target_accept``,
         ``nuts_sampler_kwargs={"adaptation": "low_rank"}`` for nutpie). With
@@ -99,6 +104,25 @@ def sample(
     seed = _seed_to_int(random_seed)
     if progressbar is None:
         progressbar = sys.stderr.isatty()
+    if blas_threads is not None:
+        if isinstance(blas_threads, bool) or not isinstance(blas_threads, int) or blas_threads < 1:
+            raise ValueError(f"sample: blas_threads must be None or >= 1, got {blas_threads!r}")
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=blas_threads, user_api="blas"):
+            return sample(
+                model,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                random_seed=seed,
+                sampler=sampler,
+                progressbar=progressbar,
+                time_budget=time_budget,
+                save_to=save_to,
+                blas_threads=None,
+                **kwargs,
+            )
     if time_budget is not None or save_to is not None:
         if sampler != "nutpie":
             raise ValueError("sample: time_budget and save_to need sampler='nutpie'")

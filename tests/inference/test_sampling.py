@@ -106,6 +106,7 @@ def test_generator_seed_is_accepted(problem):
         ({"random_seed": 1, "sampler": "hmc"}, "sampler must be one of"),
         ({"random_seed": 1, "draws": 0}, "draws must be an integer >= 1"),
         ({"random_seed": 1, "chains": 1.5}, "chains must be an integer"),
+        ({"random_seed": 1, "blas_threads": 0}, "blas_threads must be None or >= 1"),
     ],
 )
 def test_bad_arguments(problem, kwargs, message):
