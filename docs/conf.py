@@ -20,7 +20,6 @@ sys.path.insert(0, str(DOCS / "scripts"))
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
 )
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 import api_pages  # noqa: E402
 

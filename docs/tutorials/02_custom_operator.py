@@ -50,6 +50,9 @@ from bayesinv.operators import ForwardOperator, NumbaKernels
 from bayesinv.ops import forward
 from bayesinv.testing import check_compiled_model, dot_test, taylor_test
 
+# plots inline in notebooks (bayesinv.diagnostics selects the Agg backend)
+# %matplotlib inline
+
 
 def _kernels(bottom, dz):
     """Numba closures over the operator's data (read-only, so thread-safe)."""

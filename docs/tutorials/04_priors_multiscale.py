@@ -38,6 +38,9 @@ from bayesinv.ops import forward
 from bayesinv.priors import besov_level_scales, besov_prior, matern_prior
 from bayesinv.synthetic import gravity_survey
 
+# plots inline in notebooks (bayesinv.diagnostics selects the Agg backend)
+# %matplotlib inline
+
 
 def show(grid, fields, titles, cmap="RdBu_r", symmetric=True):
     """Plot fields of shape (nz, nx) side by side, z positive down."""

@@ -43,6 +43,9 @@ from bayesinv.ops import forward
 from bayesinv.synthetic import Body, bodies_field, surface_line
 from bayesinv.testing import check_gaussian_posterior
 
+# plots inline in notebooks (bayesinv.diagnostics selects the Agg backend)
+# %matplotlib inline
+
 rng = np.random.default_rng(12)
 out = Path(tempfile.mkdtemp(prefix="bayesinv_diag_"))
 
