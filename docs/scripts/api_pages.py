@@ -14,12 +14,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import shutil
+import sys
 import types
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = "bayesinv"
 SKIP = ("bayesinv.kernels",)
+#: public names without a docstring of their own (a plain ``str``), documented here
+SPECIAL = {"__version__": "The version of the installed bayesinv, a string such as ``'0.1.0'``."}
 
 
 def public_modules(package: str = PACKAGE) -> list[str]:
@@ -122,7 +126,7 @@ def page(module: str, exported: tuple[str, ...], homes: dict) -> str:
     """
     title = f"``{module}``"
     lines = [title, "=" * len(title), "", f".. automodule:: {module}", "   :no-members:", ""]
-    own = [n for n in exported if homes[(module, n)] == module]
+    own = [n for n in exported if homes[(module, n)] == module and n not in SPECIAL]
     elsewhere = [n for n in exported if homes[(module, n)] != module]
     if own:
         lines += [
@@ -135,6 +139,9 @@ def page(module: str, exported: tuple[str, ...], homes: dict) -> str:
             *[f"   {n}" for n in own],
             "",
         ]
+    for name in exported:
+        if name in SPECIAL:
+            lines += [f".. py:data:: {module}.{name}", "", f"   {SPECIAL[name]}", ""]
     if elsewhere:
         heading = "Re-exported names" if own else "Public names"
         lines += [
@@ -171,14 +178,17 @@ def write_pages(out: Path) -> list[str]:
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    # autosummary's stubs of the previous build: removed so renamed or deleted names leave
+    # no orphan pages behind (autosummary writes them anew)
+    shutil.rmtree(out / "generated", ignore_errors=True)
+    for stale in out.glob("bayesinv*.rst"):
+        stale.unlink()
     modules = public_modules()
     names = public_names(modules)
     homes = canonical_homes(names)
     for module in modules:
         text = page(module, names[module], homes)
-        path = out / f"{module}.rst"
-        if not path.exists() or path.read_text() != text:  # keep mtimes for incremental builds
-            path.write_text(text)
+        (out / f"{module}.rst").write_text(text)
     index = [
         "API reference",
         "=============",
@@ -193,10 +203,7 @@ def write_pages(out: Path) -> list[str]:
         *[f"   {m}" for m in modules],
         "",
     ]
-    text = "\n".join(index)
-    path = out / "index.rst"
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+    (out / "index.rst").write_text("\n".join(index))
     return modules
 
 
@@ -205,6 +212,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(HERE.parent / "api"))
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(HERE.parents[1]))  # this checkout's bayesinv, as conf.py does
     modules = write_pages(Path(args.out))
     print(f"wrote {len(modules)} module pages to {args.out}")
     return 0
