@@ -19,6 +19,7 @@ from bayesinv.operators.base import ForwardOperator
 
 __all__ = ["LIKELIHOODS", "Modality", "check_name"]
 
+#: likelihood families accepted by :class:`Modality` (``likelihood=``)
 LIKELIHOODS = ("normal", "student_t")
 
 

@@ -239,8 +239,9 @@ def check_gaussian_posterior(
     n_divergent : int
         Number of divergent transitions the sampler reported (must be zero to pass).
     z_max : float
-        Largest accepted |z| of a whitened mean or standard deviation against its Monte Carlo
-        standard error (4.5 keeps the false-alarm rate below 1e-4 for tens of parameters).
+        Largest accepted :math:`|z|` of a whitened mean or standard deviation against its
+        Monte Carlo standard error (4.5 keeps the false-alarm rate below 1e-4 for tens of
+        parameters).
     alpha : float
         Significance level of the Bonferroni-corrected KS tests and correlation check.
     min_ess : float
