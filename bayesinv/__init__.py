@@ -17,7 +17,7 @@ def __getattr__(name):
 
         return sample
     if name == "report":
-        from bayesinv.report import report
+        from bayesinv.reporting import report
 
         return report
     raise AttributeError(f"module 'bayesinv' has no attribute {name!r}")

@@ -20,7 +20,7 @@ def _demo(args) -> int:
 
 
 def _report(args) -> int:
-    from bayesinv.report import regenerate_report
+    from bayesinv.reporting import regenerate_report
 
     result = regenerate_report(args.path, args.out)
     print(result.convergence.verdict)

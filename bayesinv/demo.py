@@ -10,7 +10,7 @@ synthetic truth and data, samples the posterior, and writes to the output folder
 - ``data_fit.png``: observed data against posterior predictive bands,
 - ``provenance.json``: versions, seed, configuration and a hash of the data,
 - ``headline.json``: wall time, convergence, RMSE and coverage of the truth,
-- ``index.html`` and the rest of :func:`bayesinv.report.report`'s files (convergence, PPC,
+- ``index.html`` and the rest of :func:`bayesinv.reporting.report`'s files (convergence, PPC,
   LOO and truth tables, field maps with interval width and prior-to-posterior contraction).
 """
 
@@ -131,7 +131,7 @@ def run_demo(out, config: DemoConfig | None = None, progressbar: bool | None = N
     from bayesinv.diagnostics import plot_data_fit, plot_field_maps
     from bayesinv.inference import sample
     from bayesinv.io import write_text
-    from bayesinv.report import report
+    from bayesinv.reporting import report
     from bayesinv.synthetic import gravity_survey
 
     config = config or DemoConfig()

@@ -258,7 +258,8 @@ def check_gaussian_posterior(
     Draws are whitened with the exact posterior, :math:`z = L^{-1}(x - μ)` with
     :math:`LL^T = Σ`, so under the null every coordinate of :math:`z` is standard normal and
     independent of the others. Means and standard deviations are then compared with their
-    Monte Carlo standard errors (ArviZ ``mcse``), correlations with :math:`4/\sqrt{ESS}`,
+    Monte Carlo standard errors (ArviZ ``mcse``), correlations with a Bonferroni bound
+    :math:`z_{α/(2P)}/\sqrt{ESS}` over the :math:`P = n(n-1)/2` pairs,
     and the marginals with KS tests on draws thinned by ``n / ESS``.
     """
     import arviz as az
@@ -306,7 +307,9 @@ def check_gaussian_posterior(
         failures.append(f"posterior mean off by {np.max(np.abs(mean_z)):.1f} MCSE (> {z_max})")
     if np.max(np.abs(sd_z)) > z_max:
         failures.append(f"posterior sd off by {np.max(np.abs(sd_z)):.1f} MCSE (> {z_max})")
-    corr_bound = 4.0 / np.sqrt(ess_min) if ess_min > 0 else np.inf
+    # Bonferroni over the n(n-1)/2 pairs: each correlation is ~ N(0, 1/ESS) under the null
+    n_pairs = max(n * (n - 1) // 2, 1)
+    corr_bound = stats.norm.isf(alpha / (2 * n_pairs)) / np.sqrt(ess_min) if ess_min > 0 else np.inf
     if max_corr > corr_bound:
         failures.append(f"whitened correlation {max_corr:.3f} > {corr_bound:.3f}: covariance off")
     if ks_p < alpha:

@@ -10,7 +10,7 @@ import xarray as xr
 from bayesinv import Grid2D
 from bayesinv.cli import main
 from bayesinv.demo import DemoConfig, run_demo
-from bayesinv.report import regenerate_report, report
+from bayesinv.reporting import regenerate_report, report
 
 TINY = DemoConfig(nx=8, nz=4, cell=50.0, n_receivers=12, draws=100, tune=100, chains=2, seed=5)
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from bayesinv.grid import Grid2D
 from bayesinv.io import atomic_path
@@ -52,7 +49,9 @@ def plot_field_maps(
     vmax = max((np.abs(f).max() for f in shared), default=None)
     n = len(fields)
     aspect = grid.nz * grid.dz / (grid.nx * grid.dx)
-    fig, axes = plt.subplots(n, 1, figsize=(7, 1.2 + n * (6.2 * aspect + 0.6)), squeeze=False)
+    # a bare Figure (no pyplot): no global backend state, safe in notebooks and threads
+    fig = Figure(figsize=(7, 1.2 + n * (6.2 * aspect + 0.6)))
+    axes = fig.subplots(n, 1, squeeze=False)
     for ax, (title, field) in zip(axes[:, 0], fields.items(), strict=True):
         if title in shared_scale:
             im = ax.imshow(field, extent=grid.extent, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
@@ -68,7 +67,6 @@ def plot_field_maps(
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
     return Path(path)
 
 
@@ -100,7 +98,8 @@ def plot_data_fit(
     x = np.asarray(x)
     pred = np.asarray(predictive).reshape(-1, x.size)
     q05, q25, q50, q75, q95 = np.quantile(pred, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig = Figure(figsize=(7, 3.2))
+    ax = fig.subplots()
     ax.fill_between(x, q05, q95, color="C0", alpha=0.2, label="90% predictive")
     ax.fill_between(x, q25, q75, color="C0", alpha=0.4, label="50% predictive")
     ax.plot(x, q50, color="C0", lw=1)
@@ -114,5 +113,4 @@ def plot_data_fit(
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
     return Path(path)

@@ -339,18 +339,14 @@ def plot_ppc(check: ModalityCheck, path, *, ylabel: str = "", truth=None) -> Pat
     Path
         The written file.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from bayesinv.io import atomic_path
 
     order = np.argsort(check.x, kind="stable")
     x = check.x[order]
-    fig, (ax, axz) = plt.subplots(
-        2, 1, figsize=(7, 4.8), sharex=True, gridspec_kw={"height_ratios": [2.2, 1]}
-    )
+    fig = Figure(figsize=(7, 4.8))
+    ax, axz = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
     for p, alpha in ((0.9, 0.2), (0.5, 0.4)):
         lo, hi = check.bands[p]
         ax.fill_between(
@@ -375,5 +371,4 @@ def plot_ppc(check: ModalityCheck, path, *, ylabel: str = "", truth=None) -> Pat
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
     return Path(path)

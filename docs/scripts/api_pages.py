@@ -16,7 +16,6 @@ import importlib
 import pkgutil
 import shutil
 import sys
-import types
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -49,15 +48,8 @@ def public_modules(package: str = PACKAGE) -> list[str]:
 
 
 def _export(module: str, name: str):
-    """Return ``module.name``, taking a function from its same-named submodule.
-
-    ``bayesinv.report`` is both a submodule and a lazily exported function; once the
-    submodule is imported the package attribute is the module.
-    """
-    obj = getattr(importlib.import_module(module), name)
-    if isinstance(obj, types.ModuleType) and hasattr(obj, name):
-        obj = getattr(obj, name)
-    return obj
+    """Return ``module.name`` (lazily exported names are resolved by the package)."""
+    return getattr(importlib.import_module(module), name)
 
 
 def public_names(modules: list[str]) -> dict[str, tuple[str, ...]]:
