@@ -63,7 +63,10 @@ class SBCResult:
         Per scalar parameter: ``p_value`` (chi-square uniformity), ``p_bonferroni``
         (``min(1, p * n_parameters)``), ``rejected`` (``p_bonferroni < alpha``),
         ``rank_mean`` and ``rank_sd`` of the normalised ranks ``rank / L`` (0.5 and 0.289
-        when calibrated), sorted from the worst.
+        when calibrated), and ``p_pot_c``, the p-value of ArviZ's uniformity test of the
+        PIT values ``(rank + 0.5) / (L + 1)`` (``arviz_stats`` ``uniformity_test``,
+        method ``pot_c``; reported for information, the verdict uses the chi-square test),
+        sorted from the worst chi-square p-value.
     seeds : list of int
         Seed of each replicate (simulation and fit).
     alpha : float
@@ -388,6 +391,7 @@ def sbc_from_ranks(ranks: dict, n_ranks: int, *, bins: int = 10, alpha: float = 
     table = pd.DataFrame(
         rows, index=pd.Index(index, name="parameter"), columns=["p_value", "rank_mean", "rank_sd"]
     )
+    table["p_pot_c"] = _pot_c(ranks, n_sims, n_ranks)
     n_par = len(table)
     table.insert(1, "p_bonferroni", np.minimum(1.0, table["p_value"] * n_par))
     table.insert(2, "rejected", table["p_bonferroni"] < alpha)
@@ -410,6 +414,15 @@ def sbc_from_ranks(ranks: dict, n_ranks: int, *, bins: int = 10, alpha: float = 
         alpha=float(alpha),
         bins=int(bins),
     )
+
+
+def _pot_c(ranks: dict, n_sims: int, n_ranks: int) -> np.ndarray:
+    """ArviZ's uniformity test (``pot_c``) of the normalised ranks, per scalar parameter."""
+    from arviz_stats.base import array_stats
+
+    flat = np.concatenate([r.reshape(n_sims, -1) for r in ranks.values()], axis=1)
+    pit = (flat.T + 0.5) / (n_ranks + 1)
+    return np.asarray(array_stats.uniformity_test(pit, axis=-1, method="pot_c")[0], dtype=float)
 
 
 def _labels(name: str, shape) -> list[str]:

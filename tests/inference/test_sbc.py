@@ -51,6 +51,7 @@ def test_overconfident_posterior_fails():
     result = simulation_based_calibration(simulate, fit_with(NOISE_SD / 4), 300, random_seed=1)
     assert not result.passed and result.verdict.startswith("FAIL")
     assert (result.table["rank_sd"] > 0.33).all()  # U-shaped ranks
+    assert (result.table["p_pot_c"] < 1e-3).all()  # ArviZ's uniformity test agrees
 
 
 def test_parallel_map_gives_the_same_ranks():
@@ -173,7 +174,15 @@ def test_bad_results_file_is_refused(tmp_path):
 def test_table_columns_and_flat_ranks():
     result = simulation_based_calibration(simulate, fit_with(NOISE_SD), 10, random_seed=2)
     table = result.table
-    assert list(table.columns) == ["p_value", "p_bonferroni", "rejected", "rank_mean", "rank_sd"]
+    assert list(table.columns) == [
+        "p_value",
+        "p_bonferroni",
+        "rejected",
+        "rank_mean",
+        "rank_sd",
+        "p_pot_c",
+    ]
+    assert table["p_pot_c"].between(0, 1).all()
     np.testing.assert_allclose(table["p_bonferroni"], np.minimum(1, table["p_value"] * N))
     flat = result.flat_ranks()
     assert list(flat.columns) == ["seed", "m[0]", "m[1]", "m[2]"]
