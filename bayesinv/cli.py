@@ -33,11 +33,17 @@ def _sbc(args) -> int:
 
     config = load_sbc_config(args.config, out=args.out)
 
+    tty = sys.stderr.isatty()
+
     def progress(done, total):
-        print(f"\rreplicates done: {done}/{total}", end="", file=sys.stderr, flush=True)
+        if tty:
+            print(f"\rreplicates done: {done}/{total}", end="", file=sys.stderr, flush=True)
+        elif done == total or done % max(1, total // 10) == 0:
+            print(f"replicates done: {done}/{total}", file=sys.stderr, flush=True)
 
     result = run_sbc(config, progress=progress)
-    print(file=sys.stderr)
+    if tty:
+        print(file=sys.stderr)
     print(result.verdict)
     print(f"results written to {config.out}", file=sys.stderr)
     return 0 if result.passed else 1

@@ -28,6 +28,7 @@ random ones: a deliberately wrong inference, the negative control of the study.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,9 @@ MODALITIES = ("gravity", "muography")
 
 #: per-process cache of built and compiled models, keyed by the (hashable) study
 _CACHE: dict = {}
+#: guards the cache and the shared random state of the compiled draw function, so that
+#: replicates may run in threads (a threaded map, or dask workers with several threads)
+_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -217,9 +221,10 @@ class JointSBCStudy:
 
     def _cached(self, what: str, build):
         key = (self, what)
-        if key not in _CACHE:
-            _CACHE[key] = build()
-        return _CACHE[key]
+        with _LOCK:
+            if key not in _CACHE:
+                _CACHE[key] = build()
+            return _CACHE[key]
 
     def _draw_function(self):
         def build():
@@ -254,8 +259,10 @@ class JointSBCStudy:
 
         names, fn = self._draw_function()
         rngs = [v for v in fn.get_shared() if "RandomGenerator" in type(v.type).__name__]
-        reseed_rngs(rngs, int(rng.integers(0, 2**32)))
-        values = dict(zip(names, fn(), strict=True))
+        seed = int(rng.integers(0, 2**32))
+        with _LOCK:  # reseed and draw atomically: the generator state is shared
+            reseed_rngs(rngs, seed)
+            values = dict(zip(names, fn(), strict=True))
         truth = {n: np.asarray(values[n]) for n in self.var_names_generative()}
         data = {m: np.asarray(values[m], dtype=np.float64) for m in MODALITIES}
         return truth, data

@@ -1,6 +1,7 @@
 """The SBC study model: built from the joint model, calibrated by NUTS; negative control fails."""
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -70,6 +71,15 @@ def test_reported_errors_are_relative_to_the_prior_predictive_spread():
     op = STUDY.operators()["gravity"]
     spread = np.std([op.forward(rng.normal(0, STUDY.density_sd, 32)) for _ in range(4000)], 0)
     np.testing.assert_allclose(STUDY.errors()["gravity"], 0.2 * spread, rtol=0.06)
+
+
+def test_threaded_replicates_give_the_serial_ranks():
+    # the compiled models are shared by threads: drawing must stay deterministic
+    serial = run(STUDY, 6, seed=12)
+    with ThreadPoolExecutor(3) as pool:
+        threaded = run(STUDY, 6, seed=12, map=pool.map)
+    for name in serial.ranks:
+        np.testing.assert_array_equal(serial.ranks[name], threaded.ranks[name])
 
 
 @pytest.mark.parametrize(
