@@ -25,7 +25,8 @@ key optional unless stated:
     n_workers = 2                   # a LocalCluster of that many workers (0: no dask)
 
 :func:`run_sbc` writes to the output folder ``ranks.json`` (every finished replicate,
-rewritten atomically as they arrive; running again resumes), ``ranks.csv``,
+rewritten atomically as they arrive; running again resumes), ``ranks.csv``, ``ranks.nc``
+(a DataTree whose ``prior_sbc`` group ``arviz_plots.plot_ecdf_pit`` reads),
 ``chi2.csv`` (the uniformity table), ``rank_histograms.png``, ``ecdf_difference.png``,
 ``summary.md``, ``summary.json`` and ``provenance.json``.
 """
@@ -300,10 +301,11 @@ def write_sbc_outputs(result, out, *, config: SBCConfig | None = None, wall_time
         Files written (besides ``ranks.json``), relative to ``out``.
     """
     from bayesinv.diagnostics.sbc_plots import plot_ecdf_difference, plot_rank_histograms
-    from bayesinv.io import provenance, write_text
+    from bayesinv.io import provenance, write_datatree, write_text
 
     out = Path(out)
     write_text(out / "ranks.csv", result.flat_ranks().to_csv())
+    write_datatree(result.to_datatree(), out / "ranks.nc")
     write_text(out / "chi2.csv", result.table.to_csv())
     plot_rank_histograms(result, path=out / "rank_histograms.png")
     plot_ecdf_difference(result, path=out / "ecdf_difference.png")
@@ -368,13 +370,15 @@ def write_sbc_outputs(result, out, *, config: SBCConfig | None = None, wall_time
         "",
         "![ECDF difference](ecdf_difference.png)",
         "",
-        "Files: `ranks.json` (resumable), `ranks.csv`, `chi2.csv`, `summary.json`, "
+        "Files: `ranks.json` (resumable), `ranks.csv`, `ranks.nc` (ArviZ: "
+        "`plot_ecdf_pit(xr.open_datatree('ranks.nc'))`), `chi2.csv`, `summary.json`, "
         "`provenance.json`.",
         "",
     ]
     write_text(out / "summary.md", "\n".join(lines))
     return [
         "ranks.csv",
+        "ranks.nc",
         "chi2.csv",
         "rank_histograms.png",
         "ecdf_difference.png",

@@ -102,6 +102,7 @@ def test_cli_writes_outputs_and_resumes(tmp_path, capsys):
     for name in [
         "ranks.json",
         "ranks.csv",
+        "ranks.nc",
         "chi2.csv",
         "rank_histograms.png",
         "ecdf_difference.png",

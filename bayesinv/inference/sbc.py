@@ -105,6 +105,38 @@ class SBCResult:
                 columns[label] = flat[:, j]
         return pd.DataFrame(columns, index=pd.RangeIndex(len(self.seeds), name="replicate"))
 
+    def to_datatree(self):
+        """Return the ranks as a DataTree that ArviZ's SBC plots read.
+
+        Returns
+        -------
+        xarray.DataTree
+            Group ``ranks``: integer ranks with dims ``("replicate", ...)`` and the seeds;
+            group ``prior_sbc``: PIT values ``(rank + 0.5) / (L + 1)`` with dims
+            ``("chain", "draw", ...)`` (one chain, one draw per replicate), as expected by
+            ``arviz_plots.plot_ecdf_pit``. Root attributes hold ``n_ranks``, ``bins`` and
+            ``alpha``.
+        """
+        import xarray as xr
+
+        ranks, pit = {}, {}
+        for name, r in self.ranks.items():
+            dims = [f"{name}_dim_{k}" for k in range(r.ndim - 1)]
+            coords = {d: np.arange(n) for d, n in zip(dims, r.shape[1:], strict=True)}
+            ranks[name] = xr.DataArray(r, dims=["replicate", *dims], coords=coords)
+            u = (r + 0.5) / (self.n_ranks + 1)
+            pit[name] = xr.DataArray(u[None], dims=["chain", "draw", *dims], coords=coords)
+        ranks["seed"] = xr.DataArray(np.asarray(self.seeds, dtype=np.int64), dims=["replicate"])
+        return xr.DataTree.from_dict(
+            {
+                "/": xr.Dataset(
+                    attrs={"n_ranks": self.n_ranks, "bins": self.bins, "alpha": self.alpha}
+                ),
+                "ranks": xr.Dataset(ranks),
+                "prior_sbc": xr.Dataset(pit),
+            }
+        )
+
 
 def _one(args):
     simulate, fit, seed, n_ranks, var_names = args

@@ -208,3 +208,22 @@ def test_chi_square_matches_a_hand_computation():
     assert result.table.loc["a", "p_value"] == pytest.approx(0.025347, rel=1e-4)
     assert not result.passed
     assert sbc_from_ranks({"a": r}, 9, bins=2, alpha=0.01).passed
+
+
+def test_datatree_for_arviz(tmp_path):
+    import matplotlib
+    import xarray as xr
+
+    matplotlib.use("Agg")
+    from arviz_plots import plot_ecdf_pit
+
+    from bayesinv.io import write_datatree
+
+    result = simulation_based_calibration(simulate, fit_with(NOISE_SD), 10, random_seed=2)
+    path = write_datatree(result.to_datatree(), tmp_path / "ranks.nc")
+    tree = xr.open_datatree(path)
+    np.testing.assert_array_equal(tree["ranks"]["m"].values, result.ranks["m"])
+    np.testing.assert_array_equal(tree["ranks"]["seed"].values, result.seeds)
+    np.testing.assert_allclose(tree["prior_sbc"]["m"].values[0], (result.ranks["m"] + 0.5) / 100)
+    assert tree.attrs["n_ranks"] == 99
+    plot_ecdf_pit(tree)  # ArviZ's own SBC ECDF plot reads it
