@@ -267,10 +267,13 @@ def simulation_based_calibration(
         raise ValueError(f"simulation_based_calibration: alpha must be in (0, 1), got {alpha!r}")
     if var_names is not None:
         var_names = [str(v) for v in var_names]
-    seeds = replicate_seeds(random_seed, n_sims)
+    from bayesinv.inference.sampling import _seed_to_int
+
+    study_seed = _seed_to_int(random_seed)
+    seeds = replicate_seeds(study_seed, n_sims)
     header = {
         "format": RESULTS_FORMAT,
-        "random_seed_child0": seeds[0],
+        "random_seed": study_seed,
         "n_ranks": int(n_ranks),
         "var_names": var_names,
         "tag": str(tag),
@@ -316,9 +319,8 @@ def _read_state(path: Path, header: dict, seeds: list) -> dict[int, dict]:
         raise ValueError(f"{where} is not a {RESULTS_FORMAT} file")
     for key, value in header.items():
         if state.get(key) != value:
-            shown = "random_seed" if key == "random_seed_child0" else key
             raise ValueError(
-                f"{where} belongs to another study: its {shown} differs "
+                f"{where} belongs to another study: its {key} differs "
                 f"({state.get(key)!r} != {value!r}); use another file or the same settings"
             )
     done = {}
