@@ -31,7 +31,11 @@ def _report(args) -> int:
 def _sbc(args) -> int:
     from bayesinv.calibration import load_sbc_config, run_sbc
 
-    config = load_sbc_config(args.config, out=args.out)
+    try:
+        config = load_sbc_config(args.config, out=args.out)
+    except ValueError as err:
+        print(f"bayesinv sbc: {err}", file=sys.stderr)
+        return 2
 
     tty = sys.stderr.isatty()
 

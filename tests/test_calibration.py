@@ -129,3 +129,10 @@ def test_cli_writes_outputs_and_resumes(tmp_path, capsys):
     raw["study"] = {"relative_error": 0.5}
     with pytest.raises(ValueError, match="belongs to another study: its tag differs"):
         run_sbc(config_from_dict(raw))
+
+
+def test_cli_reports_a_bad_config_and_exits_2(tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text('[sbc]\nn_sims = 40\nseed = 1\nbins = 7\n[output]\nfolder = "x"\n')
+    assert main(["sbc", str(path)]) == 2
+    assert "key 'sbc.bins' must divide n_ranks + 1 = 100" in capsys.readouterr().err
