@@ -28,6 +28,31 @@ def _report(args) -> int:
     return 0
 
 
+def _sbc(args) -> int:
+    from bayesinv.calibration import load_sbc_config, run_sbc
+
+    try:
+        config = load_sbc_config(args.config, out=args.out)
+    except ValueError as err:
+        print(f"bayesinv sbc: {err}", file=sys.stderr)
+        return 2
+
+    tty = sys.stderr.isatty()
+
+    def progress(done, total):
+        if tty:
+            print(f"\rreplicates done: {done}/{total}", end="", file=sys.stderr, flush=True)
+        elif done == total or done % max(1, total // 10) == 0:
+            print(f"replicates done: {done}/{total}", file=sys.stderr, flush=True)
+
+    result = run_sbc(config, progress=progress)
+    if tty:
+        print(file=sys.stderr)
+    print(result.verdict)
+    print(f"results written to {config.out}", file=sys.stderr)
+    return 0 if result.passed else 1
+
+
 def main(argv=None) -> int:
     """Entry point of the ``bayesinv`` command.
 
@@ -57,6 +82,12 @@ def main(argv=None) -> int:
     rep.add_argument("path", help="posterior.nc, or the folder holding it")
     rep.add_argument("--out", default=None, help="output folder (default: next to PATH)")
     rep.set_defaults(func=_report)
+    sbc = sub.add_parser(
+        "sbc", help="run (or resume) a simulation-based calibration study from a TOML config"
+    )
+    sbc.add_argument("config", help="TOML configuration (see bayesinv.calibration)")
+    sbc.add_argument("--out", default=None, help="output folder (default: output.folder)")
+    sbc.set_defaults(func=_sbc)
     args = parser.parse_args(argv)
     return args.func(args)
 
