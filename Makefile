@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= output/demo
 
-.PHONY: demo test lint format bench docs clean
+.PHONY: demo test lint format bench docs sbc-full clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $$(tools/find_python.sh) -m venv $(VENV)
@@ -32,6 +32,9 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --out benchmarks/results
+
+sbc-full: $(STAMP)
+	$(BIN)/python benchmarks/sbc_full.py --out output/sbc_full
 
 clean:
 	rm -rf $(VENV) output benchmarks/results

@@ -11,6 +11,7 @@ from bayesinv.diagnostics.ppc import (
     posterior_predictive_check,
     ppc_table,
 )
+from bayesinv.diagnostics.sbc_plots import plot_ecdf_difference, plot_rank_histograms
 from bayesinv.diagnostics.truth import central_interval, truth_coverage
 
 __all__ = [
@@ -23,9 +24,11 @@ __all__ = [
     "modality_loo",
     "modality_names",
     "plot_data_fit",
+    "plot_ecdf_difference",
     "plot_field_maps",
     "plot_posterior_field",
     "plot_ppc",
+    "plot_rank_histograms",
     "posterior_predictive_check",
     "ppc_table",
     "truth_coverage",

@@ -8,19 +8,27 @@ from bayesinv.inference.continuation import (
     zero_pad_transfer,
 )
 from bayesinv.inference.laplace import LaplaceResult, find_map, gauss_newton_laplace
+from bayesinv.inference.replicates import dask_client, run_replicates
 from bayesinv.inference.sampling import SAMPLERS, sample
+from bayesinv.inference.sbc import SBCResult, simulation_based_calibration
+from bayesinv.inference.sbc_study import JointSBCStudy
 from bayesinv.inference.smc import sample_smc
 
 __all__ = [
     "SAMPLERS",
     "ContinuationResult",
+    "JointSBCStudy",
     "LaplaceResult",
     "LevelResult",
+    "SBCResult",
     "continuation",
+    "dask_client",
     "find_map",
     "gauss_newton_laplace",
     "prolong_transfer",
+    "run_replicates",
     "sample",
     "sample_smc",
+    "simulation_based_calibration",
     "zero_pad_transfer",
 ]
