@@ -309,14 +309,20 @@ def _write_state(path: Path, header: dict, done: dict, seeds: list) -> None:
     write_text(path, json.dumps(state))
 
 
-def _read_state(path: Path, header: dict, seeds: list) -> dict[int, dict]:
-    where = f"simulation_based_calibration: results_file {str(path)!r}"
+def _load_state(path: Path, where: str) -> dict:
+    """Read a results file, checking that it is one."""
     try:
         state = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise ValueError(f"{where} cannot be read as JSON ({err})") from None
     if not isinstance(state, dict) or state.get("format") != RESULTS_FORMAT:
         raise ValueError(f"{where} is not a {RESULTS_FORMAT} file")
+    return state
+
+
+def _read_state(path: Path, header: dict, seeds: list) -> dict[int, dict]:
+    where = f"simulation_based_calibration: results_file {str(path)!r}"
+    state = _load_state(path, where)
     for key, value in header.items():
         if state.get(key) != value:
             raise ValueError(
@@ -353,12 +359,7 @@ def load_sbc_ranks(path, *, bins: int = 10, alpha: float = 0.01) -> SBCResult:
     """
     path = Path(path)
     where = f"load_sbc_ranks: {str(path)!r}"
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{where} cannot be read as JSON ({err})") from None
-    if not isinstance(state, dict) or state.get("format") != RESULTS_FORMAT:
-        raise ValueError(f"{where} is not a {RESULTS_FORMAT} file")
+    state = _load_state(path, where)
     records = [state["replicates"][k] for k in sorted(state["replicates"], key=int)]
     if len(records) < 2:
         raise ValueError(f"{where} holds {len(records)} replicate(s); need at least 2")
