@@ -54,7 +54,9 @@ def main(argv=None) -> int:
     defaults = DemoConfig()
     parser = argparse.ArgumentParser(prog="bayesinv", description="Bayesian inversion toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the flagship 2-D gravity demo")
+    demo = sub.add_parser(
+        "demo", help="run the flagship demo (case study 01 at quick size: gravity + travel time)"
+    )
     demo.add_argument("--out", default="output/demo", help="output folder")
     demo.add_argument("--draws", type=int, default=defaults.draws)
     demo.add_argument("--tune", type=int, default=defaults.tune)

@@ -94,21 +94,21 @@ class DemoConfig:
         Seed for the synthetic data and the sampler.
     """
 
-    nx: int = 32
-    nz: int = 16
-    cell: float = 25.0
+    nx: int = 16
+    nz: int = 8
+    cell: float = 50.0
     n_receivers: int = 40
     noise_sd: float = 0.02
     prior_sd: float = 200.0
-    n_sensors: int = 8
+    n_sensors: int = 6
     traveltime_noise_sd: float = 1e-3
     background_slowness: float = 5e-4
     slowness_prior_sd: float = 1e-4
     length_scale: float = 100.0
     coarsening: int = 2
     coupling_weight: float = 1e5
-    draws: int = 500
-    tune: int = 600
+    draws: int = 300
+    tune: int = 400
     chains: int = 4
     adaptation: str = "low_rank"
     seed: int = 2026

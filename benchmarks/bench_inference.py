@@ -23,7 +23,8 @@ def _rel(a, b):
 
 
 def run(quick: bool = False) -> list[dict]:
-    cfg = DemoConfig()
+    # the gravity-only problem of the former demo (the demo itself is now case study 01)
+    cfg = DemoConfig(nx=32, nz=16, cell=25.0, draws=1000, tune=1000)
     grid = Grid2D(cfg.nx, cfg.nz, cfg.cell, cfg.cell)
     survey = gravity_survey(np.random.default_rng(cfg.seed), grid, cfg.n_receivers, cfg.noise_sd)
     op = Gravity2D(grid, survey.receivers)

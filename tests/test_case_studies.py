@@ -26,14 +26,14 @@ STUDIES = [
     "04_multiscale_continuation",
 ]
 
-FAKE_STUDY = '''
+FAKE_STUDY = """
 REQUIRED = {"n": int, "scale": float, "label": str}
 
 def run(config, out):
     (out / "index.html").write_text("<html></html>")
     return {"n_twice": 2 * config["n"], "scale": config["scale"],
             "table": [{"case": config["label"], "value": 1.5}]}
-'''
+"""
 
 
 def make_study(tmp_path, config_text, readme=None):

@@ -31,6 +31,8 @@ REQUIRED = {
     "tune": int,
     "chains": int,
     "target_accept": float,
+    "discrepancy_amplitude": float,
+    "discrepancy_lengthscale": list,
 }
 
 UNITS = {"density": "density contrast (kg/m³)", "gravity": "g_z (mGal)"}
@@ -51,7 +53,6 @@ def _survey(config: dict):
 
 
 def _model(grid, survey, data, config, discrepancy: bool):
-    from bayesinv.discrepancy import Discrepancy
     from bayesinv.fields import MaternField
     from bayesinv.modality import Modality
     from bayesinv.model import JointInversion
@@ -70,10 +71,22 @@ def _model(grid, survey, data, config, discrepancy: bool):
             data,
             KnownNoise(config["noise_sd"]),
             coords=survey.receivers,
-            discrepancy=Discrepancy("matern52", method="exact") if discrepancy else None,
+            discrepancy=_discrepancy(config) if discrepancy else None,
         )
     )
     return inv.build()
+
+
+def _discrepancy(config: dict):
+    from bayesinv.discrepancy import Discrepancy
+
+    low, high = (float(v) for v in config["discrepancy_lengthscale"])
+    return Discrepancy(
+        "matern52",
+        amplitude=config["discrepancy_amplitude"],
+        lengthscale=(low, high),
+        method="exact",
+    )
 
 
 def _figure(grid, truth, results, receivers, path):
