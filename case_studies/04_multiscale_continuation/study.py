@@ -196,7 +196,9 @@ def _figure(rows, path):
         axes[0].bar(xs, t_plot, width, label=method)
         for xi, v in zip(xs, t, strict=True):
             if v is None:
-                axes[0].text(xi, 0, "not\nreached", ha="center", va="bottom", fontsize=8)
+                axes[0].text(
+                    xi, 0, "not\nreached", ha="center", va="bottom", fontsize=8, clip_on=True
+                )
         axes[1].bar(xs, ess, width, label=method)
     for ax, title in zip(
         axes,
@@ -207,6 +209,7 @@ def _figure(rows, path):
         strict=True,
     ):
         ax.set_xticks(np.arange(len(sizes)), sizes)
+        ax.set_xlim(-0.6, len(sizes) - 0.4)  # keep room for runs that never converged
         ax.set_xlabel("grid")
         ax.set_title(title, fontsize=10)
         ax.legend()
