@@ -144,3 +144,37 @@ def test_study_runs_at_quick_size(study, tmp_path):
     assert headline["finished_utc"] in block
     for row in headline["table"]:
         assert str(row[next(iter(row))]) in block
+
+
+def _tiny_models():
+    from bayesinv.demo import build_joint_model, demo_survey
+
+    tiny = DemoConfig(nx=8, nz=4, cell=50.0, n_receivers=12, n_sensors=4)
+    yield "01 joint", build_joint_model(demo_survey(tiny), tiny, coupled=True)
+    s03 = load_study(ROOT / STUDIES[2])
+    cfg = check_config(load_config(ROOT / STUDIES[2], "quick"), s03.REQUIRED, "03")
+    cfg |= {"nx": 8, "nz": 4, "n_receivers": 12}
+    grid, survey, regional = s03._survey(cfg)
+    yield "03 discrepancy", s03._model(grid, survey, survey.data + regional, cfg, True)
+    s04 = load_study(ROOT / STUDIES[3])
+    cfg = check_config(load_config(ROOT / STUDIES[3], "quick"), s04.REQUIRED, "04")
+    grid, _, _, op, _, data, wavelet = s04._problem(8, cfg | {"coarsest": 2}, rng=_rng())
+    yield "04 besov", s04._builder(grid, op, data, wavelet, cfg)()
+
+
+def _rng():
+    import numpy as np
+
+    return np.random.default_rng(0)
+
+
+def test_study_models_compile_without_object_mode():
+    import warnings
+
+    for label, model in _tiny_models():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.compile_logp(mode="NUMBA")
+            model.compile_dlogp(mode="NUMBA")
+        bad = [str(w.message) for w in caught if "object mode" in str(w.message).lower()]
+        assert not bad, (label, bad)
