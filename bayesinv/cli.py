@@ -19,6 +19,14 @@ def _demo(args) -> int:
     return 0
 
 
+def _run(args) -> int:
+    from bayesinv.case_study import run_case_study
+
+    headline = run_case_study(args.study, args.size, args.out, update=not args.no_readme)
+    print(json.dumps(headline, indent=2, default=str))
+    return 0
+
+
 def _report(args) -> int:
     from bayesinv.reporting import regenerate_report
 
@@ -71,13 +79,25 @@ def main(argv=None) -> int:
     defaults = DemoConfig()
     parser = argparse.ArgumentParser(prog="bayesinv", description="Bayesian inversion toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the flagship 2-D gravity demo")
+    demo = sub.add_parser(
+        "demo", help="run the flagship demo (case study 01 at quick size: gravity + travel time)"
+    )
     demo.add_argument("--out", default="output/demo", help="output folder")
     demo.add_argument("--draws", type=int, default=defaults.draws)
     demo.add_argument("--tune", type=int, default=defaults.tune)
     demo.add_argument("--chains", type=int, default=defaults.chains)
     demo.add_argument("--seed", type=int, default=defaults.seed)
     demo.set_defaults(func=_demo)
+    run = sub.add_parser("run", help="run a case study (case_studies/NN_name)")
+    run.add_argument("study", help="the case study folder, e.g. case_studies/01_...")
+    run.add_argument("--size", choices=("quick", "full"), default="quick")
+    run.add_argument(
+        "--out", default=None, help="output folder (default: output/case_studies/NAME/SIZE)"
+    )
+    run.add_argument(
+        "--no-readme", action="store_true", help="do not regenerate the README results table"
+    )
+    run.set_defaults(func=_run)
     rep = sub.add_parser("report", help="rebuild the report from a saved posterior.nc")
     rep.add_argument("path", help="posterior.nc, or the folder holding it")
     rep.add_argument("--out", default=None, help="output folder (default: next to PATH)")

@@ -47,7 +47,7 @@ def test_demo_report_writes_every_file(demo_out):
     assert not list(out.glob(".*.tmp"))
     page = (out / "index.html").read_text()
     for png in out.glob("*.png"):
-        if png.name not in ("maps.png", "data_fit.png"):
+        if png.name not in ("maps.png", "maps_slowness.png", "data_fit.png"):
             assert f'src="{png.name}"' in page, png.name
     for src in re.findall(r'src="([^"]+)"', page):
         assert (out / src).is_file(), src
@@ -55,7 +55,12 @@ def test_demo_report_writes_every_file(demo_out):
     saved = json.loads((out / "report.json").read_text())
     assert saved["truth"]["density"]["coverage_90"] == headline["coverage_90"]
     assert saved["convergence"]["verdict"] == headline["verdict"]
-    assert set(pd.read_csv(out / "ppc.csv")["modality"]) == {"gravity"}
+    assert set(pd.read_csv(out / "ppc.csv")["modality"]) == {"gravity", "traveltime"}
+    # the demo is case study 01: the separate inversion's report sits beside the joint one
+    assert (out / "separate" / "index.html").is_file()
+    assert {(r["inversion"], r["field"]) for r in headline["table"]} == {
+        (i, f) for i in ("separate", "joint") for f in ("density", "slowness")
+    }
 
 
 def test_saved_tree_holds_what_regeneration_needs(demo_out):

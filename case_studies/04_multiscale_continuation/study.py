@@ -1,0 +1,304 @@
+"""Case study 04: cold-start NUTS against coarse-to-fine continuation, at several resolutions.
+
+The same linear problem (surface gravity over two bodies, Haar-wavelet Besov prior on the
+density contrast) is solved on square grids of increasing size. For each size:
+
+- *cold*: nutpie NUTS on the full model from PyMC's default (jittered) start, with the
+  standard warm-up;
+- *continuation*: MAP of the model restricted to wavelet levels ``0..ℓ`` for
+  ``ℓ = 0..L`` (:func:`bayesinv.inference.continuation`, each level started from the one
+  before, zero-padded), then nutpie NUTS on the full model started at the final MAP with a
+  shorter warm-up.
+
+For each run the draws are scanned in prefixes of ``check_every`` draws per chain to find
+the first prefix at which every latent coefficient has R-hat < ``rhat_max`` and bulk ESS >=
+``ess_min``. Its wall time is the compile time (plus the MAP levels for continuation) plus
+the sampling time in proportion to the leapfrog steps taken up to that draw (warm-up
+included), from nutpie's per-draw ``n_steps``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+REQUIRED = {
+    "resolutions": list,
+    "extent": float,
+    "n_receivers": int,
+    "noise_sd": float,
+    "smoothness": float,
+    "scale": float,
+    "coarsest": int,
+    "draws": int,
+    "tune_cold": int,
+    "tune_continuation": int,
+    "chains": int,
+    "check_every": int,
+    "rhat_max": float,
+    "ess_min": float,
+    "report_draws": int,
+}
+
+FIELD = "density"
+LATENT = f"{FIELD}_raw"
+
+
+def _problem(n: int, config: dict, rng: np.random.Generator):
+    from bayesinv import Grid2D
+    from bayesinv.multiscale import WaveletField
+    from bayesinv.operators import Gravity2D
+    from bayesinv.synthetic import Body, bodies_field, surface_line
+
+    cell = config["extent"] / n
+    grid = Grid2D(n, n, cell, cell)
+    ext = config["extent"]
+    truth = bodies_field(
+        grid,
+        [
+            Body("rectangle", (0.3 * ext, 0.3 * ext), (0.2 * ext, 0.15 * ext), 300.0),
+            Body("disk", (0.7 * ext, 0.4 * ext), (0.1 * ext, 0.1 * ext), -200.0),
+        ],
+    )
+    receivers = surface_line(0.0, ext, config["n_receivers"])
+    op = Gravity2D(grid, receivers)
+    clean = op.forward(grid.ravel(truth))
+    data = clean + rng.normal(0.0, config["noise_sd"], clean.size)
+    levels = int(np.log2(n // config["coarsest"]))
+    wavelet = WaveletField(grid, "haar", levels=levels)
+    return grid, truth, receivers, op, clean, data, wavelet
+
+
+def _builder(grid, op, data, wavelet, config):
+    import pymc as pm
+
+    from bayesinv.ops import ForwardOp
+    from bayesinv.priors import besov_prior
+
+    def build(level=None):
+        with pm.Model() as model:
+            m = besov_prior(
+                FIELD,
+                wavelet,
+                s=config["smoothness"],
+                p=2,
+                scale=config["scale"],
+                max_level=level,
+                dims=(f"{FIELD}_z", f"{FIELD}_x"),
+            )
+            pm.Normal(
+                "gravity",
+                ForwardOp(op)(m),
+                config["noise_sd"],
+                observed=data,
+            )
+        return model
+
+    return build
+
+
+def _nuts(model, config, tune, seed, initial=None):
+    import nutpie
+    from pymc.backends.arviz import patch_nutpie_idata
+
+    t0 = time.perf_counter()
+    kwargs = {"backend": "numba"}
+    if initial is not None:
+        kwargs |= {"initial_points": initial, "jitter_rvs": set()}
+    compiled = nutpie.compile_pymc_model(model, **kwargs)
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tree = nutpie.sample(
+        compiled,
+        draws=config["draws"],
+        tune=tune,
+        chains=config["chains"],
+        seed=seed,
+        save_warmup=True,
+        progress_bar=False,
+    )
+    sample_s = time.perf_counter() - t0
+    patch_nutpie_idata(tree, model, sampling_time=sample_s)  # adds observed_data
+    return tree, compile_s, sample_s
+
+
+def _warm_up(build):
+    import nutpie
+
+    from bayesinv.inference import continuation
+
+    nutpie.compile_pymc_model(build(), backend="numba")
+    continuation(build, 1, random_seed=0, method="map")
+
+
+def threshold_draws(tree, config) -> tuple[int | None, float, float, float]:
+    """First draw count (per chain) with R-hat < rhat_max and bulk ESS >= ess_min everywhere.
+
+    Returns ``(draws or None, fraction of leapfrog steps used by then, max R-hat, min bulk
+    ESS of the full run)``.
+    """
+    import arviz as az
+
+    x = np.asarray(tree["posterior"][LATENT].values)
+    x = x.reshape(x.shape[0], x.shape[1], -1)
+    warm = np.asarray(tree["warmup_sample_stats"]["n_steps"].values, dtype=float)
+    steps = np.asarray(tree["sample_stats"]["n_steps"].values, dtype=float)
+    total = warm.sum() + steps.sum()
+    found, fraction = None, np.nan
+    for k in range(config["check_every"], x.shape[1] + 1, config["check_every"]):
+        part = x[:, :k]
+        rhat = float(np.max(np.asarray(az.rhat(part))))
+        ess = float(np.min(np.asarray(az.ess(part, method="bulk"))))
+        if rhat < config["rhat_max"] and ess >= config["ess_min"]:
+            found, fraction = k, (warm.sum() + steps[:, :k].sum()) / total
+            break
+    rhat = float(np.max(np.asarray(az.rhat(x))))
+    ess = float(np.min(np.asarray(az.ess(x, method="bulk"))))
+    return found, float(fraction), rhat, ess
+
+
+def _thinned(tree, keep: int):
+    draws = tree["posterior"].sizes["draw"]
+    step = max(1, int(np.ceil(draws * tree["posterior"].sizes["chain"] / keep)))
+    out = tree.copy()
+    for group in ("posterior", "sample_stats"):
+        out[group] = tree[group].isel(draw=slice(None, None, step))
+    for group in ("warmup_posterior", "warmup_sample_stats"):
+        if group in out.children:
+            out = out.drop_nodes(group)
+    return out
+
+
+def _figure(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bayesinv.io import atomic_path
+
+    sizes = sorted({r["grid"] for r in rows}, key=lambda s: int(s.split("x")[0]))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    width = 0.38
+    for j, method in enumerate(("cold", "continuation")):
+        t = [
+            next(r["time_to_threshold_s"] for r in rows if r["grid"] == s and r["method"] == method)
+            for s in sizes
+        ]
+        ess = [
+            next(r["ess_per_s"] for r in rows if r["grid"] == s and r["method"] == method)
+            for s in sizes
+        ]
+        xs = np.arange(len(sizes)) + (j - 0.5) * width
+        t_plot = [np.nan if v is None else v for v in t]
+        axes[0].bar(xs, t_plot, width, label=method)
+        for xi, v in zip(xs, t, strict=True):
+            if v is None:
+                axes[0].text(
+                    xi, 0, "not\nreached", ha="center", va="bottom", fontsize=8, clip_on=True
+                )
+        axes[1].bar(xs, ess, width, label=method)
+    for ax, title in zip(
+        axes,
+        (
+            "wall time to R-hat < 1.01 and bulk ESS >= 400 (s)",
+            "min bulk ESS per second of sampling",
+        ),
+        strict=True,
+    ):
+        ax.set_xticks(np.arange(len(sizes)), sizes)
+        ax.set_xlim(-0.6, len(sizes) - 0.4)  # keep room for runs that never converged
+        ax.set_xlabel("grid")
+        ax.set_title(title, fontsize=10)
+        ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def run(config: dict, out: Path) -> dict:
+    """Run the study; return the per-resolution table and the continuation ratios."""
+    from bayesinv.inference import continuation
+    from bayesinv.reporting import report
+
+    rng = np.random.default_rng(config["seed"])
+    resolutions = [int(n) for n in config["resolutions"]]
+    for n in resolutions:
+        if n % config["coarsest"] or (n // config["coarsest"]) & (n // config["coarsest"] - 1):
+            raise ValueError(
+                f"case study 04: resolution {n} must be coarsest ({config['coarsest']}) "
+                "times a power of two"
+            )
+    rows, headline = [], {}
+    for n in resolutions:
+        seed = int(rng.integers(0, 2**31 - 1))
+        grid, truth, receivers, op, clean, data, wavelet = _problem(n, config, rng)
+        build = _builder(grid, op, data, wavelet, config)
+        label = f"{n}x{n}"
+        results = {}
+
+        # compile once untimed, so that neither method pays for numba's first compilation
+        _warm_up(build)
+        model = build()
+        tree, compile_s, sample_s = _nuts(model, config, config["tune_cold"], seed)
+        results["cold"] = (tree, 0.0, compile_s, sample_s, model)
+
+        t0 = time.perf_counter()
+        levels = continuation(build, wavelet.levels + 1, random_seed=seed, method="map")
+        map_s = time.perf_counter() - t0
+        model = build()
+        start = {LATENT: levels.final.point[LATENT]}
+        tree, compile_s, sample_s = _nuts(model, config, config["tune_continuation"], seed, start)
+        results["continuation"] = (tree, map_s, compile_s, sample_s, model)
+
+        times = {}
+        for method, (tree, map_s, compile_s, sample_s, _) in results.items():
+            k, fraction, rhat, ess = threshold_draws(tree, config)
+            t_reach = None if k is None else map_s + compile_s + fraction * sample_s
+            times[method] = t_reach
+            mean = tree["posterior"][FIELD].mean(("chain", "draw")).values
+            rows.append(
+                {
+                    "grid": label,
+                    "method": method,
+                    "n_params": wavelet.n_params,
+                    "map_levels_s": round(map_s, 2),
+                    "compile_s": round(compile_s, 2),
+                    "sampling_s": round(sample_s, 2),
+                    "max_rhat": rhat,
+                    "min_ess_bulk": ess,
+                    "ess_per_s": ess / sample_s,
+                    "draws_to_threshold": k,
+                    "time_to_threshold_s": None if t_reach is None else round(t_reach, 2),
+                    "rmse": float(np.sqrt(np.mean((mean - truth) ** 2))),
+                }
+            )
+        if times["cold"] is not None and times["continuation"] is not None:
+            headline[f"ratio_cold_over_continuation_{label}"] = round(
+                times["cold"] / times["continuation"], 2
+            )
+        else:
+            headline[f"ratio_cold_over_continuation_{label}"] = "threshold not reached"
+        headline[f"map_levels_{label}"] = "; ".join(
+            f"level {r['level']}: {r['n_free']} coeffs, {r['seconds']:.2f} s"
+            for r in levels.table()
+        )
+        tree, *_, model = results["continuation"]
+        report(
+            _thinned(tree, config["report_draws"]),
+            out / label,
+            fields={FIELD: grid},
+            truth={FIELD: truth, "gravity": clean},
+            model=model,
+            config=config,
+            seed=seed,
+            units={FIELD: "density contrast (kg/m³)", "gravity": "g_z (mGal)"},
+            receivers=receivers,
+            title=f"case study 04: continuation run on {label} (thinned draws)",
+        )
+    _figure(rows, out / "continuation.png")
+    headline["table"] = rows
+    return headline

@@ -1,0 +1,180 @@
+"""Case-study runner: configuration checks, README results blocks, and every study at quick size."""
+
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from bayesinv.case_study import (
+    check_config,
+    load_config,
+    load_study,
+    results_markdown,
+    run_case_study,
+    update_readme,
+)
+from bayesinv.cli import main
+from bayesinv.demo import DemoConfig
+
+ROOT = Path(__file__).resolve().parents[1] / "case_studies"
+STUDIES = [
+    "01_gravity_traveltime_crossgradient",
+    "02_gravity_ert_petrophysics",
+    "03_model_discrepancy",
+    "04_multiscale_continuation",
+]
+
+FAKE_STUDY = """
+REQUIRED = {"n": int, "scale": float, "label": str}
+
+def run(config, out):
+    (out / "index.html").write_text("<html></html>")
+    return {"n_twice": 2 * config["n"], "scale": config["scale"],
+            "table": [{"case": config["label"], "value": 1.5}]}
+"""
+
+
+def make_study(tmp_path, config_text, readme=None):
+    study = tmp_path / "99_fake"
+    study.mkdir()
+    (study / "study.py").write_text(FAKE_STUDY)
+    (study / "config.toml").write_text(config_text)
+    if readme is not None:
+        (study / "README.md").write_text(readme)
+    return study
+
+
+GOOD = '[common]\nscale = 2\nlabel = "a"\n[quick]\nn = 3\nseed = 1\n[full]\nn = 30\nseed = 1\n'
+
+
+@pytest.mark.parametrize("study", STUDIES)
+@pytest.mark.parametrize("size", ["quick", "full"])
+def test_shipped_configs_pass_their_checks(study, size):
+    module = load_study(ROOT / study)
+    config = check_config(load_config(ROOT / study, size), module.REQUIRED, study)
+    assert isinstance(config["seed"], int)
+    readme = (ROOT / study / "README.md").read_text()
+    assert f"<!-- results:{size} -->" in readme and f"<!-- /results:{size} -->" in readme
+
+
+def test_demo_is_study_01_at_quick_size():
+    config = load_config(ROOT / STUDIES[0], "quick")
+    assert DemoConfig.from_dict(config) == DemoConfig()
+    assert set(asdict(DemoConfig())) == set(config)
+
+
+def test_runner_writes_headline_and_regenerates_only_its_block(tmp_path):
+    readme = (
+        "# Fake\n\nprose before\n\n<!-- results:quick -->\nold numbers\n<!-- /results:quick -->"
+        "\n\nprose between\n\n<!-- results:full -->\nfull numbers\n<!-- /results:full -->\n"
+    )
+    study = make_study(tmp_path, GOOD, readme)
+    out = tmp_path / "out"
+    assert main(["run", str(study), "--size", "quick", "--out", str(out)]) == 0
+    headline = json.loads((out / "headline.json").read_text())
+    assert headline["n_twice"] == 6 and headline["scale"] == 2.0 and headline["seed"] == 1
+    assert headline["size"] == "quick" and headline["total_wall_time_s"] >= 0
+    text = (study / "README.md").read_text()
+    assert "old numbers" not in text and "full numbers" in text
+    assert "prose before" in text and "prose between" in text
+    block = text.split("<!-- results:quick -->")[1].split("<!-- /results:quick -->")[0]
+    assert "| case | value |" in block and "| a | 1.5 |" in block
+    assert "| n_twice | 6 |" in block
+    assert f"bayesinv run case_studies/{study.name} --size quick" in block
+    assert not list(study.glob(".*.tmp")) and not list(out.glob(".*.tmp"))
+
+
+def test_update_readme_appends_missing_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Study\n")
+    update_readme(readme, "full", results_markdown({"x": 1.0}, "full", "99_fake"))
+    text = readme.read_text()
+    assert text.startswith("# Study\n") and "## Results (full)" in text
+    assert "<!-- results:full -->" in text and "| x | 1 |" in text
+
+
+@pytest.mark.parametrize(
+    ("config_text", "message"),
+    [
+        ('[quick]\nseed = 1\nscale = 2.0\nlabel = "a"\n', r"missing key 'n'"),
+        ('[quick]\nn = 3\nscale = 2.0\nlabel = "a"\n', r"missing key 'seed'"),
+        ('[quick]\nn = "3"\nseed = 1\nscale = 2.0\nlabel = "a"\n', r"key 'n' must be an integer"),
+        ('[quick]\nn = 3.5\nseed = 1\nscale = 2.0\nlabel = "a"\n', r"key 'n' must be an integer"),
+        ('[quick]\nn = 3\nseed = 1\nscale = true\nlabel = "a"\n', r"key 'scale' must be a number"),
+        ('[quick]\nn = 3\nseed = -1\nscale = 2.0\nlabel = "a"\n', r"key 'seed' must be >= 0"),
+        ('[full]\nn = 3\nseed = 1\nscale = 2.0\nlabel = "a"\n', r"has no \[quick\] table"),
+        ("[quick\nn = 3\n", r"is not valid TOML"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path, config_text, message):
+    study = make_study(tmp_path, config_text)
+    with pytest.raises(ValueError, match=r"case study 99_fake.*" + message):
+        run_case_study(study, "quick", tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing runs before the check
+
+
+def test_bad_size_and_missing_folder(tmp_path):
+    study = make_study(tmp_path, GOOD)
+    with pytest.raises(ValueError, match="size must be one of"):
+        run_case_study(study, "huge", tmp_path / "out")
+    with pytest.raises(ValueError, match="is not a folder"):
+        run_case_study(tmp_path / "nope", "quick", tmp_path / "out")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("study", STUDIES)
+def test_study_runs_at_quick_size(study, tmp_path):
+    # run a copy, so that the repository's README keeps the numbers of the recorded run
+    copy = tmp_path / study
+    shutil.copytree(ROOT / study, copy)
+    out = tmp_path / "out"
+    headline = run_case_study(copy, "quick", out)
+    assert (out / "headline.json").is_file()
+    assert json.loads((out / "headline.json").read_text())["size"] == "quick"
+    pages = list(out.rglob("index.html"))
+    assert pages, "no report written"
+    for page in pages:
+        assert (page.parent / "posterior.nc").stat().st_size > 0
+        assert (page.parent / "report.json").is_file()
+    assert any(out.glob("*.png")), "no study figure written"
+    block = (copy / "README.md").read_text().split("<!-- results:quick -->")[1]
+    block = block.split("<!-- /results:quick -->")[0]
+    assert headline["finished_utc"] in block
+    for row in headline["table"]:
+        assert str(row[next(iter(row))]) in block
+
+
+def _tiny_models():
+    from bayesinv.demo import build_joint_model, demo_survey
+
+    tiny = DemoConfig(nx=8, nz=4, cell=50.0, n_receivers=12, n_sensors=4)
+    yield "01 joint", build_joint_model(demo_survey(tiny), tiny, coupled=True)
+    s03 = load_study(ROOT / STUDIES[2])
+    cfg = check_config(load_config(ROOT / STUDIES[2], "quick"), s03.REQUIRED, "03")
+    cfg |= {"nx": 8, "nz": 4, "n_receivers": 12}
+    grid, survey, regional = s03._survey(cfg)
+    yield "03 discrepancy", s03._model(grid, survey, survey.data + regional, cfg, True)
+    s04 = load_study(ROOT / STUDIES[3])
+    cfg = check_config(load_config(ROOT / STUDIES[3], "quick"), s04.REQUIRED, "04")
+    grid, _, _, op, _, data, wavelet = s04._problem(8, cfg | {"coarsest": 2}, rng=_rng())
+    yield "04 besov", s04._builder(grid, op, data, wavelet, cfg)()
+
+
+def _rng():
+    import numpy as np
+
+    return np.random.default_rng(0)
+
+
+def test_study_models_compile_without_object_mode():
+    import warnings
+
+    for label, model in _tiny_models():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.compile_logp(mode="NUMBA")
+            model.compile_dlogp(mode="NUMBA")
+        bad = [str(w.message) for w in caught if "object mode" in str(w.message).lower()]
+        assert not bad, (label, bad)
