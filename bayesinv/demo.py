@@ -223,7 +223,7 @@ def boundary_band(shape: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     shape : numpy.ndarray
-        Body indicator ``(nz, nx)`` (|value| near 1 inside a body, 0 outside).
+        Body indicator ``(nz, nx)`` (absolute value near 1 inside a body, 0 outside).
 
     Returns
     -------
