@@ -12,6 +12,7 @@ from bayesinv.multiscale import GridHierarchy, Prolongation, WaveletField
 from bayesinv.operators import MatrixOperator
 from bayesinv.ops import ForwardOp
 from bayesinv.priors import besov_level_scales, besov_prior
+from bayesinv.testing import check_gaussian_posterior
 
 GRID = Grid1D(nz=32, dz=1.0)
 SIGMA = 0.1
@@ -36,15 +37,16 @@ def _besov_builder(G, d, W):
     return build
 
 
-def _closed_form_raw(G, d, W, level):
-    """Posterior mean of the standard-normal latent of the level's linear Gaussian model."""
+def _closed_form_raw(G, d, W, level, cov=False):
+    """Posterior mean (and covariance) of the standard-normal latent of the level's model."""
     k = W.n_coefficients(level)
     gamma = besov_level_scales(W, 1.5, 2)[:k]
     A = np.column_stack(
         [G @ W.coarse_operator(level).forward(e * g) for e, g in zip(np.eye(k), gamma, strict=True)]
     )
     H = A.T @ A / SIGMA**2 + np.eye(k)
-    return np.linalg.solve(H, A.T @ d / SIGMA**2)
+    mean = np.linalg.solve(H, A.T @ d / SIGMA**2)
+    return (mean, np.linalg.inv(H)) if cov else mean
 
 
 def test_map_continuation_matches_closed_form(problem):
@@ -66,6 +68,68 @@ def test_map_continuation_matches_closed_form(problem):
     assert res.final is res.levels[-1]
     table = res.table()
     assert table[0].keys() >= {"level", "n_free", "logp", "seconds", "success", "grad_norm"}
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_laplace_continuation_is_exact_at_every_level(problem, nested):
+    G, d = problem
+    W = WaveletField(GRID, "haar", levels=3)
+    res = continuation(
+        _besov_builder(G, d, W),
+        W.levels + 1,
+        random_seed=5,
+        method="laplace",
+        nested=nested,
+        laplace_kwargs={"tol": 1e-8},
+    )
+    for r in res.levels:
+        mean, cov = _closed_form_raw(G, d, W, r.level, cov=True)
+        np.testing.assert_allclose(r.point["m_raw"], mean, atol=1e-5 * np.abs(mean).max())
+        np.testing.assert_allclose(r.preconditioner.mean, mean, atol=1e-5 * np.abs(mean).max())
+        np.testing.assert_allclose(r.preconditioner.covariance(), cov, atol=1e-6)
+        assert r.diagnostics["preconditioned"] == (r.level > 0)
+        assert r.method == "laplace"
+    # with the coarse guess the optimiser needs fewer iterations than from scratch
+    cold = continuation(
+        lambda level: _besov_builder(G, d, W)(W.levels), 1, random_seed=5, method="laplace"
+    )
+    assert res.final.diagnostics["n_iterations"] < cold.final.diagnostics["n_iterations"]
+
+
+def test_laplace_then_nuts_samples_the_closed_form_posterior(problem):
+    G, d = problem
+    W = WaveletField(GRID, "haar", levels=2)
+    res = continuation(
+        _besov_builder(G, d, W),
+        W.levels + 1,
+        random_seed=7,
+        method=["laplace", "laplace", "nuts"],
+        nested=True,
+        sample_kwargs={"draws": 500, "tune": 200, "chains": 4},
+    )
+    final = res.final
+    assert final.method == "nuts"
+    assert final.diagnostics["preconditioned"]
+    mean, cov = _closed_form_raw(G, d, W, W.levels, cov=True)
+    check_gaussian_posterior(
+        final.result["posterior"]["m_raw"].values,
+        mean,
+        cov,
+        n_divergent=final.diagnostics["n_divergent"],
+    )
+    # the guess from draws approximates the covariance too
+    assert final.preconditioner is not None
+    assert final.preconditioner.n == W.n_params
+
+
+def test_nested_rejects_levels_that_do_not_nest():
+    def build(level):
+        with pm.Model() as model:
+            pm.Normal("a" if level == 0 else "b", shape=2)
+        return model
+
+    with pytest.raises(ValueError, match=r"continuation \(nested\): every variable"):
+        continuation(build, 2, random_seed=0, method="laplace", nested=True)
 
 
 def test_prolong_transfer(rng):
@@ -120,6 +184,8 @@ def test_zero_pad_transfer_rejects_incompatible_shapes():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="continuation: method must be"):
         continuation(lambda level: pm.Model(), 2, random_seed=0, method="advi")
+    with pytest.raises(ValueError, match="one entry per level"):
+        continuation(lambda level: pm.Model(), 2, random_seed=0, method=["map"])
     with pytest.raises(ValueError, match="continuation: random_seed must be"):
         continuation(lambda level: pm.Model(), 2, random_seed=None)
     with pytest.raises(ValueError, match="continuation: n_levels must be"):

@@ -1,0 +1,493 @@
+r"""Preconditioned sampling: an affine change of variables as the NUTS mass matrix.
+
+HMC with a mass matrix :math:`M` is HMC with the identity after the change of variables
+:math:`x = μ + A z` with :math:`A A^T = M^{-1}`. nutpie learns a diagonal mass matrix (or a
+low-rank one) during warm-up but takes no initial guess, so a guess — e.g. the Laplace
+approximation of a coarser level of a continuation — is given to it as that change of
+variables: :func:`precondition` rewrites a model in the coordinates ``z`` of a
+:class:`Preconditioner`, and nutpie's own adaptation then only corrects what the guess
+missed.
+
+The factor is a low-rank change of a diagonal,
+
+.. math:: A = \mathrm{diag}(s)\,\big(I + U\,\mathrm{diag}(c - 1)\,U^T\big),
+          \qquad A A^T = \mathrm{diag}(s)\,\big(I + U\,\mathrm{diag}(c^2 - 1)\,U^T\big)
+          \,\mathrm{diag}(s),
+
+with :math:`U` orthonormal (``n × r``), so applying it costs :math:`O(n r)` and its
+log-determinant is the constant :math:`\sum \log s + \sum \log c`. From the Hessian
+:math:`H` of :math:`-\log p` at a point, with :math:`s = 1` and :math:`H ≈ I + U Λ U^T`
+(the directions in which the posterior differs from unit variance),
+:math:`c = (1 + λ)^{-1/2}` makes :math:`A A^T = H^{-1}` on the span of :math:`U`.
+
+Coordinates are the model's *unconstrained* value variables flattened in
+``model.value_vars`` order (:class:`~pymc.blocking.DictToArrayBijection`); a
+:class:`Preconditioner` records that layout so it can be carried to a finer level
+(:meth:`Preconditioner.transfer`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from pytensor.graph.replace import graph_replace
+
+__all__ = [
+    "Preconditioner",
+    "hessian_preconditioner",
+    "nested_indices",
+    "precondition",
+    "unconstrained_layout",
+]
+
+#: name of the free vector of a preconditioned model
+Z_NAME = "preconditioned_z"
+
+
+def unconstrained_layout(model: pm.Model) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Names and shapes of a model's value variables, in the order they are flattened.
+
+    Parameters
+    ----------
+    model : pymc.Model
+
+    Returns
+    -------
+    tuple of (str, tuple of int)
+        ``(value variable name, shape)`` for each of ``model.value_vars``.
+
+    Raises
+    ------
+    ValueError
+        If the model has discrete free variables (NUTS needs continuous ones).
+    """
+    point = model.initial_point()
+    layout = []
+    for v in model.value_vars:
+        if not v.dtype.startswith("float"):
+            raise ValueError(
+                f"preconditioning: free variable {v.name!r} is discrete ({v.dtype}); only "
+                "continuous models can be preconditioned"
+            )
+        layout.append((v.name, tuple(int(s) for s in np.shape(point[v.name]))))
+    return tuple(layout)
+
+
+def _size(shape) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class Preconditioner:
+    r"""Affine map ``x = mean + A z`` from standardised to unconstrained coordinates.
+
+    Parameters
+    ----------
+    mean : ndarray, shape (n,)
+        Centre :math:`μ` (e.g. the MAP point), unconstrained.
+    scale : ndarray, shape (n,)
+        Diagonal :math:`s > 0`.
+    basis : ndarray, shape (n, r)
+        Orthonormal columns :math:`U` (``r`` may be 0).
+    factors : ndarray, shape (r,)
+        :math:`c > 0`: the standard deviation along each basis direction, relative to
+        ``scale``.
+    layout : tuple of (str, tuple of int)
+        The value variables the coordinates belong to (:func:`unconstrained_layout`).
+
+    Notes
+    -----
+    :math:`A = \mathrm{diag}(s)(I + U \mathrm{diag}(c - 1) U^T)`; the implied covariance
+    (inverse mass matrix) is :math:`A A^T`.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    basis: np.ndarray
+    factors: np.ndarray
+    layout: tuple
+
+    def __post_init__(self):
+        name = "Preconditioner"
+        mean = np.asarray(self.mean, dtype=np.float64)
+        n = _size(mean.shape)
+        if mean.ndim != 1:
+            raise ValueError(f"{name}: mean must be a vector, got shape {mean.shape}")
+        if sum(_size(s) for _, s in self.layout) != n:
+            raise ValueError(
+                f"{name}: the layout has {sum(_size(s) for _, s in self.layout)} values but "
+                f"mean has {n}"
+            )
+        scale = np.asarray(self.scale, dtype=np.float64)
+        basis = np.asarray(self.basis, dtype=np.float64).reshape(n, -1)
+        factors = np.asarray(self.factors, dtype=np.float64).ravel()
+        if scale.shape != (n,) or not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+            raise ValueError(f"{name}: scale must be {n} finite positive numbers")
+        if factors.shape != (basis.shape[1],) or np.any(~np.isfinite(factors) | (factors <= 0)):
+            raise ValueError(
+                f"{name}: factors must be {basis.shape[1]} finite positive numbers, one per "
+                "basis column"
+            )
+        if basis.shape[1] and not np.allclose(basis.T @ basis, np.eye(basis.shape[1]), atol=1e-8):
+            raise ValueError(f"{name}: basis columns must be orthonormal")
+        for attr, value in zip(
+            ("mean", "scale", "basis", "factors"), (mean, scale, basis, factors), strict=True
+        ):
+            object.__setattr__(self, attr, value)
+        object.__setattr__(self, "layout", tuple((str(k), tuple(s)) for k, s in self.layout))
+
+    @property
+    def n(self) -> int:
+        """Number of unconstrained coordinates."""
+        return self.mean.size
+
+    @property
+    def rank(self) -> int:
+        """Number of basis directions."""
+        return self.factors.size
+
+    @classmethod
+    def identity(cls, mean, layout) -> Preconditioner:
+        """Make the unit mass matrix centred at ``mean``.
+
+        Parameters
+        ----------
+        mean : array_like
+            Centre, unconstrained, flattened as in ``layout``.
+        layout : tuple
+            As returned by :func:`unconstrained_layout`.
+
+        Returns
+        -------
+        Preconditioner
+        """
+        mean = np.asarray(mean, dtype=np.float64).ravel()
+        return cls(mean, np.ones(mean.size), np.zeros((mean.size, 0)), np.zeros(0), layout)
+
+    @classmethod
+    def from_draws(cls, draws, layout, *, max_rank: int = 200) -> Preconditioner:
+        """Mean and covariance of posterior draws (unconstrained, one row per draw).
+
+        With at least four draws per coordinate the covariance is used whole (its leading
+        ``max_rank`` directions of largest or smallest variance relative to the diagonal);
+        otherwise only its diagonal.
+
+        Parameters
+        ----------
+        draws : array_like, shape (n_draws, n)
+        layout : tuple
+        max_rank : int
+
+        Returns
+        -------
+        Preconditioner
+        """
+        x = np.asarray(draws, dtype=np.float64)
+        if x.ndim != 2 or x.shape[0] < 2:
+            raise ValueError("Preconditioner.from_draws: draws must be (n_draws >= 2, n)")
+        mean = x.mean(axis=0)
+        sd = x.std(axis=0, ddof=1)
+        sd = np.where(sd > 0, sd, 1.0)
+        if x.shape[0] < 4 * x.shape[1]:
+            return cls(mean, sd, np.zeros((mean.size, 0)), np.zeros(0), layout)
+        corr = np.corrcoef(x, rowvar=False).reshape(mean.size, mean.size)
+        w, v = np.linalg.eigh(corr)
+        return cls._from_eig(mean, sd, np.maximum(w, 1e-12), v, layout, max_rank)
+
+    @classmethod
+    def _from_eig(cls, mean, scale, variances, vectors, layout, max_rank, min_change=0.1):
+        """Keep the directions whose variance differs from one by more than ``min_change``."""
+        dev = np.abs(np.log(variances))
+        order = np.argsort(dev)[::-1]
+        order = order[dev[order] > np.log1p(min_change)][: int(max_rank)]
+        return cls(mean, scale, vectors[:, order], np.sqrt(variances[order]), layout)
+
+    def apply(self, z) -> np.ndarray:
+        """Map standardised coordinates to unconstrained ones: ``mean + A z``.
+
+        Parameters
+        ----------
+        z : array_like, shape (n,) or (k, n)
+
+        Returns
+        -------
+        ndarray
+        """
+        z = np.asarray(z, dtype=np.float64)
+        inner = z + ((z @ self.basis) * (self.factors - 1.0)) @ self.basis.T
+        return self.mean + self.scale * inner
+
+    def factor_times(self, z) -> np.ndarray:
+        """Return :math:`A z` (the map without its centre)."""
+        z = np.asarray(z, dtype=np.float64)
+        return self.scale * (z + self.basis @ ((self.factors - 1.0) * (self.basis.T @ z)))
+
+    def factor_transpose_times(self, v) -> np.ndarray:
+        """Return :math:`A^T v` (maps a gradient in ``x`` to one in ``z``)."""
+        w = self.scale * np.asarray(v, dtype=np.float64)
+        return w + self.basis @ ((self.factors - 1.0) * (self.basis.T @ w))
+
+    def covariance(self) -> np.ndarray:
+        """Return the implied covariance :math:`A A^T` as a dense matrix (small problems)."""
+        core = np.eye(self.n) + (self.basis * (self.factors**2 - 1.0)) @ self.basis.T
+        return self.scale[:, None] * core * self.scale[None, :]
+
+    def transfer(self, layout, mean=None) -> Preconditioner:
+        """Carry the preconditioner to a model with another layout (the next level).
+
+        Variables of the same name keep their values; a 1-D variable that is longer in the
+        new layout keeps its values first, and its new entries get unit scale, no basis
+        weight and the centre from ``mean`` (as :func:`~bayesinv.inference.
+        zero_pad_transfer` does for points). Variables only in the new layout are new
+        coordinates of the same kind. Zero-padded basis columns stay orthonormal.
+
+        Parameters
+        ----------
+        layout : tuple
+            Layout of the new model (:func:`unconstrained_layout`).
+        mean : array_like, optional
+            Centre for the new coordinates (default zero), flattened as in ``layout``.
+
+        Returns
+        -------
+        Preconditioner
+
+        Raises
+        ------
+        ValueError
+            If a variable changes shape other than by growing a 1-D vector.
+        """
+        n_new = sum(_size(s) for _, s in layout)
+        new_mean = np.zeros(n_new) if mean is None else np.asarray(mean, dtype=np.float64).copy()
+        if new_mean.shape != (n_new,):
+            raise ValueError(f"Preconditioner.transfer: mean must have {n_new} values")
+        src, dst = nested_indices(self.layout, layout, "Preconditioner.transfer")
+        scale = np.ones(n_new)
+        basis = np.zeros((n_new, self.rank))
+        new_mean[dst] = self.mean[src]
+        scale[dst] = self.scale[src]
+        basis[dst] = self.basis[src]
+        return Preconditioner(new_mean, scale, basis, self.factors, tuple(layout))
+
+
+def nested_indices(old_layout, new_layout, caller: str = "nested_indices"):
+    """Positions of the coordinates two layouts share, by the zero-padding rule.
+
+    A variable present in both layouts maps whole if its shape is unchanged, or to the
+    first entries of the new vector if it is a 1-D vector that grew.
+
+    Parameters
+    ----------
+    old_layout, new_layout : tuple
+        As returned by :func:`unconstrained_layout`.
+    caller : str
+        Name used in error messages.
+
+    Returns
+    -------
+    src, dst : ndarray of int
+        ``new[dst] = old[src]`` carries the shared coordinates.
+
+    Raises
+    ------
+    ValueError
+        If a shared variable changes shape other than by growing a 1-D vector.
+    """
+    old, offset = {}, 0
+    for name, shape in old_layout:
+        old[name] = (offset, tuple(shape))
+        offset += _size(shape)
+    src, dst = [], []
+    offset = 0
+    for name, shape in new_layout:
+        shape = tuple(shape)
+        if name in old:
+            start, old_shape = old[name]
+            if old_shape == shape:
+                k = _size(shape)
+            elif len(old_shape) == 1 and len(shape) == 1 and old_shape[0] < shape[0]:
+                k = old_shape[0]
+            else:
+                raise ValueError(
+                    f"{caller}: variable {name!r} has shape {old_shape} before and {shape} "
+                    "after; only equal shapes or longer 1-D vectors can be carried over"
+                )
+            src.append(np.arange(start, start + k))
+            dst.append(np.arange(offset, offset + k))
+        offset += _size(shape)
+    empty = np.zeros(0, dtype=np.int64)
+    return (np.concatenate(src) if src else empty), (np.concatenate(dst) if dst else empty)
+
+
+def hessian_preconditioner(
+    logp_dlogp,
+    x,
+    layout,
+    *,
+    dense_max: int = 1500,
+    rank: int | None = None,
+    start_basis=None,
+    max_rank: int = 200,
+    tol: float = 0.1,
+    oversampling: int = 10,
+    step: float = 1e-4,
+    random_seed,
+) -> tuple[Preconditioner, dict]:
+    r"""Laplace preconditioner at ``x`` from finite differences of the gradient.
+
+    The Hessian :math:`H` of :math:`-\log p` is applied as
+    :math:`Hv ≈ -(g(x + hv) - g(x - hv)) / 2h` (exact for Gaussian posteriors up to
+    rounding). With at most ``dense_max`` coordinates it is formed whole and
+    eigendecomposed; otherwise the leading eigenpairs of :math:`H - I` come from a
+    randomised range finder with one power iteration (Halko, Martinsson & Tropp 2011),
+    started from ``start_basis`` (e.g. the coarser level's basis) plus random vectors, and
+    the rank is doubled until the smallest kept eigenvalue is below ``tol``.
+
+    Parameters
+    ----------
+    logp_dlogp : callable
+        ``x -> (logp, gradient)`` on flat unconstrained coordinates.
+    x : ndarray, shape (n,)
+        The point (the MAP).
+    layout : tuple
+        :func:`unconstrained_layout` of the model.
+    dense_max : int
+        Largest ``n`` for which the Hessian is formed whole.
+    rank : int, optional
+        Starting rank of the randomised solver (default: start basis size + 10, at least 20).
+    start_basis : ndarray, shape (n, k), optional
+        Directions to include in the first range-finder block.
+    max_rank : int
+        Largest number of directions kept.
+    tol : float
+        Directions with :math:`|λ| <` ``tol`` (variance within that of one) are left to
+        the identity.
+    oversampling : int
+        Extra random vectors of the range finder.
+    step : float
+        Finite-difference step :math:`h` (along unit vectors).
+    random_seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    Preconditioner
+        Centred at ``x``, unit scale, with :math:`c = (1 + λ)^{-1/2}` on the kept directions
+        (directions with :math:`1 + λ \le 0`, where ``x`` is not a local maximum, are
+        dropped and counted).
+    dict
+        ``n_gradients`` (gradient evaluations), ``rank``, ``min_eig``, ``max_eig`` (of
+        :math:`H`) and ``n_not_positive``.
+    """
+    rng = np.random.default_rng(random_seed)
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    count = [0]
+
+    def hv(v):
+        count[0] += 2
+        return -(logp_dlogp(x + step * v)[1] - logp_dlogp(x - step * v)[1]) / (2.0 * step)
+
+    if n <= dense_max:
+        H = np.column_stack([hv(e) for e in np.eye(n)])
+        w, vecs = np.linalg.eigh(0.5 * (H + H.T))
+        lam = w - 1.0
+    else:
+        k0 = 0 if start_basis is None else np.asarray(start_basis).shape[1]
+        r = int(rank) if rank is not None else max(20, k0 + 10)
+        while True:
+            block = rng.standard_normal((n, r + oversampling))
+            if k0:
+                block[:, :k0] = np.asarray(start_basis)
+            q, _ = np.linalg.qr(np.column_stack([hv(c) - c for c in block.T]))
+            q, _ = np.linalg.qr(np.column_stack([hv(c) - c for c in q.T]))  # one power step
+            aq = np.column_stack([hv(c) - c for c in q.T])
+            t = q.T @ aq
+            w, s = np.linalg.eigh(0.5 * (t + t.T))
+            order = np.argsort(np.abs(w))[::-1]
+            lam, vecs = w[order][:r], (q @ s)[:, order][:, :r]
+            if np.abs(lam[-1]) < tol or r >= max_rank or r + oversampling >= n:
+                break
+            r = min(2 * r, max_rank)
+    positive = 1.0 + lam > 0
+    keep = positive & (np.abs(lam) >= tol)
+    order = np.argsort(np.abs(lam[keep]))[::-1][: int(max_rank)]
+    pre = Preconditioner(
+        x,
+        np.ones(n),
+        vecs[:, keep][:, order],
+        1.0 / np.sqrt(1.0 + lam[keep][order]),
+        layout,
+    )
+    info = {
+        "n_gradients": count[0],
+        "rank": pre.rank,
+        "min_eig": float(np.min(1.0 + lam)) if lam.size else np.nan,
+        "max_eig": float(np.max(1.0 + lam)) if lam.size else np.nan,
+        "n_not_positive": int(np.sum(~positive)),
+    }
+    return pre, info
+
+
+def precondition(model: pm.Model, preconditioner: Preconditioner) -> pm.Model:
+    """Rewrite a model in the standardised coordinates of a preconditioner.
+
+    The new model has one free vector ``preconditioned_z`` (flat prior) and the original
+    model's log density (Jacobians of its transforms included) at
+    ``x = mean + A z`` as a potential; :math:`A` is constant, so the posterior of ``x`` is
+    unchanged. Every free variable of the original model (on its constrained scale) and
+    every deterministic is recorded as a deterministic with its original name and dims, so
+    draws from the new model look like draws from the original one (and can be passed to
+    :func:`pymc.sample_posterior_predictive` with the original model).
+
+    Parameters
+    ----------
+    model : pymc.Model
+        Continuous model.
+    preconditioner : Preconditioner
+        Built for this model's layout.
+
+    Returns
+    -------
+    pymc.Model
+
+    Raises
+    ------
+    ValueError
+        If the layouts differ.
+    """
+    layout = unconstrained_layout(model)
+    if tuple(layout) != tuple(preconditioner.layout):
+        raise ValueError(
+            "precondition: the preconditioner was built for the variables "
+            f"{[k for k, _ in preconditioner.layout]} with shapes "
+            f"{[s for _, s in preconditioner.layout]}, the model has "
+            f"{[k for k, _ in layout]} with {[s for _, s in layout]}"
+        )
+    logp = model.logp(jacobian=True, sum=True)
+    tracked = list(model.free_RVs) + list(model.deterministics)
+    tracked_values = model.replace_rvs_by_values(tracked)
+    p = preconditioner
+    with pm.Model(coords=model.coords) as new:
+        z = pm.Flat(Z_NAME, shape=p.n)
+        inner = z
+        if p.rank:
+            basis = pt.constant(p.basis)
+            inner = z + pt.dot(basis, pt.constant(p.factors - 1.0) * pt.dot(basis.T, z))
+        x = pt.constant(p.mean) + pt.constant(p.scale) * inner
+        replace = {}
+        offset = 0
+        for v, (_, shape) in zip(model.value_vars, layout, strict=True):
+            size = _size(shape)
+            replace[v] = x[offset : offset + size].reshape(shape).astype(v.dtype)
+            offset += size
+        pm.Potential("preconditioned_logp", graph_replace(logp, replace, strict=False))
+        for var, expr in zip(tracked, tracked_values, strict=True):
+            pm.Deterministic(
+                var.name,
+                graph_replace(expr, replace, strict=False),
+                dims=model.named_vars_to_dims.get(var.name),
+            )
+    return new
