@@ -8,6 +8,11 @@ from bayesinv.inference.continuation import (
     zero_pad_transfer,
 )
 from bayesinv.inference.laplace import LaplaceResult, find_map, gauss_newton_laplace
+from bayesinv.inference.preconditioning import (
+    Preconditioner,
+    hessian_preconditioner,
+    precondition,
+)
 from bayesinv.inference.replicates import dask_client, run_replicates
 from bayesinv.inference.sampling import SAMPLERS, sample
 from bayesinv.inference.sbc import SBCResult, simulation_based_calibration
@@ -20,11 +25,14 @@ __all__ = [
     "JointSBCStudy",
     "LaplaceResult",
     "LevelResult",
+    "Preconditioner",
     "SBCResult",
     "continuation",
     "dask_client",
     "find_map",
     "gauss_newton_laplace",
+    "hessian_preconditioner",
+    "precondition",
     "prolong_transfer",
     "run_replicates",
     "sample",

@@ -399,7 +399,7 @@ def continuation(
     map_kwargs: dict | None = None,
     sample_kwargs: dict | None = None,
     laplace_kwargs: dict | None = None,
-    nested: bool = False,
+    nested: bool | pm.Model = False,
 ) -> ContinuationResult:
     r"""Solve a sequence of models from coarse to fine, each started from the previous one.
 
@@ -435,13 +435,14 @@ def continuation(
     laplace_kwargs : dict, optional
         Extra arguments for :func:`~bayesinv.inference.preconditioning.
         hessian_preconditioner`.
-    nested : bool
-        Declare that each level's model is the finest model with the coordinates the level
-        lacks held at zero (unconstrained), as with ``besov_prior(..., max_level=ℓ)``.
-        Laplace and NUTS levels then evaluate the finest model's compiled density on
-        zero-padded vectors, so one model is compiled for all of them instead of one per
-        level; their ``logp`` is the finest model's. A level whose variables do not nest
-        in the finest model's raises ``ValueError``.
+    nested : bool or pymc.Model
+        ``True`` declares that each level's model is the finest level's model with the
+        coordinates the level lacks held at zero (unconstrained), as with
+        ``besov_prior(..., max_level=ℓ)``; a model declares the same of that model (e.g.
+        the full model a sampler will run on after coarse levels only). Laplace and NUTS
+        levels then evaluate that model's compiled density on zero-padded vectors, so one
+        model is compiled for all of them instead of one per level; their ``logp`` is that
+        model's. A level whose variables do not nest in it raises ``ValueError``.
 
     Returns
     -------
@@ -491,9 +492,12 @@ def continuation(
             point, diagnostics, dt, guess = _solve_map(model, init, seeds[level], map_kwargs)
             logp = float(model.compile_logp()(_value_point(model, point)))
         else:
-            if nested and finest is None:
+            if finest is None and isinstance(nested, pm.Model):
+                finest = _FlatModel(nested)
+            elif finest is None and nested:
                 finest = _FlatModel(model if level == n_levels - 1 else build(n_levels - 1))
-            flat = _FlatModel(model, None if level == n_levels - 1 else finest)
+            own = finest is None or (finest.model is model)
+            flat = _FlatModel(model, None if own else finest)
             solve = _solve_laplace if kind == "laplace" else _solve_nuts
             extra = (map_kwargs, laplace_kwargs) if kind == "laplace" else (sample_kwargs,)
             point, diagnostics, dt, guess = solve(flat, init, seeds[level], guess, *extra)

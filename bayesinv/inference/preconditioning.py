@@ -35,6 +35,9 @@ import pymc as pm
 import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace
 
+from bayesinv.operators.lowrank import LowRankUpdate
+from bayesinv.ops import ForwardOp
+
 __all__ = [
     "Preconditioner",
     "hessian_preconditioner",
@@ -472,16 +475,16 @@ def precondition(model: pm.Model, preconditioner: Preconditioner) -> pm.Model:
     p = preconditioner
     with pm.Model(coords=model.coords) as new:
         z = pm.Flat(Z_NAME, shape=p.n)
-        inner = z
-        if p.rank:
-            basis = pt.constant(p.basis)
-            inner = z + pt.dot(basis, pt.constant(p.factors - 1.0) * pt.dot(basis.T, z))
-        x = pt.constant(p.mean) + pt.constant(p.scale) * inner
+        # A z as one linear operator with numba kernels: PyTensor's own dot and indexing
+        # ops would make the compiled model take many times longer to compile
+        factor = LowRankUpdate(p.scale, p.basis, p.factors - 1.0, name="preconditioner")
+        x = pt.constant(p.mean, name="preconditioner_mean") + ForwardOp(factor)(z)
         replace = {}
         offset = 0
         for v, (_, shape) in zip(model.value_vars, layout, strict=True):
             size = _size(shape)
-            replace[v] = x[offset : offset + size].reshape(shape).astype(v.dtype)
+            part = x if size == p.n else x[offset : offset + size]
+            replace[v] = part.reshape(shape).astype(v.dtype)
             offset += size
         pm.Potential("preconditioned_logp", graph_replace(logp, replace, strict=False))
         for var, expr in zip(tracked, tracked_values, strict=True):

@@ -8,6 +8,7 @@ from bayesinv.operators.base import ForwardOperator, NumbaKernels, as_vector
 from bayesinv.operators.composite import ComposedOperator, compose
 from bayesinv.operators.crossgradient import CrossGradient2D
 from bayesinv.operators.gravity import Gravity2D
+from bayesinv.operators.lowrank import LowRankUpdate
 from bayesinv.operators.magnetics import Magnetics2D
 from bayesinv.operators.matrix import MatrixOperator
 from bayesinv.operators.observation import Differencer, PointSampler, Subset
@@ -22,6 +23,7 @@ __all__ = [
     "Differencer",
     "ForwardOperator",
     "Gravity2D",
+    "LowRankUpdate",
     "Magnetics2D",
     "MatrixOperator",
     "NumbaKernels",

@@ -1,0 +1,34 @@
+"""Kernels of a diagonal times a low-rank change of the identity (preconditioner factors)."""
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def lowrank_apply(scale, rows, basis, coef, z, transpose):
+    # A z = s * (z + U_rows (coef * U_rows^T z_rows)); A^T v = w + U (coef * U^T w), w = s * v
+    n = z.shape[0]
+    w = np.empty(n)
+    if transpose:
+        for i in range(n):
+            w[i] = scale[i] * z[i]
+    else:
+        for i in range(n):
+            w[i] = z[i]
+    r = basis.shape[1]
+    t = np.zeros(r)
+    for a in range(rows.shape[0]):
+        zi = w[rows[a]]
+        for k in range(r):
+            t[k] += basis[a, k] * zi
+    for k in range(r):
+        t[k] *= coef[k]
+    for a in range(rows.shape[0]):
+        acc = 0.0
+        for k in range(r):
+            acc += basis[a, k] * t[k]
+        w[rows[a]] += acc
+    if not transpose:
+        for i in range(n):
+            w[i] *= scale[i]
+    return w
