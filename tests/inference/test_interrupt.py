@@ -68,6 +68,9 @@ def test_keyboard_interrupt_returns_draws_so_far(model, monkeypatch):
         return background
 
     monkeypatch.setattr(nutpie, "sample", sample_then_interrupt)
+    # A process started in the background by a non-interactive shell ignores SIGINT; Ctrl-C
+    # reaches Python as KeyboardInterrupt only under its default handler, so install it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         tree = bayesinv.sample(
             model, draws=ENDLESS, tune=100, chains=2, random_seed=1, time_budget=120.0
@@ -75,6 +78,7 @@ def test_keyboard_interrupt_returns_draws_so_far(model, monkeypatch):
     finally:
         for timer in timers:
             timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     check_partial(tree, "KeyboardInterrupt")
 
 
