@@ -4,9 +4,11 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def lowrank_apply(scale, rows, basis, coef, z, transpose):
-    # A z = s * (z + U_rows (coef * U_rows^T z_rows)); A^T v = w + U (coef * U^T w), w = s * v
+    # A z = s * (z + U_rows (coef * U_rows^T z_rows)); A^T v = w + U (coef * U^T w), w = s * v.
+    # reassociation lets the two passes over the basis (the cost) vectorise: sums are only
+    # reordered, and NaN and inf still propagate (no "nnan"/"ninf" assumptions).
     n = z.shape[0]
     w = np.empty(n)
     if transpose:
@@ -15,15 +17,15 @@ def lowrank_apply(scale, rows, basis, coef, z, transpose):
     else:
         for i in range(n):
             w[i] = z[i]
-    r = basis.shape[1]
+    m, r = basis.shape
     t = np.zeros(r)
-    for a in range(rows.shape[0]):
-        zi = w[rows[a]]
+    for a in range(m):
+        wa = w[rows[a]]
         for k in range(r):
-            t[k] += basis[a, k] * zi
+            t[k] += basis[a, k] * wa
     for k in range(r):
         t[k] *= coef[k]
-    for a in range(rows.shape[0]):
+    for a in range(m):
         acc = 0.0
         for k in range(r):
             acc += basis[a, k] * t[k]
