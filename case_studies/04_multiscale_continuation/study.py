@@ -136,6 +136,28 @@ def _preconditioned(full, preconditioner):
     return precondition(full, preconditioner.transfer(unconstrained_layout(full)))
 
 
+def _laplace_then_nuts(build, config, seed, coarse_levels=None):
+    """Laplace guess, then NUTS on the full model in its coordinates; timings included.
+
+    With ``coarse_levels`` the guess is the continuation over levels ``0..coarse_levels-1``
+    (evaluated on the full model); without, a Laplace approximation of the full model alone.
+    """
+    from bayesinv.inference import continuation
+
+    t0 = time.perf_counter()
+    full = build()
+    if coarse_levels is None:
+        levels = continuation(lambda level: full, 1, random_seed=seed, method="laplace")
+    else:
+        levels = continuation(build, coarse_levels, random_seed=seed, method="laplace", nested=full)
+    pmodel = _preconditioned(full, levels.final.preconditioner)
+    levels_s = time.perf_counter() - t0
+    tree, compile_s, sample_s = _nuts(
+        pmodel, config, config["draws"], config["tune_continuation"], seed, observed_from=full
+    )
+    return levels, (tree, levels_s, compile_s, sample_s, full)
+
+
 def _warm_up(build):
     """Compile once untimed what every method compiles, so none pays numba's first compile."""
     import nutpie
@@ -264,7 +286,6 @@ def _figure(rows, path):
 
 def run(config: dict, out: Path) -> dict:
     """Run the study; return the per-resolution table and the continuation ratios."""
-    from bayesinv.inference import continuation
     from bayesinv.reporting import report
 
     rng = np.random.default_rng(config["seed"])
@@ -291,40 +312,11 @@ def run(config: dict, out: Path) -> dict:
         )
         results["cold"] = (tree, 0.0, compile_s, sample_s, model)
 
-        t0 = time.perf_counter()
-        full = build()
-        levels = continuation(
-            build, wavelet.levels, random_seed=seed, method="laplace", nested=full
+        levels, results["continuation"] = _laplace_then_nuts(
+            build, config, seed, coarse_levels=wavelet.levels
         )
-        pmodel = _preconditioned(full, levels.final.preconditioner)
-        levels_s = time.perf_counter() - t0
-        tree, compile_s, sample_s = _nuts(
-            pmodel,
-            config,
-            config["draws"],
-            config["tune_continuation"],
-            seed,
-            observed_from=full,
-        )
-        results["continuation"] = (tree, levels_s, compile_s, sample_s, full)
-
         if config["ablation"]:
-            t0 = time.perf_counter()
-            full = build()
-            finest = continuation(
-                lambda level, full=full: full, 1, random_seed=seed, method="laplace"
-            )
-            pmodel = _preconditioned(full, finest.final.preconditioner)
-            finest_s = time.perf_counter() - t0
-            tree, compile_s, sample_s = _nuts(
-                pmodel,
-                config,
-                config["draws"],
-                config["tune_continuation"],
-                seed,
-                observed_from=full,
-            )
-            results["finest_laplace"] = (tree, finest_s, compile_s, sample_s, full)
+            _, results["finest_laplace"] = _laplace_then_nuts(build, config, seed)
 
         times = {}
         thinned = {}
