@@ -29,6 +29,7 @@ Coordinates are the model's *unconstrained* value variables flattened in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pymc as pm
@@ -223,15 +224,18 @@ class Preconditioner:
         inner = z + ((z @ self.basis) * (self.factors - 1.0)) @ self.basis.T
         return self.mean + self.scale * inner
 
+    @cached_property
+    def factor(self) -> LowRankUpdate:
+        """:math:`A` as a linear operator with numba kernels (what :func:`precondition` uses)."""
+        return LowRankUpdate(self.scale, self.basis, self.factors - 1.0, name="preconditioner")
+
     def factor_times(self, z) -> np.ndarray:
         """Return :math:`A z` (the map without its centre)."""
-        z = np.asarray(z, dtype=np.float64)
-        return self.scale * (z + self.basis @ ((self.factors - 1.0) * (self.basis.T @ z)))
+        return self.factor.forward(z)
 
     def factor_transpose_times(self, v) -> np.ndarray:
         """Return :math:`A^T v` (maps a gradient in ``x`` to one in ``z``)."""
-        w = self.scale * np.asarray(v, dtype=np.float64)
-        return w + self.basis @ ((self.factors - 1.0) * (self.basis.T @ w))
+        return self.factor.vjp(v, v)  # A is linear: the linearisation point is unused
 
     def covariance(self) -> np.ndarray:
         """Return the implied covariance :math:`A A^T` as a dense matrix (small problems)."""
@@ -477,8 +481,7 @@ def precondition(model: pm.Model, preconditioner: Preconditioner) -> pm.Model:
         z = pm.Flat(Z_NAME, shape=p.n)
         # A z as one linear operator with numba kernels: PyTensor's own dot and indexing
         # ops would make the compiled model take many times longer to compile
-        factor = LowRankUpdate(p.scale, p.basis, p.factors - 1.0, name="preconditioner")
-        x = pt.constant(p.mean, name="preconditioner_mean") + ForwardOp(factor)(z)
+        x = pt.constant(p.mean, name="preconditioner_mean") + ForwardOp(p.factor)(z)
         replace = {}
         offset = 0
         for v, (_, shape) in zip(model.value_vars, layout, strict=True):
