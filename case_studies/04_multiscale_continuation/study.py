@@ -105,14 +105,20 @@ def _builder(grid, op, data, wavelet, config):
     return build
 
 
+def _compile(model):
+    import nutpie
+
+    # only the coefficients are stored while sampling (the criterion is on them); the field
+    # is computed from them afterwards, untimed, for every method alike (see _with_field)
+    return nutpie.compile_pymc_model(model, backend="numba", var_names=[LATENT])
+
+
 def _nuts(model, config, draws, tune, seed, observed_from=None):
     import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
 
     t0 = time.perf_counter()
-    # only the coefficients are stored while sampling (the criterion is on them); the field
-    # is computed from them afterwards, untimed, for every method alike (see _with_field)
-    compiled = nutpie.compile_pymc_model(model, backend="numba", var_names=[LATENT])
+    compiled = _compile(model)
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     tree = nutpie.sample(
@@ -160,14 +166,12 @@ def _laplace_then_nuts(build, config, seed, coarse_levels=None):
 
 def _warm_up(build):
     """Compile once untimed what every method compiles, so none pays numba's first compile."""
-    import nutpie
-
     from bayesinv.inference import continuation
 
     full = build()
-    nutpie.compile_pymc_model(full, backend="numba")
+    _compile(full)
     levels = continuation(build, 1, random_seed=0, method="laplace", nested=full)
-    nutpie.compile_pymc_model(_preconditioned(full, levels.final.preconditioner), backend="numba")
+    _compile(_preconditioned(full, levels.final.preconditioner))
 
 
 def threshold_draws(tree, config) -> tuple[int | None, float, float, float]:
