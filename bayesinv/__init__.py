@@ -4,11 +4,14 @@ Heavy layers (PyMC, PyTensor, ArviZ) are imported lazily, so ``bayesinv.grid`` a
 ``bayesinv.operators`` stay light.
 """
 
+from bayesinv import _deprecation
 from bayesinv.grid import Grid1D, Grid2D
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["Grid1D", "Grid2D", "__version__", "report", "sample"]
+
+_deprecation.install()
 
 
 def __getattr__(name):
@@ -17,7 +20,7 @@ def __getattr__(name):
 
         return sample
     if name == "report":
-        from bayesinv.reporting import report
+        from bayesinv.diagnostics.report import report
 
         return report
     raise AttributeError(f"module 'bayesinv' has no attribute {name!r}")

@@ -10,7 +10,7 @@ __all__ = ["main"]
 
 
 def _demo(args) -> int:
-    from bayesinv.demo import DemoConfig, run_demo
+    from bayesinv.studies.demo import DemoConfig, run_demo
 
     config = DemoConfig(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
     headline = run_demo(args.out, config)
@@ -20,7 +20,7 @@ def _demo(args) -> int:
 
 
 def _run(args) -> int:
-    from bayesinv.case_study import run_case_study
+    from bayesinv.studies.runner import run_case_study
 
     headline = run_case_study(args.study, args.size, args.out, update=not args.no_readme)
     print(json.dumps(headline, indent=2, default=str))
@@ -28,7 +28,7 @@ def _run(args) -> int:
 
 
 def _report(args) -> int:
-    from bayesinv.reporting import regenerate_report
+    from bayesinv.diagnostics.report import regenerate_report
 
     result = regenerate_report(args.path, args.out)
     print(result.convergence.verdict)
@@ -37,7 +37,7 @@ def _report(args) -> int:
 
 
 def _sbc(args) -> int:
-    from bayesinv.calibration import load_sbc_config, run_sbc
+    from bayesinv.studies.sbc import load_sbc_config, run_sbc
 
     try:
         config = load_sbc_config(args.config, out=args.out)
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     int
         Exit status.
     """
-    from bayesinv.demo import DemoConfig
+    from bayesinv.studies.demo import DemoConfig
 
     defaults = DemoConfig()
     parser = argparse.ArgumentParser(prog="bayesinv", description="Bayesian inversion toolkit")
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     sbc = sub.add_parser(
         "sbc", help="run (or resume) a simulation-based calibration study from a TOML config"
     )
-    sbc.add_argument("config", help="TOML configuration (see bayesinv.calibration)")
+    sbc.add_argument("config", help="TOML configuration (see bayesinv.studies.sbc)")
     sbc.add_argument("--out", default=None, help="output folder (default: output.folder)")
     sbc.set_defaults(func=_sbc)
     args = parser.parse_args(argv)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bayesinv.case_study import load_config
+from bayesinv.studies.runner import load_config
 
 STUDY = Path(__file__).resolve().parent.parent / "case_studies" / "04_multiscale_continuation"
 

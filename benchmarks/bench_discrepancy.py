@@ -8,11 +8,11 @@ import numpy as np
 from _common import compiled_logp_and_grad, rate
 
 from bayesinv import Grid1D
-from bayesinv.discrepancy import Discrepancy
-from bayesinv.fields import IIDNormal
-from bayesinv.modality import Modality
 from bayesinv.model import JointInversion
-from bayesinv.noise import KnownNoise
+from bayesinv.model.discrepancy import Discrepancy
+from bayesinv.model.fields import IIDNormal
+from bayesinv.model.modality import Modality
+from bayesinv.model.noise import KnownNoise
 from bayesinv.operators import MatrixOperator
 
 

@@ -11,14 +11,14 @@ import time
 
 import numpy as np
 
-from bayesinv.demo import DemoConfig
-from bayesinv.fields import IIDNormal
 from bayesinv.grid import Grid2D
 from bayesinv.inference import gauss_newton_laplace, sample
-from bayesinv.modality import Modality
 from bayesinv.model import JointInversion
-from bayesinv.noise import KnownNoise
+from bayesinv.model.fields import IIDNormal
+from bayesinv.model.modality import Modality
+from bayesinv.model.noise import KnownNoise
 from bayesinv.operators import Gravity2D
+from bayesinv.studies.demo import DemoConfig
 from bayesinv.synthetic import gravity_survey
 
 

@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from bayesinv import Grid2D
-from bayesinv.operators.resistivity import DCResistivity2p5D
-from bayesinv.operators.surveys import dipole_dipole, surface_electrodes
+from bayesinv.operators.resistivity.arrays import dipole_dipole, surface_electrodes
+from bayesinv.operators.resistivity.operator import DCResistivity2p5D
 
 try:
     from threadpoolctl import threadpool_limits

@@ -26,7 +26,7 @@ CASE = HERE.parent / "case_studies" / "05_calibration"
 
 
 def _run(name: str, out: Path, scheduler, n_workers):
-    from bayesinv.calibration import load_sbc_config, run_sbc
+    from bayesinv.studies.sbc import load_sbc_config, run_sbc
 
     config = load_sbc_config(CASE / f"config_{name}.toml", out=out / name)
     config = dataclasses.replace(

@@ -50,7 +50,7 @@ def test_api_pages_list_every_public_name(tmp_path):
                 assert name in documented[home], (home, name)
     # a re-export is documented where it is defined, not twice
     assert homes[("bayesinv.operators", "Gravity2D")] == "bayesinv.operators.gravity"
-    assert homes[("bayesinv", "report")] == "bayesinv.reporting"
+    assert homes[("bayesinv", "report")] == "bayesinv.diagnostics.report"
     assert homes[("bayesinv", "sample")] == "bayesinv.inference.sampling"
 
 

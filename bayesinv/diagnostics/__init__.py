@@ -1,8 +1,12 @@
-"""Diagnostics and figures computed from an ArviZ DataTree."""
+"""Diagnostics and figures computed from an ArviZ DataTree, and the report page."""
 
+from bayesinv import _deprecation
 from bayesinv.diagnostics.convergence import ConvergenceReport, Thresholds, convergence_report
-from bayesinv.diagnostics.field_maps import field_summaries, plot_posterior_field
-from bayesinv.diagnostics.maps import plot_data_fit, plot_field_maps
+from bayesinv.diagnostics.plots import (
+    plot_data_fit,
+    plot_field_maps,
+    plot_posterior_field,
+)
 from bayesinv.diagnostics.ppc import (
     ModalityCheck,
     modality_loo,
@@ -11,8 +15,7 @@ from bayesinv.diagnostics.ppc import (
     posterior_predictive_check,
     ppc_table,
 )
-from bayesinv.diagnostics.sbc_plots import plot_ecdf_difference, plot_rank_histograms
-from bayesinv.diagnostics.truth import central_interval, truth_coverage
+from bayesinv.diagnostics.truth import central_interval, field_summaries, truth_coverage
 
 __all__ = [
     "ConvergenceReport",
@@ -24,12 +27,16 @@ __all__ = [
     "modality_loo",
     "modality_names",
     "plot_data_fit",
-    "plot_ecdf_difference",
     "plot_field_maps",
     "plot_posterior_field",
     "plot_ppc",
-    "plot_rank_histograms",
     "posterior_predictive_check",
     "ppc_table",
     "truth_coverage",
 ]
+
+# bayesinv 0.1 exported the SBC plots here; they live in bayesinv.calibration now.
+__getattr__ = _deprecation.moved_names(
+    "bayesinv.diagnostics",
+    {n: "bayesinv.calibration.plots" for n in ("plot_ecdf_difference", "plot_rank_histograms")},
+)

@@ -11,7 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["central_interval", "posterior_draws", "truth_coverage"]
+from bayesinv.grid import Grid2D
+
+__all__ = [
+    "CONTRACTION",
+    "central_interval",
+    "field_summaries",
+    "posterior_draws",
+    "truth_coverage",
+]
 
 
 def posterior_draws(idata, name: str, group: str = "posterior") -> np.ndarray:
@@ -116,3 +124,49 @@ def truth_coverage(idata, truth: dict, probs=(0.5, 0.9)) -> pd.DataFrame:
             row["rms_z"] = float(np.sqrt(np.mean((err / sd) ** 2)))
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("variable")
+
+
+CONTRACTION = "posterior sd / prior sd"
+
+
+def field_summaries(idata, name: str, grid: Grid2D, truth=None) -> dict[str, np.ndarray]:
+    """Posterior summaries of a field on a grid, ready for :func:`plot_field_maps`.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        Result with a ``posterior`` group (and optionally a ``prior`` group).
+    name : str
+        Field variable; its draws must have ``grid.size`` values.
+    grid : Grid2D
+        The field's grid.
+    truth : array_like, optional
+        True field, shown first.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Panels ``truth`` (if given), ``posterior mean``, ``posterior sd``, ``90% interval
+        width`` and, when the prior group holds ``name``, ``posterior sd / prior sd``
+        (1 where the data taught nothing), each of shape ``(nz, nx)``.
+    """
+    draws = posterior_draws(idata, name)
+    if int(np.prod(draws.shape[1:])) != grid.size:
+        raise ValueError(
+            f"field_summaries: {name!r} has {int(np.prod(draws.shape[1:]))} values per draw, "
+            f"the grid has {grid.size} cells"
+        )
+    draws = draws.reshape(-1, *grid.shape)
+    panels = {}
+    if truth is not None:
+        panels["truth"] = grid.unravel(np.asarray(truth, dtype=float).ravel())
+    panels["posterior mean"] = draws.mean(axis=0)
+    sd = draws.std(axis=0, ddof=1)
+    panels["posterior sd"] = sd
+    lo, hi = central_interval(draws, 0.9)
+    panels["90% interval width"] = hi - lo
+    if "prior" in idata.children and name in idata["prior"].data_vars:
+        prior = posterior_draws(idata, name, group="prior").reshape(-1, *grid.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            panels[CONTRACTION] = sd / prior.std(axis=0, ddof=1)
+    return panels

@@ -1,5 +1,6 @@
 """Inference drivers: each takes an explicit seed and returns an ArviZ DataTree."""
 
+from bayesinv import _deprecation
 from bayesinv.inference.continuation import (
     ContinuationResult,
     LevelResult,
@@ -15,18 +16,14 @@ from bayesinv.inference.preconditioning import (
 )
 from bayesinv.inference.replicates import dask_client, run_replicates
 from bayesinv.inference.sampling import SAMPLERS, sample
-from bayesinv.inference.sbc import SBCResult, simulation_based_calibration
-from bayesinv.inference.sbc_study import JointSBCStudy
 from bayesinv.inference.smc import sample_smc
 
 __all__ = [
     "SAMPLERS",
     "ContinuationResult",
-    "JointSBCStudy",
     "LaplaceResult",
     "LevelResult",
     "Preconditioner",
-    "SBCResult",
     "continuation",
     "dask_client",
     "find_map",
@@ -37,6 +34,16 @@ __all__ = [
     "run_replicates",
     "sample",
     "sample_smc",
-    "simulation_based_calibration",
     "zero_pad_transfer",
 ]
+
+# bayesinv 0.1 exported SBC from here; it lives in bayesinv.calibration (and the study in
+# bayesinv.studies.joint_sbc) now.
+__getattr__ = _deprecation.moved_names(
+    "bayesinv.inference",
+    {
+        "SBCResult": "bayesinv.calibration.ranks",
+        "simulation_based_calibration": "bayesinv.calibration.runner",
+        "JointSBCStudy": "bayesinv.studies.joint_sbc",
+    },
+)

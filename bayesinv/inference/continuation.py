@@ -132,7 +132,7 @@ def zero_pad_transfer(level: int, point: dict, fine_model: pm.Model) -> dict:
 
     Variables of the same name and shape are copied (e.g. hyperparameters); a 1-D variable
     that is longer in the fine model gets the coarse values first and zeros after. This is
-    the transfer for wavelet coefficients ordered coarsest first (:func:`~bayesinv.priors.
+    the transfer for wavelet coefficients ordered coarsest first (:func:`~bayesinv.model.priors.
     besov_prior` with ``max_level=level``): the finer levels start at zero.
 
     Parameters

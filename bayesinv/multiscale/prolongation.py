@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from bayesinv.grid import Grid1D, Grid2D
-from bayesinv.kernels._prolong import prolong, restrict
+from bayesinv.multiscale._prolong_numba import prolong, restrict
 from bayesinv.operators.base import ForwardOperator, NumbaKernels
 
 __all__ = ["KINDS", "Prolongation"]

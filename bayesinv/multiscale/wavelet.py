@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from bayesinv.grid import Grid1D, Grid2D
-from bayesinv.kernels._wavelet import dwt1, dwt2, idwt1, idwt2
+from bayesinv.multiscale._wavelet_numba import dwt1, dwt2, idwt1, idwt2
 from bayesinv.multiscale.padding import ZeroPadding
 from bayesinv.operators.base import ForwardOperator, NumbaKernels
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 
 from bayesinv.grid import Grid2D
-from bayesinv.kernels._crossgradient import (
+from bayesinv.operators._crossgradient_numba import (
     cross_gradient,
     cross_gradient_jvp,
     cross_gradient_vjp,

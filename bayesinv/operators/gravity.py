@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bayesinv.grid import Grid2D
-from bayesinv.kernels._gravity import gravity_matrix
+from bayesinv.operators._gravity_numba import gravity_matrix
+from bayesinv.operators._points import check_outside_cells, check_points
 from bayesinv.operators.matrix import MatrixOperator
-from bayesinv.operators.points import check_outside_cells, check_points
 
 __all__ = ["Gravity2D"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from bayesinv.kernels._lowrank import lowrank_apply
+from bayesinv.operators._lowrank_numba import lowrank_apply
 from bayesinv.operators.base import ForwardOperator, NumbaKernels
 
 __all__ = ["LowRankUpdate"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from bayesinv.grid import Grid2D
-from bayesinv.kernels._magnetics import magnetics_matrix
+from bayesinv.operators._magnetics_numba import magnetics_matrix
+from bayesinv.operators._points import check_outside_cells, check_points
 from bayesinv.operators.matrix import MatrixOperator
-from bayesinv.operators.points import check_outside_cells, check_points
 
 __all__ = ["Magnetics2D", "section_field_direction"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from bayesinv.kernels._dense import matvec, rmatvec
+from bayesinv.operators._matrix_numba import matvec, rmatvec
 from bayesinv.operators.base import ForwardOperator, NumbaKernels
 
 __all__ = ["MatrixOperator"]

@@ -12,14 +12,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from bayesinv.grid import Grid2D
-from bayesinv.kernels._observation import (
+from bayesinv.operators._observation_numba import (
     difference_adjoint,
     difference_forward,
     subset_adjoint,
     subset_forward,
 )
+from bayesinv.operators._points import check_points
 from bayesinv.operators.base import ForwardOperator, NumbaKernels
-from bayesinv.operators.points import check_points
 from bayesinv.operators.sparse import SparseMatrixOperator
 
 __all__ = ["Differencer", "PointSampler", "Subset"]

@@ -6,7 +6,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from bayesinv.kernels._sparse import csr_matvec, csr_rmatvec
+from bayesinv.operators._sparse_numba import csr_matvec, csr_rmatvec
 from bayesinv.operators.base import ForwardOperator, NumbaKernels
 
 __all__ = ["SparseMatrixOperator", "sparse_kernels"]

@@ -6,8 +6,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from bayesinv.grid import Grid2D
-from bayesinv.kernels._traveltime import ray_matrix_coo
-from bayesinv.operators.points import check_points
+from bayesinv.operators._points import check_points
+from bayesinv.operators._traveltime_numba import ray_matrix_coo
 from bayesinv.operators.sparse import SparseMatrixOperator
 
 __all__ = ["StraightRayTomography"]

@@ -1,14 +1,14 @@
 """Case study 01: gravity and travel time, separate vs joint (cross-gradient) inversion.
 
-The code is :func:`bayesinv.demo.run_demo` (shipped in the package, so that ``bayesinv demo``
-works from any installed copy); this file only hands it the configuration.
+The code is :func:`bayesinv.studies.demo.run_demo` (shipped in the package, so that
+``bayesinv demo`` works from any installed copy); this file only hands it the configuration.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bayesinv.demo import DemoConfig, run_demo
+from bayesinv.studies.demo import DemoConfig, run_demo
 
 #: configuration keys and their types (checked by the runner before anything runs)
 REQUIRED = {
@@ -33,5 +33,5 @@ REQUIRED = {
 
 
 def run(config: dict, out: Path) -> dict:
-    """Run the study; return its headline numbers (see :func:`bayesinv.demo.run_demo`)."""
+    """Run the study; return its headline numbers (see :func:`bayesinv.studies.demo.run_demo`)."""
     return run_demo(out, DemoConfig.from_dict(config), progressbar=False)

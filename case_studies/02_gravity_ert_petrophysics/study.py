@@ -2,9 +2,9 @@
 
 Three fields: the fine log-conductivity ``logcond`` (seen by ERT), its coarse version
 ``logcond_coarse`` (each coarse cell ≈ the geometric mean of the fine cells it holds:
-:class:`bayesinv.coupling.Homogenization`) and the coarse density contrast ``density``
+:class:`bayesinv.model.coupling.Homogenization`) and the coarse density contrast ``density``
 (seen by gravity), tied to ``logcond_coarse`` by a linear petrophysical relation
-(:class:`bayesinv.coupling.Petrophysical`). The *separate* inversion has the same fields and
+(:class:`bayesinv.model.coupling.Petrophysical`). The *separate* inversion has the same fields and
 data without the two links; the *joint* one has both.
 
 The ERT operator runs in Python (SciPy sparse LU), so NUTS is too slow at this size on two
@@ -56,7 +56,7 @@ def _survey(config: dict):
     from bayesinv import Grid2D
     from bayesinv.multiscale import Prolongation, coarsen
     from bayesinv.operators import DCResistivity2p5D, Gravity2D
-    from bayesinv.operators.surveys import dipole_dipole, surface_electrodes
+    from bayesinv.operators.resistivity.arrays import dipole_dipole, surface_electrodes
     from bayesinv.synthetic import Body, bodies_field, surface_line
 
     c = config
@@ -104,11 +104,11 @@ def _survey(config: dict):
 
 
 def _model(survey, config, coupled: bool):
-    from bayesinv.coupling import Homogenization, Petrophysical, linear
-    from bayesinv.fields import IIDNormal
-    from bayesinv.modality import Modality
     from bayesinv.model import JointInversion
-    from bayesinv.noise import KnownNoise
+    from bayesinv.model.coupling import Homogenization, Petrophysical, linear
+    from bayesinv.model.fields import IIDNormal
+    from bayesinv.model.modality import Modality
+    from bayesinv.model.noise import KnownNoise
 
     fine, coarse, _, (gravity, receivers), (ert, _, ert_sd), _, data = survey
     c = config
@@ -216,8 +216,8 @@ def _tree(model, draws: list[dict], chains: int):
 def run(config: dict, out: Path) -> dict:
     """Run the study; return coverage and RMSE of each field, separate and joint."""
     from bayesinv.diagnostics import plot_field_maps
+    from bayesinv.diagnostics.report import report
     from bayesinv.inference import find_map
-    from bayesinv.reporting import report
 
     survey = _survey(config)
     fine, coarse, truth, (_, receivers), *_, clean, _ = survey

@@ -4,7 +4,7 @@ The data are the 2-D gravity response of two bodies in the section *plus* a smoo
 field from a source the model does not contain (a broad deep mass off the end of the line).
 Both inversions use the same 2-D gravity operator and Matérn prior on the density contrast;
 one adds a model-discrepancy Gaussian process over the receiver positions
-(:class:`bayesinv.discrepancy.Discrepancy`, marginalised exactly). The question is whether
+(:class:`bayesinv.model.discrepancy.Discrepancy`, marginalised exactly). The question is whether
 the credible intervals of the density still cover the truth.
 """
 
@@ -53,10 +53,10 @@ def _survey(config: dict):
 
 
 def _model(grid, survey, data, config, discrepancy: bool):
-    from bayesinv.fields import MaternField
-    from bayesinv.modality import Modality
     from bayesinv.model import JointInversion
-    from bayesinv.noise import KnownNoise
+    from bayesinv.model.fields import MaternField
+    from bayesinv.model.modality import Modality
+    from bayesinv.model.noise import KnownNoise
     from bayesinv.operators import Gravity2D
 
     prior = MaternField(
@@ -78,7 +78,7 @@ def _model(grid, survey, data, config, discrepancy: bool):
 
 
 def _discrepancy(config: dict):
-    from bayesinv.discrepancy import Discrepancy
+    from bayesinv.model.discrepancy import Discrepancy
 
     low, high = (float(v) for v in config["discrepancy_lengthscale"])
     return Discrepancy(
@@ -113,8 +113,8 @@ def _figure(grid, truth, results, receivers, path):
 def run(config: dict, out: Path) -> dict:
     """Run the study; return coverage, RMSE and convergence of both inversions."""
     from bayesinv.diagnostics import plot_data_fit
+    from bayesinv.diagnostics.report import report
     from bayesinv.inference import sample
-    from bayesinv.reporting import report
 
     grid, survey, regional = _survey(config)
     data = survey.data + regional

@@ -80,8 +80,8 @@ def _problem(n: int, config: dict, rng: np.random.Generator):
 def _builder(grid, op, data, wavelet, config):
     import pymc as pm
 
+    from bayesinv.model.priors import besov_prior
     from bayesinv.ops import ForwardOp
-    from bayesinv.priors import besov_prior
 
     def build(level=None):
         with pm.Model() as model:
@@ -290,7 +290,7 @@ def _figure(rows, path):
 
 def run(config: dict, out: Path) -> dict:
     """Run the study; return the per-resolution table and the continuation ratios."""
-    from bayesinv.reporting import report
+    from bayesinv.diagnostics.report import report
 
     rng = np.random.default_rng(config["seed"])
     resolutions = [int(n) for n in config["resolutions"]]

@@ -2,7 +2,8 @@
 
 Called by ``docs/conf.py`` at every build, so the reference always lists every public name:
 one page per public module of :mod:`bayesinv` (private modules, whose names start with an
-underscore, and the private numba kernels in ``bayesinv.kernels`` are left out). Every
+underscore, such as the numba kernels ``_gravity_numba`` beside their operator, are left
+out). Every
 name is documented once, in the module that defines it; a package that re-exports names
 (e.g. :mod:`bayesinv.operators`) gets a table linking to them.
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = "bayesinv"
-SKIP = ("bayesinv.kernels",)
+SKIP = ()
 #: public names without a docstring of their own (a plain ``str``), documented here
 SPECIAL = {"__version__": "The version of the installed bayesinv, a string such as ``'0.1.0'``."}
 

@@ -17,8 +17,8 @@ import numpy as np
 import pymc as pm
 
 from bayesinv import Grid2D
+from bayesinv.model.priors import besov_prior, matern_prior
 from bayesinv.multiscale import Prolongation, WaveletField
-from bayesinv.priors import besov_prior, matern_prior
 
 HERE = Path(__file__).resolve().parent
 GRID = Grid2D(nx=128, nz=64, dx=5.0, dz=5.0)  # 640 m x 320 m section

@@ -33,9 +33,9 @@ from IPython.display import Image
 import bayesinv
 from bayesinv import Grid2D
 from bayesinv.diagnostics import field_summaries, plot_field_maps
+from bayesinv.diagnostics.report import report
 from bayesinv.operators import Gravity2D
 from bayesinv.ops import forward
-from bayesinv.reporting import report
 from bayesinv.synthetic import gravity_survey
 from bayesinv.testing import dot_test
 
@@ -143,7 +143,7 @@ Image(filename=str(png))
 # %% [markdown]
 # ## The report
 #
-# {func}`bayesinv.reporting.report` writes everything a result needs to be judged to a
+# {func}`bayesinv.diagnostics.report.report` writes everything a result needs to be judged to a
 # folder: the DataTree with provenance, a convergence verdict, posterior predictive checks
 # and PSIS-LOO per modality, coverage of the truth when one is known, field maps and an
 # `index.html`. Given the model it first adds the posterior predictive and prior draws.

@@ -14,7 +14,7 @@
 # Two data sets observe two properties of the same section: surface gravity sees the
 # density contrast, cross-hole travel times see the slowness. A
 # {class}`~bayesinv.model.JointInversion` declares the two **fields**, one
-# {class}`~bayesinv.modality.Modality` per data set (operator, data, noise model), and a
+# {class}`~bayesinv.model.modality.Modality` per data set (operator, data, noise model), and a
 # **coupling** between the fields: here the cross-gradient, which favours models whose
 # density and slowness change in the same places, without assuming any relation between
 # their values.
@@ -36,13 +36,13 @@ from IPython.display import Image
 
 import bayesinv
 from bayesinv import Grid2D
-from bayesinv.coupling import CrossGradient
 from bayesinv.diagnostics import convergence_report, field_summaries, plot_field_maps
-from bayesinv.discrepancy import Discrepancy
-from bayesinv.fields import IIDNormal
-from bayesinv.modality import Modality
 from bayesinv.model import JointInversion
-from bayesinv.noise import KnownNoise
+from bayesinv.model.coupling import CrossGradient
+from bayesinv.model.discrepancy import Discrepancy
+from bayesinv.model.fields import IIDNormal
+from bayesinv.model.modality import Modality
+from bayesinv.model.noise import KnownNoise
 from bayesinv.operators import Gravity2D, StraightRayTomography
 from bayesinv.synthetic import Body, bodies_field, surface_line
 
@@ -150,7 +150,7 @@ az.summary(idata, var_names=["gravity_discrepancy_amplitude", "gravity_discrepan
 # amounts: a density that hardly varies satisfies it trivially, so it cannot move the
 # density image much here. It matters most when both data sets resolve structure and
 # disagree on where it is; to transfer magnitudes use a
-# {class}`~bayesinv.coupling.Petrophysical` link instead (see {doc}`../concepts`).
+# {class}`~bayesinv.model.coupling.Petrophysical` link instead (see {doc}`../concepts`).
 
 # %%
 maps = {}

@@ -15,10 +15,10 @@
 # says *at which scales* a field may vary. bayesinv's field priors are built so that they
 # mean the same thing at any resolution (discretisation invariance):
 #
-# - {func}`~bayesinv.priors.besov_prior`: a wavelet series $m = Wθ$ with level-dependent
+# - {func}`~bayesinv.model.priors.besov_prior`: a wavelet series $m = Wθ$ with level-dependent
 #   coefficient scales; `p=2` is Gaussian, `p=1` (Laplace coefficients) favours blocky,
 #   edge-preserving fields;
-# - {func}`~bayesinv.priors.matern_prior`: a Gaussian random field with Matérn covariance,
+# - {func}`~bayesinv.model.priors.matern_prior`: a Gaussian random field with Matérn covariance,
 #   usually on a coarse grid prolonged to the fine one
 #   ({class}`~bayesinv.multiscale.Prolongation`).
 #
@@ -32,10 +32,10 @@ import pymc as pm
 
 from bayesinv import Grid2D
 from bayesinv.inference import continuation
+from bayesinv.model.priors import besov_level_scales, besov_prior, matern_prior
 from bayesinv.multiscale import Prolongation, WaveletField
 from bayesinv.operators import Gravity2D
 from bayesinv.ops import forward
-from bayesinv.priors import besov_level_scales, besov_prior, matern_prior
 from bayesinv.synthetic import gravity_survey
 
 # plots inline in notebooks (bayesinv.diagnostics selects the Agg backend)
@@ -92,7 +92,7 @@ show(grid, fields, titles)
 #
 # The standard deviation of the level-$j$ coefficients is
 # $κ\,γ_j$ with $γ_j$ from the smoothness `s` and `p`
-# ({func}`~bayesinv.priors.besov_level_scales`): finer levels get geometrically smaller
+# ({func}`~bayesinv.model.priors.besov_level_scales`): finer levels get geometrically smaller
 # scales, so refining the grid only adds small-scale detail.
 
 # %%

@@ -33,11 +33,11 @@ from bayesinv.diagnostics import (
     posterior_predictive_check,
     ppc_table,
 )
-from bayesinv.fields import IIDNormal
 from bayesinv.inference import gauss_newton_laplace
-from bayesinv.modality import Modality
 from bayesinv.model import JointInversion
-from bayesinv.noise import KnownNoise
+from bayesinv.model.fields import IIDNormal
+from bayesinv.model.modality import Modality
+from bayesinv.model.noise import KnownNoise
 from bayesinv.operators import Gravity2D
 from bayesinv.ops import forward
 from bayesinv.synthetic import Body, bodies_field, surface_line
@@ -124,7 +124,7 @@ Image(filename=str(png))
 # %% [markdown]
 # Checks at the fitted data are conservative (the data were used to fit the model), so
 # a modality that fails them is certainly misfit; replacing
-# {class}`~bayesinv.noise.KnownNoise` by {class}`~bayesinv.noise.ScaledNoise` lets the
+# {class}`~bayesinv.model.noise.KnownNoise` by {class}`~bayesinv.model.noise.ScaledNoise` lets the
 # model learn a common error scale per modality instead.
 #
 # ## Calibration: Laplace and NUTS against the exact posterior
@@ -198,6 +198,6 @@ for label, tree, divergent in [("NUTS", nuts, n_div), ("Laplace", laplace.idata,
     )
 
 # %% [markdown]
-# Beyond single problems, {func}`~bayesinv.inference.sbc.simulation_based_calibration`
+# Beyond single problems, {func}`~bayesinv.calibration.runner.simulation_based_calibration`
 # repeats simulate-then-fit over prior draws and tests the uniformity of the ranks of the
 # true values among the posterior draws.

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from bayesinv import Grid2D
-from bayesinv.diagnostics.field_maps import field_summaries, plot_posterior_field
+from bayesinv.diagnostics.plots import field_summaries, plot_posterior_field
 from bayesinv.diagnostics.truth import central_interval, truth_coverage
 
 

@@ -8,10 +8,10 @@ from bayesinv.inference.continuation import (
     prolong_transfer,
     zero_pad_transfer,
 )
+from bayesinv.model.priors import besov_level_scales, besov_prior
 from bayesinv.multiscale import GridHierarchy, Prolongation, WaveletField
 from bayesinv.operators import MatrixOperator
 from bayesinv.ops import ForwardOp
-from bayesinv.priors import besov_level_scales, besov_prior
 from bayesinv.testing import check_gaussian_posterior
 
 GRID = Grid1D(nz=32, dz=1.0)

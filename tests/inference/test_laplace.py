@@ -210,7 +210,7 @@ def test_find_map_matches_closed_form_without_object_mode(rng):
 
 
 def test_report_works_on_a_laplace_result(rng, tmp_path):
-    from bayesinv.reporting import regenerate_report, report
+    from bayesinv.diagnostics.report import regenerate_report, report
 
     grid = Grid2D(nx=6, nz=3, dx=10.0, dz=10.0)
     receivers = np.column_stack([np.linspace(0.0, 60.0, 8), np.zeros(8)])

@@ -5,7 +5,8 @@ import pymc as pm
 import pytest
 
 from bayesinv import Grid2D
-from bayesinv.coupling import (
+from bayesinv.model import JointInversion
+from bayesinv.model.coupling import (
     CrossGradient,
     Homogenization,
     Petrophysical,
@@ -13,10 +14,9 @@ from bayesinv.coupling import (
     linear,
     power_law,
 )
-from bayesinv.fields import IIDNormal
-from bayesinv.modality import Modality
-from bayesinv.model import JointInversion
-from bayesinv.noise import KnownNoise
+from bayesinv.model.fields import IIDNormal
+from bayesinv.model.modality import Modality
+from bayesinv.model.noise import KnownNoise
 from bayesinv.operators import CrossGradient2D, Gravity2D
 from bayesinv.testing import check_compiled_model, dot_test, model_taylor_test, taylor_test
 

@@ -5,12 +5,12 @@ import pytest
 from scipy.ndimage import maximum_filter, minimum_filter
 
 from bayesinv import Grid2D
-from bayesinv.coupling import CrossGradient
-from bayesinv.fields import IIDNormal
 from bayesinv.inference import find_map
-from bayesinv.modality import Modality
 from bayesinv.model import JointInversion
-from bayesinv.noise import KnownNoise
+from bayesinv.model.coupling import CrossGradient
+from bayesinv.model.fields import IIDNormal
+from bayesinv.model.modality import Modality
+from bayesinv.model.noise import KnownNoise
 from bayesinv.operators import Gravity2D, StraightRayTomography
 from bayesinv.synthetic import Body, bodies_field
 

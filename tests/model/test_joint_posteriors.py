@@ -6,11 +6,11 @@ import pytest
 
 import bayesinv
 from bayesinv import Grid1D
-from bayesinv.discrepancy import Discrepancy
-from bayesinv.fields import IIDNormal
-from bayesinv.modality import Modality
 from bayesinv.model import JointInversion
-from bayesinv.noise import KnownNoise
+from bayesinv.model.discrepancy import Discrepancy
+from bayesinv.model.fields import IIDNormal
+from bayesinv.model.modality import Modality
+from bayesinv.model.noise import KnownNoise
 from bayesinv.operators import MatrixOperator
 from bayesinv.testing import check_gaussian_posterior
 

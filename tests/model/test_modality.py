@@ -8,11 +8,11 @@ import pytest
 
 import bayesinv
 from bayesinv import Grid1D, Grid2D
-from bayesinv.discrepancy import EXACT_MAX_DATA, Discrepancy
-from bayesinv.fields import IIDNormal
-from bayesinv.modality import Modality
 from bayesinv.model import JointInversion
-from bayesinv.noise import CovarianceNoise, HierarchicalNoise, KnownNoise, ScaledNoise
+from bayesinv.model.discrepancy import EXACT_MAX_DATA, Discrepancy
+from bayesinv.model.fields import IIDNormal
+from bayesinv.model.modality import Modality
+from bayesinv.model.noise import CovarianceNoise, HierarchicalNoise, KnownNoise, ScaledNoise
 from bayesinv.operators import Gravity2D, MatrixOperator
 
 

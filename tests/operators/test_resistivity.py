@@ -9,16 +9,16 @@ from scipy.special import j0, k0, k1
 
 from bayesinv import Grid2D
 from bayesinv.operators import ForwardOperator
-from bayesinv.operators._dc_fv import fv_system, padded_mesh, robin_coefficients
-from bayesinv.operators._dc_wavenumbers import wavenumber_quadrature
-from bayesinv.operators.resistivity import DCResistivity2p5D
-from bayesinv.operators.surveys import (
+from bayesinv.operators.resistivity._fv import fv_system, padded_mesh, robin_coefficients
+from bayesinv.operators.resistivity._wavenumbers import wavenumber_quadrature
+from bayesinv.operators.resistivity.arrays import (
     dipole_dipole,
     pole_pole,
     schlumberger,
     surface_electrodes,
     wenner,
 )
+from bayesinv.operators.resistivity.operator import DCResistivity2p5D
 from bayesinv.ops import forward
 from bayesinv.testing import dot_test, taylor_test
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from bayesinv.kernels._sparse import csr_matvec, csr_rmatvec
+from bayesinv.operators._sparse_numba import csr_matvec, csr_rmatvec
 from bayesinv.operators.sparse import SparseMatrixOperator
 from bayesinv.testing import check_compiled_model, dot_test, taylor_test
 

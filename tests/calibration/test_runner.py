@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayesinv.calibration.runner import load_sbc_ranks, sbc_from_ranks, simulation_based_calibration
 from bayesinv.inference.laplace import gauss_newton_laplace
-from bayesinv.inference.sbc import load_sbc_ranks, sbc_from_ranks, simulation_based_calibration
 from bayesinv.operators import MatrixOperator
 
 N, ND, PRIOR_SD, NOISE_SD = 3, 5, 1.0, 0.5
@@ -80,7 +80,7 @@ def test_bad_arguments(kwargs, message):
 
 
 def test_replicate_seeds_are_seed_sequence_children_and_prefix_stable():
-    from bayesinv.inference.sbc import replicate_seeds
+    from bayesinv.calibration.runner import replicate_seeds
 
     seeds = replicate_seeds(7, 5)
     expected = [int(c.generate_state(1)[0]) for c in np.random.SeedSequence(7).spawn(5)]

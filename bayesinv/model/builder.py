@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bayesinv.fields import Field, IIDNormal
-from bayesinv.modality import Modality
+from bayesinv.model.fields import Field, IIDNormal
+from bayesinv.model.modality import Modality
 
 __all__ = ["JointInversion"]
 
@@ -27,8 +27,8 @@ class JointInversion:
     --------
     >>> import numpy as np
     >>> from bayesinv import Grid2D
-    >>> from bayesinv.fields import IIDNormal
-    >>> from bayesinv.noise import KnownNoise
+    >>> from bayesinv.model.fields import IIDNormal
+    >>> from bayesinv.model.noise import KnownNoise
     >>> from bayesinv.operators import Gravity2D
     >>> grid = Grid2D(nx=4, nz=2, dx=10.0, dz=10.0)
     >>> op = Gravity2D(grid, [[5.0, 0.0], [35.0, 0.0]])
@@ -93,7 +93,7 @@ class JointInversion:
         return self
 
     def add_coupling(self, coupling) -> JointInversion:
-        """Declare a coupling between fields (see :mod:`bayesinv.coupling`).
+        """Declare a coupling between fields (see :mod:`bayesinv.model.coupling`).
 
         Parameters
         ----------

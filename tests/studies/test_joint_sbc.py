@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from bayesinv.calibration.runner import simulation_based_calibration
 from bayesinv.inference.replicates import dask_client
-from bayesinv.inference.sbc import simulation_based_calibration
-from bayesinv.inference.sbc_study import MODALITIES, JointSBCStudy
+from bayesinv.studies.joint_sbc import MODALITIES, JointSBCStudy
 
 STUDY = JointSBCStudy()
 

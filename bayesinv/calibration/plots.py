@@ -24,7 +24,7 @@ def sbc_pit(result) -> dict:
     Parameters
     ----------
     result : SBCResult
-        From :func:`bayesinv.inference.sbc.simulation_based_calibration`.
+        From :func:`bayesinv.calibration.runner.simulation_based_calibration`.
 
     Returns
     -------

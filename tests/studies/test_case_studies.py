@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bayesinv.case_study import (
+from bayesinv.cli import main
+from bayesinv.studies.demo import DemoConfig
+from bayesinv.studies.runner import (
     check_config,
     load_config,
     load_study,
@@ -15,8 +17,6 @@ from bayesinv.case_study import (
     run_case_study,
     update_readme,
 )
-from bayesinv.cli import main
-from bayesinv.demo import DemoConfig
 
 ROOT = Path(__file__).resolve().parents[1] / "case_studies"
 STUDIES = [
@@ -147,7 +147,7 @@ def test_study_runs_at_quick_size(study, tmp_path):
 
 
 def _tiny_models():
-    from bayesinv.demo import build_joint_model, demo_survey
+    from bayesinv.studies.demo import build_joint_model, demo_survey
 
     tiny = DemoConfig(nx=8, nz=4, cell=50.0, n_receivers=12, n_sensors=4)
     yield "01 joint", build_joint_model(demo_survey(tiny), tiny, coupled=True)

@@ -2,7 +2,7 @@
 
 A field prior is any callable ``prior(name, grid) -> flat tensor`` that adds its variables
 to the current ``pm.Model`` and registers ``pm.Deterministic(name, ..., dims=field_dims)``.
-:class:`IIDNormal` is the simplest; the multiscale priors of :mod:`bayesinv.priors` follow
+:class:`IIDNormal` is the simplest; the multiscale priors of :mod:`bayesinv.model.priors` follow
 the same protocol.
 """
 
@@ -81,7 +81,7 @@ def _value(value, name: str, what: str):
 
 @dataclass(frozen=True)
 class BesovField:
-    """Besov wavelet prior on the field (see :func:`bayesinv.priors.besov_prior`).
+    """Besov wavelet prior on the field (see :func:`bayesinv.model.priors.besov_prior`).
 
     Parameters
     ----------
@@ -112,8 +112,8 @@ class BesovField:
 
     def __call__(self, name: str, grid):
         """Add the prior of field ``name`` on ``grid`` and return its flat tensor."""
+        from bayesinv.model.priors import besov_prior
         from bayesinv.multiscale import WaveletField
-        from bayesinv.priors import besov_prior
 
         wf = WaveletField(grid, self.wavelet, levels=self.levels)
         return besov_prior(
@@ -149,7 +149,7 @@ class MaternField:
 
     Notes
     -----
-    See :func:`bayesinv.priors.matern_prior`; the cost of the dense factor grows as the cube
+    See :func:`bayesinv.model.priors.matern_prior`; the cost of the dense factor grows as the cube
     of the number of coarse cells.
     """
 
@@ -162,8 +162,8 @@ class MaternField:
 
     def __call__(self, name: str, grid):
         """Add the prior of field ``name`` on ``grid`` and return its flat tensor."""
+        from bayesinv.model.priors import matern_prior
         from bayesinv.multiscale import Prolongation, coarsen
-        from bayesinv.priors import matern_prior
 
         support = grid
         if self.coarsening != 1:
@@ -198,7 +198,7 @@ class Field:
     prior: object = IIDNormal()
 
     def __post_init__(self):
-        from bayesinv.modality import check_name
+        from bayesinv.model.modality import check_name
 
         check_name(self.name, "field")
         field_dims(self.name, self.grid)

@@ -1,8 +1,8 @@
 r"""The calibration study model: a small hierarchical joint inversion checked by SBC.
 
 One density field on a :class:`~bayesinv.grid.Grid2D` (``nx`` × ``nz`` cells, default 8 × 4)
-with an :class:`~bayesinv.fields.IIDNormal` prior is observed by two modalities, each with
-a :class:`~bayesinv.noise.ScaledNoise` (reported errors times an unknown scale factor
+with an :class:`~bayesinv.model.fields.IIDNormal` prior is observed by two modalities, each with
+a :class:`~bayesinv.model.noise.ScaledNoise` (reported errors times an unknown scale factor
 ``{name}_sigma ~ LogNormal(0, noise_prior_sd)``):
 
 - ``gravity``: :class:`~bayesinv.operators.Gravity2D` at ``n_gravity`` surface receivers
@@ -175,10 +175,10 @@ class JointSBCStudy:
         -------
         JointInversion
         """
-        from bayesinv.fields import IIDNormal
-        from bayesinv.modality import Modality
         from bayesinv.model import JointInversion
-        from bayesinv.noise import ScaledNoise
+        from bayesinv.model.fields import IIDNormal
+        from bayesinv.model.modality import Modality
+        from bayesinv.model.noise import ScaledNoise
 
         errors = self.errors()
         inv = JointInversion("sbc_study").add_field(

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayesinv.discrepancy import Discrepancy
-from bayesinv.noise import Noise
+from bayesinv.model.discrepancy import Discrepancy
+from bayesinv.model.noise import Noise
 from bayesinv.operators.base import ForwardOperator
 
 __all__ = ["LIKELIHOODS", "Modality", "check_name"]
@@ -56,8 +56,10 @@ class Modality:
     data : array_like
         Observed data, length ``operator.n_data``. NaN is rejected unless ``mask`` excludes it.
     noise : Noise
-        Noise model: :class:`~bayesinv.noise.KnownNoise`, :class:`~bayesinv.noise.ScaledNoise`,
-        :class:`~bayesinv.noise.HierarchicalNoise` or :class:`~bayesinv.noise.CovarianceNoise`.
+        Noise model: :class:`~bayesinv.model.noise.KnownNoise`,
+        :class:`~bayesinv.model.noise.ScaledNoise`,
+        :class:`~bayesinv.model.noise.HierarchicalNoise` or
+        :class:`~bayesinv.model.noise.CovarianceNoise`.
     field : str, optional
         Name of the field the operator acts on (needed when the inversion has several).
     coords : array_like, optional
@@ -81,7 +83,7 @@ class Modality:
     - diagonal noise: :math:`d_i \sim N(\hat d_i + δ_i, σ_i^2)` or
       :math:`t_ν(\hat d_i + δ_i, σ_i)`, one term per datum, so ArviZ computes pointwise
       LOO per modality;
-    - full covariance (a :class:`~bayesinv.noise.CovarianceNoise`, or an exactly
+    - full covariance (a :class:`~bayesinv.model.noise.CovarianceNoise`, or an exactly
       marginalised discrepancy): :math:`d \sim N(\hat d, Σ + K)`, a single joint term.
     """
 

@@ -11,15 +11,15 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from bayesinv.grid import Grid2D
-from bayesinv.operators._dc_fv import (
+from bayesinv.operators._points import check_points
+from bayesinv.operators.base import ForwardOperator, as_vector
+from bayesinv.operators.resistivity._fv import (
     fv_system,
     padded_mesh,
     robin_coefficients,
     surface_interpolation,
 )
-from bayesinv.operators._dc_wavenumbers import wavenumber_quadrature
-from bayesinv.operators.base import ForwardOperator, as_vector
-from bayesinv.operators.points import check_points
+from bayesinv.operators.resistivity._wavenumbers import wavenumber_quadrature
 
 __all__ = ["DCResistivity2p5D"]
 
@@ -50,7 +50,7 @@ class DCResistivity2p5D(ForwardOperator):
     abmn : array_like of int
         Shape ``(n_data, 4)``: indices into ``electrodes`` of the current electrodes ``A``,
         ``B`` and potential electrodes ``M``, ``N`` of each measurement; ``-1`` for a remote
-        ``B`` or ``N`` (pole configurations). See :mod:`bayesinv.operators.surveys`.
+        ``B`` or ``N`` (pole configurations). See :mod:`bayesinv.operators.resistivity.arrays`.
     data : {"apparent_resistivity", "resistance"}
         Output: transfer resistance ``ΔV / I`` in Ω, or apparent resistivity ``K ΔV / I``
         in Ω·m with the half-space geometric factor ``K``.
@@ -170,7 +170,7 @@ class DCResistivity2p5D(ForwardOperator):
     Examples
     --------
     >>> from bayesinv import Grid2D
-    >>> from bayesinv.operators.surveys import surface_electrodes, wenner
+    >>> from bayesinv.operators.resistivity.arrays import surface_electrodes, wenner
     >>> grid = Grid2D(nx=24, nz=10, dx=1.0, dz=1.0)
     >>> op = DCResistivity2p5D(grid, surface_electrodes(np.arange(2.0, 23.0, 2.0)), wenner(11))
     >>> rho_a = op.forward(np.full(grid.size, np.log(0.01)))  # 100 ohm-m half-space

@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from bayesinv.diagnostics.sbc_plots import plot_ecdf_difference, plot_rank_histograms, sbc_pit
-from bayesinv.inference.sbc import sbc_from_ranks
+from bayesinv.calibration.plots import plot_ecdf_difference, plot_rank_histograms, sbc_pit
+from bayesinv.calibration.runner import sbc_from_ranks
 
 
 def result_with(ranks):

@@ -7,10 +7,7 @@ import pytensor.tensor as pt
 import pytest
 
 from bayesinv import Grid1D, Grid2D
-from bayesinv.multiscale import Prolongation, WaveletField
-from bayesinv.operators import MatrixOperator
-from bayesinv.ops import ForwardOp
-from bayesinv.priors import (
+from bayesinv.model.priors import (
     besov_level_scales,
     besov_prior,
     bounded_transform,
@@ -19,6 +16,9 @@ from bayesinv.priors import (
     matern_prior,
     positive_transform,
 )
+from bayesinv.multiscale import Prolongation, WaveletField
+from bayesinv.operators import MatrixOperator
+from bayesinv.ops import ForwardOp
 
 BASE = Grid2D(nx=16, nz=16, dx=10.0, dz=10.0)  # 160 m x 160 m
 POINT = np.array([61.3, 47.9])  # a fixed physical point, never on a cell edge

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bayesinv.calibration import config_from_dict, load_sbc_config, run_sbc
 from bayesinv.cli import main
+from bayesinv.studies.sbc import config_from_dict, load_sbc_config, run_sbc
 
 CASE = Path(__file__).resolve().parents[1] / "case_studies" / "05_calibration"
 

@@ -1,4 +1,4 @@
-"""Maps of fields on a grid and data-fit plots, written to PNG."""
+"""Figures drawn from diagnostics: field maps, posterior field panels and data-fit plots (PNG)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from bayesinv.diagnostics.truth import CONTRACTION, field_summaries
 from bayesinv.grid import Grid2D
 from bayesinv.io import atomic_path
 
-__all__ = ["plot_data_fit", "plot_field_maps"]
+__all__ = ["plot_data_fit", "plot_field_maps", "plot_posterior_field"]
 
 
 def plot_field_maps(
@@ -114,3 +115,59 @@ def plot_data_fit(
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     return Path(path)
+
+
+def plot_posterior_field(
+    idata, name: str, grid: Grid2D, path, *, truth=None, units: str = "", receivers=None
+) -> list[Path]:
+    """Save maps of a posterior field (see :func:`field_summaries`) as PNGs.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        Result with a ``posterior`` group.
+    name : str
+        Field variable.
+    grid : Grid2D
+        The field's grid.
+    path : str or Path
+        Output PNG of the panels in field units (written atomically). When the prior is
+        known, the dimensionless ``posterior sd / prior sd`` map goes to a second PNG next
+        to it, ``<stem>_contraction.png``.
+    truth : array_like, optional
+        True field; truth and posterior mean then share one symmetric colour scale.
+    units : str
+        Colour-bar label of the field.
+    receivers : array_like, optional
+        ``(n, 2)`` receiver positions drawn as markers.
+
+    Returns
+    -------
+    list of Path
+        The written files.
+    """
+    panels = field_summaries(idata, name, grid, truth)
+    ratio = panels.pop(CONTRACTION, None)
+    titles = {k: f"{name}: {k}" for k in panels}
+    path = Path(path)
+    written = [
+        plot_field_maps(
+            grid,
+            {titles[k]: v for k, v in panels.items()},
+            path,
+            units=units,
+            shared_scale=tuple(titles[k] for k in ("truth", "posterior mean") if k in panels),
+            receivers=receivers,
+        )
+    ]
+    if ratio is not None:
+        written.append(
+            plot_field_maps(
+                grid,
+                {f"{name}: {CONTRACTION} (1: data taught nothing)": ratio},
+                path.with_name(f"{path.stem}_contraction{path.suffix}"),
+                units="ratio",
+                receivers=receivers,
+            )
+        )
+    return written

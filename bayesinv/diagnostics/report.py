@@ -286,7 +286,7 @@ def report(
     import arviz as az
 
     from bayesinv.diagnostics.convergence import convergence_report
-    from bayesinv.diagnostics.field_maps import plot_posterior_field
+    from bayesinv.diagnostics.plots import plot_posterior_field
     from bayesinv.diagnostics.ppc import (
         modality_loo,
         modality_names,

@@ -12,9 +12,9 @@ times (slowness). Two posteriors are sampled with NUTS: *separate* (both fields 
 without coupling, which factorises into two independent inversions) and *joint* (the same
 plus a cross-gradient coupling). Written to the output folder:
 
-- the joint inversion's :func:`bayesinv.reporting.report` (``posterior.nc`` with provenance, the
-  grids and the truth; ``summary.csv``, ``index.html`` and the rest), and the separate one's
-  in ``separate/``,
+- the joint inversion's :func:`bayesinv.diagnostics.report.report` (``posterior.nc`` with
+  provenance, the grids and the truth; ``summary.csv``, ``index.html`` and the rest), and
+  the separate one's in ``separate/``,
 - ``maps.png``: density truth, posterior means and standard deviations, separate and joint;
   ``maps_slowness.png``: the same for the slowness anomaly about the host,
 - ``data_fit.png``: gravity data against the joint posterior predictive bands,
@@ -271,10 +271,10 @@ def build_gravity_model(
         ``density_z``, ``density_x``) and the observed ``gravity`` (dim ``gravity_obs``;
         receiver positions in ``gravity_coords``).
     """
-    from bayesinv.fields import MaternField
-    from bayesinv.modality import Modality
     from bayesinv.model import JointInversion
-    from bayesinv.noise import KnownNoise
+    from bayesinv.model.fields import MaternField
+    from bayesinv.model.modality import Modality
+    from bayesinv.model.noise import KnownNoise
     from bayesinv.operators import Gravity2D
 
     prior = MaternField(prior_sd**2, length_scale, nu=1.5, coarsening=coarsening)
@@ -294,7 +294,7 @@ def build_joint_model(survey: DemoSurvey, config: DemoConfig, coupled: bool):
     config : DemoConfig
         Priors, noise and coupling weight.
     coupled : bool
-        Add :class:`~bayesinv.coupling.CrossGradient` (joint) or not (separate: the
+        Add :class:`~bayesinv.model.coupling.CrossGradient` (joint) or not (separate: the
         posterior factorises into the two single-modality posteriors).
 
     Returns
@@ -302,11 +302,11 @@ def build_joint_model(survey: DemoSurvey, config: DemoConfig, coupled: bool):
     pymc.Model
         Fields ``density`` and ``slowness``, observed ``gravity`` and ``traveltime``.
     """
-    from bayesinv.coupling import CrossGradient
-    from bayesinv.fields import MaternField
-    from bayesinv.modality import Modality
     from bayesinv.model import JointInversion
-    from bayesinv.noise import KnownNoise
+    from bayesinv.model.coupling import CrossGradient
+    from bayesinv.model.fields import MaternField
+    from bayesinv.model.modality import Modality
+    from bayesinv.model.noise import KnownNoise
 
     c = config
     grid = survey.grid
@@ -373,9 +373,9 @@ def run_demo(out, config: DemoConfig | None = None, progressbar: bool | None = N
         convergence.
     """
     from bayesinv.diagnostics import plot_data_fit, plot_field_maps
+    from bayesinv.diagnostics.report import report
     from bayesinv.inference import sample
     from bayesinv.io import write_text
-    from bayesinv.reporting import report
 
     config = config or DemoConfig()
     out = Path(out)

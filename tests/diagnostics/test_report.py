@@ -9,8 +9,8 @@ import xarray as xr
 
 from bayesinv import Grid2D
 from bayesinv.cli import main
-from bayesinv.demo import DemoConfig, run_demo
-from bayesinv.reporting import regenerate_report, report
+from bayesinv.diagnostics.report import regenerate_report, report
+from bayesinv.studies.demo import DemoConfig, run_demo
 
 TINY = DemoConfig(nx=8, nz=4, cell=50.0, n_receivers=12, draws=100, tune=100, chains=2, seed=5)
 
