@@ -33,7 +33,7 @@ _EXPECTED = (
 
 
 def as_int(seed, where: str, name: str = "random_seed") -> int:
-    """The integer a seed stands for (see the module notes).
+    """Return the integer a seed stands for (see the module notes).
 
     Parameters
     ----------
@@ -65,7 +65,7 @@ def as_int(seed, where: str, name: str = "random_seed") -> int:
 
 
 def seed_sequence(seed, where: str, name: str = "random_seed") -> np.random.SeedSequence:
-    """The :class:`numpy.random.SeedSequence` of a seed.
+    """Return the :class:`numpy.random.SeedSequence` of a seed.
 
     Parameters
     ----------
@@ -121,7 +121,7 @@ def child_seeds(seed, n: int, where: str, name: str = "random_seed") -> list[int
 
 
 def as_generator(seed, where: str, name: str = "random_seed") -> np.random.Generator:
-    """A :class:`numpy.random.Generator` for a seed (a generator is returned as it is).
+    """Return a :class:`numpy.random.Generator` for a seed (a generator as it is).
 
     Parameters
     ----------
