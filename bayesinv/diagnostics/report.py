@@ -393,14 +393,18 @@ def regenerate_report(path, out=None, *, title: str = "bayesinv report") -> Repo
     Returns
     -------
     Report
+
+    Raises
+    ------
+    bayesinv.io.UserError
+        If ``path`` is missing, damaged or not a posterior file.
     """
+    from bayesinv.io import read_datatree
+
     path = Path(path)
     if path.is_dir():
         path = path / "posterior.nc"
-    if not path.is_file():
-        raise ValueError(f"regenerate_report: {path} is not a file")
-    with xr.open_datatree(path, engine="h5netcdf") as saved:
-        tree = saved.load()
+    tree = read_datatree(path)  # a missing or damaged file is a UserError naming it
     attrs = dict(tree.attrs)
     fields = {k: Grid2D(**v) for k, v in json.loads(attrs.get(FIELDS_ATTR, "{}")).items()}
     units = json.loads(attrs.get(UNITS_ATTR, "{}"))

@@ -6,52 +6,94 @@ A case study is a folder (``case_studies/NN_name/``) holding
   settings and an integer ``seed``; an optional ``[common]`` table holds settings shared by
   both sizes (a size table overrides it). Read with :mod:`tomllib`: no code is executed.
 - ``study.py``: defines ``run(config: dict, out: Path) -> dict`` returning the headline
-  numbers, and ``REQUIRED``, a dict of the configuration keys it needs mapped to their types
-  (``int``, ``float``, ``str``, ``bool``, ``list``); the runner checks the configuration
-  against it before running anything, so a missing key or a wrong type is a ``ValueError``
-  naming the key.
+  numbers, ``REQUIRED``, a dict of the configuration keys it needs mapped to their types
+  (``int``, ``float``, ``str``, ``bool``, ``list``) or to a
+  :class:`~bayesinv.studies.config.Key`, and optionally ``OPTIONAL``, a dict of the keys it
+  may take mapped to their defaults (or to a ``Key``). Before anything runs, the runner
+  checks the configuration with :func:`bayesinv.studies.config.check_table`: a missing
+  key, a wrong type (a boolean for a number included) and a key the study does not declare
+  are each a :class:`~bayesinv.io.UserError` naming the file and the key (with a "did you
+  mean" for a misspelt one).
 - ``README.md``: the question, the set-up and the figures, with a results table between
   ``<!-- results:quick -->`` and ``<!-- /results:quick -->`` (and the same for ``full``)
-  that :func:`run_case_study` regenerates from the run's headline numbers.
+  that :func:`run_case_study` regenerates from the run's headline numbers when asked to
+  (``bayesinv run --update-readme``); by default no tracked file is touched.
 
 The headline dictionary a study returns may hold a ``"table"`` entry: a list of rows (dicts
 of column → value) rendered as a markdown table; every other entry is a scalar rendered as
-a two-column list. The runner adds ``total_wall_time_s`` and writes ``headline.json`` to the
-output folder (atomically, with :mod:`bayesinv.io`).
+a two-column list. Entries named ``verdict`` (or containing the word, e.g.
+``verdict_joint``) whose value starts with ``PASS`` or ``FAIL`` give the run's verdict
+(:func:`verdict_of`), which sets the exit status of ``bayesinv run``. The runner adds
+``total_wall_time_s`` and writes ``headline.json`` to the output folder (atomically, with
+:mod:`bayesinv.io`).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import math
 import re
 import sys
 import time
-import tomllib
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bayesinv import _progress
+from bayesinv.io import UserError, read_toml, write_text
+from bayesinv.studies._readme import results_markdown, update_readme
+from bayesinv.studies.config import Key, check_table, did_you_mean, schema_of
+
 __all__ = [
     "SIZES",
+    "CaseStudyRun",
     "check_config",
     "default_output",
     "load_config",
     "load_study",
+    "prepare_case_study",
     "results_markdown",
     "run_case_study",
     "update_readme",
+    "verdict_of",
 ]
 
 #: sizes a case study can be run at
 SIZES = ("quick", "full")
 
-_TYPES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
-_TYPES[list] = "a list"
-
 
 def _study_name(study_dir: Path) -> str:
     return Path(study_dir).resolve().name
+
+
+def _study_folder(study_dir) -> Path:
+    study_dir = Path(study_dir)
+    if not study_dir.is_dir():
+        what = "is a file" if study_dir.exists() else "no such folder"
+        raise UserError(f"{study_dir}: {what}; expected a case study folder (case_studies/NN_name)")
+    return study_dir
+
+
+def _read_tables(study_dir, size: str) -> tuple[str, dict, dict]:
+    """Read ``config.toml``; return its name, the ``[common]`` table and the size's table."""
+    study_dir = _study_folder(study_dir)
+    if size not in SIZES:
+        raise UserError(f"size: must be one of {', '.join(SIZES)}, got {size!r}")
+    path = study_dir / "config.toml"
+    raw = read_toml(path)
+    source = str(path)
+    for key, value in raw.items():
+        if not isinstance(value, dict):
+            raise UserError(
+                f"{source}: {key}: a setting outside any table; expected it in [common], "
+                f"[quick] or [full], got {key} = {value!r} at the top"
+            )
+        if key not in ("common", *SIZES):
+            suggestion = did_you_mean(key, ("common", *SIZES))
+            raise UserError(f"{source}: [{key}]: unknown table; {suggestion}")
+    if size not in raw:
+        raise UserError(f"{source}: has no [{size}] table; expected the settings of size {size}")
+    return source, raw.get("common", {}), raw[size]
 
 
 def load_config(study_dir, size: str = "quick") -> dict:
@@ -67,77 +109,61 @@ def load_config(study_dir, size: str = "quick") -> dict:
     Returns
     -------
     dict
-        The settings, with ``seed`` among them.
+        The settings, with ``seed`` among them (not yet checked: see :func:`check_config`).
 
     Raises
     ------
-    ValueError
-        If the file is missing or not valid TOML, or the size table is missing.
+    UserError
+        If the folder or file is missing, the file is not valid TOML, it holds anything but
+        the tables ``[common]``, ``[quick]`` and ``[full]``, or the size table is missing.
     """
-    study_dir = Path(study_dir)
-    name = _study_name(study_dir)
-    if size not in SIZES:
-        raise ValueError(f"case study {name}: size must be one of {SIZES}, got {size!r}")
-    path = study_dir / "config.toml"
-    if not path.is_file():
-        raise ValueError(f"case study {name}: {path} not found")
-    try:
-        with path.open("rb") as f:
-            raw = tomllib.load(f)
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"case study {name}: {path} is not valid TOML: {err}") from None
-    common = raw.get("common", {})
-    if not isinstance(common, dict):
-        raise ValueError(f"case study {name}: [common] in {path} must be a table")
-    if size not in raw:
-        raise ValueError(f"case study {name}: {path} has no [{size}] table")
-    if not isinstance(raw[size], dict):
-        raise ValueError(f"case study {name}: [{size}] in {path} must be a table")
-    return common | raw[size]
+    _, common, table = _read_tables(study_dir, size)
+    return common | table
 
 
-def check_config(config: dict, required: dict, where: str) -> dict:
-    """Check that a configuration has every required key with the right type.
+def check_config(
+    config: dict,
+    required: dict,
+    where: str,
+    *,
+    optional: dict | None = None,
+    prefix: str = "",
+    origin=None,
+) -> dict:
+    """Check a case study's settings against the keys its ``study.py`` declares.
 
     Parameters
     ----------
     config : dict
         Settings (from :func:`load_config`).
-    required : dict of str to type
-        Key → expected type (``int``, ``float``, ``str``, ``bool`` or ``list``). An integer
-        is accepted where a float is expected (and converted); a boolean is never taken for
-        a number. ``seed`` (a non-negative integer) is always required.
+    required : dict
+        Key → type (``int``, ``float``, ``str``, ``bool`` or ``list``) or
+        :class:`~bayesinv.studies.config.Key`. ``seed`` (an integer >= 0) is always
+        required.
     where : str
-        What the configuration is, for error messages (e.g. ``"case study 01_x [quick]"``).
+        The file (or what the settings are), starting error messages.
+    optional : dict, optional
+        Key → default value or :class:`~bayesinv.studies.config.Key` (see
+        :func:`~bayesinv.studies.config.schema_of`).
+    prefix : str
+        Dotted prefix of key names in messages (e.g. ``"quick."``).
+    origin : dict of str to str, optional
+        Key → dotted prefix naming the table it came from (e.g. ``"common."``), overriding
+        ``prefix``.
 
     Returns
     -------
     dict
-        The configuration with floats converted.
+        The settings, floats converted, defaults of absent optional keys filled in.
 
     Raises
     ------
-    ValueError
-        Naming the first missing key or the key with a wrong type.
+    UserError
+        Naming the first unknown key (with a suggestion), missing key or key with a wrong
+        type; an integer is accepted where a float is expected, a boolean never is.
     """
-    required = {"seed": int} | dict(required)
-    out = dict(config)
-    for key, kind in required.items():
-        if key not in config:
-            raise ValueError(f"{where}: missing key {key!r} ({_TYPES.get(kind, kind)})")
-        value = config[key]
-        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            ok, value = True, float(value)
-        if not ok:
-            raise ValueError(
-                f"{where}: key {key!r} must be {_TYPES.get(kind, kind)}, "
-                f"got {type(value).__name__} {value!r}"
-            )
-        out[key] = value
-    if out["seed"] < 0:
-        raise ValueError(f"{where}: key 'seed' must be >= 0, got {out['seed']}")
-    return out
+    schema = {"seed": Key(int, low=0)} | schema_of(required, optional)
+    return check_table(config, schema, source=where, prefix=prefix, origin=origin)
 
 
 def load_study(study_dir):
@@ -151,23 +177,60 @@ def load_study(study_dir):
     Returns
     -------
     module
-        With ``run(config, out)`` and ``REQUIRED``.
+        With ``run(config, out)``, ``REQUIRED`` and, optionally, ``OPTIONAL``.
+
+    Raises
+    ------
+    UserError
+        If the folder or ``study.py`` is missing or does not declare what the runner needs.
+        Errors raised while importing ``study.py`` propagate unchanged (a bug in the study).
     """
-    study_dir = Path(study_dir)
+    study_dir = _study_folder(study_dir)
     name = _study_name(study_dir)
     path = study_dir / "study.py"
     if not path.is_file():
-        raise ValueError(f"case study {name}: {path} not found")
+        raise UserError(f"{path}: no such file; expected the study's code (see bayesinv run)")
     module_name = "bayesinv_case_study_" + re.sub(r"\W", "_", name)
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     if not callable(getattr(module, "run", None)):
-        raise ValueError(f"case study {name}: {path} defines no run(config, out)")
+        raise UserError(f"{path}: defines no run(config, out)")
     if not isinstance(getattr(module, "REQUIRED", None), dict):
-        raise ValueError(f"case study {name}: {path} defines no REQUIRED dict of config keys")
+        raise UserError(f"{path}: defines no REQUIRED dict of configuration keys")
+    if not isinstance(getattr(module, "OPTIONAL", {}), dict):
+        raise UserError(f"{path}: OPTIONAL must be a dict of configuration keys")
     return module
+
+
+def verdict_of(headline: dict) -> str | None:
+    """Return the overall verdict of a run from its headline numbers.
+
+    Every entry whose key contains ``verdict`` (``verdict``, ``verdict_joint``, ...), at the
+    top level or in a row of ``"table"``, and whose value is a string, is a verdict.
+
+    Parameters
+    ----------
+    headline : dict
+        What a study's ``run`` returned.
+
+    Returns
+    -------
+    str or None
+        ``"FAIL"`` if any verdict starts with ``FAIL``, ``"PASS"`` if there are verdicts and
+        none fails, ``None`` if the study gives no verdict.
+    """
+    rows = headline.get("table") or []
+    found = [
+        str(value)
+        for entry in [headline, *(r for r in rows if isinstance(r, dict))]
+        for key, value in entry.items()
+        if "verdict" in str(key) and isinstance(value, str)
+    ]
+    if not found:
+        return None
+    return "FAIL" if any(v.strip().upper().startswith("FAIL") for v in found) else "PASS"
 
 
 def default_output(study_dir, size: str) -> Path:
@@ -187,91 +250,6 @@ def default_output(study_dir, size: str) -> Path:
     return Path("output") / "case_studies" / _study_name(study_dir) / size
 
 
-def _fmt(value) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return str(value)
-        return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.3e}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def results_markdown(headline: dict, size: str, study_name: str) -> str:
-    """Render headline numbers as the markdown block of a study's README.
-
-    Parameters
-    ----------
-    headline : dict
-        Scalars, and optionally ``"table"``: a list of row dicts.
-    size : str
-        Size of the run.
-    study_name : str
-        Folder name of the study (for the command line shown).
-
-    Returns
-    -------
-    str
-        Markdown (without the markers).
-    """
-    when = headline.get("finished_utc", "")
-    lines = [
-        f"_Generated by `bayesinv run case_studies/{study_name} --size {size}`"
-        f"{' on ' + when if when else ''}; do not edit by hand._",
-        "",
-    ]
-    rows = headline.get("table") or []
-    if rows:
-        columns = list(dict.fromkeys(k for row in rows for k in row))
-        lines.append("| " + " | ".join(columns) + " |")
-        lines.append("|" + "---|" * len(columns))
-        for row in rows:
-            lines.append("| " + " | ".join(_fmt(row.get(c, "")) for c in columns) + " |")
-        lines.append("")
-    scalars = {k: v for k, v in headline.items() if k not in ("table", "finished_utc")}
-    if scalars:
-        lines += ["| quantity | value |", "|---|---|"]
-        lines += [f"| {k} | {_fmt(v)} |" for k, v in scalars.items()]
-    return "\n".join(lines)
-
-
-def update_readme(readme, size: str, block: str) -> str:
-    """Replace the results block of one size in a README (atomically); return the new text.
-
-    The block sits between ``<!-- results:SIZE -->`` and ``<!-- /results:SIZE -->``; if the
-    markers are missing, a ``## Results (SIZE)`` section with them is appended.
-
-    Parameters
-    ----------
-    readme : str or Path
-        The README file (created if missing).
-    size : str
-        Size of the run.
-    block : str
-        Markdown to put between the markers.
-
-    Returns
-    -------
-    str
-        The README's new text.
-    """
-    from bayesinv.io import write_text
-
-    readme = Path(readme)
-    text = readme.read_text() if readme.is_file() else ""
-    start, end = f"<!-- results:{size} -->", f"<!-- /results:{size} -->"
-    new = f"{start}\n{block.strip()}\n{end}"
-    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: new, text, count=1)
-    else:
-        text = text.rstrip("\n") + f"\n\n## Results ({size})\n\n{new}\n"
-    write_text(readme, text)
-    return text
-
-
 def _jsonable(value):
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -282,7 +260,115 @@ def _jsonable(value):
     return value
 
 
-def run_case_study(study_dir, size: str = "quick", out=None, *, update: bool = True) -> dict:
+@dataclass(frozen=True)
+class CaseStudyRun:
+    """A case study whose configuration has been read and checked, ready to run.
+
+    Made by :func:`prepare_case_study`; every user error is raised there, so that
+    :meth:`run` starts the work (and the ``bayesinv`` command its progress report) only
+    when the configuration is known to be good.
+
+    Parameters
+    ----------
+    study_dir : Path
+        The study folder.
+    size : str
+        Size run.
+    config : dict
+        Checked settings.
+    study : module
+        The study's ``study.py``.
+    out : Path
+        Output folder.
+    """
+
+    study_dir: Path
+    size: str
+    config: dict
+    study: object = field(repr=False)
+    out: Path
+
+    @property
+    def name(self) -> str:
+        """Folder name of the study."""
+        return _study_name(self.study_dir)
+
+    def run(self, *, update: bool = False) -> dict:
+        """Run the study and record its headline numbers (see :func:`run_case_study`).
+
+        Parameters
+        ----------
+        update : bool
+            Regenerate the results block of the study's ``README.md``.
+
+        Returns
+        -------
+        dict
+            The headline numbers, also written to ``out/headline.json``.
+        """
+        name, size = self.name, self.size
+        self.out.mkdir(parents=True, exist_ok=True)
+        _progress.stage(f"run case study {name} ({size})")
+        t0 = time.perf_counter()
+        headline = self.study.run(dict(self.config), self.out)
+        wall = time.perf_counter() - t0
+        if not isinstance(headline, dict):
+            raise TypeError(f"case study {name}: run() must return a dict, got {type(headline)}")
+        _progress.stage("write outputs")
+        headline = _jsonable(dict(headline))
+        headline["total_wall_time_s"] = round(wall, 1)
+        headline["seed"] = self.config["seed"]
+        headline["size"] = size
+        headline["finished_utc"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        write_text(self.out / "headline.json", json.dumps(headline, indent=2, default=str))
+        if update:
+            block = results_markdown(headline, size, name)
+            update_readme(self.study_dir / "README.md", size, block)
+        return headline
+
+
+def prepare_case_study(study_dir, size: str = "quick", out=None) -> CaseStudyRun:
+    """Read and check a case study's configuration and code; run nothing.
+
+    Parameters
+    ----------
+    study_dir : str or Path
+        The study folder (``case_studies/NN_name``).
+    size : {"quick", "full"}
+        Which configuration to run.
+    out : str or Path, optional
+        Output folder (default :func:`default_output`).
+
+    Returns
+    -------
+    CaseStudyRun
+
+    Raises
+    ------
+    UserError
+        If the folder, its files or its configuration are not what the runner needs, or
+        ``out`` is an existing file.
+    """
+    _progress.stage("load configuration")
+    study_dir = _study_folder(study_dir)
+    source, common, table = _read_tables(study_dir, size)
+    study = load_study(study_dir)
+    origin = {key: "common." for key in common} | {key: f"{size}." for key in table}
+    config = check_config(
+        common | table,
+        study.REQUIRED,
+        source,
+        optional=getattr(study, "OPTIONAL", None),
+        prefix=f"{size}.",
+        origin=origin,
+    )
+    out = default_output(study_dir, size) if out is None else Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: is a file; expected an output folder")
+    return CaseStudyRun(study_dir, size, config, study, out)
+
+
+def run_case_study(study_dir, size: str = "quick", out=None, *, update: bool = False) -> dict:
     """Run a case study at one size and record its headline numbers.
 
     Parameters
@@ -294,36 +380,19 @@ def run_case_study(study_dir, size: str = "quick", out=None, *, update: bool = T
     out : str or Path, optional
         Output folder (default :func:`default_output`).
     update : bool
-        Regenerate the results block of the study's ``README.md``.
+        Regenerate the results block of the study's ``README.md`` (a tracked file: off by
+        default; ``bayesinv run --update-readme``).
 
     Returns
     -------
     dict
         The headline numbers (the study's, plus ``total_wall_time_s``, ``seed``, ``size`` and
         ``finished_utc``), also written to ``out/headline.json``.
-    """
-    from bayesinv.io import write_text
 
-    study_dir = Path(study_dir)
-    if not study_dir.is_dir():
-        raise ValueError(f"case study: {study_dir} is not a folder")
-    name = _study_name(study_dir)
-    config = load_config(study_dir, size)
-    study = load_study(study_dir)
-    config = check_config(config, study.REQUIRED, f"case study {name} [{size}] config")
-    out = default_output(study_dir, size) if out is None else Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    headline = study.run(dict(config), out)
-    wall = time.perf_counter() - t0
-    if not isinstance(headline, dict):
-        raise ValueError(f"case study {name}: run() must return a dict, got {type(headline)}")
-    headline = _jsonable(dict(headline))
-    headline["total_wall_time_s"] = round(wall, 1)
-    headline["seed"] = config["seed"]
-    headline["size"] = size
-    headline["finished_utc"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    write_text(out / "headline.json", json.dumps(headline, indent=2, default=str))
-    if update:
-        update_readme(study_dir / "README.md", size, results_markdown(headline, size, name))
-    return headline
+    Raises
+    ------
+    UserError
+        If the folder, its files or its configuration are not what the runner needs; nothing
+        runs and nothing is written then.
+    """
+    return prepare_case_study(study_dir, size, out).run(update=update)

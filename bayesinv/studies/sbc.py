@@ -1,7 +1,10 @@
 """A simulation-based calibration study run from a TOML configuration (``bayesinv sbc``).
 
 The configuration (read with :mod:`tomllib`; nothing is evaluated) has these tables, every
-key optional unless stated:
+key optional unless stated. It is checked by :func:`bayesinv.studies.config.check_table`
+before anything runs: an unknown table or key (with a "did you mean"), a missing required
+key, a value of the wrong type (``true`` for a number included) or out of bounds is a
+:class:`~bayesinv.io.UserError` naming the file and the dotted key.
 
 .. code-block:: toml
 
@@ -36,24 +39,50 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from bayesinv import _progress
 from bayesinv.calibration.outputs import write_sbc_outputs
+from bayesinv.io import UserError, read_json, read_toml
+from bayesinv.studies.config import REQUIRED, Key, check_table, did_you_mean
 from bayesinv.studies.joint_sbc import JointSBCStudy
 
 __all__ = ["SBCConfig", "config_from_dict", "load_sbc_config", "run_sbc"]
 
-_STUDY_KEYS = {f.name for f in fields(JointSBCStudy) if f.name not in ("draws", "tune")}
-_KEYS = {
-    "study": _STUDY_KEYS,
-    "sampler": {"draws", "tune"},
-    "sbc": {"n_sims", "seed", "n_ranks", "bins", "alpha", "var_names"},
-    "output": {"folder"},
-    "dask": {"scheduler", "n_workers"},
-}
-_REQUIRED = {"sbc": {"n_sims", "seed"}, "output": {"folder"}}
+_D = {f.name: f.default for f in fields(JointSBCStudy)}
+
+
+def _positive(name):
+    return Key(float, _D[name], low=0.0, low_open=True)
+
+
+def _schema(folder_required: bool) -> dict:
+    """Return the schema of an SBC configuration (see :mod:`bayesinv.studies.config`)."""
+    return {
+        "study": {
+            "nx": Key(int, _D["nx"], low=1),
+            "nz": Key(int, _D["nz"], low=1),
+            "cell": _positive("cell"),
+            "density_sd": _positive("density_sd"),
+            "n_gravity": Key(int, _D["n_gravity"], low=1),
+            "n_rays": Key(int, _D["n_rays"], low=1),
+            "relative_error": _positive("relative_error"),
+            "noise_prior_sd": _positive("noise_prior_sd"),
+            "fixed_noise_scale": _positive("fixed_noise_scale"),
+        },
+        "sampler": {"draws": Key(int, _D["draws"], low=1), "tune": Key(int, _D["tune"], low=0)},
+        "sbc": {
+            "n_sims": Key(int, low=2),
+            "seed": Key(int, low=0),
+            "n_ranks": Key(int, 99, low=1),
+            "bins": Key(int, 10, low=2),
+            "alpha": Key(float, 0.01, low=0.0, high=1.0, low_open=True, high_open=True),
+            "var_names": Key(list, None, items=str, nonempty=True),
+        },
+        "output": {"folder": Key(str, REQUIRED if folder_required else None, nonempty=True)},
+        "dask": {"scheduler": Key(str, None, nonempty=True), "n_workers": Key(int, None, low=0)},
+    }
 
 
 @dataclass(frozen=True)
@@ -112,20 +141,6 @@ class SBCConfig:
         return tuple(self.var_names) if self.var_names is not None else self.study.var_names
 
 
-def _fail(key: str, message: str):
-    raise ValueError(f"sbc config: key {key!r} {message}")
-
-
-def _int(table, section, key, low, default=None):
-    full = f"{section}.{key}"
-    if key not in table:
-        return default
-    value = table[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        _fail(full, f"must be an integer >= {low}, got {value!r}")
-    return value
-
-
 def load_sbc_config(path, *, out=None) -> SBCConfig:
     """Read and validate an SBC configuration file.
 
@@ -139,19 +154,17 @@ def load_sbc_config(path, *, out=None) -> SBCConfig:
     Returns
     -------
     SBCConfig
+
+    Raises
+    ------
+    UserError
+        If the file is missing, is not valid TOML, or its configuration is wrong (see
+        :func:`config_from_dict`).
     """
-    path = Path(path)
-    try:
-        with path.open("rb") as f:
-            raw = tomllib.load(f)
-    except OSError as err:
-        raise ValueError(f"sbc config: cannot read {str(path)!r} ({err})") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"sbc config: {str(path)!r} is not valid TOML ({err})") from None
-    return config_from_dict(raw, out=out)
+    return config_from_dict(read_toml(path), out=out, source=str(path))
 
 
-def config_from_dict(raw: dict, *, out=None) -> SBCConfig:
+def config_from_dict(raw: dict, *, out=None, source: str = "sbc config") -> SBCConfig:
     """Validate a configuration already parsed into a dict (see :func:`load_sbc_config`).
 
     Parameters
@@ -160,79 +173,74 @@ def config_from_dict(raw: dict, *, out=None) -> SBCConfig:
         Tables ``study``, ``sampler``, ``sbc``, ``output``, ``dask``.
     out : str or Path, optional
         Output folder overriding ``output.folder``.
+    source : str
+        The file the configuration comes from, starting error messages.
 
     Returns
     -------
     SBCConfig
+
+    Raises
+    ------
+    UserError
+        Naming ``source`` and the dotted key: an unknown table or key (with a suggestion), a
+        missing required key (``sbc.n_sims``, ``sbc.seed``, ``output.folder`` unless ``out``
+        is given), a value of the wrong type (a boolean for a number included) or out of
+        bounds, or settings that do not fit together.
     """
-    for section, table in raw.items():
-        if section not in _KEYS:
-            _fail(section, f"is not a known table; expected one of {sorted(_KEYS)}")
-        if not isinstance(table, dict):
-            _fail(section, "must be a table ([section])")
-        for key in table:
-            if key not in _KEYS[section]:
-                _fail(f"{section}.{key}", f"is unknown; {section} takes {sorted(_KEYS[section])}")
-    for section, keys in _REQUIRED.items():
-        for key in sorted(keys):
-            if key not in raw.get(section, {}) and not (section == "output" and out is not None):
-                _fail(f"{section}.{key}", "is required")
-    study_kw = dict(raw.get("study", {}))
-    sampler = raw.get("sampler", {})
-    for key in ("draws", "tune"):
-        value = _int(sampler, "sampler", key, 1 if key == "draws" else 0)
-        if value is not None:
-            study_kw[key] = value
-    try:
-        study = JointSBCStudy(**study_kw)
-    except ValueError as err:  # "JointSBCStudy: <name> must ..."
-        name, rest = str(err).split(": ", 1)[1].split(" ", 1)
-        _fail(f"{'sampler' if name in ('draws', 'tune') else 'study'}.{name}", rest)
-    sbc = raw["sbc"]
-    n_sims = _int(sbc, "sbc", "n_sims", 2)
-    seed = _int(sbc, "sbc", "seed", 0)
-    n_ranks = _int(sbc, "sbc", "n_ranks", 1, 99)
-    bins = _int(sbc, "sbc", "bins", 2, 10)
+    c = check_table(raw, _schema(out is None), source=source)
+    study = JointSBCStudy(**c["study"], **c["sampler"])
+    sbc = c["sbc"]
+    n_ranks, bins = sbc["n_ranks"], sbc["bins"]
     if (n_ranks + 1) % bins:
-        _fail("sbc.bins", f"must divide n_ranks + 1 = {n_ranks + 1}, got {bins}")
+        raise UserError(
+            f"{source}: sbc.bins must divide sbc.n_ranks + 1 = {n_ranks + 1}, got {bins}"
+        )
     if n_ranks > study.draws:
-        _fail("sbc.n_ranks", f"must be <= sampler.draws = {study.draws}, got {n_ranks}")
-    alpha = sbc.get("alpha", 0.01)
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
-        _fail("sbc.alpha", f"must be a number in (0, 1), got {alpha!r}")
-    var_names = sbc.get("var_names")
+        raise UserError(
+            f"{source}: sbc.n_ranks must be <= sampler.draws = {study.draws}, got {n_ranks}"
+        )
+    var_names = sbc["var_names"]
     if var_names is not None:
-        generative = study.var_names
-        if (
-            not isinstance(var_names, list)
-            or not var_names
-            or any(not isinstance(v, str) or v not in generative for v in var_names)
-        ):
-            _fail("sbc.var_names", f"must be a non-empty list drawn from {list(generative)}")
+        unknown = [v for v in var_names if v not in study.var_names]
+        if unknown:
+            raise UserError(
+                f"{source}: sbc.var_names must be drawn from {list(study.var_names)}, got "
+                f"{unknown[0]!r}; {did_you_mean(unknown[0], study.var_names)}"
+            )
         var_names = tuple(var_names)
-    folder = out if out is not None else raw["output"]["folder"]
-    if not isinstance(folder, str | Path) or not str(folder):
-        _fail("output.folder", f"must be a non-empty string, got {folder!r}")
-    dask = raw.get("dask", {})
-    scheduler = dask.get("scheduler")
-    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler):
-        _fail("dask.scheduler", f"must be a scheduler address string, got {scheduler!r}")
-    n_workers = _int(dask, "dask", "n_workers", 0)
-    if scheduler is not None and n_workers is not None:
-        _fail("dask.n_workers", "cannot be combined with dask.scheduler")
+    dask = c["dask"]
+    if dask["scheduler"] is not None and dask["n_workers"] is not None:
+        raise UserError(f"{source}: dask.n_workers cannot be combined with dask.scheduler")
     return SBCConfig(
         study=study,
-        n_sims=n_sims,
-        seed=seed,
-        out=Path(folder),
+        n_sims=sbc["n_sims"],
+        seed=sbc["seed"],
+        out=Path(out if out is not None else c["output"]["folder"]),
         n_ranks=n_ranks,
         bins=bins,
-        alpha=float(alpha),
+        alpha=sbc["alpha"],
         var_names=var_names,
-        scheduler=scheduler,
-        n_workers=n_workers,
+        scheduler=dask["scheduler"],
+        n_workers=dask["n_workers"],
         source=raw,
     )
+
+
+def _check_results_file(config: SBCConfig, path: Path) -> None:
+    """Refuse a damaged ``ranks.json``, or one of another study, before any work starts."""
+    from bayesinv.calibration.runner import RESULTS_FORMAT
+
+    state = read_json(path, "an SBC results file (ranks.json)")
+    if not isinstance(state, dict) or state.get("format") != RESULTS_FORMAT:
+        got = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise UserError(f"{path}: damaged; expected format {RESULTS_FORMAT!r}, got {got!r}")
+    for key, value in (("tag", config.tag()), ("random_seed", config.seed)):
+        if state.get(key) != value:
+            raise UserError(
+                f"{path}: belongs to another study: its {key} differs ({state.get(key)!r} != "
+                f"{value!r}); use another output folder or the same settings"
+            )
 
 
 def run_sbc(config: SBCConfig, *, progress=None):
@@ -248,6 +256,12 @@ def run_sbc(config: SBCConfig, *, progress=None):
     Returns
     -------
     SBCResult
+
+    Raises
+    ------
+    UserError
+        If the output folder is a file, or holds a ``ranks.json`` that is damaged or belongs
+        to another study (other model, sampler, ``n_ranks``, variables or seed).
     """
     import contextlib
 
@@ -255,13 +269,24 @@ def run_sbc(config: SBCConfig, *, progress=None):
     from bayesinv.inference.replicates import dask_client
 
     out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: is a file; expected an output folder")
+    if (out / "ranks.json").exists():
+        _check_results_file(config, out / "ranks.json")
     out.mkdir(parents=True, exist_ok=True)
     study = config.study
+
+    def report(done, total):
+        _progress.update(done, total, unit="replicates")
+        if progress is not None:
+            progress(done, total)
+
     if config.n_workers == 0 and config.scheduler is None:
         context = contextlib.nullcontext(None)
     else:
         context = dask_client(config.scheduler, n_workers=config.n_workers)
     t0 = time.monotonic()
+    _progress.stage("calibration replicates")
     with context as client:
         result = simulation_based_calibration(
             study.simulate,
@@ -275,8 +300,9 @@ def run_sbc(config: SBCConfig, *, progress=None):
             client=client,
             results_file=out / "ranks.json",
             tag=config.tag(),
-            progress=progress,
+            progress=report,
         )
     wall = time.monotonic() - t0
+    _progress.stage("write outputs")
     write_sbc_outputs(result, out, config=config, wall_time=wall)
     return result

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bayesinv.cli import main
+from bayesinv.io import UserError
 from bayesinv.studies.demo import DemoConfig
 from bayesinv.studies.runner import (
     check_config,
@@ -18,7 +19,7 @@ from bayesinv.studies.runner import (
     update_readme,
 )
 
-ROOT = Path(__file__).resolve().parents[1] / "case_studies"
+ROOT = Path(__file__).resolve().parents[2] / "case_studies"
 STUDIES = [
     "01_gravity_traveltime_crossgradient",
     "02_gravity_ert_petrophysics",
@@ -53,7 +54,10 @@ GOOD = '[common]\nscale = 2\nlabel = "a"\n[quick]\nn = 3\nseed = 1\n[full]\nn = 
 @pytest.mark.parametrize("size", ["quick", "full"])
 def test_shipped_configs_pass_their_checks(study, size):
     module = load_study(ROOT / study)
-    config = check_config(load_config(ROOT / study, size), module.REQUIRED, study)
+    optional = getattr(module, "OPTIONAL", None)
+    config = check_config(
+        load_config(ROOT / study, size), module.REQUIRED, study, optional=optional
+    )
     assert isinstance(config["seed"], int)
     readme = (ROOT / study / "README.md").read_text()
     assert f"<!-- results:{size} -->" in readme and f"<!-- /results:{size} -->" in readme
@@ -73,6 +77,8 @@ def test_runner_writes_headline_and_regenerates_only_its_block(tmp_path):
     study = make_study(tmp_path, GOOD, readme)
     out = tmp_path / "out"
     assert main(["run", str(study), "--size", "quick", "--out", str(out)]) == 0
+    assert (study / "README.md").read_text() == readme  # tracked files untouched by default
+    assert main(["run", str(study), "--out", str(out), "--update-readme"]) == 0
     headline = json.loads((out / "headline.json").read_text())
     assert headline["n_twice"] == 6 and headline["scale"] == 2.0 and headline["seed"] == 1
     assert headline["size"] == "quick" and headline["total_wall_time_s"] >= 0
@@ -98,28 +104,45 @@ def test_update_readme_appends_missing_markers(tmp_path):
 @pytest.mark.parametrize(
     ("config_text", "message"),
     [
-        ('[quick]\nseed = 1\nscale = 2.0\nlabel = "a"\n', r"missing key 'n'"),
-        ('[quick]\nn = 3\nscale = 2.0\nlabel = "a"\n', r"missing key 'seed'"),
-        ('[quick]\nn = "3"\nseed = 1\nscale = 2.0\nlabel = "a"\n', r"key 'n' must be an integer"),
-        ('[quick]\nn = 3.5\nseed = 1\nscale = 2.0\nlabel = "a"\n', r"key 'n' must be an integer"),
-        ('[quick]\nn = 3\nseed = 1\nscale = true\nlabel = "a"\n', r"key 'scale' must be a number"),
-        ('[quick]\nn = 3\nseed = -1\nscale = 2.0\nlabel = "a"\n', r"key 'seed' must be >= 0"),
+        ('[quick]\nseed = 1\nscale = 2.0\nlabel = "a"\n', r"quick\.n is missing"),
+        ('[quick]\nn = 3\nscale = 2.0\nlabel = "a"\n', r"quick\.seed is missing"),
+        ('[quick]\nn = "3"\nseed = 1\nscale = 2.0\nlabel = "a"\n', r"quick\.n must be an integer"),
+        ('[quick]\nn = 3.5\nseed = 1\nscale = 2.0\nlabel = "a"\n', r"quick\.n must be an integer"),
+        ('[quick]\nn = 3\nseed = 1\nscale = true\nlabel = "a"\n', r"quick\.scale must be a fin"),
+        ('[common]\nscale = true\n[quick]\nn = 3\nseed = 1\nlabel = "a"\n', r"common\.scale must"),
+        ('[quick]\nn = 3\nseed = -1\nscale = 2.0\nlabel = "a"\n', r"quick\.seed must be an int"),
+        ('[quick]\nn = 3\nseed = 1\nscale = 2.0\nlabel = "a"\nscal = 1\n', r"did you mean 'scale'"),
         ('[full]\nn = 3\nseed = 1\nscale = 2.0\nlabel = "a"\n', r"has no \[quick\] table"),
-        ("[quick\nn = 3\n", r"is not valid TOML"),
+        ("[quik]\nn = 3\n", r"\[quik\]: unknown table; did you mean 'quick'"),
+        ("[quick\nn = 3\n", r"not valid TOML.*line 1"),
     ],
 )
-def test_bad_config_names_the_key(tmp_path, config_text, message):
+def test_bad_config_names_the_file_and_key(tmp_path, config_text, message):
     study = make_study(tmp_path, config_text)
-    with pytest.raises(ValueError, match=r"case study 99_fake.*" + message):
+    with pytest.raises(UserError, match=r"99_fake[/\\]config\.toml: .*" + message):
         run_case_study(study, "quick", tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing runs before the check
 
 
+def test_optional_keys_are_declared_with_their_defaults(tmp_path):
+    study = make_study(tmp_path, GOOD)
+    source = study / "study.py"
+    source.write_text(FAKE_STUDY + "\nOPTIONAL = {'extra': 0.5, 'mode': 'fast'}\n")
+    config = load_config(study, "quick")
+    module = load_study(study)
+    checked = check_config(config, module.REQUIRED, "x", optional=module.OPTIONAL)
+    assert checked["extra"] == 0.5 and checked["mode"] == "fast" and checked["scale"] == 2.0
+    checked = check_config(config | {"extra": 2}, module.REQUIRED, "x", optional=module.OPTIONAL)
+    assert checked["extra"] == 2.0 and isinstance(checked["extra"], float)
+    with pytest.raises(UserError, match="x: mode must be a string, got 3"):
+        check_config(config | {"mode": 3}, module.REQUIRED, "x", optional=module.OPTIONAL)
+
+
 def test_bad_size_and_missing_folder(tmp_path):
     study = make_study(tmp_path, GOOD)
-    with pytest.raises(ValueError, match="size must be one of"):
+    with pytest.raises(UserError, match="size: must be one of"):
         run_case_study(study, "huge", tmp_path / "out")
-    with pytest.raises(ValueError, match="is not a folder"):
+    with pytest.raises(UserError, match="nope: no such folder"):
         run_case_study(tmp_path / "nope", "quick", tmp_path / "out")
 
 
@@ -130,7 +153,7 @@ def test_study_runs_at_quick_size(study, tmp_path):
     copy = tmp_path / study
     shutil.copytree(ROOT / study, copy)
     out = tmp_path / "out"
-    headline = run_case_study(copy, "quick", out)
+    headline = run_case_study(copy, "quick", out, update=True)
     assert (out / "headline.json").is_file()
     assert json.loads((out / "headline.json").read_text())["size"] == "quick"
     pages = list(out.rglob("index.html"))

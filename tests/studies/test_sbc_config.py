@@ -1,6 +1,7 @@
 """`bayesinv sbc CONFIG`: config validation, outputs, resume."""
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -8,9 +9,10 @@ import pandas as pd
 import pytest
 
 from bayesinv.cli import main
+from bayesinv.io import UserError
 from bayesinv.studies.sbc import config_from_dict, load_sbc_config, run_sbc
 
-CASE = Path(__file__).resolve().parents[1] / "case_studies" / "05_calibration"
+CASE = Path(__file__).resolve().parents[2] / "case_studies" / "05_calibration"
 
 TINY = """
 [sampler]
@@ -34,40 +36,55 @@ def base():
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda c: c["sbc"].pop("seed"), "key 'sbc.seed' is required"),
-        (lambda c: c.pop("output"), "key 'output.folder' is required"),
-        (lambda c: c["sbc"].update(n_sims=1), "key 'sbc.n_sims' must be an integer >= 2"),
-        (lambda c: c["sbc"].update(n_sims="40"), "key 'sbc.n_sims' must be an integer"),
-        (lambda c: c["sbc"].update(n_simz=40), "key 'sbc.n_simz' is unknown"),
-        (lambda c: c.update(sampling={}), "key 'sampling' is not a known table"),
-        (lambda c: c["sbc"].update(bins=7), "key 'sbc.bins' must divide n_ranks"),
-        (lambda c: c["sbc"].update(alpha=1.5), "key 'sbc.alpha' must be a number in"),
-        (lambda c: c["sbc"].update(var_names=["rho"]), "key 'sbc.var_names' must be"),
-        (lambda c: c.update(study={"nx": 0}), "key 'study.nx' must be an integer >= 1"),
-        (lambda c: c.update(study={"cell": "25"}), "key 'study.cell' must be a number > 0"),
-        (lambda c: c.update(sampler={"draws": 50}), "key 'sbc.n_ranks' must be <= sampler"),
-        (lambda c: c.update(sampler={"tune": -3}), "key 'sampler.tune' must be an integer"),
-        (lambda c: c.update(dask={"scheduler": ""}), "key 'dask.scheduler' must be"),
+        (lambda c: c["sbc"].pop("seed"), "sbc.seed is missing; expected an integer"),
+        (lambda c: c.pop("output"), "output.folder is missing; expected a string"),
+        (lambda c: c["sbc"].update(n_sims=1), "sbc.n_sims must be an integer >= 2, got 1"),
+        (lambda c: c["sbc"].update(n_sims="40"), "sbc.n_sims must be an integer >= 2, got '40'"),
+        (lambda c: c["sbc"].update(n_sims=True), "sbc.n_sims must be an integer >= 2, got True"),
+        (lambda c: c["sbc"].update(n_simz=40), "sbc.n_simz: unknown key; did you mean 'n_sims'?"),
+        (lambda c: c.update(sampling={}), "sampling: unknown table; did you mean 'sampler'?"),
+        (lambda c: c["sbc"].update(bins=7), "sbc.bins must divide sbc.n_ranks + 1 = 100, got 7"),
+        (lambda c: c["sbc"].update(alpha=1.5), "sbc.alpha must be a finite number > 0 and < 1"),
+        (lambda c: c["sbc"].update(alpha=True), "sbc.alpha must be a finite number"),
+        (lambda c: c["sbc"].update(var_names=["rho"]), "sbc.var_names must be drawn from"),
+        (lambda c: c["sbc"].update(var_names="density"), "sbc.var_names must be a non-empty list"),
+        (lambda c: c.update(study={"nx": 0}), "study.nx must be an integer >= 1, got 0"),
+        (lambda c: c.update(study={"cell": "25"}), "study.cell must be a finite number > 0"),
+        (lambda c: c.update(study={"cell": True}), "study.cell must be a finite number > 0"),
+        (lambda c: c.update(study={"nx": True}), "study.nx must be an integer >= 1, got True"),
+        (
+            lambda c: c.update(study={"fixed_noise": 0.1}),
+            "study.fixed_noise: unknown key; did you mean 'fixed_noise_scale'?",
+        ),
+        (lambda c: c.update(sampler={"draws": 50}), "sbc.n_ranks must be <= sampler.draws = 50"),
+        (lambda c: c.update(sampler={"tune": -3}), "sampler.tune must be an integer >= 0"),
+        (lambda c: c.update(dask={"scheduler": ""}), "dask.scheduler must be a non-empty string"),
         (
             lambda c: c.update(dask={"scheduler": "tcp://x:1", "n_workers": 2}),
-            "key 'dask.n_workers' cannot be combined",
+            "dask.n_workers cannot be combined with dask.scheduler",
         ),
     ],
 )
 def test_bad_config_names_the_key(edit, message):
     raw = base()
     edit(raw)
-    with pytest.raises(ValueError, match=message):
-        config_from_dict(raw)
+    with pytest.raises(UserError, match="^" + re.escape("run.toml: " + message)):
+        config_from_dict(raw, source="run.toml")
 
 
 def test_unreadable_or_invalid_toml(tmp_path):
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(UserError, match=r"missing\.toml: no such file"):
         load_sbc_config(tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[sbc\nn_sims = 3")
-    with pytest.raises(ValueError, match="is not valid TOML"):
+    with pytest.raises(UserError, match=r"bad.toml: not valid TOML: .*\(at line 1, column 5\)"):
         load_sbc_config(bad)
+
+
+def test_output_folder_from_the_command_line_replaces_the_required_key():
+    raw = base()
+    raw.pop("output")
+    assert config_from_dict(raw, out="elsewhere").out == Path("elsewhere")
 
 
 @pytest.mark.parametrize("name", ["config_quick.toml", "config_full.toml", "config_negative.toml"])
@@ -127,7 +144,7 @@ def test_cli_writes_outputs_and_resumes(tmp_path, capsys):
     # the same folder with another model is refused
     raw = tomllib.loads(path.read_text())
     raw["study"] = {"relative_error": 0.5}
-    with pytest.raises(ValueError, match="belongs to another study: its tag differs"):
+    with pytest.raises(UserError, match=r"ranks\.json: belongs to another study: its tag differs"):
         run_sbc(config_from_dict(raw))
 
 
@@ -135,4 +152,5 @@ def test_cli_reports_a_bad_config_and_exits_2(tmp_path, capsys):
     path = tmp_path / "bad.toml"
     path.write_text('[sbc]\nn_sims = 40\nseed = 1\nbins = 7\n[output]\nfolder = "x"\n')
     assert main(["sbc", str(path)]) == 2
-    assert "key 'sbc.bins' must divide n_ranks + 1 = 100" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err == f"bayesinv sbc: {path}: sbc.bins must divide sbc.n_ranks + 1 = 100, got 7\n"
