@@ -48,9 +48,9 @@ def _readable(path, what: str) -> Path:
     """Return ``path`` as a Path if it is an existing file, else raise :class:`UserError`."""
     path = Path(path)
     if path.is_dir():
-        raise UserError(f"{path}: is a folder; expected {what}")
+        raise UserError(f"{path}: is not a file but a folder; expected {what}")
     if not path.is_file():
-        raise UserError(f"{path}: no such file; expected {what}")
+        raise UserError(f"{path}: is not a file (it does not exist); expected {what}")
     return path
 
 
@@ -120,7 +120,7 @@ def read_json(path, what: str = "a JSON file"):
     except json.JSONDecodeError as err:
         raise UserError(
             f"{path}: damaged; expected {what}, got invalid JSON "
-            f"({err.msg} at line {err.lineno}, column {err.colno})"
+            f"({err.msg.removesuffix(' at')}; line {err.lineno}, column {err.colno})"
         ) from err
 
 

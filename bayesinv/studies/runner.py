@@ -189,7 +189,7 @@ def load_study(study_dir):
     name = _study_name(study_dir)
     path = study_dir / "study.py"
     if not path.is_file():
-        raise UserError(f"{path}: no such file; expected the study's code (see bayesinv run)")
+        raise UserError(f"{path}: is not a file (it does not exist); expected the study's code")
     module_name = "bayesinv_case_study_" + re.sub(r"\W", "_", name)
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)

@@ -12,7 +12,9 @@ from bayesinv.synthetic import Body, bodies_field, gravity_survey
 
 def test_demo_cli_writes_all_outputs(tmp_path):
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--draws", "60", "--tune", "60", "--chains", "2"]) == 0
+    status = main(["demo", "--out", str(out), "--draws", "60", "--tune", "60", "--chains", "2"])
+    verdict = json.loads((out / "headline.json").read_text())["verdict"]
+    assert status == (1 if verdict.startswith("FAIL") else 0)  # exit status 1 on a FAIL verdict
     for name in ["posterior.nc", "summary.csv", "maps.png", "data_fit.png", "headline.json"]:
         assert (out / name).stat().st_size > 0, name
     tree = xr.open_datatree(out / "posterior.nc", engine="h5netcdf")

@@ -73,7 +73,7 @@ def test_bad_config_names_the_key(edit, message):
 
 
 def test_unreadable_or_invalid_toml(tmp_path):
-    with pytest.raises(UserError, match=r"missing\.toml: no such file"):
+    with pytest.raises(UserError, match=r"missing\.toml: is not a file \(it does not exist\)"):
         load_sbc_config(tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[sbc\nn_sims = 3")
