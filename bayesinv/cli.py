@@ -86,8 +86,8 @@ def _exit_status(verdict: str | None, command: str) -> int:
 
 
 def _pages(out: Path) -> list[Path]:
-    """Report pages in ``out``, the top one first."""
-    return sorted(out.rglob("index.html"), key=lambda p: (len(p.parts), str(p)))
+    """Report pages in ``out`` and its sub-folders (one level), the top one first."""
+    return sorted(out.glob("index.html")) + sorted(out.glob("*/index.html"))
 
 
 def _say_where(out: Path) -> None:
