@@ -154,3 +154,30 @@ def test_cli_reports_a_bad_config_and_exits_2(tmp_path, capsys):
     assert main(["sbc", str(path)]) == 2
     err = capsys.readouterr().err
     assert err == f"bayesinv sbc: {path}: sbc.bins must divide sbc.n_ranks + 1 = 100, got 7\n"
+
+
+def test_run_sbc_reports_stages_and_replicates(tmp_path, monkeypatch):
+    import io
+
+    import bayesinv.calibration.runner as runner
+    import bayesinv.studies.sbc as sbc
+    from bayesinv import _progress
+
+    def fake_sbc(simulate, fit, n_sims, *, progress, **kwargs):
+        for done in range(1, n_sims + 1):
+            progress(done, n_sims)
+        return "result"
+
+    monkeypatch.setattr(runner, "simulation_based_calibration", fake_sbc)
+    monkeypatch.setattr(sbc, "write_sbc_outputs", lambda result, out, **kw: None)
+    raw = base()
+    raw["output"]["folder"] = str(tmp_path / "out")
+    raw["dask"] = {"n_workers": 0}
+    seen, stream = [], io.StringIO()
+    with _progress.reporting(stream, interval=0.0):
+        assert run_sbc(config_from_dict(raw), progress=lambda d, t: seen.append(d)) == "result"
+    assert seen == list(range(1, 11))
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "bayesinv: calibration replicates: started"
+    assert any("10/10 replicates" in line for line in lines)
+    assert "bayesinv: write outputs: started" in lines
