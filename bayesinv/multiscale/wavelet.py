@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from bayesinv.grid import Grid1D, Grid2D
 from bayesinv.multiscale._wavelet_numba import dwt1, dwt2, idwt1, idwt2
 from bayesinv.multiscale.padding import ZeroPadding
-from bayesinv.operators.base import ForwardOperator, NumbaKernels
+from bayesinv.operators.base import ForwardOperator, linear_kernels
 
 __all__ = ["WaveletField"]
 
@@ -260,34 +259,13 @@ class WaveletField(ForwardOperator):
         return dwt2(dd, self.grid.nz, self.grid.nx, self._dec_lo, self._dec_hi, self.levels)
 
     def _build_numba_kernels(self):
-        dlo, dhi, rlo, rhi = self._dec_lo, self._dec_hi, self._rec_lo, self._rec_hi
-        levels = self.levels
+        # synthesis (idwt) is the forward map, analysis (dwt) its adjoint (orthonormal)
+        rec = (self._rec_lo, self._rec_hi, self.levels)
+        dec = (self._dec_lo, self._dec_hi, self.levels)
         if self._dim == 1:
-
-            @numba.njit(nogil=True)
-            def forward(theta):
-                return idwt1(np.ascontiguousarray(theta), rlo, rhi, levels)
-
-            @numba.njit(nogil=True)
-            def vjp(m, dd):
-                return dwt1(np.ascontiguousarray(dd), dlo, dhi, levels)
-
-        else:
-            nz, nx = self.grid.nz, self.grid.nx
-
-            @numba.njit(nogil=True)
-            def forward(theta):
-                return idwt2(np.ascontiguousarray(theta), nz, nx, rlo, rhi, levels)
-
-            @numba.njit(nogil=True)
-            def vjp(m, dd):
-                return dwt2(np.ascontiguousarray(dd), nz, nx, dlo, dhi, levels)
-
-        @numba.njit(nogil=True)
-        def jvp(m, dm):
-            return forward(dm)
-
-        return NumbaKernels(forward, jvp, vjp)
+            return linear_kernels(idwt1, dwt1, rec, dec)
+        shape = (self.grid.nz, self.grid.nx)
+        return linear_kernels(idwt2, dwt2, (*shape, *rec), (*shape, *dec))
 
     def __repr__(self) -> str:
         return (

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
-__all__ = ["ForwardOperator", "NumbaKernels", "as_vector"]
+# ``compose`` and ``ComposedOperator`` are importable from here too (module __getattr__)
+__all__ = ["ForwardOperator", "NumbaKernels", "as_vector", "linear_kernels"]
 
 
 class NumbaKernels(NamedTuple):
@@ -36,6 +38,65 @@ class NumbaKernels(NamedTuple):
     forward: Callable
     jvp: Callable
     vjp: Callable
+
+
+def linear_kernels(apply, adjoint, apply_args=(), adjoint_args=None) -> NumbaKernels:
+    """Build the numba (forward, jvp, vjp) triple of a linear operator.
+
+    Parameters
+    ----------
+    apply : numba dispatcher
+        ``apply(x, *apply_args) -> A x``, an ``njit`` function taking the input vector first.
+    adjoint : numba dispatcher
+        ``adjoint(y, *adjoint_args) -> A^T y``, an ``njit`` function taking the data-space
+        vector first.
+    apply_args : tuple
+        The operator's constant data (arrays, integers, flags) passed after the vector to
+        ``apply``. Captured in the kernels' closures, so they must not change afterwards
+        (operators store them read-only).
+    adjoint_args : tuple, optional
+        The same for ``adjoint``; by default ``apply_args``.
+
+    Returns
+    -------
+    NumbaKernels
+        ``forward(m) = A m``, ``jvp(m, dm) = A dm`` (``m`` ignored) and
+        ``vjp(m, dd) = A^T dd`` (``m`` ignored). Each makes its vector argument C-contiguous
+        (no copy when it already is) before calling ``apply`` or ``adjoint``.
+
+    Notes
+    -----
+    A linear map is its own Jacobian, so one pair of kernels gives all three entries of the
+    :class:`ForwardOperator` protocol. The kernels are thread-safe when ``apply`` and
+    ``adjoint`` are (no shared mutable state).
+
+    Examples
+    --------
+    >>> import numba
+    >>> import numpy as np
+    >>> @numba.njit
+    ... def scale(x, c):
+    ...     return c * x
+    >>> k = linear_kernels(scale, scale, (2.0,))
+    >>> k.vjp(np.zeros(2), np.array([1.0, 3.0]))
+    array([2., 6.])
+    """
+    apply_args = tuple(apply_args)
+    adjoint_args = apply_args if adjoint_args is None else tuple(adjoint_args)
+
+    @numba.njit(nogil=True)
+    def forward(m):
+        return apply(np.ascontiguousarray(m), *apply_args)
+
+    @numba.njit(nogil=True)
+    def jvp(m, dm):
+        return apply(np.ascontiguousarray(dm), *apply_args)
+
+    @numba.njit(nogil=True)
+    def vjp(m, dd):
+        return adjoint(np.ascontiguousarray(dd), *adjoint_args)
+
+    return NumbaKernels(forward, jvp, vjp)
 
 
 def as_vector(x, n: int, operator: str, argument: str) -> np.ndarray:
@@ -211,3 +272,13 @@ class ForwardOperator:
 
     def _build_numba_kernels(self) -> NumbaKernels | None:
         return None
+
+
+def __getattr__(name):
+    # composition lives in bayesinv.operators.composite (which imports this module); it is
+    # importable from here too, resolved on first use so that no import cycle arises
+    if name in ("compose", "ComposedOperator"):
+        from bayesinv.operators import composite
+
+        return getattr(composite, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -125,3 +125,43 @@ def test_bad_matrix_is_rejected():
         MatrixOperator([[1.0, np.nan]])
     with pytest.raises(ValueError, match="2-D"):
         MatrixOperator(np.ones(3))
+
+
+def test_linear_kernels_build_the_triple_from_apply_and_adjoint(rng):
+    import numba
+
+    from bayesinv.operators import linear_kernels
+
+    @numba.njit
+    def apply(x, w, shift):
+        return w * x[shift:]
+
+    @numba.njit
+    def adjoint(y, w, shift):
+        out = np.zeros(y.shape[0] + shift)
+        out[shift:] = w * y
+        return out
+
+    w = rng.normal(size=4)
+    k = linear_kernels(apply, adjoint, (w, 1))
+    m, x, y = rng.normal(size=5), rng.normal(size=5), rng.normal(size=4)
+    np.testing.assert_allclose(k.forward(x), w * x[1:])
+    np.testing.assert_allclose(k.jvp(m, x), w * x[1:])  # linear: m is ignored
+    np.testing.assert_allclose(k.vjp(m, y), np.concatenate([[0.0], w * y]))
+    # a non-contiguous input is made contiguous before the kernel sees it
+    strided = np.zeros(10)
+    strided[::2] = x
+    assert not strided[::2].flags.c_contiguous
+    np.testing.assert_allclose(k.forward(strided[::2]), w * x[1:])
+    # separate adjoint arguments
+    k2 = linear_kernels(apply, adjoint, (w, 1), (2 * w, 1))
+    np.testing.assert_allclose(k2.vjp(m, y), np.concatenate([[0.0], 2 * w * y]))
+
+
+def test_compose_is_importable_from_base():
+    from bayesinv.operators import base, composite
+
+    assert base.compose is composite.compose
+    assert base.ComposedOperator is composite.ComposedOperator
+    with pytest.raises(AttributeError):
+        base.no_such_name  # noqa: B018
