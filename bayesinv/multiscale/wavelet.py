@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bayesinv._checks import check_int
 from bayesinv.grid import Grid1D, Grid2D
 from bayesinv.multiscale._wavelet_numba import dwt1, dwt2, idwt1, idwt2
 from bayesinv.multiscale.padding import ZeroPadding
@@ -115,9 +116,7 @@ class WaveletField(ForwardOperator):
         axes = {"nz": grid.nz} if isinstance(grid, Grid1D) else {"nz": grid.nz, "nx": grid.nx}
         if levels is None:
             levels = max(1, min(_two_adic(n) for n in axes.values()))
-        if isinstance(levels, bool) or not isinstance(levels, int | np.integer) or levels < 1:
-            raise ValueError(f"WaveletField: levels must be an integer >= 1, got {levels!r}")
-        levels = int(levels)
+        levels = check_int(levels, "WaveletField", "levels", low=1)
         for axis, n in axes.items():
             if n % 2**levels:
                 fewer = f" or levels <= {_two_adic(n)}" if n % 2 == 0 else ""
@@ -192,11 +191,7 @@ class WaveletField(ForwardOperator):
         return tuple(h * 2**k for h in sizes)
 
     def _check_level(self, J, argument: str) -> int:
-        if isinstance(J, bool) or not isinstance(J, int | np.integer) or not 0 <= J <= self.levels:
-            raise ValueError(
-                f"WaveletField: {argument} must be an integer level in 0..{self.levels}, got {J!r}"
-            )
-        return int(J)
+        return check_int(J, "WaveletField", argument, low=0, high=self.levels)
 
     def n_coefficients(self, J: int) -> int:
         """Return the number of coefficients of levels ``0..J`` (a prefix of θ).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from bayesinv._checks import check_int
 from bayesinv.grid import Grid2D
 from bayesinv.operators._observation_numba import (
     difference_adjoint,
@@ -25,9 +26,7 @@ __all__ = ["Differencer", "PointSampler", "Subset"]
 
 
 def _positive_size(n, operator: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"{operator}: n must be a positive integer, got {n!r}")
-    return int(n)
+    return check_int(n, operator, "n", low=1)
 
 
 def _index_array(values, n: int, operator: str, argument: str, shape_tail=()) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
+from bayesinv._checks import check_float, check_int
 from bayesinv.grid import Grid2D
 from bayesinv.operators._points import check_points
 from bayesinv.operators.base import ForwardOperator, as_vector
@@ -200,12 +201,10 @@ class DCResistivity2p5D(ForwardOperator):
             raise TypeError(f"{_NAME}: grid must be a Grid2D, got {type(grid).__name__}")
         if data not in _DATA_KINDS:
             raise ValueError(f"{_NAME}: data must be one of {_DATA_KINDS}, got {data!r}")
-        n_wavenumbers = _int_at_least(n_wavenumbers, 1, "n_wavenumbers")
-        padding = _int_at_least(padding, 0, "padding")
-        cache_size = _int_at_least(cache_size, 1, "cache_size")
-        padding_factor = float(padding_factor)
-        if not (np.isfinite(padding_factor) and padding_factor >= 1.0):
-            raise ValueError(f"{_NAME}: padding_factor must be >= 1, got {padding_factor!r}")
+        n_wavenumbers = check_int(n_wavenumbers, _NAME, "n_wavenumbers", low=1)
+        padding = check_int(padding, _NAME, "padding", low=0)
+        cache_size = check_int(cache_size, _NAME, "cache_size", low=1)
+        padding_factor = check_float(padding_factor, _NAME, "padding_factor", low=1.0)
         if grid.nx + 2 * padding < 2:
             raise ValueError(f"{_NAME}: need at least 2 cells along x (grid.nx + 2 padding)")
         elec = _check_electrodes(grid, electrodes)
@@ -372,12 +371,6 @@ class DCResistivity2p5D(ForwardOperator):
 
 
 # --- validation and survey geometry ------------------------------------------------------
-def _int_at_least(value, low: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"{_NAME}: {name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def _check_electrodes(grid: Grid2D, electrodes) -> np.ndarray:
     elec = check_points(electrodes, "electrodes", _NAME)
     x, z = elec[:, 0], elec[:, 1]
