@@ -5,8 +5,7 @@ from __future__ import annotations
 from bayesinv._checks import check_int
 from bayesinv.grid import Grid1D, Grid2D
 from bayesinv.multiscale.prolongation import Prolongation
-from bayesinv.operators.base import ForwardOperator
-from bayesinv.operators.composite import compose
+from bayesinv.operators.base import ForwardOperator, compose
 
 __all__ = ["GridHierarchy", "coarsen"]
 

@@ -4,8 +4,14 @@ Every operator follows the :class:`ForwardOperator` protocol (``n_params``, ``n_
 ``forward``, ``jvp``, ``vjp``) on flat float64 vectors.
 """
 
-from bayesinv.operators.base import ForwardOperator, NumbaKernels, as_vector, linear_kernels
-from bayesinv.operators.composite import ComposedOperator, compose
+from bayesinv.operators.base import (
+    ComposedOperator,
+    ForwardOperator,
+    NumbaKernels,
+    as_vector,
+    compose,
+    linear_kernels,
+)
 from bayesinv.operators.crossgradient import CrossGradient2D
 from bayesinv.operators.gravity import Gravity2D
 from bayesinv.operators.lowrank import LowRankUpdate

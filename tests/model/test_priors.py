@@ -176,9 +176,9 @@ def test_besov_bad_input():
     with pm.Model():
         with pytest.raises(ValueError, match="besov_prior: p must be 2 or 1"):
             besov_prior("a", W, s=1.0, p=3)
-        with pytest.raises(ValueError, match="besov_prior: s must be a positive"):
+        with pytest.raises(ValueError, match="besov_prior: s must be a finite number > 0"):
             besov_prior("a", W, s=-1.0)
-        with pytest.raises(ValueError, match="besov_prior: scale must be a positive"):
+        with pytest.raises(ValueError, match="besov_prior: scale must be a finite number > 0"):
             besov_prior("a", W, s=1.0, scale=0.0)
         with pytest.raises(ValueError, match="besov_prior: heavy_tail must be one of"):
             besov_prior("a", W, s=1.0, heavy_tail="cauchy")
@@ -257,9 +257,11 @@ def test_matern_correlation_values():
 def test_matern_bad_input():
     grid = Grid1D(nz=4, dz=1.0)
     with pm.Model():
-        with pytest.raises(ValueError, match="matern_prior: variance must be a positive"):
+        with pytest.raises(ValueError, match="matern_prior: variance must be a finite number > 0"):
             matern_prior("a", grid, variance=-1.0, length_scale=1.0)
-        with pytest.raises(ValueError, match="matern_prior: length_scale must be a positive"):
+        with pytest.raises(
+            ValueError, match="matern_prior: length_scale must be a finite number > 0"
+        ):
             matern_prior("a", grid, variance=1.0, length_scale=np.inf)
         with pytest.raises(ValueError, match="matern_prior: nu must be one of"):
             matern_prior("a", grid, variance=1.0, length_scale=1.0, nu=3.5)
@@ -361,5 +363,7 @@ def test_transforms():
     assert np.all((b >= 1.5) & (b <= 3.0))
     with pytest.raises(ValueError, match="bounded_transform: need finite lower < upper"):
         bounded_transform(pt.as_tensor(x), 3.0, 1.0)
-    with pytest.raises(ValueError, match="positive_transform: reference must be a positive"):
+    with pytest.raises(
+        ValueError, match="positive_transform: reference must be a finite number > 0"
+    ):
         positive_transform(pt.as_tensor(x), reference=0.0)

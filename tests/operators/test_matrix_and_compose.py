@@ -158,10 +158,13 @@ def test_linear_kernels_build_the_triple_from_apply_and_adjoint(rng):
     np.testing.assert_allclose(k2.vjp(m, y), np.concatenate([[0.0], 2 * w * y]))
 
 
-def test_compose_is_importable_from_base():
-    from bayesinv.operators import base, composite
+def test_compose_lives_in_base_and_the_old_module_path_warns():
+    from bayesinv.operators import base, compose
 
-    assert base.compose is composite.compose
-    assert base.ComposedOperator is composite.ComposedOperator
-    with pytest.raises(AttributeError):
-        base.no_such_name  # noqa: B018
+    assert compose is base.compose
+    from bayesinv.operators import composite
+
+    with pytest.warns(DeprecationWarning, match="bayesinv.operators.base.compose"):
+        assert composite.compose is base.compose
+    with pytest.warns(DeprecationWarning, match="ComposedOperator"):
+        assert composite.ComposedOperator is base.ComposedOperator
