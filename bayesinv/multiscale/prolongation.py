@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bayesinv._checks import check_choice
 from bayesinv.grid import Grid1D, Grid2D
 from bayesinv.multiscale._prolong_numba import prolong, restrict
 from bayesinv.operators.base import ForwardOperator, linear_kernels
@@ -100,8 +101,7 @@ class Prolongation(ForwardOperator):
                 "Prolongation: coarse_grid and fine_grid must both be Grid2D or both Grid1D, "
                 f"got {type(coarse_grid).__name__} and {type(fine_grid).__name__}"
             )
-        if kind not in KINDS:
-            raise ValueError(f"Prolongation: kind must be one of {KINDS}, got {kind!r}")
+        check_choice(kind, "Prolongation", "kind", KINDS)
         c, f = coarse_grid, fine_grid
         rz = _refinement_factor(c.nz, c.dz, c.z0, f.nz, f.dz, f.z0, "z")
         iz = _axis_weights(c.nz, rz, kind)

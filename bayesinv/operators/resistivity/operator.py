@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.sparse.linalg import splu
 
-from bayesinv._checks import check_float, check_int
+from bayesinv._checks import check_choice, check_float, check_int
 from bayesinv.grid import Grid2D
 from bayesinv.operators.base import ForwardOperator, as_vector
 from bayesinv.operators.resistivity._fv import (
@@ -203,8 +203,7 @@ class DCResistivity2p5D(ForwardOperator):
     ):
         if not isinstance(grid, Grid2D):
             raise TypeError(f"{_NAME}: grid must be a Grid2D, got {type(grid).__name__}")
-        if data not in _DATA_KINDS:
-            raise ValueError(f"{_NAME}: data must be one of {_DATA_KINDS}, got {data!r}")
+        check_choice(data, _NAME, "data", _DATA_KINDS)
         n_wavenumbers = check_int(n_wavenumbers, _NAME, "n_wavenumbers", low=1)
         padding = check_int(padding, _NAME, "padding", low=0)
         cache_size = check_int(cache_size, _NAME, "cache_size", low=1)
