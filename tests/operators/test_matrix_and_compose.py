@@ -168,3 +168,25 @@ def test_compose_lives_in_base_and_the_old_module_path_warns():
         assert composite.compose is base.compose
     with pytest.warns(DeprecationWarning, match="ComposedOperator"):
         assert composite.ComposedOperator is base.ComposedOperator
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "bayesinv.operators.matrix",
+        "bayesinv.operators.sparse",
+        "bayesinv.operators.lowrank",
+        "bayesinv.operators.observation",
+        "bayesinv.multiscale.prolongation",
+        "bayesinv.multiscale.wavelet",
+        "bayesinv.multiscale.padding",
+    ],
+)
+def test_linear_operators_get_their_kernels_from_linear_kernels(module):
+    # one implementation of the (forward, jvp, vjp) closures: no hand-written njit closures
+    import importlib
+    import inspect
+
+    source = inspect.getsource(importlib.import_module(module))
+    assert "linear_kernels(" in source
+    assert "njit" not in source
