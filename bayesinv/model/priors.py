@@ -80,8 +80,7 @@ def besov_level_scales(
         raise ValueError(
             f"besov_prior: wavelet_field must be a WaveletField, got {type(wavelet_field).__name__}"
         )
-    if p not in (1, 2) or isinstance(p, bool):
-        raise ValueError(f"besov_prior: p must be 2 or 1, got {p!r}")
+    check_choice(p, "besov_prior", "p", (2, 1))
     s = check_positive(s, "besov_prior", "s")
     grid = wavelet_field.grid
     d = wavelet_field.dim

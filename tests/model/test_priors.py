@@ -172,7 +172,7 @@ def test_besov_max_level_and_dims(rng):
 def test_besov_bad_input():
     W = WaveletField(Grid1D(nz=8, dz=1.0), "haar")
     with pm.Model():
-        with pytest.raises(ValueError, match="besov_prior: p must be 2 or 1"):
+        with pytest.raises(ValueError, match="besov_prior: p must be one of 2, 1, got 3"):
             besov_prior("a", W, s=1.0, p=3)
         with pytest.raises(ValueError, match="besov_prior: s must be a finite number > 0"):
             besov_prior("a", W, s=-1.0)
