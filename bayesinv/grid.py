@@ -11,27 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayesinv._checks import check_float, check_int, check_positive
+
 __all__ = ["Grid1D", "Grid2D"]
-
-
-def _positive_int(value, name: str, cls: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{cls}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _positive_float(value, name: str, cls: str) -> float:
-    value = float(value)
-    if not np.isfinite(value) or value <= 0.0:
-        raise ValueError(f"{cls}: {name} must be a finite positive number, got {value!r}")
-    return value
-
-
-def _finite_float(value, name: str, cls: str) -> float:
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{cls}: {name} must be finite, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -72,12 +54,12 @@ class Grid2D:
 
     def __post_init__(self):
         name = type(self).__name__
-        object.__setattr__(self, "nx", _positive_int(self.nx, "nx", name))
-        object.__setattr__(self, "nz", _positive_int(self.nz, "nz", name))
-        object.__setattr__(self, "dx", _positive_float(self.dx, "dx", name))
-        object.__setattr__(self, "dz", _positive_float(self.dz, "dz", name))
-        object.__setattr__(self, "x0", _finite_float(self.x0, "x0", name))
-        object.__setattr__(self, "z0", _finite_float(self.z0, "z0", name))
+        object.__setattr__(self, "nx", check_int(self.nx, name, "nx", low=1))
+        object.__setattr__(self, "nz", check_int(self.nz, name, "nz", low=1))
+        object.__setattr__(self, "dx", check_positive(self.dx, name, "dx", units="m"))
+        object.__setattr__(self, "dz", check_positive(self.dz, name, "dz", units="m"))
+        object.__setattr__(self, "x0", check_float(self.x0, name, "x0", units="m"))
+        object.__setattr__(self, "z0", check_float(self.z0, name, "z0", units="m"))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -215,7 +197,7 @@ class Grid2D:
         Grid2D
             Grid over the same region with cell sizes divided by ``factor``.
         """
-        factor = _positive_int(factor, "factor", "Grid2D.refine")
+        factor = check_int(factor, "Grid2D.refine", "factor", low=1)
         return Grid2D(
             self.nx * factor, self.nz * factor, self.dx / factor, self.dz / factor, self.x0, self.z0
         )
@@ -245,9 +227,9 @@ class Grid1D:
 
     def __post_init__(self):
         name = type(self).__name__
-        object.__setattr__(self, "nz", _positive_int(self.nz, "nz", name))
-        object.__setattr__(self, "dz", _positive_float(self.dz, "dz", name))
-        object.__setattr__(self, "z0", _finite_float(self.z0, "z0", name))
+        object.__setattr__(self, "nz", check_int(self.nz, name, "nz", low=1))
+        object.__setattr__(self, "dz", check_positive(self.dz, name, "dz", units="m"))
+        object.__setattr__(self, "z0", check_float(self.z0, name, "z0", units="m"))
 
     @property
     def shape(self) -> tuple[int]:
@@ -340,5 +322,5 @@ class Grid1D:
         Grid1D
             Grid over the same depth range.
         """
-        factor = _positive_int(factor, "factor", "Grid1D.refine")
+        factor = check_int(factor, "Grid1D.refine", "factor", low=1)
         return Grid1D(self.nz * factor, self.dz / factor, self.z0)

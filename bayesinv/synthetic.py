@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayesinv._checks import check_choice, check_float, check_int, check_positive
 from bayesinv.grid import Grid2D
 
 __all__ = ["Body", "GravitySurvey", "bodies_field", "gravity_survey", "surface_line"]
@@ -33,10 +34,16 @@ class Body:
     value: float
 
     def __post_init__(self):
-        if self.kind not in ("rectangle", "disk"):
-            raise ValueError(f"Body: kind must be 'rectangle' or 'disk', got {self.kind!r}")
-        if min(self.size) <= 0:
-            raise ValueError(f"Body: size must be positive, got {self.size}")
+        check_choice(self.kind, "Body", "kind", ("rectangle", "disk"))
+        if len(self.center) != 2 or len(self.size) != 2:
+            raise ValueError(
+                f"Body: center and size must be pairs, got {self.center!r} and {self.size!r}"
+            )
+        for axis, c in zip("xz", self.center, strict=True):
+            check_float(c, "Body", f"center {axis}", units="m")
+        for s in self.size:
+            check_positive(s, "Body", "size", units="m")
+        check_float(self.value, "Body", "value")
 
 
 def bodies_field(
@@ -60,10 +67,11 @@ def bodies_field(
     numpy.ndarray
         Field of shape ``(nz, nx)``.
     """
+    subsamples = check_int(subsamples, "bodies_field", "subsamples", low=1)
     s = (np.arange(subsamples) + 0.5) / subsamples
     xs = (grid.x_edges[:-1, None] + grid.dx * s)[None, :, None, :]  # (1, nx, 1, s)
     zs = (grid.z_edges[:-1, None] + grid.dz * s)[:, None, :, None]  # (nz, 1, s, 1)
-    field = np.full(grid.shape, float(background))
+    field = np.full(grid.shape, check_float(background, "bodies_field", "background"))
     for body in bodies:
         (xc, zc), (a, b) = body.center, body.size
         if body.kind == "disk":
@@ -91,8 +99,12 @@ def surface_line(x_min: float, x_max: float, n: int, height: float = 0.0) -> np.
     numpy.ndarray
         Array of shape ``(n, 2)`` holding ``(x, z)``.
     """
+    x_min = check_float(x_min, "surface_line", "x_min", units="m")
+    x_max = check_float(x_max, "surface_line", "x_max", units="m")
+    n = check_int(n, "surface_line", "n", low=1)
+    height = check_float(height, "surface_line", "height", units="m")
     x = np.linspace(x_min, x_max, n)
-    return np.column_stack([x, np.full(n, -float(height))])
+    return np.column_stack([x, np.full(n, -height)])
 
 
 @dataclass(frozen=True)
@@ -153,6 +165,8 @@ def gravity_survey(
 
     if not isinstance(rng, np.random.Generator):
         raise ValueError("gravity_survey: rng must be a numpy.random.Generator")
+    n_receivers = check_int(n_receivers, "gravity_survey", "n_receivers", low=1)
+    noise_sd = check_float(noise_sd, "gravity_survey", "noise_sd", low=0.0, units="mGal")
     grid = grid or Grid2D(nx=32, nz=16, dx=25.0, dz=25.0)
     width = grid.nx * grid.dx
     depth = grid.nz * grid.dz
@@ -175,4 +189,4 @@ def gravity_survey(
     receivers = surface_line(grid.x0, grid.x0 + width, n_receivers)
     clean = Gravity2D(grid, receivers).forward(grid.ravel(truth))
     data = clean + rng.normal(0.0, noise_sd, n_receivers)
-    return GravitySurvey(grid, truth, receivers, clean, data, float(noise_sd))
+    return GravitySurvey(grid, truth, receivers, clean, data, noise_sd)

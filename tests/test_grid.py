@@ -49,11 +49,13 @@ def test_contains_includes_the_boundary():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"nx": 0, "nz": 2, "dx": 1.0, "dz": 1.0}, "nx must be a positive integer"),
-        ({"nx": 2, "nz": 2.5, "dx": 1.0, "dz": 1.0}, "nz must be a positive integer"),
-        ({"nx": 2, "nz": 2, "dx": -1.0, "dz": 1.0}, "dx must be a finite positive"),
-        ({"nx": 2, "nz": 2, "dx": 1.0, "dz": np.nan}, "dz must be a finite positive"),
-        ({"nx": 2, "nz": 2, "dx": 1.0, "dz": 1.0, "z0": np.inf}, "z0 must be finite"),
+        ({"nx": 0, "nz": 2, "dx": 1.0, "dz": 1.0}, "Grid2D: nx must be an integer >= 1"),
+        ({"nx": 2, "nz": 2.5, "dx": 1.0, "dz": 1.0}, "Grid2D: nz must be an integer >= 1"),
+        ({"nx": 2, "nz": 2, "dx": -1.0, "dz": 1.0}, "Grid2D: dx must be a finite number > 0"),
+        ({"nx": 2, "nz": 2, "dx": 1.0, "dz": np.nan}, "Grid2D: dz must be a finite number > 0"),
+        ({"nx": 2, "nz": 2, "dx": 1.0, "dz": 1.0, "z0": np.inf}, "Grid2D: z0 must be a finite"),
+        ({"nx": 2, "nz": 2, "dx": "1.0", "dz": 1.0}, "Grid2D: dx must be a finite number > 0"),
+        ({"nx": True, "nz": 2, "dx": 1.0, "dz": 1.0}, "Grid2D: nx must be an integer >= 1"),
     ],
 )
 def test_bad_grid_arguments_are_named(kwargs, message):

@@ -1,12 +1,15 @@
 """Model terms: everything that adds named variables to a ``pm.Model``.
 
-Fields and their prior specs, modalities (a forward chain, a noise model and an optional
-model-discrepancy GP), couplings between fields, and :class:`JointInversion`, the builder
-that assembles them into one plain PyMC model.
+Every term has one signature, PyMC's ``Deterministic`` style: ``add_to_model(..., *,
+model=None)`` adds its named variables to the model in context (or to ``model``). The terms
+are fields and their prior specs, modalities (a forward chain, a noise model and an optional
+model-discrepancy GP) and couplings between fields; :class:`JointInversion`, the builder,
+adds them all to one plain PyMC model.
 """
 
 from bayesinv.model.builder import JointInversion
 from bayesinv.model.coupling import (
+    Coupling,
     CrossGradient,
     Homogenization,
     Petrophysical,
@@ -15,7 +18,7 @@ from bayesinv.model.coupling import (
     power_law,
 )
 from bayesinv.model.discrepancy import Discrepancy
-from bayesinv.model.fields import BesovField, Field, IIDNormal, MaternField, field_dims
+from bayesinv.model.fields import BesovPrior, Field, IIDNormal, MaternPrior, Prior, field_dims
 from bayesinv.model.modality import Modality
 from bayesinv.model.noise import (
     CovarianceNoise,
@@ -24,16 +27,12 @@ from bayesinv.model.noise import (
     Noise,
     ScaledNoise,
 )
-from bayesinv.model.priors import (
-    besov_prior,
-    bounded_transform,
-    field_mean,
-    matern_prior,
-    positive_transform,
-)
+from bayesinv.model.priors import besov_prior, matern_prior
+from bayesinv.model.transforms import bounded_transform, field_mean, positive_transform
 
 __all__ = [
-    "BesovField",
+    "BesovPrior",
+    "Coupling",
     "CovarianceNoise",
     "CrossGradient",
     "Discrepancy",
@@ -43,10 +42,11 @@ __all__ = [
     "IIDNormal",
     "JointInversion",
     "KnownNoise",
-    "MaternField",
+    "MaternPrior",
     "Modality",
     "Noise",
     "Petrophysical",
+    "Prior",
     "ScaledNoise",
     "archie",
     "besov_prior",
@@ -58,3 +58,12 @@ __all__ = [
     "positive_transform",
     "power_law",
 ]
+
+
+def __getattr__(name):
+    # MaternField and BesovField: the 0.1 names of MaternPrior and BesovPrior (deprecated)
+    from bayesinv.model import fields
+
+    if name in fields._RENAMED:
+        return getattr(fields, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from bayesinv.model.fields import Field, IIDNormal
 from bayesinv.model.modality import Modality
 
@@ -18,7 +20,10 @@ class JointInversion:
 
     Notes
     -----
-    :meth:`build` returns an ordinary ``pm.Model``: field variables with dims
+    Every term (field and prior, coupling, modality with its noise and discrepancy) is added
+    through its ``add_to_model(..., *, model=None)``; :meth:`add_to_model` adds them all to
+    a model of the user's, and :meth:`build` to a new one. :meth:`build` returns an ordinary
+    ``pm.Model``: field variables with dims
     ``(name_z, name_x)``, each modality's observed variable ``{modality}`` with dim
     ``{modality}_obs`` and its noise and discrepancy variables, and coupling potentials.
     Users can add their own terms to it and sample it with any PyMC tool.
@@ -60,8 +65,9 @@ class JointInversion:
             Field name.
         grid : Grid2D or Grid1D
             Its grid.
-        prior : callable, optional
-            ``prior(name, grid) -> flat tensor``; default ``IIDNormal(0, 1)``.
+        prior : Prior, optional
+            A prior spec (``IIDNormal``, ``BesovPrior``, ``MaternPrior`` or any object with
+            ``add_to_model(name, grid, *, model=None)``); default ``IIDNormal(0, 1)``.
 
         Returns
         -------
@@ -98,15 +104,32 @@ class JointInversion:
         Parameters
         ----------
         coupling : CrossGradient, Petrophysical or Homogenization
-            Any object with ``fields`` and ``add(tensors, grids)``.
+            Any object with ``fields`` and ``add_to_model(tensors, grids, *, model=None)``
+            (an object with only the 0.1 method ``add(tensors, grids)`` still works, with a
+            ``DeprecationWarning``, until bayesinv 0.3).
 
         Returns
         -------
         JointInversion
             ``self``, for chaining.
         """
-        if not (hasattr(coupling, "fields") and hasattr(coupling, "add")):
-            raise TypeError("add_coupling: a coupling needs `fields` and `add(tensors, grids)`")
+        if not hasattr(coupling, "fields"):
+            raise TypeError(
+                "add_coupling: a coupling needs `fields` and "
+                "`add_to_model(tensors, grids, *, model=None)`"
+            )
+        if not hasattr(coupling, "add_to_model"):
+            if not hasattr(coupling, "add"):
+                raise TypeError(
+                    "add_coupling: a coupling needs `add_to_model(tensors, grids, *, model=None)`"
+                )
+            warnings.warn(
+                f"add_coupling: {type(coupling).__name__} has only add(tensors, grids), the "
+                "0.1 spelling, which is deprecated and will be removed in bayesinv 0.3; "
+                "implement add_to_model(tensors, grids, *, model=None)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         self.couplings.append(coupling)
         return self
 
@@ -142,8 +165,37 @@ class JointInversion:
             if missing:
                 raise ValueError(f"{type(coupling).__name__} needs undeclared field(s) {missing}")
 
+    def add_to_model(self, *, model=None) -> dict:
+        """Add every declared term to a PyMC model.
+
+        Parameters
+        ----------
+        model : pymc.Model, optional
+            Defaults to the model in context.
+
+        Returns
+        -------
+        dict of str to TensorVariable
+            The flat field tensors by field name.
+        """
+        import pymc as pm
+
+        self._check()
+        model = pm.modelcontext(model)
+        tensors = {name: f.add_to_model(model=model) for name, f in self.fields.items()}
+        grids = {name: f.grid for name, f in self.fields.items()}
+        for coupling in self.couplings:
+            if hasattr(coupling, "add_to_model"):
+                coupling.add_to_model(tensors, grids, model=model)
+            else:  # a 0.1 coupling, warned about in add_coupling
+                with model:
+                    coupling.add(tensors, grids)
+        for modality in self.modalities.values():
+            modality.add_to_model(tensors[self._field_of(modality)], model=model)
+        return tensors
+
     def build(self):
-        """Build the PyMC model.
+        """Build a new PyMC model holding every declared term (see :meth:`add_to_model`).
 
         Returns
         -------
@@ -153,12 +205,7 @@ class JointInversion:
 
         self._check()
         with pm.Model() as model:
-            tensors = {name: f.add_to_model() for name, f in self.fields.items()}
-            grids = {name: f.grid for name, f in self.fields.items()}
-            for coupling in self.couplings:
-                coupling.add(tensors, grids)
-            for modality in self.modalities.values():
-                modality.add_to_model(tensors[self._field_of(modality)])
+            self.add_to_model(model=model)
         return model
 
     def prior_predictive(self, draws: int = 500, *, random_seed, model=None):

@@ -9,20 +9,24 @@ same property (a *shared field*). The classes here add ``pm.Potential`` terms to
   cell (arithmetic, harmonic or geometric: the Wiener bounds and the geometric mean of
   effective-medium theory), with a Gaussian scatter.
 
-Each coupling has ``fields`` (the names it needs) and ``add(tensors, grids)`` that adds its
-terms to the current model given the flat field tensors and their grids.
+Each coupling has ``fields`` (the names it needs) and
+``add_to_model(tensors, grids, *, model=None)`` that adds its terms to the model given the
+flat field tensors and their grids (``add(tensors, grids)`` is the deprecated 0.1 spelling).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from bayesinv._checks import check_choice, check_positive
 from bayesinv.grid import Grid2D
 
 __all__ = [
+    "Coupling",
     "CrossGradient",
     "Homogenization",
     "Petrophysical",
@@ -32,15 +36,71 @@ __all__ = [
 ]
 
 
-def _positive(value, what: str) -> float:
-    value = float(value)
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{what} must be finite and > 0, got {value}")
-    return value
+class Coupling:
+    """Base class of couplings: a term linking fields, added with :meth:`add_to_model`."""
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Names of the coupled fields."""
+        raise NotImplementedError
+
+    def add_to_model(self, tensors: dict, grids: dict, *, model=None):
+        """Add the coupling's terms to the model; return the ``pm.Potential``.
+
+        Parameters
+        ----------
+        tensors : dict of str to TensorVariable
+            Flat field tensors by field name (at least :attr:`fields`).
+        grids : dict of str to Grid2D or Grid1D
+            Their grids.
+        model : pymc.Model, optional
+            Defaults to the model in context.
+
+        Returns
+        -------
+        TensorVariable
+            The potential added to the model.
+        """
+        import pymc as pm
+
+        with pm.modelcontext(model):
+            return self._potential(tensors, grids)
+
+    def add(self, tensors: dict, grids: dict):
+        """Add the terms to the current model (deprecated: use :meth:`add_to_model`).
+
+        Parameters
+        ----------
+        tensors, grids : dict
+            As in :meth:`add_to_model`.
+
+        Returns
+        -------
+        TensorVariable
+            The potential.
+        """
+        warnings.warn(
+            f"{type(self).__name__}.add is deprecated and will be removed in bayesinv 0.3; "
+            "use add_to_model(tensors, grids, *, model=None)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.add_to_model(tensors, grids)
+
+    def _potential(self, tensors: dict, grids: dict):
+        raise NotImplementedError
+
+
+def _two_names(a, b, where: str, labels: tuple[str, str]) -> None:
+    for label, value in zip(labels, (a, b), strict=True):
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: {label} must be a field name, got {value!r}")
+    if a == b:
+        raise ValueError(f"{where}: needs two different fields, got {a!r} twice")
 
 
 @dataclass(frozen=True)
-class CrossGradient:
+class CrossGradient(Coupling):
     r"""Cross-gradient structural coupling of two fields on the same grid.
 
     Parameters
@@ -68,11 +128,16 @@ class CrossGradient:
     scales: tuple[float, float] = (1.0, 1.0)
 
     def __post_init__(self):
-        if self.a == self.b:
-            raise ValueError(f"CrossGradient: needs two different fields, got {self.a!r} twice")
-        _positive(self.weight, "CrossGradient: weight")
-        for s in self.scales:
-            _positive(s, "CrossGradient: scales")
+        _two_names(self.a, self.b, "CrossGradient", ("a", "b"))
+        check_positive(self.weight, "CrossGradient", "weight")
+        scales = self.scales
+        if isinstance(scales, str) or np.ndim(scales) != 1 or len(scales) != 2:
+            raise ValueError(
+                "CrossGradient: scales must be a pair (s_a, s_b), one typical magnitude per "
+                f"field ({self.a!r}, {self.b!r}), got {scales!r}"
+            )
+        check_positive(scales[0], "CrossGradient", f"scales[0] (field {self.a!r})")
+        check_positive(scales[1], "CrossGradient", f"scales[1] (field {self.b!r})")
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -85,8 +150,7 @@ class CrossGradient:
 
         return CrossGradient2D(grid)
 
-    def add(self, tensors: dict, grids: dict):
-        """Add the penalty to the current model; return the Potential."""
+    def _potential(self, tensors: dict, grids: dict):
         import pymc as pm
         import pytensor.tensor as pt
 
@@ -154,7 +218,7 @@ def archie(log_fluid_conductivity, cementation) -> Callable:
 
 
 @dataclass(frozen=True)
-class Petrophysical:
+class Petrophysical(Coupling):
     """Soft petrophysical link ``target ~ N(g(source), scatter²)`` cell by cell.
 
     Parameters
@@ -179,19 +243,17 @@ class Petrophysical:
     scatter: float
 
     def __post_init__(self):
-        if self.source == self.target:
-            raise ValueError("Petrophysical: source and target must differ")
+        _two_names(self.source, self.target, "Petrophysical", ("source", "target"))
         if not callable(self.relation):
             raise TypeError("Petrophysical: relation must be callable")
-        _positive(self.scatter, "Petrophysical: scatter")
+        check_positive(self.scatter, "Petrophysical", "scatter")
 
     @property
     def fields(self) -> tuple[str, ...]:
         """Names of the coupled fields."""
         return (self.source, self.target)
 
-    def add(self, tensors: dict, grids: dict):
-        """Add the link to the current model; return the Potential."""
+    def _potential(self, tensors: dict, grids: dict):
         import pymc as pm
 
         if grids[self.source] != grids[self.target]:
@@ -207,7 +269,7 @@ _AVERAGES = ("arithmetic", "harmonic", "geometric")
 
 
 @dataclass(frozen=True)
-class Homogenization:
+class Homogenization(Coupling):
     r"""Two-scale link: each coarse cell ≈ an average of the fine cells it contains.
 
     Parameters
@@ -240,9 +302,11 @@ class Homogenization:
     log: bool = True
 
     def __post_init__(self):
-        if self.kind not in _AVERAGES:
-            raise ValueError(f"Homogenization: kind must be one of {_AVERAGES}")
-        _positive(self.scatter, "Homogenization: scatter")
+        _two_names(self.fine, self.coarse, "Homogenization", ("fine", "coarse"))
+        check_choice(self.kind, "Homogenization", "kind", _AVERAGES)
+        check_positive(self.scatter, "Homogenization", "scatter")
+        if not isinstance(self.log, bool):
+            raise ValueError(f"Homogenization: log must be True or False, got {self.log!r}")
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -282,8 +346,7 @@ class Homogenization:
             avg = pt.exp(pt.log(values).mean(axis=(1, 3)))
         return (pt.log(avg) if self.log else avg).ravel()
 
-    def add(self, tensors: dict, grids: dict):
-        """Add the link to the current model; return the Potential."""
+    def _potential(self, tensors: dict, grids: dict):
         import pymc as pm
 
         avg = self.average(tensors[self.fine], grids[self.fine], grids[self.coarse])

@@ -15,9 +15,12 @@ PyMC's Hilbert-space approximation (:class:`pymc.gp.HSGP`) with explicit basis w
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from bayesinv._checks import check_choice, check_int, check_positive
 
 __all__ = ["EXACT_MAX_DATA", "Discrepancy"]
 
@@ -29,6 +32,14 @@ __all__ = ["EXACT_MAX_DATA", "Discrepancy"]
 EXACT_MAX_DATA = 200
 
 _KERNELS = {"matern32": "Matern32", "matern52": "Matern52", "expquad": "ExpQuad"}
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"{old} is deprecated and will be removed in bayesinv 0.3; use {new}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 def _active_columns(coords: np.ndarray) -> np.ndarray:
@@ -54,7 +65,9 @@ class Discrepancy:
     lengthscale : tuple of float, optional
         Range ``(low, high)`` holding about 95% of the prior mass of the length scale ``ℓ``
         (a log-normal prior); by default from twice the median spacing of the data
-        coordinates to their extent.
+        coordinates to their extent. A single number is a fixed ℓ and needs ``fixed=True``
+        (a number without it is refused with a message saying so, rather than read as a
+        range or silently fixing only ℓ).
     method : {"auto", "exact", "hsgp"}
         ``"exact"`` marginalises the GP (covariance ``Σ + K``); ``"hsgp"`` uses the
         Hilbert-space approximation; ``"auto"`` picks exact up to :data:`EXACT_MAX_DATA` data.
@@ -75,7 +88,9 @@ class Discrepancy:
 
     Notes
     -----
-    Variables added for modality ``name``: ``{name}_discrepancy_amplitude`` (η),
+    :meth:`add_to_model` adds the GP to a modality: ``("cov", K)`` on the exact path (``K`` is
+    added to the noise covariance) or ``("mean", δ)`` on the HSGP path (δ is added to the
+    prediction). Variables added for modality ``name``: ``{name}_discrepancy_amplitude`` (η),
     ``{name}_discrepancy_lengthscale`` (ℓ) and, on the HSGP path, the basis weights
     ``{name}_discrepancy_coef`` (see ``centered``) and the deterministic
     ``{name}_discrepancy`` (δ at the data).
@@ -93,22 +108,47 @@ class Discrepancy:
     fixed: bool = False
 
     def __post_init__(self):
-        if self.kernel not in _KERNELS:
-            raise ValueError(f"Discrepancy: kernel must be one of {sorted(_KERNELS)}")
-        if self.method not in ("auto", "exact", "hsgp"):
-            raise ValueError("Discrepancy: method must be 'auto', 'exact' or 'hsgp'")
-        if self.amplitude is not None and not (self.amplitude > 0 and np.isfinite(self.amplitude)):
-            raise ValueError(f"Discrepancy: amplitude must be > 0, got {self.amplitude}")
-        if self.fixed:
-            ok = self.amplitude is not None and np.ndim(self.lengthscale) == 0
-            if not ok or not (0 < float(self.lengthscale or 0) < np.inf):
+        where = "Discrepancy"
+        check_choice(self.kernel, where, "kernel", sorted(_KERNELS))
+        check_choice(self.method, where, "method", ("auto", "exact", "hsgp"))
+        if self.amplitude is not None:
+            check_positive(self.amplitude, where, "amplitude")
+        if self.n_basis is not None:
+            check_int(self.n_basis, where, "n_basis", low=1)
+        if self.c is not None:
+            check_positive(self.c, where, "c")
+        for flag in ("centered", "fixed"):
+            if not isinstance(getattr(self, flag), bool):
                 raise ValueError(
-                    "Discrepancy: fixed=True needs amplitude=η and a single lengthscale=ℓ > 0"
+                    f"{where}: {flag} must be True or False, got {getattr(self, flag)!r}"
                 )
+        if self.fixed:
+            if self.amplitude is None or self.lengthscale is None or np.ndim(self.lengthscale):
+                raise ValueError(
+                    "Discrepancy: fixed=True needs amplitude=η and a single lengthscale=ℓ > 0, "
+                    f"got amplitude={self.amplitude!r}, lengthscale={self.lengthscale!r}"
+                )
+            check_positive(self.lengthscale, where, "lengthscale")
         elif self.lengthscale is not None:
-            lo, hi = self.lengthscale
-            if not (0 < lo < hi < np.inf):
-                raise ValueError("Discrepancy: lengthscale must be (low, high) with 0 < low < high")
+            self._check_range()
+
+    def _check_range(self):
+        ls = self.lengthscale
+        if isinstance(ls, str) or np.ndim(ls) == 0:
+            raise ValueError(
+                f"Discrepancy: lengthscale={ls!r} is a single number, but without fixed=True "
+                "lengthscale is the range (low, high) of the length-scale prior; pass "
+                "lengthscale=(low, high), or fixed=True with amplitude=η to fix both "
+                "hyperparameters"
+            )
+        if len(ls) != 2:
+            raise ValueError(f"Discrepancy: lengthscale must be a pair (low, high), got {ls!r}")
+        lo = check_positive(ls[0], "Discrepancy", "lengthscale low")
+        hi = check_positive(ls[1], "Discrepancy", "lengthscale high")
+        if not lo < hi:
+            raise ValueError(
+                f"Discrepancy: lengthscale must be (low, high) with 0 < low < high, got {ls!r}"
+            )
 
     def resolve_method(self, n_data: int) -> str:
         """Return the method used for ``n_data`` data (``"exact"`` or ``"hsgp"``).
@@ -166,7 +206,88 @@ class Discrepancy:
         cov = eta**2 * getattr(pm.gp.cov, _KERNELS[self.kernel])(dim, ls=ell)
         return cov, (lo, hi)
 
+    def add_to_model(
+        self, name: str, coords, data_scale: float, *, method=None, dims=None, model=None
+    ):
+        """Add the discrepancy GP of modality ``name`` to the model.
+
+        Parameters
+        ----------
+        name : str
+            Modality name (prefix of the variables).
+        coords : array_like
+            ``(n, k)`` coordinates of the used data.
+        data_scale : float
+            Default amplitude scale (the data's standard deviation).
+        method : {"exact", "hsgp"}, optional
+            Representation; by default :meth:`resolve_method` of the number of data.
+        dims : str, optional
+            Data dim of the deterministic ``{name}_discrepancy`` (HSGP path).
+        model : pymc.Model, optional
+            Defaults to the model in context.
+
+        Returns
+        -------
+        tuple
+            ``("cov", K)``, the ``(n, n)`` GP covariance to add to the noise covariance
+            (exact path), or ``("mean", δ)``, the GP at the data to add to the prediction
+            (HSGP path).
+        """
+        import pymc as pm
+
+        coords = np.asarray(coords, dtype=np.float64)
+        if coords.ndim == 1:
+            coords = coords[:, None]
+        method = self.resolve_method(coords.shape[0]) if method is None else method
+        check_choice(method, "Discrepancy.add_to_model", "method", ("exact", "hsgp"))
+        with pm.modelcontext(model):
+            if method == "exact":
+                return "cov", self._covariance(name, coords, data_scale)
+            return "mean", self._hsgp(name, coords, data_scale, dims)
+
     def covariance(self, name: str, coords, data_scale: float):
+        """Return the GP covariance at the data (deprecated: :meth:`add_to_model`).
+
+        Parameters
+        ----------
+        name : str
+            Modality name.
+        coords : array_like
+            ``(n, k)`` data coordinates.
+        data_scale : float
+            Default amplitude scale.
+
+        Returns
+        -------
+        TensorVariable
+            ``(n, n)`` covariance matrix.
+        """
+        _deprecated("Discrepancy.covariance", "add_to_model(..., method='exact')")
+        return self._covariance(name, coords, data_scale)
+
+    def hsgp(self, name: str, coords, data_scale: float, dims: str | None = None):
+        """Return δ at the data on the HSGP path (deprecated: :meth:`add_to_model`).
+
+        Parameters
+        ----------
+        name : str
+            Modality name.
+        coords : array_like
+            ``(n, k)`` data coordinates.
+        data_scale : float
+            Default amplitude scale.
+        dims : str, optional
+            Data dim name.
+
+        Returns
+        -------
+        TensorVariable
+            δ at the data.
+        """
+        _deprecated("Discrepancy.hsgp", "add_to_model(..., method='hsgp')")
+        return self._hsgp(name, coords, data_scale, dims)
+
+    def _covariance(self, name: str, coords, data_scale: float):
         """Add the hyperparameters and return the GP covariance ``K`` at the data (exact path).
 
         Parameters
@@ -187,7 +308,7 @@ class Discrepancy:
         cov, _ = self._hyperpriors(name, x, data_scale)
         return cov(x)
 
-    def hsgp(self, name: str, coords, data_scale: float, dims: str | None = None):
+    def _hsgp(self, name: str, coords, data_scale: float, dims: str | None = None):
         """Add the hyperparameters and HSGP weights; return δ at the data (HSGP path).
 
         Parameters

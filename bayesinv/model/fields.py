@@ -1,20 +1,50 @@
-"""Fields of the joint model: a named property on a grid with a prior.
+"""Fields of the joint model and their prior specs.
 
-A field prior is any callable ``prior(name, grid) -> flat tensor`` that adds its variables
-to the current ``pm.Model`` and registers ``pm.Deterministic(name, ..., dims=field_dims)``.
-:class:`IIDNormal` is the simplest; the multiscale priors of :mod:`bayesinv.model.priors` follow
-the same protocol.
+A :class:`Field` is a named property on a grid with a prior. A prior spec is an object with
+``add_to_model(name, grid, *, model=None) -> flat tensor`` (PyMC's ``Deterministic`` style:
+it adds named variables to the model in context, or to ``model``, and registers
+``pm.Deterministic(name, ..., dims=field_dims(name, grid))``). The specs here are
+:class:`IIDNormal`, :class:`BesovPrior` and :class:`MaternPrior`; the last two call the prior
+functions of :mod:`bayesinv.model.priors`.
+
+``MaternField`` and ``BesovField`` are the 0.1 names of :class:`MaternPrior` and
+:class:`BesovPrior` (they are priors, not fields); they still resolve, with a
+``DeprecationWarning``, until bayesinv 0.3.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
-import numpy as np
-
+from bayesinv._checks import check_choice, check_float, check_int, check_positive
 from bayesinv.grid import Grid1D, Grid2D
 
-__all__ = ["BesovField", "Field", "IIDNormal", "MaternField", "field_dims"]
+__all__ = ["BesovPrior", "Field", "IIDNormal", "MaternPrior", "Prior", "field_dims"]
+
+#: deprecated name -> current name (removed in bayesinv 0.3)
+_RENAMED = {"MaternField": "MaternPrior", "BesovField": "BesovPrior"}
+
+
+def __getattr__(name):
+    if name in _RENAMED:
+        new = _RENAMED[name]
+        warnings.warn(
+            f"bayesinv.model.fields.{name} is deprecated and will be removed in bayesinv 0.3; "
+            f"use {new} (it is a prior, not a field)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"{old} is deprecated and will be removed in bayesinv 0.3; use {new}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 def field_dims(name: str, grid) -> tuple[str, ...]:
@@ -38,8 +68,64 @@ def field_dims(name: str, grid) -> tuple[str, ...]:
     raise TypeError(f"field {name!r}: grid must be a Grid2D or Grid1D, got {type(grid).__name__}")
 
 
+def _add_field_coords(model, name: str, grid) -> None:
+    """Add the coords of the field's dims to ``model`` (those it does not have yet)."""
+    coords = grid.coords(name)
+    for dim in field_dims(name, grid):
+        if dim not in model.coords:
+            model.add_coord(dim, coords[dim])
+
+
+class Prior:
+    """Base class of prior specs.
+
+    A subclass implements :meth:`add_to_model`. Calling a spec, ``spec(name, grid)``, is the
+    0.1 spelling of ``spec.add_to_model(name, grid)`` and warns.
+    """
+
+    def add_to_model(self, name: str, grid, *, model=None):
+        """Add the prior of field ``name`` on ``grid`` to the model; return its flat tensor.
+
+        Parameters
+        ----------
+        name : str
+            Field name: the registered ``pm.Deterministic`` and the prefix of the latent
+            variables.
+        grid : Grid2D or Grid1D
+            The field's grid; the field gets dims :func:`field_dims`.
+        model : pymc.Model, optional
+            Defaults to the model in context.
+
+        Returns
+        -------
+        TensorVariable
+            The field as a flat vector of length ``grid.size`` (C order).
+        """
+        raise NotImplementedError
+
+    def __call__(self, name: str, grid):
+        """Add the prior to the model in context (deprecated: use :meth:`add_to_model`)."""
+        cls = type(self).__name__
+        _deprecated(f"calling a prior spec, {cls}(...)(name, grid),", f"{cls}.add_to_model")
+        return self.add_to_model(name, grid)
+
+
+def _number_or_callable(value, where: str, argument: str):
+    """Check a hyperparameter given as a positive number or a ``f(name) -> variable``."""
+    if not callable(value):
+        check_positive(value, where, argument)
+
+
+def _value(value, name: str, what: str, model):
+    """Return ``value``, or call it with ``"{name}_{what}"`` in ``model`` to create a variable."""
+    if not callable(value):
+        return value
+    with model:
+        return value(f"{name}_{what}")
+
+
 @dataclass(frozen=True)
-class IIDNormal:
+class IIDNormal(Prior):
     """Independent normal prior on every cell, non-centred.
 
     Parameters
@@ -60,27 +146,38 @@ class IIDNormal:
     sigma: float = 1.0
 
     def __post_init__(self):
-        if not (np.isfinite(self.sigma) and self.sigma > 0) or not np.isfinite(self.mu):
-            raise ValueError(
-                f"IIDNormal: need finite mu and sigma > 0, got {self.mu}, {self.sigma}"
-            )
+        check_float(self.mu, "IIDNormal", "mu")
+        check_positive(self.sigma, "IIDNormal", "sigma")
 
-    def __call__(self, name: str, grid):
-        """Add the prior of field ``name`` on ``grid`` and return its flat tensor."""
+    def add_to_model(self, name: str, grid, *, model=None):
+        """Add ``{name}_z_score`` and the field ``name``; return the flat field.
+
+        Parameters
+        ----------
+        name : str
+            Field name.
+        grid : Grid2D or Grid1D
+            The field's grid.
+        model : pymc.Model, optional
+            Defaults to the model in context.
+
+        Returns
+        -------
+        TensorVariable
+            Flat field of length ``grid.size``.
+        """
         import pymc as pm
 
+        model = pm.modelcontext(model)
         dims = field_dims(name, grid)
-        z = pm.Normal(f"{name}_z_score", 0.0, 1.0, dims=dims)
-        return pm.Deterministic(name, self.mu + self.sigma * z, dims=dims).ravel()
-
-
-def _value(value, name: str, what: str):
-    """Return ``value``, or call it with ``"{name}_{what}"`` to create a PyMC variable."""
-    return value(f"{name}_{what}") if callable(value) else value
+        _add_field_coords(model, name, grid)
+        with model:
+            z = pm.Normal(f"{name}_z_score", 0.0, 1.0, dims=dims)
+            return pm.Deterministic(name, self.mu + self.sigma * z, dims=dims).ravel()
 
 
 @dataclass(frozen=True)
-class BesovField:
+class BesovPrior(Prior):
     """Besov wavelet prior on the field (see :func:`bayesinv.model.priors.besov_prior`).
 
     Parameters
@@ -110,26 +207,57 @@ class BesovField:
     heavy_tail: str | None = None
     mean: object = 0.0
 
-    def __call__(self, name: str, grid):
-        """Add the prior of field ``name`` on ``grid`` and return its flat tensor."""
+    def __post_init__(self):
+        from bayesinv.model.priors import HEAVY_TAILS
+
+        check_positive(self.s, "BesovPrior", "s")
+        check_choice(self.p, "BesovPrior", "p", (1, 2))
+        if not isinstance(self.wavelet, str):
+            raise ValueError(f"BesovPrior: wavelet must be a name, got {self.wavelet!r}")
+        if self.levels is not None:
+            check_int(self.levels, "BesovPrior", "levels", low=1)
+        _number_or_callable(self.scale, "BesovPrior", "scale")
+        check_choice(self.heavy_tail, "BesovPrior", "heavy_tail", HEAVY_TAILS)
+
+    def add_to_model(self, name: str, grid, *, model=None):
+        """Add the Besov prior of field ``name`` on ``grid``; return the flat field.
+
+        Parameters
+        ----------
+        name : str
+            Field name.
+        grid : Grid2D or Grid1D
+            The field's grid.
+        model : pymc.Model, optional
+            Defaults to the model in context.
+
+        Returns
+        -------
+        TensorVariable
+            Flat field of length ``grid.size``.
+        """
+        import pymc as pm
+
         from bayesinv.model.priors import besov_prior
         from bayesinv.multiscale import WaveletField
 
+        model = pm.modelcontext(model)
         wf = WaveletField(grid, self.wavelet, levels=self.levels)
         return besov_prior(
             name,
             wf,
             self.s,
             self.p,
-            _value(self.scale, name, "scale"),
+            _value(self.scale, name, "scale", model),
             self.heavy_tail,
             mean=self.mean,
             dims=field_dims(name, grid),
+            model=model,
         )
 
 
 @dataclass(frozen=True)
-class MaternField:
+class MaternPrior(Prior):
     """Matérn Gaussian random field on a coarsened grid, prolonged to the field's grid.
 
     Parameters
@@ -149,8 +277,8 @@ class MaternField:
 
     Notes
     -----
-    See :func:`bayesinv.model.priors.matern_prior`; the cost of the dense factor grows as the cube
-    of the number of coarse cells.
+    See :func:`bayesinv.model.priors.matern_prior`; the cost of the dense factor grows as the
+    cube of the number of coarse cells.
     """
 
     variance: object = 1.0
@@ -160,22 +288,51 @@ class MaternField:
     kind: str = "bilinear"
     mean: object = 0.0
 
-    def __call__(self, name: str, grid):
-        """Add the prior of field ``name`` on ``grid`` and return its flat tensor."""
+    def __post_init__(self):
+        from bayesinv.model.priors import MATERN_NU
+        from bayesinv.multiscale.prolongation import KINDS
+
+        _number_or_callable(self.variance, "MaternPrior", "variance")
+        _number_or_callable(self.length_scale, "MaternPrior", "length_scale")
+        check_choice(self.nu, "MaternPrior", "nu", MATERN_NU)
+        check_int(self.coarsening, "MaternPrior", "coarsening", low=1)
+        check_choice(self.kind, "MaternPrior", "kind", KINDS)
+
+    def add_to_model(self, name: str, grid, *, model=None):
+        """Add the Matérn prior of field ``name`` on ``grid``; return the flat field.
+
+        Parameters
+        ----------
+        name : str
+            Field name.
+        grid : Grid2D or Grid1D
+            The field's grid.
+        model : pymc.Model, optional
+            Defaults to the model in context.
+
+        Returns
+        -------
+        TensorVariable
+            Flat field of length ``grid.size``.
+        """
+        import pymc as pm
+
         from bayesinv.model.priors import matern_prior
         from bayesinv.multiscale import Prolongation, coarsen
 
+        model = pm.modelcontext(model)
         support = grid
         if self.coarsening != 1:
             support = Prolongation(coarsen(grid, self.coarsening), grid, kind=self.kind)
         return matern_prior(
             name,
             support,
-            _value(self.variance, name, "variance"),
-            _value(self.length_scale, name, "length_scale"),
+            _value(self.variance, name, "variance", model),
+            _value(self.length_scale, name, "length_scale", model),
             self.nu,
             mean=self.mean,
             dims=field_dims(name, grid),
+            model=model,
         )
 
 
@@ -189,8 +346,10 @@ class Field:
         Field name (a Python identifier); its variable has dims :func:`field_dims`.
     grid : Grid2D or Grid1D
         The grid.
-    prior : callable
-        ``prior(name, grid) -> flat tensor`` (default :class:`IIDNormal` ``(0, 1)``).
+    prior : Prior
+        A prior spec, any object with ``add_to_model(name, grid, *, model=None)`` (default
+        :class:`IIDNormal` ``(0, 1)``). A plain function ``prior(name, grid)`` is the 0.1
+        protocol: still accepted until bayesinv 0.3, with a ``DeprecationWarning``.
     """
 
     name: str
@@ -202,18 +361,40 @@ class Field:
 
         check_name(self.name, "field")
         field_dims(self.name, self.grid)
-        if not callable(self.prior):
-            raise TypeError(f"field {self.name!r}: prior must be callable (name, grid) -> tensor")
+        if not hasattr(self.prior, "add_to_model"):
+            if not callable(self.prior):
+                raise TypeError(
+                    f"field {self.name!r}: prior must be a prior spec with "
+                    f"add_to_model(name, grid, *, model=None), got {type(self.prior).__name__}"
+                )
+            _deprecated(
+                f"field {self.name!r}: a prior given as a function prior(name, grid)",
+                "an object with add_to_model(name, grid, *, model=None), e.g. a subclass of "
+                "bayesinv.model.fields.Prior",
+            )
 
-    def add_to_model(self):
-        """Add the field's coords and prior to the current model; return its flat tensor."""
+    def add_to_model(self, *, model=None):
+        """Add the field's coords and prior to the model; return its flat tensor.
+
+        Parameters
+        ----------
+        model : pymc.Model, optional
+            Defaults to the model in context.
+
+        Returns
+        -------
+        TensorVariable
+            The field as a flat vector of length ``grid.size`` (C order).
+        """
         import pymc as pm
 
-        model = pm.modelcontext(None)
-        coords = self.grid.coords(self.name)
-        for dim in field_dims(self.name, self.grid):
-            model.add_coord(dim, coords[dim])
-        flat = self.prior(self.name, self.grid)
+        model = pm.modelcontext(model)
+        _add_field_coords(model, self.name, self.grid)
+        if hasattr(self.prior, "add_to_model"):
+            flat = self.prior.add_to_model(self.name, self.grid, model=model)
+        else:
+            with model:
+                flat = self.prior(self.name, self.grid)
         if flat.ndim != 1:
             flat = flat.ravel()
         return flat

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import keyword
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from bayesinv._checks import check_choice, check_positive
 from bayesinv.model.discrepancy import Discrepancy
-from bayesinv.model.noise import Noise
+from bayesinv.model.noise import Noise, numeric_array
 from bayesinv.operators.base import ForwardOperator
 
 __all__ = ["LIKELIHOODS", "Modality", "check_name"]
@@ -109,12 +111,12 @@ class Modality:
             )
         if self.discrepancy is not None and not isinstance(self.discrepancy, Discrepancy):
             raise TypeError(f"modality {name!r}: discrepancy must be a Discrepancy")
-        if self.likelihood not in LIKELIHOODS:
-            raise ValueError(f"modality {name!r}: likelihood must be one of {LIKELIHOODS}")
-        if self.nu is not None and not (np.isfinite(self.nu) and self.nu > 0):
-            raise ValueError(f"modality {name!r}: nu must be > 0, got {self.nu}")
+        where = f"modality {name!r}"
+        check_choice(self.likelihood, where, "likelihood", LIKELIHOODS)
+        if self.nu is not None:
+            check_positive(self.nu, where, "nu")
         n = self.operator.n_data
-        data = np.asarray(self.data, dtype=np.float64)
+        data = numeric_array(self.data, where, "data")
         if data.shape != (n,):
             raise ValueError(
                 f"modality {name!r}: data has shape {data.shape} but the operator "
@@ -135,7 +137,7 @@ class Modality:
                 f"{np.flatnonzero(bad)[:10].tolist()}; pass mask=... to exclude them"
             )
         coords = np.arange(n, dtype=np.float64) if self.coords is None else self.coords
-        coords = np.asarray(coords, dtype=np.float64)
+        coords = numeric_array(coords, where, "coords")
         if coords.ndim == 1:
             coords = coords[:, None]
         if coords.ndim != 2 or coords.shape[0] != n:
@@ -172,7 +174,7 @@ class Modality:
             return "hsgp"
         return self.discrepancy.resolve_method(self.used.size)
 
-    def add_to_model(self, field_vector, model=None):
+    def add_to_model(self, field_vector, *args, model=None):
         """Add this modality's variables and likelihood to a PyMC model.
 
         Parameters
@@ -180,7 +182,8 @@ class Modality:
         field_vector : TensorVariable
             Flat input of the operator (length ``operator.n_params``).
         model : pymc.Model, optional
-            Defaults to the model in context.
+            Defaults to the model in context (keyword only; passing it by position is the
+            deprecated 0.1 spelling).
 
         Returns
         -------
@@ -192,6 +195,16 @@ class Modality:
 
         from bayesinv.ops import forward
 
+        if args:
+            if len(args) > 1 or model is not None:
+                raise TypeError("Modality.add_to_model: takes field_vector and model= only")
+            warnings.warn(
+                "Modality.add_to_model(field_vector, model) is deprecated and will be removed "
+                "in bayesinv 0.3; pass model= by keyword",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            model = args[0]
         model = pm.modelcontext(model)
         name, used, dim = self.name, self.used, self.obs_dim
         with model:
@@ -203,17 +216,18 @@ class Modality:
             if used.size < self.operator.n_data:
                 predicted = predicted[used]
             observed = self.data[used]
-            kind, noise = self.noise.build(name, self.operator.n_data, used)
+            kind, noise = self.noise.add_to_model(name, self.operator.n_data, used, model=model)
             method = self.method()
-            data_scale = float(np.std(observed)) or 1.0
-            if method == "hsgp":
-                predicted = predicted + self.discrepancy.hsgp(
-                    name, self.coords[used], data_scale, dims=dim
+            if method is not None:
+                data_scale = float(np.std(observed)) or 1.0
+                which, disc = self.discrepancy.add_to_model(
+                    name, self.coords[used], data_scale, method=method, dims=dim, model=model
                 )
-            elif method == "exact":
-                disc_cov = self.discrepancy.covariance(name, self.coords[used], data_scale)
-                noise_cov = pt.diag(pt.as_tensor(noise) ** 2) if kind == "sd" else noise
-                kind, noise = "cov", noise_cov + disc_cov
+                if which == "mean":
+                    predicted = predicted + disc
+                else:
+                    noise_cov = pt.diag(pt.as_tensor(noise) ** 2) if kind == "sd" else noise
+                    kind, noise = "cov", noise_cov + disc
             if kind == "cov":
                 if self.likelihood == "student_t":
                     nu = self._nu()

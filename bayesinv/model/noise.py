@@ -1,20 +1,60 @@
 """Noise models of a modality: known, scaled (hierarchical), or a full covariance.
 
-Each noise model adds its variables to the current ``pm.Model`` under the modality's name
-and returns either per-datum standard deviations or a covariance matrix.
+Each noise model's ``add_to_model(name, n, used, *, model=None)`` adds its variables to the
+model under the modality's name and returns either per-datum standard deviations or a
+covariance matrix.
 """
 
 from __future__ import annotations
 
+import reprlib
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from bayesinv._checks import check_positive
+
 __all__ = ["CovarianceNoise", "HierarchicalNoise", "KnownNoise", "Noise", "ScaledNoise"]
 
 
+def numeric_array(values, where: str, argument: str) -> np.ndarray:
+    """Convert to a float64 array, refusing strings, booleans and other non-numbers.
+
+    Parameters
+    ----------
+    values : array_like
+        What the caller passed.
+    where : str
+        Who received it (``"KnownNoise"``, ``"modality 'gravity'"``, ...).
+    argument : str
+        The argument's name.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``values`` as float64 (NaN and infinities are left to the caller).
+
+    Raises
+    ------
+    ValueError
+        Naming ``where`` and ``argument`` when ``values`` is not made of numbers (numpy would
+        silently convert ``"1.0"`` and ``True``, or fail with a message naming neither).
+    """
+    try:
+        kind = np.asarray(values).dtype.kind
+    except (TypeError, ValueError):
+        kind = "O"
+    if kind not in "iuf":
+        raise ValueError(
+            f"{where}: {argument} must be a number or an array of numbers, "
+            f"got {reprlib.repr(values)}"
+        )
+    return np.asarray(values, dtype=np.float64)
+
+
 def _positive_vector(values, n: int, modality: str, argument: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64)
+    arr = numeric_array(values, f"modality {modality!r}", argument)
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
     if arr.shape != (n,):
@@ -34,12 +74,21 @@ def _positive_vector(values, n: int, modality: str, argument: str) -> np.ndarray
 class Noise:
     """Base class of noise models.
 
-    Subclasses implement :meth:`build`, returning ``("sd", sd)`` with a vector of standard
-    deviations, or ``("cov", cov)`` with a covariance matrix, for the data kept by the mask.
+    Subclasses implement :meth:`add_to_model`, returning ``("sd", sd)`` with a vector of
+    standard deviations, or ``("cov", cov)`` with a covariance matrix, for the data kept by
+    the mask, and :meth:`validate`. ``build(name, n, used)`` is the 0.1 spelling of
+    ``add_to_model``: calling it warns, and a subclass that still implements only ``build``
+    keeps working (with a ``DeprecationWarning``) until bayesinv 0.3.
     """
 
-    def build(self, name: str, n: int, used: np.ndarray):
-        """Add the noise variables to the current model.
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "build" in vars(cls) and "add_to_model" not in vars(cls):
+            # a subclass written for bayesinv 0.1: its build becomes its add_to_model
+            cls.add_to_model = _legacy_add_to_model
+
+    def add_to_model(self, name: str, n: int, used: np.ndarray, *, model=None):
+        """Add the noise variables to the model.
 
         Parameters
         ----------
@@ -49,6 +98,8 @@ class Noise:
             Total number of data of the modality (before masking).
         used : numpy.ndarray
             Indices of the data kept by the mask.
+        model : pymc.Model, optional
+            Defaults to the model in context.
 
         Returns
         -------
@@ -56,6 +107,31 @@ class Noise:
             ``("sd", tensor_or_array)`` or ``("cov", tensor_or_array)``.
         """
         raise NotImplementedError
+
+    def build(self, name: str, n: int, used: np.ndarray):
+        """Add the noise variables to the current model (deprecated: :meth:`add_to_model`).
+
+        Parameters
+        ----------
+        name : str
+            Modality name.
+        n : int
+            Number of data.
+        used : numpy.ndarray
+            Indices of the used data.
+
+        Returns
+        -------
+        tuple
+            As :meth:`add_to_model`.
+        """
+        warnings.warn(
+            f"{type(self).__name__}.build is deprecated and will be removed in bayesinv 0.3; "
+            "use add_to_model(name, n, used, *, model=None)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.add_to_model(name, n, used)
 
     def validate(self, name: str, n: int) -> None:
         """Check the noise against the modality's number of data (raises ``ValueError``).
@@ -70,6 +146,19 @@ class Noise:
         raise NotImplementedError
 
 
+def _legacy_add_to_model(self, name, n, used, *, model=None):
+    import pymc as pm
+
+    warnings.warn(
+        f"{type(self).__name__}.build is deprecated and will be removed in bayesinv 0.3; "
+        "implement add_to_model(name, n, used, *, model=None)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    with pm.modelcontext(model):
+        return self.build(name, n, used)
+
+
 @dataclass(frozen=True, eq=False)
 class KnownNoise(Noise):
     """Independent Gaussian noise with known standard deviation(s).
@@ -82,12 +171,15 @@ class KnownNoise(Noise):
 
     sigma: object
 
+    def __post_init__(self):
+        numeric_array(self.sigma, "KnownNoise", "sigma")
+
     def validate(self, name, n):
         """Validate ``sigma``."""
         _positive_vector(self.sigma, n, name, "noise sigma")
 
-    def build(self, name, n, used):
-        """Return the known standard deviations of the used data."""
+    def add_to_model(self, name, n, used, *, model=None):
+        """Return the known standard deviations of the used data (no variables)."""
         return "sd", _positive_vector(self.sigma, n, name, "noise sigma")[used]
 
 
@@ -112,18 +204,21 @@ class ScaledNoise(Noise):
     errors: object
     prior_sd: float = 0.5
 
-    def validate(self, name, n):
-        """Validate the errors and the prior."""
-        _positive_vector(self.errors, n, name, "noise errors")
-        if not (np.isfinite(self.prior_sd) and self.prior_sd > 0):
-            raise ValueError(f"modality {name!r}: noise prior_sd must be > 0")
+    def __post_init__(self):
+        numeric_array(self.errors, "ScaledNoise", "errors")
+        check_positive(self.prior_sd, "ScaledNoise", "prior_sd")
 
-    def build(self, name, n, used):
+    def validate(self, name, n):
+        """Validate the errors."""
+        _positive_vector(self.errors, n, name, "noise errors")
+
+    def add_to_model(self, name, n, used, *, model=None):
         """Add ``{name}_sigma`` (the scale factor) and return ``s * errors``."""
         import pymc as pm
 
         errors = _positive_vector(self.errors, n, name, "noise errors")[used]
-        scale = pm.LogNormal(f"{name}_sigma", mu=0.0, sigma=self.prior_sd)
+        with pm.modelcontext(model):
+            scale = pm.LogNormal(f"{name}_sigma", mu=0.0, sigma=self.prior_sd)
         return "sd", scale * errors
 
 
@@ -139,17 +234,19 @@ class HierarchicalNoise(Noise):
 
     prior_scale: float
 
-    def validate(self, name, n):
-        """Validate the prior scale."""
-        if not (np.isfinite(self.prior_scale) and self.prior_scale > 0):
-            raise ValueError(f"modality {name!r}: noise prior_scale must be > 0")
+    def __post_init__(self):
+        check_positive(self.prior_scale, "HierarchicalNoise", "prior_scale")
 
-    def build(self, name, n, used):
+    def validate(self, name, n):
+        """Nothing depends on the modality (the prior scale is checked on construction)."""
+
+    def add_to_model(self, name, n, used, *, model=None):
         """Add ``{name}_sigma`` and return it broadcast over the used data."""
         import pymc as pm
         import pytensor.tensor as pt
 
-        sigma = pm.HalfNormal(f"{name}_sigma", sigma=self.prior_scale)
+        with pm.modelcontext(model):
+            sigma = pm.HalfNormal(f"{name}_sigma", sigma=self.prior_scale)
         return "sd", sigma * pt.ones(len(used))
 
 
@@ -165,8 +262,11 @@ class CovarianceNoise(Noise):
 
     cov: object
 
+    def __post_init__(self):
+        numeric_array(self.cov, "CovarianceNoise", "cov")
+
     def _matrix(self, name, n):
-        cov = np.asarray(self.cov, dtype=np.float64)
+        cov = numeric_array(self.cov, f"modality {name!r}", "noise cov")
         if cov.shape != (n, n):
             raise ValueError(f"modality {name!r}: noise cov must be ({n}, {n}), got {cov.shape}")
         if not np.all(np.isfinite(cov)) or not np.allclose(cov, cov.T, rtol=1e-10, atol=0):
@@ -181,6 +281,6 @@ class CovarianceNoise(Noise):
         """Validate the covariance."""
         self._matrix(name, n)
 
-    def build(self, name, n, used):
-        """Return the covariance of the used data."""
+    def add_to_model(self, name, n, used, *, model=None):
+        """Return the covariance of the used data (no variables)."""
         return "cov", self._matrix(name, n)[np.ix_(used, used)]

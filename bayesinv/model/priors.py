@@ -11,8 +11,10 @@ well-conditioned, nearly independent coordinates whatever the hyperparameters ar
   grid, optionally prolonged to a finer grid, with optional hyperpriors on variance and
   length scale.
 
-Small helpers build a mean field (:func:`field_mean`) and map an unbounded field to a
-positive or bounded property (:func:`positive_transform`, :func:`bounded_transform`).
+The mean and transform helpers (:func:`field_mean`, :func:`positive_transform`,
+:func:`bounded_transform`) live in :mod:`bayesinv.model.transforms` and are re-exported here.
+The prior specs that a :class:`~bayesinv.model.fields.Field` takes (``IIDNormal``,
+``BesovPrior``, ``MaternPrior``) are in :mod:`bayesinv.model.fields` and call these functions.
 
 Every prior registers the field as ``pm.Deterministic(name, ...)`` (flat, or with named
 dims) and returns it as a flat PyTensor vector in C order, ready for a forward operator.
@@ -26,7 +28,12 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from bayesinv._checks import check_choice, check_float, check_positive
 from bayesinv.grid import Grid1D, Grid2D
+from bayesinv.model._priors_common import add_mean, latent_dims, positive_scalar, register_field
+
+# re-exported for code written against bayesinv 0.1 (their home is bayesinv.model.transforms)
+from bayesinv.model.transforms import bounded_transform, field_mean, positive_transform  # noqa: F401
 from bayesinv.multiscale.prolongation import Prolongation
 from bayesinv.multiscale.wavelet import WaveletField
 from bayesinv.ops import ForwardOp
@@ -36,84 +43,14 @@ __all__ = [
     "MATERN_NU",
     "besov_level_scales",
     "besov_prior",
-    "bounded_transform",
-    "field_mean",
     "matern_correlation",
     "matern_prior",
-    "positive_transform",
 ]
 
 #: latent laws accepted by :func:`besov_prior` as ``heavy_tail``
 HEAVY_TAILS = (None, "student_t", "horseshoe")
 #: smoothness values accepted by :func:`matern_prior`
 MATERN_NU = (0.5, 1.5, 2.5)
-
-
-# --- shared helpers ---------------------------------------------------------------------------
-def _is_number(x) -> bool:
-    return isinstance(x, Real) and not isinstance(x, bool)
-
-
-def _check_positive(x, function: str, argument: str):
-    """Positive finite number, or a PyTensor/PyMC scalar left to the user."""
-    if _is_number(x) or isinstance(x, np.ndarray | np.generic):
-        arr = np.asarray(x, dtype=np.float64)
-        if arr.ndim != 0 or not np.isfinite(arr) or arr <= 0:
-            raise ValueError(f"{function}: {argument} must be a positive finite scalar, got {x!r}")
-        return float(arr)
-    x = pt.as_tensor_variable(x)
-    if x.ndim != 0:
-        raise ValueError(f"{function}: {argument} must be a scalar, got {x.ndim} dimensions")
-    return x
-
-
-def _register_field(name: str, m, grid, dims, model: pm.Model, function: str):
-    """Register ``pm.Deterministic(name, m)`` with dims; return the flat field."""
-    if dims is None:
-        return pm.Deterministic(name, m, model=model)
-    dims = (dims,) if isinstance(dims, str) else tuple(dims)
-    if len(dims) == 1:
-        values = grid.z_centers if isinstance(grid, Grid1D) else np.arange(grid.size)
-        shaped = m
-    elif len(dims) == 2 and isinstance(grid, Grid2D):
-        values = None
-        shaped = m.reshape(grid.shape)
-    else:
-        raise ValueError(
-            f"{function}: dims must name one flat dim or, on a Grid2D, two dims (z, x); got {dims}"
-        )
-    coord_values = [values] if values is not None else [grid.z_centers, grid.x_centers]
-    for dim, vals in zip(dims, coord_values, strict=True):
-        if dim not in model.coords:
-            model.add_coord(dim, vals)
-        elif len(model.coords[dim]) != len(vals):
-            raise ValueError(
-                f"{function}: dim {dim!r} has {len(model.coords[dim])} coords, "
-                f"the field needs {len(vals)}"
-            )
-    pm.Deterministic(name, shaped, dims=dims, model=model)
-    return m
-
-
-def _add_mean(m, mean, n: int, function: str):
-    """Return ``m + mean``, the mean being a finite scalar, a length-``n`` vector or a tensor."""
-    if isinstance(mean, pt.Variable):
-        return m + mean
-    arr = np.asarray(mean, dtype=np.float64)
-    if arr.ndim not in (0, 1) or (arr.ndim == 1 and arr.shape[0] != n):
-        raise ValueError(f"{function}: mean must be a scalar or have length {n}, got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{function}: mean must be finite")
-    return m if (arr.ndim == 0 and arr == 0.0) else m + arr
-
-
-def _latent_dims(name: str, n: int, dims, model: pm.Model):
-    if dims is None:
-        return None
-    dim = f"{name}_coeff"
-    if dim not in model.coords:
-        model.add_coord(dim, np.arange(n))
-    return (dim,)
 
 
 # --- Besov -------------------------------------------------------------------------------------
@@ -143,11 +80,8 @@ def besov_level_scales(
         raise ValueError(
             f"besov_prior: wavelet_field must be a WaveletField, got {type(wavelet_field).__name__}"
         )
-    if p not in (1, 2) or isinstance(p, bool):
-        raise ValueError(f"besov_prior: p must be 2 or 1, got {p!r}")
-    s = float(s)
-    if not np.isfinite(s) or s <= 0:
-        raise ValueError(f"besov_prior: s must be a positive finite number, got {s!r}")
+    check_choice(p, "besov_prior", "p", (2, 1))
+    s = check_positive(s, "besov_prior", "s")
     grid = wavelet_field.grid
     d = wavelet_field.dim
     cell = grid.dz if d == 1 else grid.dx * grid.dz
@@ -155,9 +89,9 @@ def besov_level_scales(
         reference_length = (
             grid.nz * grid.dz if d == 1 else max(grid.nx * grid.dx, grid.nz * grid.dz)
         )
-    reference_length = _check_positive(reference_length, "besov_prior", "reference_length")
-    if not isinstance(reference_length, float):
-        raise ValueError("besov_prior: reference_length must be a number")
+    reference_length = check_positive(
+        reference_length, "besov_prior", "reference_length", units="m"
+    )
     exponent = s + d / 2 - d / p
     gamma = np.empty(wavelet_field.n_params)
     for j, sl in enumerate(wavelet_field.level_slices()):
@@ -263,17 +197,14 @@ def besov_prior(
     """
     model = pm.modelcontext(model)
     gamma = besov_level_scales(wavelet_field, s, p, reference_length)
-    scale = _check_positive(scale, "besov_prior", "scale")
-    if heavy_tail not in HEAVY_TAILS:
-        raise ValueError(
-            f"besov_prior: heavy_tail must be one of {HEAVY_TAILS}, got {heavy_tail!r}"
-        )
+    scale = positive_scalar(scale, "besov_prior", "scale")
+    check_choice(heavy_tail, "besov_prior", "heavy_tail", HEAVY_TAILS)
     op = wavelet_field
     if max_level is not None:
         op = wavelet_field.coarse_operator(max_level)
         gamma = gamma[: op.n_params]
     n = op.n_params
-    ldims = _latent_dims(name, n, dims, model)
+    ldims = latent_dims(name, n, dims, model)
     kw = {"dims": ldims} if ldims else {"shape": n}
     with model:
         if heavy_tail is None and p == 2:
@@ -281,15 +212,15 @@ def besov_prior(
         elif heavy_tail is None:
             xi = pm.Laplace(f"{name}_raw", 0.0, 1.0, **kw)
         elif heavy_tail == "student_t":
-            nu = _check_positive(nu, "besov_prior", "nu")
+            nu = positive_scalar(nu, "besov_prior", "nu")
             xi = pm.StudentT(f"{name}_raw", nu=nu, mu=0.0, sigma=1.0, **kw)
         else:
             lam = pm.HalfCauchy(f"{name}_lambda", beta=1.0, **kw)
             xi = lam * pm.Normal(f"{name}_raw", 0.0, 1.0, **kw)
     theta = scale * pt.constant(gamma) * xi
     m = ForwardOp(op)(theta)
-    m = _add_mean(m, mean, wavelet_field.grid.size, "besov_prior")
-    return _register_field(name, m, wavelet_field.grid, dims, model, "besov_prior")
+    m = add_mean(m, mean, wavelet_field.grid.size, "besov_prior")
+    return register_field(name, m, wavelet_field.grid, dims, model, "besov_prior")
 
 
 # --- Matérn ------------------------------------------------------------------------------------
@@ -395,13 +326,10 @@ def matern_prior(
             "matern_prior: grid must be a Grid2D, Grid1D or Prolongation, "
             f"got {type(grid).__name__}"
         )
-    if nu not in MATERN_NU:
-        raise ValueError(f"matern_prior: nu must be one of {MATERN_NU}, got {nu!r}")
-    variance = _check_positive(variance, "matern_prior", "variance")
-    length_scale = _check_positive(length_scale, "matern_prior", "length_scale")
-    jitter = float(jitter)
-    if not np.isfinite(jitter) or jitter < 0:
-        raise ValueError(f"matern_prior: jitter must be a non-negative number, got {jitter!r}")
+    check_choice(nu, "matern_prior", "nu", MATERN_NU)
+    variance = positive_scalar(variance, "matern_prior", "variance")
+    length_scale = positive_scalar(length_scale, "matern_prior", "length_scale")
+    jitter = check_float(jitter, "matern_prior", "jitter", low=0.0)
     pts = _cell_points(grid)
     dist = np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(axis=-1))
     n = grid.size
@@ -420,7 +348,7 @@ def matern_prior(
         # no finiteness check (5x faster gradients in the numba backend); a failed
         # factorisation gives NaN, which samplers and optimisers reject
         chol = pt.linalg.cholesky(corr, lower=True, check_finite=False, on_error="nan")
-    ldims = _latent_dims(name, n, dims, model)
+    ldims = latent_dims(name, n, dims, model)
     kw = {"dims": ldims} if ldims else {"shape": n}
     with model:
         z = pm.Normal(f"{name}_raw", 0.0, 1.0, **kw)
@@ -429,108 +357,5 @@ def matern_prior(
     if prolongation is not None:
         m = ForwardOp(prolongation)(m)
         grid = prolongation.fine_grid
-    m = _add_mean(m, mean, grid.size, "matern_prior")
-    return _register_field(name, m, grid, dims, model, "matern_prior")
-
-
-# --- means and transforms ----------------------------------------------------------------------
-def field_mean(grid, value, interfaces=None):
-    """Mean field on a grid: a constant, a depth profile, or layers between interfaces.
-
-    Parameters
-    ----------
-    grid : Grid2D or Grid1D
-        The field's grid.
-    value : float, array_like or TensorVariable
-        A scalar (constant mean); with ``interfaces=None`` a vector of length ``nz`` (one
-        value per depth row); with ``interfaces`` a vector of ``len(interfaces) + 1`` layer
-        values (top layer first). May be PyMC variables.
-    interfaces : array_like, optional
-        Strictly increasing interface depths (m, positive down). A cell belongs to the layer
-        containing its centre (a centre exactly on an interface goes to the deeper layer).
-
-    Returns
-    -------
-    TensorVariable
-        Flat vector of length ``grid.size`` (C order), to add to a zero-mean prior field.
-    """
-    if not isinstance(grid, Grid2D | Grid1D):
-        raise ValueError(f"field_mean: grid must be a Grid2D or Grid1D, got {type(grid).__name__}")
-    value = pt.as_tensor_variable(value)
-    if value.ndim > 1:
-        raise ValueError(f"field_mean: value must be a scalar or a vector, got {value.ndim} dims")
-    nx = 1 if isinstance(grid, Grid1D) else grid.nx
-    if interfaces is None:
-        if value.ndim == 0:
-            return pt.ones(grid.size) * value
-        row = np.arange(grid.nz)
-        n_expected = grid.nz
-    else:
-        z = np.asarray(interfaces, dtype=np.float64)
-        if z.ndim != 1 or z.size == 0 or not np.all(np.isfinite(z)) or np.any(np.diff(z) <= 0):
-            raise ValueError(
-                f"field_mean: interfaces must be a non-empty, finite, strictly increasing 1-D "
-                f"array of depths, got {interfaces!r}"
-            )
-        if value.ndim != 1:
-            raise ValueError("field_mean: with interfaces, value must hold one value per layer")
-        row = np.searchsorted(z, grid.z_centers, side="right")
-        n_expected = z.size + 1
-    static = value.type.shape[0]
-    if static is not None and static != n_expected:
-        raise ValueError(f"field_mean: value has length {static}, expected {n_expected}")
-    return value[np.repeat(row, nx)]
-
-
-def positive_transform(field, reference=1.0, lower=0.0):
-    r"""Map an unbounded field to a positive property, ``lower + reference * exp(field)``.
-
-    Parameters
-    ----------
-    field : TensorVariable
-        Unbounded field, e.g. a log-conductivity or log-velocity perturbation.
-    reference : float or TensorVariable
-        Positive reference value (the property where ``field = 0``, above ``lower``).
-    lower : float
-        Lower bound (e.g. a minimum velocity); ``0`` for conductivity.
-
-    Returns
-    -------
-    TensorVariable
-        Property strictly greater than ``lower``.
-
-    Examples
-    --------
-    Conductivity from log-conductivity is ``positive_transform(log_sigma)``; a velocity of
-    at least 300 m/s around 1500 m/s is ``positive_transform(m, reference=1200.0,
-    lower=300.0)``.
-    """
-    reference = _check_positive(reference, "positive_transform", "reference")
-    lower = float(lower)
-    if not np.isfinite(lower):
-        raise ValueError(f"positive_transform: lower must be finite, got {lower!r}")
-    return lower + reference * pt.exp(field)
-
-
-def bounded_transform(field, lower: float, upper: float):
-    r"""Map an unbounded field into ``(lower, upper)`` with a logistic function.
-
-    Parameters
-    ----------
-    field : TensorVariable
-        Unbounded field.
-    lower, upper : float
-        Bounds, ``lower < upper``.
-
-    Returns
-    -------
-    TensorVariable
-        :math:`\mathrm{lower} + (\mathrm{upper} - \mathrm{lower})\, σ(\mathrm{field})` with
-        :math:`σ(x) = 1 / (1 + e^{-x})`.
-    """
-    lower, upper = float(lower), float(upper)
-    if not (np.isfinite(lower) and np.isfinite(upper) and lower < upper):
-        raise ValueError(
-            f"bounded_transform: need finite lower < upper, got lower={lower}, upper={upper}"
-        )
-    return lower + (upper - lower) * pt.sigmoid(field)
+    m = add_mean(m, mean, grid.size, "matern_prior")
+    return register_field(name, m, grid, dims, model, "matern_prior")

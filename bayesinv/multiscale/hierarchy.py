@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from bayesinv._checks import check_int
 from bayesinv.grid import Grid1D, Grid2D
 from bayesinv.multiscale.prolongation import Prolongation
-from bayesinv.operators.base import ForwardOperator
-from bayesinv.operators.composite import compose
+from bayesinv.operators.base import ForwardOperator, compose
 
 __all__ = ["GridHierarchy", "coarsen"]
 
@@ -27,8 +25,7 @@ def coarsen(grid: Grid2D | Grid1D, factor: int = 2) -> Grid2D | Grid1D:
     Grid2D or Grid1D
         The coarse grid (``coarsen(g, r).refine(r) == g``).
     """
-    if isinstance(factor, bool) or not isinstance(factor, int | np.integer) or factor < 1:
-        raise ValueError(f"coarsen: factor must be a positive integer, got {factor!r}")
+    factor = check_int(factor, "coarsen", "factor", low=1)
     axes = {"nz": grid.nz} if isinstance(grid, Grid1D) else {"nz": grid.nz, "nx": grid.nx}
     for axis, n in axes.items():
         if n % factor:
@@ -74,8 +71,7 @@ class GridHierarchy:
             raise ValueError(
                 f"GridHierarchy: fine_grid must be a Grid2D or Grid1D, got {type(fine_grid)}"
             )
-        if isinstance(n_levels, bool) or not isinstance(n_levels, int | np.integer) or n_levels < 1:
-            raise ValueError(f"GridHierarchy: n_levels must be an integer >= 1, got {n_levels!r}")
+        n_levels = check_int(n_levels, "GridHierarchy", "n_levels", low=1)
         try:
             coarsest = coarsen(fine_grid, 2 ** (int(n_levels) - 1))
         except ValueError as err:
@@ -97,8 +93,7 @@ class GridHierarchy:
         return len(self.grids)
 
     def _check(self, level, argument: str) -> int:
-        if isinstance(level, bool) or not isinstance(level, int | np.integer):
-            raise ValueError(f"GridHierarchy: {argument} must be an integer, got {level!r}")
+        level = check_int(level, "GridHierarchy", argument)
         if not 0 <= level < self.n_levels:
             raise ValueError(
                 f"GridHierarchy: {argument}={level} is not a level in 0..{self.n_levels - 1}"

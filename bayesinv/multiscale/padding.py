@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numba
-import numpy as np
-
-from bayesinv.operators.base import ForwardOperator, NumbaKernels
+from bayesinv._checks import check_int
+from bayesinv.multiscale._padding_numba import pad, truncate
+from bayesinv.operators.base import ForwardOperator, linear_kernels
 
 __all__ = ["ZeroPadding"]
 
@@ -35,37 +34,18 @@ class ZeroPadding(ForwardOperator):
     linear = True
 
     def __init__(self, k: int, n: int):
-        for arg, v in (("k", k), ("n", n)):
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-                raise ValueError(f"ZeroPadding: {arg} must be a positive integer, got {v!r}")
+        k = check_int(k, "ZeroPadding", "k", low=1)
+        n = check_int(n, "ZeroPadding", "n", low=1)
         if k > n:
             raise ValueError(f"ZeroPadding: k={k} must not exceed n={n}")
         self.n_params = int(k)
         self.n_data = int(n)
 
     def _forward(self, m):
-        out = np.zeros(self.n_data)
-        out[: self.n_params] = m
-        return out
+        return pad(m, self.n_data)
 
     def _vjp(self, m, dd):
-        return dd[: self.n_params].copy()
+        return truncate(dd, self.n_params)
 
     def _build_numba_kernels(self):
-        k, n = self.n_params, self.n_data
-
-        @numba.njit(nogil=True)
-        def forward(m):
-            out = np.zeros(n)
-            out[:k] = m
-            return out
-
-        @numba.njit(nogil=True)
-        def jvp(m, dm):
-            return forward(dm)
-
-        @numba.njit(nogil=True)
-        def vjp(m, dd):
-            return dd[:k].copy()
-
-        return NumbaKernels(forward, jvp, vjp)
+        return linear_kernels(pad, truncate, (self.n_data,), (self.n_params,))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from bayesinv._checks import check_choice
 from bayesinv.grid import Grid1D, Grid2D
 from bayesinv.multiscale._prolong_numba import prolong, restrict
-from bayesinv.operators.base import ForwardOperator, NumbaKernels
+from bayesinv.operators.base import ForwardOperator, linear_kernels
 
 __all__ = ["KINDS", "Prolongation"]
 
@@ -101,8 +101,7 @@ class Prolongation(ForwardOperator):
                 "Prolongation: coarse_grid and fine_grid must both be Grid2D or both Grid1D, "
                 f"got {type(coarse_grid).__name__} and {type(fine_grid).__name__}"
             )
-        if kind not in KINDS:
-            raise ValueError(f"Prolongation: kind must be one of {KINDS}, got {kind!r}")
+        check_choice(kind, "Prolongation", "kind", KINDS)
         c, f = coarse_grid, fine_grid
         rz = _refinement_factor(c.nz, c.dz, c.z0, f.nz, f.dz, f.z0, "z")
         iz = _axis_weights(c.nz, rz, kind)
@@ -135,24 +134,10 @@ class Prolongation(ForwardOperator):
         return restrict(dd, self._nzc, self._nxc, *self._tables)
 
     def _build_numba_kernels(self):
-        nzc, nxc = self._nzc, self._nxc
-        iz0, iz1, wz0, wz1, ix0, ix1, wx0, wx1 = self._tables
-
-        @numba.njit(nogil=True)
-        def forward(m):
-            return prolong(np.ascontiguousarray(m), nxc, iz0, iz1, wz0, wz1, ix0, ix1, wx0, wx1)
-
-        @numba.njit(nogil=True)
-        def jvp(m, dm):
-            return forward(dm)
-
-        @numba.njit(nogil=True)
-        def vjp(m, dd):
-            return restrict(
-                np.ascontiguousarray(dd), nzc, nxc, iz0, iz1, wz0, wz1, ix0, ix1, wx0, wx1
-            )
-
-        return NumbaKernels(forward, jvp, vjp)
+        tables = self._tables
+        return linear_kernels(
+            prolong, restrict, (self._nxc, *tables), (self._nzc, self._nxc, *tables)
+        )
 
     def __repr__(self) -> str:
         return f"<Prolongation({self.kind!r}): {self.coarse_grid.shape} -> {self.fine_grid.shape}>"

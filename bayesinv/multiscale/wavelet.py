@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from bayesinv._checks import check_int
 from bayesinv.grid import Grid1D, Grid2D
 from bayesinv.multiscale._wavelet_numba import dwt1, dwt2, idwt1, idwt2
 from bayesinv.multiscale.padding import ZeroPadding
-from bayesinv.operators.base import ForwardOperator, NumbaKernels
+from bayesinv.operators.base import ForwardOperator, linear_kernels
 
 __all__ = ["WaveletField"]
 
@@ -116,9 +116,7 @@ class WaveletField(ForwardOperator):
         axes = {"nz": grid.nz} if isinstance(grid, Grid1D) else {"nz": grid.nz, "nx": grid.nx}
         if levels is None:
             levels = max(1, min(_two_adic(n) for n in axes.values()))
-        if isinstance(levels, bool) or not isinstance(levels, int | np.integer) or levels < 1:
-            raise ValueError(f"WaveletField: levels must be an integer >= 1, got {levels!r}")
-        levels = int(levels)
+        levels = check_int(levels, "WaveletField", "levels", low=1)
         for axis, n in axes.items():
             if n % 2**levels:
                 fewer = f" or levels <= {_two_adic(n)}" if n % 2 == 0 else ""
@@ -193,11 +191,7 @@ class WaveletField(ForwardOperator):
         return tuple(h * 2**k for h in sizes)
 
     def _check_level(self, J, argument: str) -> int:
-        if isinstance(J, bool) or not isinstance(J, int | np.integer) or not 0 <= J <= self.levels:
-            raise ValueError(
-                f"WaveletField: {argument} must be an integer level in 0..{self.levels}, got {J!r}"
-            )
-        return int(J)
+        return check_int(J, "WaveletField", argument, low=0, high=self.levels)
 
     def n_coefficients(self, J: int) -> int:
         """Return the number of coefficients of levels ``0..J`` (a prefix of θ).
@@ -260,34 +254,13 @@ class WaveletField(ForwardOperator):
         return dwt2(dd, self.grid.nz, self.grid.nx, self._dec_lo, self._dec_hi, self.levels)
 
     def _build_numba_kernels(self):
-        dlo, dhi, rlo, rhi = self._dec_lo, self._dec_hi, self._rec_lo, self._rec_hi
-        levels = self.levels
+        # synthesis (idwt) is the forward map, analysis (dwt) its adjoint (orthonormal)
+        rec = (self._rec_lo, self._rec_hi, self.levels)
+        dec = (self._dec_lo, self._dec_hi, self.levels)
         if self._dim == 1:
-
-            @numba.njit(nogil=True)
-            def forward(theta):
-                return idwt1(np.ascontiguousarray(theta), rlo, rhi, levels)
-
-            @numba.njit(nogil=True)
-            def vjp(m, dd):
-                return dwt1(np.ascontiguousarray(dd), dlo, dhi, levels)
-
-        else:
-            nz, nx = self.grid.nz, self.grid.nx
-
-            @numba.njit(nogil=True)
-            def forward(theta):
-                return idwt2(np.ascontiguousarray(theta), nz, nx, rlo, rhi, levels)
-
-            @numba.njit(nogil=True)
-            def vjp(m, dd):
-                return dwt2(np.ascontiguousarray(dd), nz, nx, dlo, dhi, levels)
-
-        @numba.njit(nogil=True)
-        def jvp(m, dm):
-            return forward(dm)
-
-        return NumbaKernels(forward, jvp, vjp)
+            return linear_kernels(idwt1, dwt1, rec, dec)
+        shape = (self.grid.nz, self.grid.nx)
+        return linear_kernels(idwt2, dwt2, (*shape, *rec), (*shape, *dec))
 
     def __repr__(self) -> str:
         return (

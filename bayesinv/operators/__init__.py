@@ -4,8 +4,14 @@ Every operator follows the :class:`ForwardOperator` protocol (``n_params``, ``n_
 ``forward``, ``jvp``, ``vjp``) on flat float64 vectors.
 """
 
-from bayesinv.operators.base import ForwardOperator, NumbaKernels, as_vector
-from bayesinv.operators.composite import ComposedOperator, compose
+from bayesinv.operators.base import (
+    ComposedOperator,
+    ForwardOperator,
+    NumbaKernels,
+    as_vector,
+    compose,
+    linear_kernels,
+)
 from bayesinv.operators.crossgradient import CrossGradient2D
 from bayesinv.operators.gravity import Gravity2D
 from bayesinv.operators.lowrank import LowRankUpdate
@@ -33,4 +39,5 @@ __all__ = [
     "Subset",
     "as_vector",
     "compose",
+    "linear_kernels",
 ]

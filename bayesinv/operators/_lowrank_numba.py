@@ -5,7 +5,7 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def lowrank_apply(scale, rows, basis, coef, z, transpose):
+def lowrank_apply(z, scale, rows, basis, coef, transpose):
     # A z = s * (z + U_rows (coef * U_rows^T z_rows)); A^T v = w + U (coef * U^T w), w = s * v.
     # reassociation lets the two passes over the basis (the cost) vectorise: sums are only
     # reordered, and NaN and inf still propagate (no "nnan"/"ninf" assumptions).

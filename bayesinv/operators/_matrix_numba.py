@@ -5,12 +5,12 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
-def matvec(G, x):
+def matvec(x, G):
     # gather: each output row reads all of x (BLAS gemv)
     return G @ np.ascontiguousarray(x)
 
 
 @numba.njit(cache=True, nogil=True)
-def rmatvec(G, y):
+def rmatvec(y, G):
     # adjoint of matvec: G^T y as a gemv on the transposed (Fortran-ordered) view
     return G.T @ np.ascontiguousarray(y)

@@ -12,7 +12,7 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
-def subset_forward(idx, x):
+def subset_forward(x, idx):
     # gather
     out = np.empty(idx.shape[0])
     for i in range(idx.shape[0]):
@@ -21,7 +21,7 @@ def subset_forward(idx, x):
 
 
 @numba.njit(cache=True, nogil=True)
-def subset_adjoint(idx, dd, n):
+def subset_adjoint(dd, idx, n):
     # scatter (indices are unique, but kept serial like every scatter)
     out = np.zeros(n)
     for i in range(idx.shape[0]):
@@ -30,7 +30,7 @@ def subset_adjoint(idx, dd, n):
 
 
 @numba.njit(cache=True, nogil=True)
-def difference_forward(a, b, x):
+def difference_forward(x, a, b):
     # gather
     out = np.empty(a.shape[0])
     for i in range(a.shape[0]):
@@ -39,7 +39,7 @@ def difference_forward(a, b, x):
 
 
 @numba.njit(cache=True, nogil=True)
-def difference_adjoint(a, b, dd, n):
+def difference_adjoint(dd, a, b, n):
     # scatter: an entry may appear in several pairs, so this loop stays serial
     out = np.zeros(n)
     for i in range(a.shape[0]):

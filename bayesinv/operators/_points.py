@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import reprlib
+
 import numpy as np
 
 from bayesinv.grid import Grid2D
@@ -26,6 +28,14 @@ def check_points(points, name: str, operator: str) -> np.ndarray:
     numpy.ndarray
         C-contiguous float64 array of shape ``(n, 2)``.
     """
+    try:
+        kind = np.asarray(points).dtype.kind
+    except (TypeError, ValueError):
+        kind = "O"
+    if kind not in "iuf":
+        raise ValueError(
+            f"{operator}: {name} must be an array of (x, z) numbers, got {reprlib.repr(points)}"
+        )
     pts = np.array(points, dtype=np.float64, ndmin=2, order="C")
     if pts.ndim != 2 or pts.shape[1] != 2 or pts.shape[0] == 0:
         raise ValueError(

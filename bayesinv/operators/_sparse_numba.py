@@ -13,7 +13,7 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
-def csr_matvec(data, indices, indptr, x):
+def csr_matvec(x, data, indices, indptr):
     # gather: each output row reads its own non-zeros; rows are independent
     n_rows = indptr.shape[0] - 1
     y = np.empty(n_rows)
@@ -26,7 +26,7 @@ def csr_matvec(data, indices, indptr, x):
 
 
 @numba.njit(cache=True, nogil=True)
-def csr_rmatvec(data, indices, indptr, y, n_cols):
+def csr_rmatvec(y, data, indices, indptr, n_cols):
     # scatter: row i adds into several output entries, so rows would race if run in
     # parallel; kept serial (the output is a fresh local array, so calls are thread-safe)
     n_rows = indptr.shape[0] - 1

@@ -2,11 +2,10 @@ r"""A diagonal times a low-rank change of the identity, as a linear operator."""
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from bayesinv.operators._lowrank_numba import lowrank_apply
-from bayesinv.operators.base import ForwardOperator, NumbaKernels
+from bayesinv.operators.base import ForwardOperator, linear_kernels
 
 __all__ = ["LowRankUpdate"]
 
@@ -63,25 +62,15 @@ class LowRankUpdate(ForwardOperator):
         """Name used in error messages."""
         return self._name
 
+    def _factors(self):
+        return self.scale, self.rows, self.basis, self.coefficients
+
     def _forward(self, m):
-        return lowrank_apply(self.scale, self.rows, self.basis, self.coefficients, m, False)
+        return lowrank_apply(m, *self._factors(), False)
 
     def _vjp(self, m, dd):
-        return lowrank_apply(self.scale, self.rows, self.basis, self.coefficients, dd, True)
+        return lowrank_apply(dd, *self._factors(), True)
 
     def _build_numba_kernels(self):
-        s, rows, U, c = self.scale, self.rows, self.basis, self.coefficients
-
-        @numba.njit(nogil=True)
-        def forward(m):
-            return lowrank_apply(s, rows, U, c, np.ascontiguousarray(m), False)
-
-        @numba.njit(nogil=True)
-        def jvp(m, dm):
-            return lowrank_apply(s, rows, U, c, np.ascontiguousarray(dm), False)
-
-        @numba.njit(nogil=True)
-        def vjp(m, dd):
-            return lowrank_apply(s, rows, U, c, np.ascontiguousarray(dd), True)
-
-        return NumbaKernels(forward, jvp, vjp)
+        factors = self._factors()
+        return linear_kernels(lowrank_apply, lowrank_apply, (*factors, False), (*factors, True))

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from bayesinv._checks import check_float, check_positive
 from bayesinv.grid import Grid2D
 from bayesinv.operators._magnetics_numba import magnetics_matrix
 from bayesinv.operators._points import check_outside_cells, check_points
 from bayesinv.operators.matrix import MatrixOperator
 
 __all__ = ["Magnetics2D", "section_field_direction"]
-
-
-def _finite(value, argument: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"Magnetics2D: {argument} must be a number, got {value!r}") from None
-    if not np.isfinite(value):
-        raise ValueError(f"Magnetics2D: {argument} must be finite, got {value!r}")
-    return value
 
 
 def section_field_direction(
@@ -154,14 +145,11 @@ class Magnetics2D(MatrixOperator):
         if not isinstance(grid, Grid2D):
             raise TypeError(f"Magnetics2D: grid must be a Grid2D, got {type(grid).__name__}")
         rx = check_points(receivers, "receivers", "Magnetics2D")
-        inclination = _finite(inclination, "inclination")
-        declination = _finite(declination, "declination")
-        strike = _finite(strike, "strike")
-        intensity = _finite(intensity, "intensity")
-        if not -90.0 <= inclination <= 90.0:
-            raise ValueError(f"Magnetics2D: inclination must be in [-90, 90], got {inclination}")
-        if intensity <= 0.0:
-            raise ValueError(f"Magnetics2D: intensity must be positive (nT), got {intensity}")
+        name = "Magnetics2D"
+        inclination = check_float(inclination, name, "inclination", low=-90.0, high=90.0)
+        declination = check_float(declination, name, "declination", units="degrees")
+        strike = check_float(strike, name, "strike", units="degrees")
+        intensity = check_positive(intensity, name, "intensity", units="nT")
         check_outside_cells(rx, grid, "receiver", "Magnetics2D")
         xe, ze = grid.x_edges, grid.z_edges
         at_vertex = np.isin(rx[:, 0], xe) & np.isin(rx[:, 1], ze)

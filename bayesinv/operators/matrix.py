@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from bayesinv.operators._matrix_numba import matvec, rmatvec
-from bayesinv.operators.base import ForwardOperator, NumbaKernels
+from bayesinv.operators.base import ForwardOperator, NumbaKernels, linear_kernels
 
 __all__ = ["MatrixOperator"]
 
@@ -24,20 +23,7 @@ def dense_kernels(G: np.ndarray) -> NumbaKernels:
     NumbaKernels
         ``forward(m) = G m``, ``jvp(m, dm) = G dm``, ``vjp(m, dd) = G^T dd``.
     """
-
-    @numba.njit(nogil=True)
-    def forward(m):
-        return matvec(G, m)
-
-    @numba.njit(nogil=True)
-    def jvp(m, dm):
-        return matvec(G, dm)
-
-    @numba.njit(nogil=True)
-    def vjp(m, dd):
-        return rmatvec(G, dd)
-
-    return NumbaKernels(forward, jvp, vjp)
+    return linear_kernels(matvec, rmatvec, (G,))
 
 
 class MatrixOperator(ForwardOperator):

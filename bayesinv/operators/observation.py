@@ -7,10 +7,10 @@ produced by a parameterization ``P`` at boreholes.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 
+from bayesinv._checks import check_int
 from bayesinv.grid import Grid2D
 from bayesinv.operators._observation_numba import (
     difference_adjoint,
@@ -19,16 +19,14 @@ from bayesinv.operators._observation_numba import (
     subset_forward,
 )
 from bayesinv.operators._points import check_points
-from bayesinv.operators.base import ForwardOperator, NumbaKernels
+from bayesinv.operators.base import ForwardOperator, linear_kernels
 from bayesinv.operators.sparse import SparseMatrixOperator
 
 __all__ = ["Differencer", "PointSampler", "Subset"]
 
 
 def _positive_size(n, operator: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"{operator}: n must be a positive integer, got {n!r}")
-    return int(n)
+    return check_int(n, operator, "n", low=1)
 
 
 def _index_array(values, n: int, operator: str, argument: str, shape_tail=()) -> np.ndarray:
@@ -88,27 +86,14 @@ class Subset(ForwardOperator):
         self.n_data = int(idx.shape[0])
 
     def _forward(self, m):
-        return subset_forward(self.indices, m)
+        return subset_forward(m, self.indices)
 
     def _vjp(self, m, dd):
-        return subset_adjoint(self.indices, dd, self.n_params)
+        return subset_adjoint(dd, self.indices, self.n_params)
 
     def _build_numba_kernels(self):
-        idx, n = self.indices, self.n_params
-
-        @numba.njit(nogil=True)
-        def forward(m):
-            return subset_forward(idx, m)
-
-        @numba.njit(nogil=True)
-        def jvp(m, dm):
-            return subset_forward(idx, dm)
-
-        @numba.njit(nogil=True)
-        def vjp(m, dd):
-            return subset_adjoint(idx, dd, n)
-
-        return NumbaKernels(forward, jvp, vjp)
+        idx = self.indices
+        return linear_kernels(subset_forward, subset_adjoint, (idx,), (idx, self.n_params))
 
 
 class Differencer(ForwardOperator):
@@ -155,27 +140,14 @@ class Differencer(ForwardOperator):
         self.n_data = int(p.shape[0])
 
     def _forward(self, m):
-        return difference_forward(self._a, self._b, m)
+        return difference_forward(m, self._a, self._b)
 
     def _vjp(self, m, dd):
-        return difference_adjoint(self._a, self._b, dd, self.n_params)
+        return difference_adjoint(dd, self._a, self._b, self.n_params)
 
     def _build_numba_kernels(self):
-        a, b, n = self._a, self._b, self.n_params
-
-        @numba.njit(nogil=True)
-        def forward(m):
-            return difference_forward(a, b, m)
-
-        @numba.njit(nogil=True)
-        def jvp(m, dm):
-            return difference_forward(a, b, dm)
-
-        @numba.njit(nogil=True)
-        def vjp(m, dd):
-            return difference_adjoint(a, b, dd, n)
-
-        return NumbaKernels(forward, jvp, vjp)
+        ab = (self._a, self._b)
+        return linear_kernels(difference_forward, difference_adjoint, ab, (*ab, self.n_params))
 
 
 def _axis_weights(coord, first_center, spacing, n):

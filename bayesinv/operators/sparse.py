@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 
 from bayesinv.operators._sparse_numba import csr_matvec, csr_rmatvec
-from bayesinv.operators.base import ForwardOperator, NumbaKernels
+from bayesinv.operators.base import ForwardOperator, NumbaKernels, linear_kernels
 
 __all__ = ["SparseMatrixOperator", "sparse_kernels"]
 
@@ -30,21 +29,8 @@ def sparse_kernels(
         ``forward(m) = A m`` (gather over rows), ``jvp(m, dm) = A dm`` and
         ``vjp(m, dd) = A^T dd`` (serial scatter).
     """
-    n_cols = int(n_cols)
-
-    @numba.njit(nogil=True)
-    def forward(m):
-        return csr_matvec(data, indices, indptr, m)
-
-    @numba.njit(nogil=True)
-    def jvp(m, dm):
-        return csr_matvec(data, indices, indptr, dm)
-
-    @numba.njit(nogil=True)
-    def vjp(m, dd):
-        return csr_rmatvec(data, indices, indptr, dd, n_cols)
-
-    return NumbaKernels(forward, jvp, vjp)
+    csr = (data, indices, indptr)
+    return linear_kernels(csr_matvec, csr_rmatvec, csr, (*csr, int(n_cols)))
 
 
 class SparseMatrixOperator(ForwardOperator):
@@ -119,10 +105,10 @@ class SparseMatrixOperator(ForwardOperator):
         return int(self.data.shape[0])
 
     def _forward(self, m):
-        return csr_matvec(self.data, self.indices, self.indptr, m)
+        return csr_matvec(m, self.data, self.indices, self.indptr)
 
     def _vjp(self, m, dd):
-        return csr_rmatvec(self.data, self.indices, self.indptr, dd, self.n_params)
+        return csr_rmatvec(dd, self.data, self.indices, self.indptr, self.n_params)
 
     def _build_numba_kernels(self):
         return sparse_kernels(self.data, self.indices, self.indptr, self.n_params)

@@ -272,12 +272,12 @@ def build_gravity_model(
         receiver positions in ``gravity_coords``).
     """
     from bayesinv.model import JointInversion
-    from bayesinv.model.fields import MaternField
+    from bayesinv.model.fields import MaternPrior
     from bayesinv.model.modality import Modality
     from bayesinv.model.noise import KnownNoise
     from bayesinv.operators import Gravity2D
 
-    prior = MaternField(prior_sd**2, length_scale, nu=1.5, coarsening=coarsening)
+    prior = MaternPrior(prior_sd**2, length_scale, nu=1.5, coarsening=coarsening)
     inv = JointInversion("gravity demo").add_field("density", grid, prior)
     op = Gravity2D(grid, receivers)
     inv.add_modality(Modality("gravity", op, data, KnownNoise(noise_sd), coords=receivers))
@@ -304,7 +304,7 @@ def build_joint_model(survey: DemoSurvey, config: DemoConfig, coupled: bool):
     """
     from bayesinv.model import JointInversion
     from bayesinv.model.coupling import CrossGradient
-    from bayesinv.model.fields import MaternField
+    from bayesinv.model.fields import MaternPrior
     from bayesinv.model.modality import Modality
     from bayesinv.model.noise import KnownNoise
 
@@ -312,7 +312,7 @@ def build_joint_model(survey: DemoSurvey, config: DemoConfig, coupled: bool):
     grid = survey.grid
 
     def matern(sd, mean=0.0):
-        return MaternField(sd**2, c.length_scale, 1.5, coarsening=c.coarsening, mean=mean)
+        return MaternPrior(sd**2, c.length_scale, 1.5, coarsening=c.coarsening, mean=mean)
 
     inv = JointInversion("joint" if coupled else "separate")
     inv.add_field("density", grid, matern(c.prior_sd))

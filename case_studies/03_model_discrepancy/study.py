@@ -54,12 +54,12 @@ def _survey(config: dict):
 
 def _model(grid, survey, data, config, discrepancy: bool):
     from bayesinv.model import JointInversion
-    from bayesinv.model.fields import MaternField
+    from bayesinv.model.fields import MaternPrior
     from bayesinv.model.modality import Modality
     from bayesinv.model.noise import KnownNoise
     from bayesinv.operators import Gravity2D
 
-    prior = MaternField(
+    prior = MaternPrior(
         config["prior_sd"] ** 2, config["length_scale"], 1.5, coarsening=config["coarsening"]
     )
     inv = JointInversion("with discrepancy" if discrepancy else "plain")

@@ -114,9 +114,9 @@ def test_petrophysical_relations():
 def test_coupling_errors(grid):
     with pytest.raises(ValueError, match="two different fields"):
         CrossGradient("a", "a", 1.0)
-    with pytest.raises(ValueError, match="weight must be finite and > 0"):
+    with pytest.raises(ValueError, match="CrossGradient: weight must be a finite number > 0"):
         CrossGradient("a", "b", 0.0)
-    with pytest.raises(ValueError, match="scatter must be finite and > 0"):
+    with pytest.raises(ValueError, match="Petrophysical: scatter must be a finite number > 0"):
         Petrophysical("a", "b", linear(1, 0), scatter=-1.0)
     with pytest.raises(ValueError, match="kind must be one of"):
         Homogenization("a", "b", kind="mean")

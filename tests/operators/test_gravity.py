@@ -95,6 +95,8 @@ def test_adjoint_and_taylor(rng):
         ([[50.0, 10.0]], r"receiver\(s\) \[0\] lie inside the model cells"),
         ([[0.0, 0.0], [np.nan, 0.0]], r"non-finite coordinates at row\(s\) \[1\]"),
         ([[0.0, 0.0, 1.0]], r"shape \(n, 2\)"),
+        ([["0", "0"]], r"Gravity2D: receivers must be an array of \(x, z\) numbers"),
+        ([[0.0, 0.0], [1.0]], r"Gravity2D: receivers must be an array of \(x, z\) numbers"),
     ],
 )
 def test_bad_receivers_raise(receivers, message):

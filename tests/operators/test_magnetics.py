@@ -134,11 +134,15 @@ def test_bad_receivers_and_parameters_raise(grid):
         Magnetics2D(grid, [[-30.0, 0.0]], 60.0, 0.0, F)
     with pytest.raises(ValueError, match="Magnetics2D: receivers has non-finite"):
         Magnetics2D(grid, [[np.nan, -1.0]], 60.0, 0.0, F)
-    with pytest.raises(ValueError, match=r"Magnetics2D: inclination must be in \[-90, 90\]"):
+    with pytest.raises(
+        ValueError, match=r"Magnetics2D: inclination must be a finite number >= -90 and <= 90"
+    ):
         Magnetics2D(grid, [[0.0, -1.0]], 91.0, 0.0, F)
-    with pytest.raises(ValueError, match="Magnetics2D: intensity must be positive"):
+    with pytest.raises(
+        ValueError, match=r"Magnetics2D: intensity must be a finite number > 0 \(nT\)"
+    ):
         Magnetics2D(grid, [[0.0, -1.0]], 60.0, 0.0, -5.0)
-    with pytest.raises(ValueError, match="Magnetics2D: declination must be finite"):
+    with pytest.raises(ValueError, match="Magnetics2D: declination must be a finite number"):
         Magnetics2D(grid, [[0.0, -1.0]], 60.0, np.nan, F)
 
 

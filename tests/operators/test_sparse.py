@@ -38,8 +38,8 @@ def test_kernels_against_numpy_loops(rng):
         for k in range(indptr[i], indptr[i + 1]):
             ref_y[i] += data[k] * x[indices[k]]
             ref_x[indices[k]] += data[k] * y[i]
-    np.testing.assert_allclose(csr_matvec(data, indices, indptr, x), ref_y, rtol=1e-14)
-    np.testing.assert_allclose(csr_rmatvec(data, indices, indptr, y, 9), ref_x, rtol=1e-14)
+    np.testing.assert_allclose(csr_matvec(x, data, indices, indptr), ref_y, rtol=1e-14)
+    np.testing.assert_allclose(csr_rmatvec(y, data, indices, indptr, 9), ref_x, rtol=1e-14)
 
 
 def test_duplicates_are_summed_and_empty_rows_give_zero():

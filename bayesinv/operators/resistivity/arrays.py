@@ -12,19 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from bayesinv._checks import check_int
+
 __all__ = ["dipole_dipole", "pole_pole", "schlumberger", "surface_electrodes", "wenner"]
-
-
-def _n_electrodes(n, name: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
-        raise ValueError(f"{name}: n_electrodes must be an integer >= 2, got {n!r}")
-    return int(n)
-
-
-def _positive(value, arg: str, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name}: {arg} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _as_abmn(rows: list, name: str) -> np.ndarray:
@@ -83,11 +73,11 @@ def pole_pole(n_electrodes: int, max_separation: int | None = None) -> np.ndarra
            [ 0, -1,  2, -1],
            [ 1, -1,  2, -1]])
     """
-    n = _n_electrodes(n_electrodes, "pole_pole")
+    n = check_int(n_electrodes, "pole_pole", "n_electrodes", low=2)
     smax = (
         n - 1
         if max_separation is None
-        else _positive(max_separation, "max_separation", "pole_pole")
+        else check_int(max_separation, "pole_pole", "max_separation", low=1)
     )
     rows = [(a, -1, m, -1) for a in range(n) for m in range(a + 1, min(n, a + smax + 1))]
     return _as_abmn(rows, "pole_pole")
@@ -118,9 +108,9 @@ def dipole_dipole(n_electrodes: int, n_max: int = 6, a: int = 1) -> np.ndarray:
            [0, 1, 3, 4],
            [1, 2, 3, 4]])
     """
-    n = _n_electrodes(n_electrodes, "dipole_dipole")
-    n_max = _positive(n_max, "n_max", "dipole_dipole")
-    lengths = [_positive(ai, "a", "dipole_dipole") for ai in np.atleast_1d(a).tolist()]
+    n = check_int(n_electrodes, "dipole_dipole", "n_electrodes", low=2)
+    n_max = check_int(n_max, "dipole_dipole", "n_max", low=1)
+    lengths = [check_int(ai, "dipole_dipole", "a", low=1) for ai in np.atleast_1d(a).tolist()]
     rows = []
     for ai in lengths:
         for i in range(n):
@@ -152,8 +142,8 @@ def wenner(n_electrodes: int, a_max: int | None = None) -> np.ndarray:
     array([[0, 3, 1, 2],
            [1, 4, 2, 3]])
     """
-    n = _n_electrodes(n_electrodes, "wenner")
-    a_max = (n - 1) // 3 if a_max is None else _positive(a_max, "a_max", "wenner")
+    n = check_int(n_electrodes, "wenner", "n_electrodes", low=2)
+    a_max = (n - 1) // 3 if a_max is None else check_int(a_max, "wenner", "a_max", low=1)
     rows = [
         (i, i + 3 * a, i + a, i + 2 * a)
         for a in range(1, a_max + 1)
@@ -193,9 +183,9 @@ def schlumberger(n_electrodes: int, n_max: int | None = None, a: int = 1) -> np.
            [2, 5, 3, 4],
            [0, 5, 2, 3]])
     """
-    n = _n_electrodes(n_electrodes, "schlumberger")
-    a = _positive(a, "a", "schlumberger")
-    n_max = n if n_max is None else _positive(n_max, "n_max", "schlumberger")
+    n = check_int(n_electrodes, "schlumberger", "n_electrodes", low=2)
+    a = check_int(a, "schlumberger", "a", low=1)
+    n_max = n if n_max is None else check_int(n_max, "schlumberger", "n_max", low=1)
     rows = [
         (i, i + (2 * k + 1) * a, i + k * a, i + (k + 1) * a)
         for k in range(1, n_max + 1)

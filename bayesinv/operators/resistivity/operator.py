@@ -7,17 +7,22 @@ from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
+from bayesinv._checks import check_choice, check_float, check_int
 from bayesinv.grid import Grid2D
-from bayesinv.operators._points import check_points
 from bayesinv.operators.base import ForwardOperator, as_vector
 from bayesinv.operators.resistivity._fv import (
     fv_system,
     padded_mesh,
     robin_coefficients,
     surface_interpolation,
+)
+from bayesinv.operators.resistivity._survey import (
+    check_abmn,
+    check_electrodes,
+    geometric_factor,
+    selection_matrix,
 )
 from bayesinv.operators.resistivity._wavenumbers import wavenumber_quadrature
 
@@ -198,20 +203,17 @@ class DCResistivity2p5D(ForwardOperator):
     ):
         if not isinstance(grid, Grid2D):
             raise TypeError(f"{_NAME}: grid must be a Grid2D, got {type(grid).__name__}")
-        if data not in _DATA_KINDS:
-            raise ValueError(f"{_NAME}: data must be one of {_DATA_KINDS}, got {data!r}")
-        n_wavenumbers = _int_at_least(n_wavenumbers, 1, "n_wavenumbers")
-        padding = _int_at_least(padding, 0, "padding")
-        cache_size = _int_at_least(cache_size, 1, "cache_size")
-        padding_factor = float(padding_factor)
-        if not (np.isfinite(padding_factor) and padding_factor >= 1.0):
-            raise ValueError(f"{_NAME}: padding_factor must be >= 1, got {padding_factor!r}")
+        check_choice(data, _NAME, "data", _DATA_KINDS)
+        n_wavenumbers = check_int(n_wavenumbers, _NAME, "n_wavenumbers", low=1)
+        padding = check_int(padding, _NAME, "padding", low=0)
+        cache_size = check_int(cache_size, _NAME, "cache_size", low=1)
+        padding_factor = check_float(padding_factor, _NAME, "padding_factor", low=1.0)
         if grid.nx + 2 * padding < 2:
             raise ValueError(f"{_NAME}: need at least 2 cells along x (grid.nx + 2 padding)")
-        elec = _check_electrodes(grid, electrodes)
-        abmn = _check_abmn(abmn, elec.shape[0])
+        elec = check_electrodes(grid, electrodes)
+        abmn = check_abmn(abmn, elec.shape[0])
         x = elec[:, 0]
-        k_factor, (r_min, r_max) = _geometric_factor(x, abmn)
+        k_factor, (r_min, r_max) = geometric_factor(x, abmn)
 
         self.grid = grid
         self.electrodes = elec
@@ -246,7 +248,7 @@ class DCResistivity2p5D(ForwardOperator):
         self._lock = threading.Lock()
 
         # data = S vec(V): each row picks +-V[M, A] etc., times the per-datum scale
-        self._S = _selection_matrix(local[abmn], self._n_used, np.ones(self.n_data))
+        self._S = selection_matrix(local[abmn], self._n_used, np.ones(self.n_data))
         self.correction = np.ones(self.n_data)
         if halfspace_correction:
             # exact / numerical transfer resistance of the unit-conductivity half-space
@@ -261,7 +263,7 @@ class DCResistivity2p5D(ForwardOperator):
             self.correction = exact / numeric
             self._cache.clear()  # that entry holds uncorrected data
         scale = self.correction * (k_factor if data == "apparent_resistivity" else 1.0)
-        self._S = _selection_matrix(local[abmn], self._n_used, scale)
+        self._S = selection_matrix(local[abmn], self._n_used, scale)
         self._ST = self._S.T.tocsr()
 
     # --- solves and cache ----------------------------------------------------------------
@@ -369,119 +371,3 @@ class DCResistivity2p5D(ForwardOperator):
         g += np.bincount(fv.face_a, st.dG_a * g_face, minlength=fv.n)
         g += np.bincount(fv.face_b, st.dG_b * g_face, minlength=fv.n)
         return -np.bincount(self.mesh.core_index, g, minlength=self.n_params)
-
-
-# --- validation and survey geometry ------------------------------------------------------
-def _int_at_least(value, low: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"{_NAME}: {name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _check_electrodes(grid: Grid2D, electrodes) -> np.ndarray:
-    elec = check_points(electrodes, "electrodes", _NAME)
-    x, z = elec[:, 0], elec[:, 1]
-    tol = 1e-9 * max(1.0, abs(grid.z0), grid.dz)
-    off = np.abs(z - grid.z0) > tol
-    if np.any(off):
-        i = np.flatnonzero(off)
-        raise ValueError(
-            f"{_NAME}: electrodes must be on the surface z = {grid.z0} (the top of the grid); "
-            f"electrode(s) {i[:10].tolist()} are not (first at (x, z) = {tuple(elec[i[0]])})"
-        )
-    xe = grid.x_edges
-    outside = (x < xe[0]) | (x > xe[-1])
-    if np.any(outside):
-        i = np.flatnonzero(outside)
-        raise ValueError(
-            f"{_NAME}: electrode(s) {i[:10].tolist()} lie outside the grid "
-            f"x in [{xe[0]}, {xe[-1]}] (first at x = {x[i[0]]})"
-        )
-    return elec
-
-
-def _check_abmn(abmn, n_electrodes: int) -> np.ndarray:
-    arr = np.asarray(abmn)
-    if arr.ndim != 2 or arr.shape[1] != 4 or arr.shape[0] == 0:
-        raise ValueError(f"{_NAME}: abmn must have shape (n_data, 4), got {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.integer):
-        if not (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr))):
-            raise ValueError(f"{_NAME}: abmn must hold integer electrode indices")
-    arr = arr.astype(np.int64)
-    a, b, m, n = arr.T
-    rows = np.arange(arr.shape[0])
-
-    def fail(mask, what):
-        if np.any(mask):
-            raise ValueError(
-                f"{_NAME}: abmn row(s) {rows[mask][:10].tolist()} {what} "
-                f"(first: {arr[mask][0].tolist()})"
-            )
-
-    fail(
-        (a < 0) | (a >= n_electrodes) | (m < 0) | (m >= n_electrodes),
-        f"have A or M outside 0..{n_electrodes - 1}",
-    )
-    fail(
-        (b < -1) | (b >= n_electrodes) | (n < -1) | (n >= n_electrodes),
-        f"have B or N outside -1..{n_electrodes - 1} (-1 = remote electrode)",
-    )
-    fail(a == b, "have coincident current electrodes A == B")
-    fail((m == n), "have coincident potential electrodes M == N")
-    fail(
-        (m == a) | (m == b) | ((n >= 0) & ((n == a) | (n == b))),
-        "use a current electrode as a potential electrode",
-    )
-    return arr
-
-
-def _geometric_factor(x: np.ndarray, abmn: np.ndarray):
-    """Half-space geometric factors and the range of source-receiver distances."""
-    a, b, m, n = abmn.T
-    inv = np.zeros(abmn.shape[0])
-    dists = []
-    for cur, pot, sign in ((a, m, 1.0), (b, m, -1.0), (a, n, -1.0), (b, n, 1.0)):
-        ok = (cur >= 0) & (pot >= 0)
-        r = np.abs(x[cur[ok]] - x[pot[ok]])
-        if np.any(r == 0.0):
-            rows = np.flatnonzero(ok)[r == 0.0]
-            raise ValueError(
-                f"{_NAME}: abmn row(s) {rows[:10].tolist()} put a current and a potential "
-                "electrode at the same position"
-            )
-        inv[ok] += sign / r
-        dists.append(r)
-    ab = (b >= 0) & (np.abs(x[a] - x[np.maximum(b, 0)]) == 0.0)
-    if np.any(ab):
-        raise ValueError(
-            f"{_NAME}: abmn row(s) {np.flatnonzero(ab)[:10].tolist()} have coincident current "
-            "electrodes (A and B at the same position)"
-        )
-    all_r = np.concatenate(dists)
-    scale = np.zeros_like(inv)
-    for cur, pot in ((a, m), (b, m), (a, n), (b, n)):
-        ok = (cur >= 0) & (pot >= 0)
-        scale[ok] += 1.0 / np.abs(x[cur[ok]] - x[pot[ok]])
-    degenerate = np.abs(inv) <= 1e-10 * scale
-    if np.any(degenerate):
-        raise ValueError(
-            f"{_NAME}: abmn row(s) {np.flatnonzero(degenerate)[:10].tolist()} measure zero "
-            "potential difference on a half-space (infinite geometric factor)"
-        )
-    return 2.0 * np.pi / inv, (float(all_r.min()), float(all_r.max()))
-
-
-def _selection_matrix(local: np.ndarray, n_used: int, scale: np.ndarray) -> sp.csr_matrix:
-    """``(n_data, n_used^2)`` matrix with ``d = S vec(V)``, ``V[e1, e2]`` receiver-major."""
-    a, b, m, n = local.T
-    rows, cols, vals = [], [], []
-    j = np.arange(local.shape[0])
-    for pot, cur, sign in ((m, a, 1.0), (m, b, -1.0), (n, a, -1.0), (n, b, 1.0)):
-        ok = (pot >= 0) & (cur >= 0)
-        rows.append(j[ok])
-        cols.append(pot[ok] * n_used + cur[ok])
-        vals.append(sign * scale[ok])
-    return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(local.shape[0], n_used * n_used),
-    )
