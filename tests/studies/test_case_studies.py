@@ -18,7 +18,7 @@ from bayesinv.studies.runner import (
     update_readme,
 )
 
-ROOT = Path(__file__).resolve().parents[1] / "case_studies"
+ROOT = Path(__file__).resolve().parents[2] / "case_studies"
 STUDIES = [
     "01_gravity_traveltime_crossgradient",
     "02_gravity_ert_petrophysics",

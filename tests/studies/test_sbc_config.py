@@ -10,7 +10,7 @@ import pytest
 from bayesinv.cli import main
 from bayesinv.studies.sbc import config_from_dict, load_sbc_config, run_sbc
 
-CASE = Path(__file__).resolve().parents[1] / "case_studies" / "05_calibration"
+CASE = Path(__file__).resolve().parents[2] / "case_studies" / "05_calibration"
 
 TINY = """
 [sampler]
