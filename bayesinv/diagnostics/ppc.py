@@ -176,8 +176,8 @@ def _plot_coordinate(da, n: int) -> tuple[np.ndarray, str, bool]:
             values = _varying(da, key)
             if values is not None:
                 return values, label, True
-        dim = da.dims[0]
-        if dim in da.coords:
+        dim = str(da.dims[0])
+        if dim in da.coords and dim != f"{name}_dim_0":  # ArviZ's default dim: an index
             values = np.asarray(da.coords[dim].values)
             if np.issubdtype(values.dtype, np.number) and np.unique(values).size == n:
                 return values.astype(float), str(dim), False
