@@ -181,7 +181,7 @@ def page_html(title, conv, ppc, loo, truth_table, figures, prov, files, notes) -
 
     ``figures`` maps ``"ppc"`` and ``"fields"`` to lists of file names, ``"study"`` to
     ``(path, caption)`` pairs and ``"other"`` to names of PNGs found in the folder;
-    ``notes`` is a list of ``(heading, text)`` pairs.
+    ``notes`` is a list of ``(heading, html)`` pairs, the HTML made by :func:`text_html`.
     """
     e = html.escape
     parts = [
@@ -190,8 +190,8 @@ def page_html(title, conv, ppc, loo, truth_table, figures, prov, files, notes) -
         f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
     ]
-    for i, (heading, text) in enumerate(notes):
-        parts += [f"<h2>{e(heading)}</h2>", text_html(text, f"report: notes[{i}]")]
+    for heading, body in notes:
+        parts += [f"<h2>{e(heading)}</h2>", body]
     parts += _convergence(conv)
     parts += ["<h2>Posterior predictive checks (per modality)</h2>", _PPC_TEXT]
     parts += [table_html(ppc), *(_image(name) for name in figures["ppc"])]

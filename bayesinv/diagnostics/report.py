@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesinv.diagnostics._page import page_html
+from bayesinv.diagnostics._page import page_html, text_html
 from bayesinv.diagnostics._report_inputs import (
     carry_figures,
     check_figures,
@@ -232,6 +232,8 @@ def report(
     fields, truth, units = check_inputs(idata, fields, truth, units)
     kinds = check_kinds(kinds, fields)
     notes = check_notes(notes)
+    # render the notes first: a note whose math cannot be typeset fails before any writing
+    notes_html = [(h, text_html(t, f"report: notes[{i}]")) for i, (h, t) in enumerate(notes)]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     study_figures = check_figures(figures, out)
@@ -279,7 +281,7 @@ def report(
     headline = _headline(conv, ppc, loo, truth_table)
     write_text(out / "report.json", json.dumps(headline, indent=2, default=str))
     files.append("report.json")
-    page = page_html(title, conv, ppc, loo, truth_table, figs, prov, files, notes)
+    page = page_html(title, conv, ppc, loo, truth_table, figs, prov, files, notes_html)
     write_text(out / "index.html", page)
     files.append("index.html")
     return Report(out, conv, ppc, loo, truth_table, headline, files, tree)

@@ -251,3 +251,4 @@ def test_report_input_errors(rng, tmp_path):
         report(tree, tmp_path, fields={"m": grid}, kinds={"m": "relative"})
     with pytest.raises(ValueError, match="notes\\[0\\]: cannot render the math"):
         report(tree, tmp_path, notes=[("h", "bad $\\frac{1}$ math")])
+    assert not (tmp_path / "posterior.nc").exists()  # each error came before any writing
