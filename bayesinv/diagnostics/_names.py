@@ -63,10 +63,12 @@ def parameter_labels(name: str, dims, shape: tuple[int, ...]) -> list[str]:
     -------
     list of str
         ``name``, ``name[i, j]`` (ArviZ's default dims ``name_dim_0``, ...) or
-        ``name[z=i, x=j]`` (named dims without the ``name_`` prefix), in C order; internal
-        helper variables end with ``(internal)``.
+        ``name[z=i, x=j]`` (named dims without the ``name_`` prefix, or for a helper
+        variable without its base's prefix), in C order; internal helper variables end
+        with ``(internal)``.
     """
-    suffix = " (internal)" if _HELPER.match(name) else ""
+    helper = _HELPER.match(name)
+    suffix = " (internal)" if helper else ""
     if not shape:
         return [name + suffix]
     keys = []
@@ -74,8 +76,11 @@ def parameter_labels(name: str, dims, shape: tuple[int, ...]) -> list[str]:
         dim = str(dim)
         if re.fullmatch(rf"{re.escape(name)}_dim_\d+", dim):
             keys.append("")
-        else:
-            keys.append(dim.removeprefix(f"{name}_") + "=")
+            continue
+        short = dim.removeprefix(f"{name}_")
+        if helper and short == dim:  # density_raw on dim density_coeff: coeff=
+            short = dim.removeprefix(f"{helper['base']}_")
+        keys.append(short + "=")
     return [
         f"{name}[{', '.join(k + str(i) for k, i in zip(keys, idx, strict=True))}]{suffix}"
         for idx in np.ndindex(shape)

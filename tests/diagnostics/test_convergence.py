@@ -103,7 +103,7 @@ def test_internal_helpers_are_left_out_in_favour_of_the_field(rng):
                 "orphan_raw": rng.normal(size=(4, 1000, 2)),
             }
         },
-        dims={"density": ["density_z", "density_x"]},
+        dims={"density": ["density_z", "density_x"], "density_raw": ["density_coeff"]},
     )
     assert helper_variables(idata["posterior"].data_vars) == {
         "density_raw": "density",
@@ -113,7 +113,7 @@ def test_internal_helpers_are_left_out_in_favour_of_the_field(rng):
     assert result.passed, result.verdict
     assert result.left_out == {"density_raw": "density", "sigma_log__": "sigma"}
     labels = list(parameter_table(idata).index)
-    assert "density[z=1, x=0]" in labels and "density_raw[5] (internal)" in labels
+    assert "density[z=1, x=0]" in labels and "density_raw[coeff=5] (internal)" in labels
     assert not any("density_raw" in i or "__" in i for i in result.table.index)
     # a helper feeding nothing in the posterior is kept and marked
     assert "orphan_raw[1] (internal)" in labels and result.n_parameters == 4 + 1 + 2
