@@ -15,6 +15,7 @@ skipped with a message saying how to install it.
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -108,16 +109,19 @@ class Chromium:
             message["sessionId"] = session
         os.write(self._to_browser, json.dumps(message).encode() + b"\0")
         deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            reply = self._read()
+        while True:
+            reply = self._read(deadline, method)
             if reply.get("id") == self._id:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return reply["result"]
-        raise TimeoutError(f"Chromium did not answer {method} in {TIMEOUT} s")
 
-    def _read(self) -> dict:
+    def _read(self, deadline: float, method: str) -> dict:
         while b"\0" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([self._from_browser], [], [], max(remaining, 0.0))
+            if not ready:
+                raise TimeoutError(f"Chromium did not answer {method} in {TIMEOUT} s")
             chunk = os.read(self._from_browser, 1 << 16)
             if not chunk:
                 raise RuntimeError("Chromium closed the DevTools pipe")
