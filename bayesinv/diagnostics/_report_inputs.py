@@ -117,3 +117,26 @@ def carry_figures(figures, source: Path, out: Path) -> list[tuple[str, str]]:
             target = os.path.relpath((source / rel).resolve(), out.resolve())
             carried.append((Path(target).as_posix(), caption))
     return carried
+
+
+def truth_group(idata, truth) -> xr.DataTree:
+    """Truth as a Dataset whose variables have the dims of the matching posterior/data."""
+    data_vars = {}
+    for name, value in truth.items():
+        if name in idata["posterior"].data_vars:
+            ref = idata["posterior"][name]
+            dims = ref.dims[2:]
+            shape = ref.shape[2:]
+        else:
+            ref = idata["observed_data"][name]
+            dims, shape = ref.dims, ref.shape
+        if value.size != int(np.prod(shape)):
+            raise ValueError(
+                f"report: truth[{name!r}] has {value.size} values, {name!r} has shape {shape}"
+            )
+        data_vars[name] = xr.DataArray(
+            value.reshape(shape),
+            dims=dims,
+            coords={d: ref.coords[d] for d in dims if d in ref.coords},
+        )
+    return xr.DataTree(xr.Dataset(data_vars))

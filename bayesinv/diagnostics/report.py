@@ -35,6 +35,7 @@ from bayesinv.diagnostics._report_inputs import (
     check_inputs,
     check_kinds,
     check_notes,
+    truth_group,
     units_attrs,
 )
 from bayesinv.grid import Grid2D
@@ -112,29 +113,6 @@ def _complete(idata, model, seed):
                 if group in prior.children and group not in tree.children:
                     tree[group] = prior[group]
     return tree
-
-
-def _truth_group(idata, truth) -> xr.DataTree:
-    """Truth as a Dataset whose variables have the dims of the matching posterior/data."""
-    data_vars = {}
-    for name, value in truth.items():
-        if name in idata["posterior"].data_vars:
-            ref = idata["posterior"][name]
-            dims = ref.dims[2:]
-            shape = ref.shape[2:]
-        else:
-            ref = idata["observed_data"][name]
-            dims, shape = ref.dims, ref.shape
-        if value.size != int(np.prod(shape)):
-            raise ValueError(
-                f"report: truth[{name!r}] has {value.size} values, {name!r} has shape {shape}"
-            )
-        data_vars[name] = xr.DataArray(
-            value.reshape(shape),
-            dims=dims,
-            coords={d: ref.coords[d] for d in dims if d in ref.coords},
-        )
-    return xr.DataTree(xr.Dataset(data_vars))
 
 
 def _headline(conv, ppc, loo, truth_table) -> dict:
@@ -258,7 +236,7 @@ def report(
     if receivers is not None:
         meta[RECEIVERS_ATTR] = np.asarray(receivers, dtype=float).tolist()
     if truth:
-        tree[TRUTH_GROUP] = _truth_group(tree, truth)
+        tree[TRUTH_GROUP] = truth_group(tree, truth)
     units_attrs(tree, units)
     if write_posterior:
         write_datatree(tree, out / "posterior.nc", attrs=meta)
