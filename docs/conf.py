@@ -7,6 +7,7 @@ percent scripts executed by myst-nb at every build.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -25,7 +26,10 @@ import api_pages  # noqa: E402
 
 import bayesinv  # noqa: E402
 
-api_pages.write_pages(DOCS / "api")
+# the API pages are written into docs/api at every build; a build of a few pages only (as
+# tests/test_browser.py does) sets BAYESINV_DOCS_API=off and leaves the source tree alone
+if os.environ.get("BAYESINV_DOCS_API", "on") != "off":
+    api_pages.write_pages(DOCS / "api")
 
 project = "bayesinv"
 author = "the bayesinv developers"
@@ -40,6 +44,20 @@ extensions = [
     "numpydoc",
     "myst_nb",
 ]
+
+# Math is typeset in the browser by MathJax 3 shipped with the docs tools (the files of the
+# PyPI package sphinx-mathjax-offline, copied to _static/mathjax), never loaded from a CDN:
+# the pages show typeset equations offline. The SVG output draws glyphs as paths, so no web
+# font has to load either (file:// pages may refuse fonts). tests/test_browser.py checks
+# this in headless Chromium.
+_mathjax = importlib.util.find_spec("sphinx-mathjax-offline")
+if _mathjax is None:
+    raise RuntimeError(
+        "docs/conf.py: the bundled MathJax comes from the package sphinx-mathjax-offline; "
+        "install the docs tools with pip install -e '.[docs]'"
+    )
+MATHJAX_STATIC = Path(_mathjax.submodule_search_locations[0]) / "static"
+mathjax_path = "mathjax/tex-svg.js"
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".py": "myst-nb"}
 exclude_patterns = ["_build", "scripts", "conf.py", "**.ipynb_checkpoints", "jupyter_execute"]
@@ -68,7 +86,7 @@ myst_heading_anchors = 3
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"bayesinv {release}"
-html_static_path = ["_static"]
+html_static_path = ["_static", str(MATHJAX_STATIC)]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,

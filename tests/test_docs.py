@@ -10,7 +10,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-DOC_TOOLS = ("sphinx", "myst_nb", "pydata_sphinx_theme", "numpydoc", "jupytext", "ipykernel")
+DOC_TOOLS = (
+    "sphinx",
+    "myst_nb",
+    "pydata_sphinx_theme",
+    "numpydoc",
+    "jupytext",
+    "ipykernel",
+    "sphinx-mathjax-offline",  # the bundled MathJax
+)
 
 
 def _api_pages():

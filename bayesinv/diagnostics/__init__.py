@@ -6,12 +6,12 @@ from bayesinv.diagnostics.plots import (
     plot_data_fit,
     plot_field_maps,
     plot_posterior_field,
+    plot_ppc,
 )
 from bayesinv.diagnostics.ppc import (
     ModalityCheck,
     modality_loo,
     modality_names,
-    plot_ppc,
     posterior_predictive_check,
     ppc_table,
 )

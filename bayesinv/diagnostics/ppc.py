@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from bayesinv.diagnostics.plots import plot_ppc  # drawn in plots, exported here too
 
 __all__ = [
     "ModalityCheck",
@@ -68,10 +69,13 @@ class ModalityCheck:
     name : str
         Observed variable.
     x : numpy.ndarray
-        Coordinate of each datum for plots (the first observation dim's coordinate when it is
-        numeric, else the datum index), flattened.
+        Position of each datum for plots, flattened: the station position (non-dimension
+        coordinate ``{name}_x``, or ``{name}_z`` when x is constant), for rays the
+        source-receiver distance (coordinates ``{name}_source_x``, ``{name}_source_z``,
+        ``{name}_receiver_x``, ``{name}_receiver_z``) or the receiver position, else the
+        observation dim's numeric coordinate, else the datum index.
     x_label : str
-        Name of that coordinate.
+        Name of that position, with units.
     observed : numpy.ndarray
         Observed data, flattened.
     mean, sd : numpy.ndarray
@@ -86,6 +90,9 @@ class ModalityCheck:
         Omnibus tail probability of the standardised squared-residual discrepancy.
     draws : numpy.ndarray
         Predictive draws, shape ``(n_draws, n_data)``.
+    x_scattered : bool
+        Whether data close in ``x`` need not be neighbours (rays): plots then draw each
+        datum's interval instead of bands along ``x``.
     """
 
     name: str
@@ -99,6 +106,7 @@ class ModalityCheck:
     tail_prob: np.ndarray = field(repr=False)
     p_value: float
     draws: np.ndarray = field(repr=False)
+    x_scattered: bool = False
 
     def summary(self) -> dict:
         """Scalar summary of the check.
@@ -126,13 +134,54 @@ class ModalityCheck:
         }
 
 
-def _plot_coordinate(da, n: int) -> tuple[np.ndarray, str]:
-    dims = list(da.dims)
-    if len(dims) == 1 and dims[0] in da.coords:
-        values = np.asarray(da.coords[dims[0]].values)
-        if np.issubdtype(values.dtype, np.number) and np.unique(values).size == n:
-            return values.astype(float), str(dims[0])
-    return np.arange(n, dtype=float), "datum index"
+def _varying(da, key: str):
+    """Values of coordinate ``key`` of ``da`` if present, numeric, finite and not constant."""
+    if key not in da.coords or da.coords[key].dims != da.dims:
+        return None
+    values = np.asarray(da.coords[key].values)
+    if not np.issubdtype(values.dtype, np.number):
+        return None
+    values = values.astype(float).ravel()
+    if not np.all(np.isfinite(values)) or np.ptp(values) == 0.0:
+        return None
+    return values
+
+
+def _plot_coordinate(da, n: int) -> tuple[np.ndarray, str, bool]:
+    """Position of each datum for plots: (values, label, scattered).
+
+    In order of preference: station position from the non-dimension coordinates
+    ``{name}_x`` (or ``{name}_z`` when x is constant, e.g. a borehole); for rays, the
+    source-receiver distance from ``{name}_source_x/z`` and ``{name}_receiver_x/z`` (travel
+    time grows with ray length, so the data line up), or the receiver position; the data
+    dim's own numeric coordinate; the datum index. ``scattered`` is true when neighbouring
+    values need not be neighbouring data (rays), so plots draw per-datum intervals.
+    """
+    name = str(da.name)
+    if da.ndim == 1:
+        for key, label in ((f"{name}_x", "station x (m)"), (f"{name}_z", "station depth z (m)")):
+            values = _varying(da, key)
+            if values is not None:
+                return values, label, False
+        ends = [f"{name}_{end}_{axis}" for end in ("source", "receiver") for axis in "xz"]
+        if all(k in da.coords for k in ends):
+            sx, sz, rx, rz = (np.asarray(da.coords[k].values, dtype=float).ravel() for k in ends)
+            distance = np.hypot(rx - sx, rz - sz)
+            if np.all(np.isfinite(distance)) and np.ptp(distance) > 0:
+                return distance, "source-receiver distance (m)", True
+        for key, label in (
+            (f"{name}_receiver_x", "receiver x (m)"),
+            (f"{name}_receiver_z", "receiver depth z (m)"),
+        ):
+            values = _varying(da, key)
+            if values is not None:
+                return values, label, True
+        dim = str(da.dims[0])
+        if dim in da.coords and dim != f"{name}_dim_0":  # ArviZ's default dim: an index
+            values = np.asarray(da.coords[dim].values)
+            if np.issubdtype(values.dtype, np.number) and np.unique(values).size == n:
+                return values.astype(float), str(dim), False
+    return np.arange(n, dtype=float), "datum index", False
 
 
 def posterior_predictive_check(
@@ -208,7 +257,7 @@ def _check(name, obs_da, y, draws) -> ModalityCheck:
     t_obs = np.sum(z**2)
     t_rep = np.sum(((draws - mean) / sd) ** 2, axis=1)
     p_value = float(np.mean(t_rep >= t_obs))
-    x, x_label = _plot_coordinate(obs_da, y.size)
+    x, x_label, scattered = _plot_coordinate(obs_da, y.size)
     return ModalityCheck(
         name=name,
         x=x,
@@ -221,6 +270,7 @@ def _check(name, obs_da, y, draws) -> ModalityCheck:
         tail_prob=tail,
         p_value=p_value,
         draws=draws,
+        x_scattered=scattered,
     )
 
 
@@ -318,57 +368,3 @@ def modality_loo(idata, model=None, var_names=None) -> pd.DataFrame:
             "warning": warning,
         }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("modality")
-
-
-def plot_ppc(check: ModalityCheck, path, *, ylabel: str = "", truth=None) -> Path:
-    """Plot a modality's data against its predictive bands, with standardised residuals.
-
-    Parameters
-    ----------
-    check : ModalityCheck
-        One entry of :func:`posterior_predictive_check`.
-    path : str or Path
-        Output PNG (written atomically).
-    ylabel : str
-        Data label (with units).
-    truth : array_like, optional
-        Noise-free data, drawn as a dashed line.
-
-    Returns
-    -------
-    Path
-        The written file.
-    """
-    from matplotlib.figure import Figure
-
-    from bayesinv.io import atomic_path
-
-    order = np.argsort(check.x, kind="stable")
-    x = check.x[order]
-    fig = Figure(figsize=(7, 4.8))
-    ax, axz = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
-    for p, alpha in ((0.9, 0.2), (0.5, 0.4)):
-        lo, hi = check.bands[p]
-        ax.fill_between(
-            x, lo[order], hi[order], color="C0", alpha=alpha, lw=0, label=f"{p:.0%} predictive"
-        )
-    ax.plot(x, check.mean[order], color="C0", lw=1)
-    if truth is not None:
-        ax.plot(x, np.asarray(truth, dtype=float).ravel()[order], "k--", lw=1, label="noise-free")
-    ax.plot(x, check.observed[order], "k.", ms=4, label="observed")
-    ax.set_ylabel(ylabel or check.name)
-    s = check.summary()
-    ax.set_title(
-        f"{check.name}: 90% band covers {s['coverage_90']:.0%}, "
-        f"RMS z = {s['rms_z']:.2f}, p = {s['p_value']:.2f}"
-    )
-    ax.legend(fontsize=8, ncol=2)
-    axz.axhspan(-2, 2, color="0.9")
-    axz.axhline(0.0, color="0.5", lw=0.8)
-    axz.plot(x, check.z[order], "k.", ms=4)
-    axz.set_ylabel("standardised\nresidual")
-    axz.set_xlabel(check.x_label)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    return Path(path)

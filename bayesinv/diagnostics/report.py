@@ -20,7 +20,6 @@ PATH`` calls it.
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +28,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesinv.diagnostics._page import page_html, text_html
+from bayesinv.diagnostics._report_inputs import (
+    carry_figures,
+    check_figures,
+    check_inputs,
+    check_kinds,
+    check_notes,
+    truth_group,
+    units_attrs,
+)
 from bayesinv.grid import Grid2D
 
 __all__ = ["Report", "regenerate_report", "report"]
@@ -37,6 +46,10 @@ __all__ = ["Report", "regenerate_report", "report"]
 FIELDS_ATTR = "bayesinv_fields"
 UNITS_ATTR = "bayesinv_units"
 RECEIVERS_ATTR = "bayesinv_receivers"
+KINDS_ATTR = "bayesinv_kinds"
+NOTES_ATTR = "bayesinv_notes"
+FIGURES_ATTR = "bayesinv_figures"
+TITLE_ATTR = "bayesinv_title"
 TRUTH_GROUP = "truth"
 PRIOR_DRAWS = 500
 
@@ -75,28 +88,6 @@ class Report:
     idata: xr.DataTree | None = field(default=None, repr=False)
 
 
-def _check_inputs(idata, fields, truth, units):
-    if not isinstance(idata, xr.DataTree) or "posterior" not in idata.children:
-        raise ValueError("report: idata must be a DataTree with a 'posterior' group")
-    fields = dict(fields or {})
-    for name, grid in fields.items():
-        if not isinstance(grid, Grid2D):
-            raise ValueError(f"report: fields[{name!r}] must be a Grid2D, got {type(grid)}")
-        if name not in idata["posterior"].data_vars:
-            raise ValueError(f"report: field {name!r} is not a posterior variable")
-    truth = {k: np.asarray(v, dtype=float) for k, v in (truth or {}).items()}
-    known = set(idata["posterior"].data_vars)
-    if "observed_data" in idata.children:
-        known |= set(idata["observed_data"].data_vars)
-    unknown = sorted(set(truth) - known)
-    if unknown:
-        raise ValueError(
-            f"report: truth has {unknown}, which are neither posterior variables nor "
-            "observed variables"
-        )
-    return fields, truth, dict(units or {})
-
-
 def _complete(idata, model, seed):
     """Add posterior predictive, log-likelihood and prior draws from ``model`` if missing."""
     import pymc as pm
@@ -124,100 +115,6 @@ def _complete(idata, model, seed):
     return tree
 
 
-def _truth_group(idata, truth) -> xr.DataTree:
-    """Truth as a Dataset whose variables have the dims of the matching posterior/data."""
-    data_vars = {}
-    for name, value in truth.items():
-        if name in idata["posterior"].data_vars:
-            ref = idata["posterior"][name]
-            dims = ref.dims[2:]
-            shape = ref.shape[2:]
-        else:
-            ref = idata["observed_data"][name]
-            dims, shape = ref.dims, ref.shape
-        if value.size != int(np.prod(shape)):
-            raise ValueError(
-                f"report: truth[{name!r}] has {value.size} values, {name!r} has shape {shape}"
-            )
-        data_vars[name] = xr.DataArray(
-            value.reshape(shape),
-            dims=dims,
-            coords={d: ref.coords[d] for d in dims if d in ref.coords},
-        )
-    return xr.DataTree(xr.Dataset(data_vars))
-
-
-def _table_html(df: pd.DataFrame | None, floatfmt: str = "{:.4g}") -> str:
-    if df is None or df.empty:
-        return "<p><em>not available</em></p>"
-
-    def fmt(v):
-        if isinstance(v, float | np.floating):
-            return floatfmt.format(v)
-        return str(v)
-
-    return df.to_html(formatters=dict.fromkeys(df.columns, fmt), escape=True, border=0)
-
-
-_CSS = """
-body { font-family: sans-serif; max-width: 60em; margin: 2em auto; color: #222; }
-table { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0 1em; }
-th, td { padding: 0.2em 0.7em; border-bottom: 1px solid #ddd; text-align: right; }
-.pass { background: #e6f4e6; border-left: 6px solid #2a7; padding: 0.6em; }
-.fail { background: #fbe9e9; border-left: 6px solid #c33; padding: 0.6em; }
-.warn { color: #a40; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 0.8em; }
-"""
-
-
-def _html(title, conv, ppc, loo, truth_table, figures, prov, files) -> str:
-    e = html.escape
-    t = conv.thresholds
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{e(title)}</h1>",
-        "<h2>Convergence</h2>",
-        f'<p class="{"pass" if conv.passed else "fail"}">{e(conv.verdict)}</p>',
-        f"<p>Thresholds: R-hat &lt; {t.rhat_max}, bulk ESS &ge; {t.ess_bulk_min:.0f}, "
-        f"tail ESS &ge; {t.ess_tail_min:.0f}, divergences &le; {t.max_divergences}, "
-        f"E-BFMI &gt; {t.bfmi_min}. Worst parameters:</p>",
-        _table_html(conv.table),
-        "<h2>Posterior predictive checks (per modality)</h2>",
-        "<p>RMS z: root-mean-square standardised residual (about 1 for a good fit); "
-        "coverage: share of data inside the 50% / 90% predictive bands; frac_extreme: share "
-        "of data with two-sided tail probability &lt; 5%; p_value: tail probability of the "
-        "squared-residual discrepancy (near 0: misfit; near 1 is usual when the model has "
-        "more parameters than data, since the data are used twice).</p>",
-        _table_html(ppc),
-    ]
-    for name in figures["ppc"]:
-        parts.append(f'<img src="{e(name)}" alt="{e(name)}">')
-    parts += ["<h2>Leave-one-out cross-validation (PSIS-LOO, per modality)</h2>"]
-    parts.append(_table_html(None if loo is None else loo.drop(columns="warning")))
-    if loo is not None:
-        for name, msg in loo["warning"].items():
-            if msg:
-                parts.append(f'<p class="warn">{e(str(name))}: {e(msg)}</p>')
-    parts += ["<h2>Known truth</h2>", _table_html(truth_table)]
-    parts += ["<h2>Fields</h2>"]
-    if not figures["fields"]:
-        parts.append("<p><em>no gridded fields given</em></p>")
-    for name in figures["fields"]:
-        parts.append(f'<img src="{e(name)}" alt="{e(name)}">')
-    parts += [
-        "<h2>Files</h2><ul>",
-        *[f'<li><a href="{e(f)}">{e(f)}</a></li>' for f in files],
-        "</ul>",
-        "<h2>Provenance</h2>",
-        f"<pre>{e(json.dumps(prov, indent=2, default=str))}</pre>",
-        "</body></html>",
-    ]
-    return "\n".join(parts)
-
-
 def _headline(conv, ppc, loo, truth_table) -> dict:
     out = {"convergence": conv.as_dict()}
     for key, df in (("ppc", ppc), ("loo", loo), ("truth", truth_table)):
@@ -240,14 +137,20 @@ def report(
     thresholds=None,
     title: str = "bayesinv report",
     write_posterior: bool = True,
+    kinds: dict | None = None,
+    notes=None,
+    figures=None,
 ) -> Report:
-    """Write a report of an inversion result to a folder.
+    r"""Write a report of an inversion result to a folder.
 
     Parameters
     ----------
     idata : xarray.DataTree
         Result with a ``posterior`` group; ``observed_data``, ``posterior_predictive``,
-        ``log_likelihood``, ``prior`` and ``sample_stats`` are used when present.
+        ``log_likelihood``, ``prior`` and ``sample_stats`` are used when present. A tree
+        whose root attribute ``inference`` names a Laplace / Gauss-Newton approximation
+        holds independent draws: it gets no R-hat or ESS verdict (see
+        :func:`~bayesinv.diagnostics.convergence_report`).
     out : str or Path
         Output folder (created if missing).
     fields : dict of str to Grid2D, optional
@@ -264,7 +167,9 @@ def report(
         Seed of the run (recorded) and of any draws made here; required when ``model`` is
         given and draws are missing.
     units : dict of str to str, optional
-        Labels with units of fields and modalities, e.g. ``{"gravity": "g_z (mGal)"}``.
+        Labels with units of fields and modalities, e.g. ``{"gravity": "g_z (mGal)"}``;
+        also written to ``posterior.nc`` as the variables' ``units`` (the part in
+        parentheses) and ``long_name`` (the rest) attributes, in every group.
     receivers : array_like, optional
         ``(n, 2)`` receiver positions drawn on field maps.
     thresholds : Thresholds, optional
@@ -273,6 +178,21 @@ def report(
         Page title.
     write_posterior : bool
         Write ``posterior.nc`` (``False`` when regenerating from it).
+    kinds : dict of str to str, optional
+        Colour scale of each field's truth and posterior-mean maps: ``"absolute"``
+        (sequential, e.g. slowness) or ``"contrast"`` (diverging, centred on 0, e.g. a
+        density contrast); a field not named gets ``"contrast"`` only when its values
+        straddle 0 (see :func:`~bayesinv.diagnostics.plot_field_maps`).
+    notes : sequence of (str, str), optional
+        ``(heading, text)`` sections shown at the top of the page, e.g. what a modality's
+        posterior predictive check means for this study. Text is plain (escaped), with
+        paragraphs separated by blank lines and math between dollar signs (``$\sigma$``,
+        matplotlib's mathtext subset, rendered into the page as images: it reads offline).
+    figures : sequence of str or (str, str), optional
+        Files the study wrote, as paths relative to ``out`` (or ``(path, caption)``
+        pairs), e.g. ``["maps.png", ("separate/index.html", "separate inversion")]``:
+        images are shown on the page, other files (pages) linked. Any other PNG in ``out``
+        is shown too, under "Other figures in this folder", so that no figure is orphaned.
 
     Returns
     -------
@@ -281,25 +201,20 @@ def report(
     Raises
     ------
     ValueError
-        If ``fields`` or ``truth`` name unknown variables, or draws are needed without a seed.
+        If ``fields``, ``truth`` or ``kinds`` name unknown variables, a figure is missing,
+        or draws are needed without a seed.
     """
-    import arviz as az
-
     from bayesinv.diagnostics.convergence import convergence_report
-    from bayesinv.diagnostics.plots import plot_posterior_field
-    from bayesinv.diagnostics.ppc import (
-        modality_loo,
-        modality_names,
-        plot_ppc,
-        posterior_predictive_check,
-        ppc_table,
-    )
-    from bayesinv.diagnostics.truth import truth_coverage
     from bayesinv.io import provenance, write_datatree, write_text
 
-    fields, truth, units = _check_inputs(idata, fields, truth, units)
+    fields, truth, units = check_inputs(idata, fields, truth, units)
+    kinds = check_kinds(kinds, fields)
+    notes = check_notes(notes)
+    # render the notes first: a note whose math cannot be typeset fails before any writing
+    notes_html = [(h, text_html(t, f"report: notes[{i}]")) for i, (h, t) in enumerate(notes)]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    study_figures = check_figures(figures, out)
     tree = _complete(idata, model, seed) if model is not None else idata.copy()
     files: list[str] = []
 
@@ -307,39 +222,86 @@ def report(
     if "provenance" in tree.attrs and config is None:
         prov = json.loads(tree.attrs["provenance"])
     else:
-        observed = [tree["observed_data"][v].values for v in modality_names(tree)]
+        observed = [tree["observed_data"][v].values for v in _modalities(tree)]
         prov = provenance(config or {}, seed, *observed)
     meta = {
         "provenance": prov,
         FIELDS_ATTR: {k: asdict(g) for k, g in fields.items()},
         UNITS_ATTR: units,
+        KINDS_ATTR: kinds,
+        NOTES_ATTR: [list(n) for n in notes],
+        FIGURES_ATTR: [list(f) for f in study_figures],
+        TITLE_ATTR: title,
     }
     if receivers is not None:
         meta[RECEIVERS_ATTR] = np.asarray(receivers, dtype=float).tolist()
     if truth:
-        tree[TRUTH_GROUP] = _truth_group(tree, truth)
+        tree[TRUTH_GROUP] = truth_group(tree, truth)
+    units_attrs(tree, units)
     if write_posterior:
         write_datatree(tree, out / "posterior.nc", attrs=meta)
         files.append("posterior.nc")
     write_text(out / "provenance.json", json.dumps(prov, indent=2, default=str))
     files.append("provenance.json")
 
+    conv = convergence_report(tree, thresholds=thresholds)
+    files += _write_tables(tree, out, conv)
+    ppc, loo, truth_table, figs = _checks(tree, out, truth, units, fields, kinds, receivers)
+    files += [
+        f"{k}.csv"
+        for k, df in (("ppc", ppc), ("loo", loo), ("truth", truth_table))
+        if df is not None
+    ]
+    shown = set(figs["ppc"] + figs["fields"]) | {Path(f).as_posix() for f, _ in study_figures}
+    figs["study"] = study_figures
+    figs["other"] = sorted(p.name for p in out.glob("*.png") if p.name not in shown)
+    files += figs["ppc"] + figs["fields"] + [f for f, _ in study_figures] + figs["other"]
+    headline = _headline(conv, ppc, loo, truth_table)
+    write_text(out / "report.json", json.dumps(headline, indent=2, default=str))
+    files.append("report.json")
+    page = page_html(title, conv, ppc, loo, truth_table, figs, prov, files, notes_html)
+    write_text(out / "index.html", page)
+    files.append("index.html")
+    return Report(out, conv, ppc, loo, truth_table, headline, files, tree)
+
+
+def _modalities(tree) -> list[str]:
+    from bayesinv.diagnostics.ppc import modality_names
+
+    return modality_names(tree)
+
+
+def _write_tables(tree, out: Path, conv) -> list[str]:
+    """Write ``summary.csv`` (ArviZ) and ``convergence.csv``; return their names."""
+    import arviz as az
+
+    from bayesinv.io import write_text
+
     summary = az.summary(tree, round_to="none")
     write_text(out / "summary.csv", summary.to_csv())
-    files.append("summary.csv")
-
-    conv = convergence_report(tree, thresholds=thresholds)
     write_text(out / "convergence.csv", conv.table.to_csv())
-    files.append("convergence.csv")
+    return ["summary.csv", "convergence.csv"]
+
+
+def _checks(tree, out: Path, truth, units, fields, kinds, receivers):
+    """Posterior predictive checks, LOO, truth coverage and their figures, written to ``out``.
+
+    Returns ``(ppc, loo, truth_table, figures)`` with ``figures`` mapping ``"ppc"`` and
+    ``"fields"`` to the names of the PNGs written.
+    """
+    from bayesinv.diagnostics.plots import plot_posterior_field, plot_ppc
+    from bayesinv.diagnostics.ppc import modality_loo, posterior_predictive_check, ppc_table
+    from bayesinv.diagnostics.truth import truth_coverage
+    from bayesinv.io import write_text
 
     figures = {"ppc": [], "fields": []}
     ppc = None
-    if "posterior_predictive" in tree.children and modality_names(tree):
-        names = [n for n in modality_names(tree) if n in tree["posterior_predictive"].data_vars]
+    names = _modalities(tree)
+    if "posterior_predictive" in tree.children and names:
+        names = [n for n in names if n in tree["posterior_predictive"].data_vars]
         checks = posterior_predictive_check(tree, names)
         ppc = ppc_table(checks)
         write_text(out / "ppc.csv", ppc.to_csv())
-        files.append("ppc.csv")
         for name, check in checks.items():
             fig = f"ppc_{name}.png"
             plot_ppc(check, out / fig, ylabel=units.get(name, ""), truth=truth.get(name))
@@ -349,13 +311,11 @@ def report(
     if "log_likelihood" in tree.children:
         loo = modality_loo(tree)
         write_text(out / "loo.csv", loo.to_csv())
-        files.append("loo.csv")
 
     field_truth = {k: v for k, v in truth.items() if k in tree["posterior"].data_vars}
     truth_table = truth_coverage(tree, field_truth) if field_truth else None
     if truth_table is not None:
         write_text(out / "truth.csv", truth_table.to_csv())
-        files.append("truth.csv")
 
     for name, grid in fields.items():
         written = plot_posterior_field(
@@ -366,20 +326,18 @@ def report(
             truth=field_truth.get(name),
             units=units.get(name, ""),
             receivers=receivers,
+            kind=kinds.get(name),
         )
         figures["fields"] += [p.name for p in written]
-
-    files += figures["ppc"] + figures["fields"]
-    headline = _headline(conv, ppc, loo, truth_table)
-    write_text(out / "report.json", json.dumps(headline, indent=2, default=str))
-    files.append("report.json")
-    write_text(out / "index.html", _html(title, conv, ppc, loo, truth_table, figures, prov, files))
-    files.append("index.html")
-    return Report(out, conv, ppc, loo, truth_table, headline, files, tree)
+    return ppc, loo, truth_table, figures
 
 
-def regenerate_report(path, out=None, *, title: str = "bayesinv report") -> Report:
+def regenerate_report(path, out=None, *, title: str | None = None) -> Report:
     """Rebuild a report from a saved ``posterior.nc``.
+
+    The grids, units, colour-scale kinds, notes and study figures given to :func:`report`
+    are read back from the file's root attributes. Written to another folder, the study's
+    images are copied there and its other files (pages) are linked where they are.
 
     Parameters
     ----------
@@ -387,8 +345,8 @@ def regenerate_report(path, out=None, *, title: str = "bayesinv report") -> Repo
         The saved tree, or the folder holding ``posterior.nc``.
     out : str or Path, optional
         Output folder (default: the folder of ``path``).
-    title : str
-        Page title.
+    title : str, optional
+        Page title (default: the saved report's title).
 
     Returns
     -------
@@ -416,6 +374,7 @@ def regenerate_report(path, out=None, *, title: str = "bayesinv report") -> Repo
     prov = json.loads(attrs["provenance"]) if "provenance" in attrs else {}
     out = path.parent if out is None else Path(out)
     same = out.resolve() == path.parent.resolve()
+    saved_figures = [tuple(f) for f in json.loads(attrs.get(FIGURES_ATTR, "[]"))]
     return report(
         tree,
         out,
@@ -424,6 +383,9 @@ def regenerate_report(path, out=None, *, title: str = "bayesinv report") -> Repo
         seed=prov.get("seed"),
         units=units,
         receivers=None if receivers is None else np.asarray(json.loads(receivers)),
-        title=title,
+        title=title or attrs.get(TITLE_ATTR, "bayesinv report"),
         write_posterior=not same,
+        kinds=json.loads(attrs.get(KINDS_ATTR, "{}")),
+        notes=[tuple(n) for n in json.loads(attrs.get(NOTES_ATTR, "[]"))],
+        figures=saved_figures if same else carry_figures(saved_figures, path.parent, out),
     )

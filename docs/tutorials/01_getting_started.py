@@ -130,12 +130,15 @@ idata
 out = Path(tempfile.mkdtemp(prefix="bayesinv_tutorial_"))
 summary = field_summaries(idata, "density", grid, truth=survey.truth)
 print(list(summary))
+# a density contrast is drawn on a diverging scale centred on 0, the standard deviation
+# on a sequential one; truth and mean share one scale and one colour bar
 png = plot_field_maps(
     grid,
     {k: summary[k] for k in ("truth", "posterior mean", "posterior sd")},
     out / "maps.png",
     units="density contrast (kg/m³)",
-    shared_scale=("truth", "posterior mean"),
+    kinds={"truth": "contrast", "posterior mean": "contrast", "posterior sd": "absolute"},
+    shared=[("truth", "posterior mean")],
     receivers=survey.receivers,
 )
 Image(filename=str(png))

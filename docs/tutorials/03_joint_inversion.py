@@ -166,7 +166,8 @@ png = plot_field_maps(
     maps,
     out / "fields.png",
     units="anomaly / true anomaly",
-    shared_scale=tuple(maps),
+    kinds="contrast",
+    shared=[tuple(maps)],
 )
 Image(filename=str(png))
 

@@ -90,3 +90,50 @@ def test_errors(rng, two_modality_run):
     )
     with pytest.raises(ValueError, match="data shape"):
         posterior_predictive_check(bad)
+
+
+def _with_coords(rng, n, **coords):
+    tree = synthetic(rng, n=n)
+    tree["observed_data"] = (
+        tree["observed_data"]
+        .to_dataset()
+        .assign_coords({k: ("g_obs", v) for k, v in coords.items()})
+    )
+    return tree
+
+
+def test_data_are_placed_at_station_position(rng):
+    x = np.linspace(100.0, 0.0, 30)  # stations listed right to left
+    check = posterior_predictive_check(_with_coords(rng, 30, g_x=x, g_z=np.zeros(30)))["g"]
+    assert check.x_label == "station x (m)" and not check.x_scattered
+    np.testing.assert_array_equal(check.x, x)
+    # a borehole: x constant, depth varies
+    z = np.linspace(5.0, 50.0, 30)
+    check = posterior_predictive_check(_with_coords(rng, 30, g_x=np.full(30, 7.0), g_z=z))["g"]
+    assert check.x_label == "station depth z (m)"
+    np.testing.assert_array_equal(check.x, z)
+
+
+def test_rays_are_placed_at_source_receiver_distance(rng, tmp_path):
+    sx, sz = np.zeros(12), np.repeat([10.0, 20.0, 30.0], 4)
+    rx, rz = np.full(12, 40.0), np.tile([5.0, 15.0, 25.0, 35.0], 3)
+    tree = _with_coords(rng, 12, g_source_x=sx, g_source_z=sz, g_receiver_x=rx, g_receiver_z=rz)
+    check = posterior_predictive_check(tree)["g"]
+    assert check.x_label == "source-receiver distance (m)" and check.x_scattered
+    np.testing.assert_allclose(check.x, np.hypot(rx - sx, rz - sz))
+    assert plot_ppc(check, tmp_path / "rays.png").read_bytes()[:4] == b"\x89PNG"
+    # receivers alone: their varying coordinate
+    only = _with_coords(rng, 12, g_receiver_x=rx, g_receiver_z=rz)
+    assert posterior_predictive_check(only)["g"].x_label == "receiver depth z (m)"
+
+
+def test_without_positions_the_index_or_dim_coordinate_is_used(rng):
+    assert posterior_predictive_check(synthetic(rng))["g"].x_label == "g_obs"
+    tree = az.from_dict(
+        {
+            "posterior_predictive": {"g": rng.normal(size=(1, 50, 4))},
+            "observed_data": {"g": np.ones(4)},
+        }
+    )
+    check = posterior_predictive_check(tree)["g"]
+    assert check.x_label == "datum index" and check.x.tolist() == [0.0, 1.0, 2.0, 3.0]

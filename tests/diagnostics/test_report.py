@@ -131,3 +131,124 @@ def test_report_errors(rng, tmp_path):
         report({"m": 1}, tmp_path)
     with pytest.raises(ValueError, match="is not a file"):
         regenerate_report(tmp_path / "missing.nc")
+
+
+def _plain_tree(rng, *, laplace=False):
+    """Posterior field ``m`` (3 x 4, all positive), scalar ``s``, one modality ``g``."""
+    n = 6
+    tree = az.from_dict(
+        {
+            "posterior": {
+                "m": 2.0 + 0.1 * rng.normal(size=(2, 500, 3, 4)),
+                "s": rng.normal(size=(2, 500)),
+            },
+            "posterior_predictive": {"g": rng.normal(size=(2, 500, n))},
+            "observed_data": {"g": rng.normal(size=n)},
+        },
+        dims={"m": ["m_z", "m_x"], "g": ["g_obs"]},
+        coords={"g_obs": np.arange(n)},
+    )
+    tree["observed_data"] = (
+        tree["observed_data"].to_dataset().assign_coords(g_x=("g_obs", np.linspace(0.0, 50.0, n)))
+    )
+    if laplace:
+        tree.attrs.update({"inference": "gauss_newton_laplace", "converged": 1})
+    return tree
+
+
+def test_notes_study_figures_and_orphan_pngs_are_on_the_page(rng, tmp_path):
+    from bayesinv.diagnostics.plots import plot_field_maps
+
+    grid = Grid2D(nx=4, nz=3, dx=1.0, dz=1.0)
+    out = tmp_path / "run"
+    (out / "sub").mkdir(parents=True)
+    plot_field_maps(grid, {"a": np.ones(12)}, out / "maps.png")
+    plot_field_maps(grid, {"b": np.ones(12)}, out / "stray.png")
+    (out / "sub" / "index.html").write_text("<html></html>")
+    notes = [("Gravity: what the check says", "Residuals $z_i$ near 1.\n\nCosts \\$5.")]
+    result = report(
+        _plain_tree(rng),
+        out,
+        fields={"m": grid},
+        notes=notes,
+        figures=["maps.png", ("sub/index.html", "the separate inversion")],
+        kinds={"m": "absolute"},
+        units={"m": "slowness (s/m)", "g": "g_z (mGal)"},
+        title="plain",
+    )
+    page = (out / "index.html").read_text()
+    assert "<h2>Gravity: what the check says</h2>" in page
+    assert 'alt="z_i" src="data:image/svg+xml;base64,' in page and "$" not in page.split(
+        "<h2>Convergence"
+    )[0].replace("Costs $5", "")
+    assert "Costs $5." in page
+    assert 'src="maps.png"' in page and 'href="sub/index.html"' in page
+    assert "the separate inversion" in page
+    # a PNG nobody listed is still shown, once
+    assert page.count('src="stray.png"') == 1 and "Other figures in this folder" in page
+    for name in ("maps.png", "stray.png", "sub/index.html", "field_m.png", "ppc_g.png"):
+        assert name in result.files, name
+    for src in re.findall(r'src="([^"]+)"', page):
+        assert src.startswith("data:image/svg+xml") or (out / src).is_file(), src
+    # regenerated elsewhere: images copied, the page linked where it is, notes kept
+    again = tmp_path / "again"
+    regenerate_report(out / "posterior.nc", again)
+    page2 = (again / "index.html").read_text()
+    assert (again / "maps.png").is_file() and 'href="../run/sub/index.html"' in page2
+    assert "<title>plain</title>" in page2 and "Gravity: what the check says" in page2
+
+
+def test_units_are_variable_attributes_in_the_saved_tree(rng, tmp_path):
+    grid = Grid2D(nx=4, nz=3, dx=1.0, dz=1.0)
+    units = {"m": "slowness (s/m)", "g": "g_z (mGal)", "s": "dimensionless"}
+    report(_plain_tree(rng), tmp_path, fields={"m": grid}, truth={"m": np.ones(12)}, units=units)
+    tree = xr.open_datatree(tmp_path / "posterior.nc", engine="h5netcdf")
+    for group, name, unit in [
+        ("posterior", "m", "s/m"),
+        ("truth", "m", "s/m"),
+        ("observed_data", "g", "mGal"),
+        ("posterior_predictive", "g", "mGal"),
+        ("posterior", "s", "dimensionless"),
+    ]:
+        assert tree[group][name].attrs["units"] == unit, (group, name)
+    assert tree["posterior"]["m"].attrs["long_name"] == "slowness"
+    assert "long_name" not in tree["posterior"]["s"].attrs
+
+
+def test_laplace_result_gets_the_checks_of_independent_draws(rng, tmp_path):
+    result = report(_plain_tree(rng, laplace=True), tmp_path)
+    page = (tmp_path / "index.html").read_text()
+    assert result.convergence.draws == "independent" and result.convergence.passed
+    assert "independent draws from a Gaussian approximation" in page
+    assert "Thresholds: R-hat" not in page and "Worst parameters" not in page
+    assert result.ppc is not None  # the checks that apply still run
+    assert json.loads((tmp_path / "report.json").read_text())["convergence"]["draws"] == (
+        "independent"
+    )
+
+
+def test_ppc_plot_uses_station_position(rng, tmp_path):
+    result = report(_plain_tree(rng), tmp_path)
+    assert result.ppc is not None
+    from bayesinv.diagnostics.ppc import posterior_predictive_check
+
+    check = posterior_predictive_check(result.idata)["g"]
+    assert check.x_label == "station x (m)" and check.x[-1] == 50.0
+
+
+def test_report_input_errors(rng, tmp_path):
+    tree = _plain_tree(rng)
+    grid = Grid2D(nx=4, nz=3, dx=1.0, dz=1.0)
+    with pytest.raises(ValueError, match=r"report: figures\[0\] 'nope\.png' does not exist"):
+        report(tree, tmp_path, figures=["nope.png"])
+    with pytest.raises(ValueError, match="figures\\[0\\] must be a path relative"):
+        report(tree, tmp_path, figures=[str(tmp_path.resolve() / "x.png")])
+    with pytest.raises(ValueError, match="notes\\[0\\] must be a \\(heading, text\\) pair"):
+        report(tree, tmp_path, notes=["just text"])
+    with pytest.raises(ValueError, match="kinds names 'q'"):
+        report(tree, tmp_path, fields={"m": grid}, kinds={"q": "absolute"})
+    with pytest.raises(ValueError, match="report: kinds\\['m'\\] must be one of 'absolute'"):
+        report(tree, tmp_path, fields={"m": grid}, kinds={"m": "relative"})
+    with pytest.raises(ValueError, match="notes\\[0\\]: cannot render the math"):
+        report(tree, tmp_path, notes=[("h", "bad $\\frac{1}$ math")])
+    assert not (tmp_path / "posterior.nc").exists()  # each error came before any writing

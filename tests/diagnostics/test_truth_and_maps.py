@@ -72,3 +72,53 @@ def test_field_maps_panels_and_png(rng, tmp_path):
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
     with pytest.raises(ValueError, match="the grid has 12 cells"):
         field_summaries(idata, "m", Grid2D(nx=4, nz=3, dx=1.0, dz=1.0))
+
+
+def test_colour_scales_follow_the_field_kind_and_shared_groups():
+    from bayesinv.diagnostics.plots import _scale_groups, field_kind
+
+    assert field_kind([-1.0, 2.0]) == "contrast" and field_kind([1.0, 2.0]) == "absolute"
+    assert field_kind([0.0, 2.0]) == "absolute" and field_kind([np.nan, -1.0]) == "absolute"
+    slowness = np.full((2, 2), 5e-4) + np.array([[0.0, 1e-4], [2e-4, 0.0]])
+    fields = {
+        "truth": slowness,
+        "mean": slowness * 1.1,
+        "sd a": np.full((2, 2), 3e-5),
+        "sd b": np.full((2, 2), 1e-5),
+        "contrast": np.array([[-2.0, 1.0], [0.5, 0.0]]),
+    }
+    scales = _scale_groups(fields, None, [("truth", "mean"), ("sd a", "sd b")], "t")
+    # absolute slowness: sequential over the range of both panels, not centred on 0
+    assert scales["truth"] == scales["mean"]
+    assert scales["truth"][1:] == ("absolute", 5e-4, pytest.approx(7e-4 * 1.1))
+    # compared standard deviations: one scale, so a 3x difference shows
+    assert scales["sd a"] == scales["sd b"] and scales["sd a"][2:] == (1e-5, 3e-5)
+    # a field straddling 0: diverging, symmetric
+    assert scales["contrast"][1:] == ("contrast", -2.0, 2.0)
+    assert len({s[0] for s in scales.values()}) == 3  # three colour bars
+    forced = _scale_groups(fields, {"truth": "contrast"}, [("truth", "mean")], "t")
+    assert forced["mean"][1] == "contrast" and forced["mean"][2] == -forced["mean"][3]
+    with pytest.raises(ValueError, match="t: kinds\\['truth'\\] must be one of"):
+        _scale_groups(fields, {"truth": "relative"}, [], "t")
+    with pytest.raises(ValueError, match="t: shared names \\['nope'\\]"):
+        _scale_groups(fields, None, [("truth", "nope")], "t")
+    with pytest.raises(ValueError, match="in two shared groups"):
+        _scale_groups(fields, None, [("truth", "mean"), ("mean",)], "t")
+
+
+def test_plot_field_maps_kinds_shared_and_the_old_argument(rng, tmp_path):
+    from bayesinv.diagnostics.plots import plot_field_maps
+
+    grid = Grid2D(nx=8, nz=4, dx=10.0, dz=5.0)
+    panels = {"truth": 2.0 + rng.random(32), "sd": rng.random(32)}
+    path = plot_field_maps(
+        grid, panels, tmp_path / "a.png", kinds="absolute", shared=[("truth",)], units={"sd": "u"}
+    )
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    with pytest.warns(DeprecationWarning, match="shared_scale= is deprecated"):
+        plot_field_maps(grid, panels, tmp_path / "b.png", shared_scale=("truth", "sd"))
+    idata, truth = gaussian_posterior(rng, grid)
+    with pytest.raises(ValueError, match="plot_posterior_field: kind must be one of"):
+        plot_posterior_field(idata, "m", grid, tmp_path / "m.png", kind="sequential")
+    paths = plot_posterior_field(idata, "m", grid, tmp_path / "m.png", truth=truth, kind="contrast")
+    assert [p.name for p in paths] == ["m.png"]
