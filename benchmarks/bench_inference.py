@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from bayesinv.grid import Grid2D
-from bayesinv.inference import gauss_newton_laplace, sample
+from bayesinv.inference import compile_model, gauss_newton_laplace, sample
 from bayesinv.model import JointInversion
 from bayesinv.model.fields import IIDNormal
 from bayesinv.model.modality import Modality
@@ -43,11 +43,10 @@ def run(quick: bool = False) -> list[dict]:
     # the model whose exact posterior is (mean, cov) above: iid normal prior, known noise
     inv = JointInversion().add_field("density", grid, IIDNormal(0.0, cfg.prior_sd))
     inv.add_modality(Modality("gravity", op, survey.data, KnownNoise(cfg.noise_sd)))
-    model = inv.build()
-    sample(model, draws=10, tune=10, chains=1, random_seed=0, progressbar=False)  # compile
+    compiled = compile_model(inv.build())  # compiled once, untimed
     t0 = time.perf_counter()
     idata = sample(
-        model, draws=draws, tune=draws, chains=cfg.chains, random_seed=1, progressbar=False
+        compiled, draws=draws, tune=draws, chains=cfg.chains, random_seed=1, progressbar=False
     )
     t_nuts = time.perf_counter() - t0
     x = idata["posterior"]["density"].values.reshape(-1, grid.size)
