@@ -32,7 +32,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.sparse.linalg import LinearOperator, cg
 
-from bayesinv import _checks, _seeds
+from bayesinv import _checks, _progress, _seeds
 from bayesinv.inference import _linalg
 from bayesinv.inference.laplace import GaussianApproximation
 from bayesinv.operators.base import ForwardOperator, as_vector
@@ -244,6 +244,7 @@ def gauss_newton_laplace(
     max_iter = _checks.check_int(max_iter, _NAME, "max_iter", low=0)
     rng = _seeds.as_generator(random_seed, _NAME)
     op = _Counted(operator)
+    _progress.stage("Gauss-Newton Laplace")
 
     u = np.zeros(n)
     if m0 is not None:

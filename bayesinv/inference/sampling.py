@@ -227,6 +227,11 @@ def sample(
         return _sample_nutpie(model, seed, bool(progressbar), time_budget, save_to, options)
 
 
+def _seed_to_int(random_seed) -> int:
+    # kept until bayesinv.calibration.runner imports bayesinv._seeds (issue 13); remove then
+    return _seeds.as_int(random_seed, _WHERE)
+
+
 def _blas_limits(blas_threads):
     if blas_threads is None:
         return contextlib.nullcontext()

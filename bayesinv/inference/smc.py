@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayesinv import _checks, _seeds
+from bayesinv import _checks, _progress, _seeds
 
 __all__ = ["sample_smc"]
 
@@ -102,6 +102,7 @@ def sample_smc(
     chains = _checks.check_int(chains, "sample_smc", "chains", low=1)
     seed = _seeds.as_int(random_seed, "sample_smc")
     model = pm.modelcontext(model)
+    _progress.stage(f"SMC ({chains} chains)")
     kwargs.setdefault("compile_kwargs", {"mode": "NUMBA"})
     idata = pm.sample_smc(
         draws=int(draws),

@@ -229,7 +229,7 @@ def _with_field(tree, model, keep: int):
             out = out.drop_nodes(group)
     posterior = tree["posterior"].to_dataset()[[LATENT]].isel(draw=slice(None, None, step))
     out["posterior"] = pm.compute_deterministics(
-        posterior, model=model, var_names=[FIELD], merge_dataset=True, progressbar=False
+        posterior, model=model, var_names=[FIELD], extend_dataset=True, progressbar=False
     )
     out["sample_stats"] = tree["sample_stats"].isel(draw=slice(None, None, step))
     return out

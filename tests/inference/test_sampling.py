@@ -149,3 +149,23 @@ def test_compiled_model_gives_the_draws_of_the_model_and_reports_progress(proble
     assert lines[-1].endswith("(done)")
     other = bayesinv.sample(compiled, **(kwargs | {"random_seed": 5}))
     assert not np.array_equal(other["posterior"]["m"].values, direct["posterior"]["m"].values)
+
+
+def test_compiled_model_with_new_data_is_not_recompiled():
+    from bayesinv.inference.sampling import compile_model
+
+    with pm.Model() as model:
+        y = pm.Data("y", np.zeros(20))
+        mu = pm.Normal("mu", 0.0, 10.0)
+        pm.Normal("obs", mu, 1.0, observed=y)
+    compiled = compile_model(model)
+    shifted = compiled.with_data(y=np.full(20, 3.0))
+    kwargs = dict(draws=300, tune=200, chains=1, random_seed=2, progressbar=False)
+    at_zero = bayesinv.sample(compiled, **kwargs)
+    at_three = bayesinv.sample(shifted, **kwargs)
+    assert abs(float(at_zero["posterior"]["mu"].mean())) < 0.7
+    assert abs(float(at_three["posterior"]["mu"].mean()) - 3.0) < 0.7
+    # the model's own data would mislabel the replaced data: those groups are left out
+    assert "observed_data" in at_zero.children and "observed_data" not in at_three.children
+    with pytest.raises(ValueError, match="set by compile_model"):
+        bayesinv.sample(compiled, var_names=["mu"], **kwargs)
