@@ -55,6 +55,7 @@ FIELDS = ("density", "logcond", "logcond_coarse")
 
 def _survey(config: dict):
     from bayesinv import Grid2D
+    from bayesinv._seeds import as_generator
     from bayesinv.multiscale import Prolongation, coarsen
     from bayesinv.operators import DCResistivity2p5D, Gravity2D
     from bayesinv.operators.resistivity.arrays import dipole_dipole, surface_electrodes
@@ -91,7 +92,7 @@ def _survey(config: dict):
         dipole_dipole(n_el, n_max=c["ert_n_max"]),
         n_wavenumbers=c["ert_wavenumbers"],
     )
-    rng = np.random.default_rng(c["seed"])
+    rng = as_generator(c["seed"], "case study 02")
     clean = {
         "gravity": gravity.forward(coarse.ravel(density)),
         "ert": ert.forward(fine.ravel(logcond)),
