@@ -3,34 +3,44 @@
 from bayesinv import _deprecation
 from bayesinv.inference.continuation import (
     ContinuationResult,
+    LevelOutcome,
     LevelResult,
     continuation,
     prolong_transfer,
+    register_level_solver,
     zero_pad_transfer,
 )
-from bayesinv.inference.laplace import LaplaceResult, find_map, gauss_newton_laplace
+from bayesinv.inference.gauss_newton import LaplaceResult, gauss_newton_laplace
+from bayesinv.inference.laplace import GaussianApproximation, laplace
+from bayesinv.inference.optimize import find_map
 from bayesinv.inference.preconditioning import (
     Preconditioner,
     hessian_preconditioner,
     precondition,
 )
 from bayesinv.inference.replicates import dask_client, run_replicates
-from bayesinv.inference.sampling import SAMPLERS, sample
+from bayesinv.inference.sampling import SAMPLERS, CompiledModel, compile_model, sample
 from bayesinv.inference.smc import sample_smc
 
 __all__ = [
     "SAMPLERS",
+    "CompiledModel",
     "ContinuationResult",
+    "GaussianApproximation",
     "LaplaceResult",
+    "LevelOutcome",
     "LevelResult",
     "Preconditioner",
+    "compile_model",
     "continuation",
     "dask_client",
     "find_map",
     "gauss_newton_laplace",
     "hessian_preconditioner",
+    "laplace",
     "precondition",
     "prolong_transfer",
+    "register_level_solver",
     "run_replicates",
     "sample",
     "sample_smc",

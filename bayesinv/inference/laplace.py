@@ -1,27 +1,25 @@
-r"""MAP estimation and the Gauss–Newton Laplace approximation of the posterior.
+r"""The Laplace approximation: a Gaussian at the MAP point, its draws as a DataTree.
 
-For data :math:`d = F(m) + ε`, :math:`ε \sim N(0, Γ_n)`, and a Gaussian prior
-:math:`m \sim N(m_{pr}, Γ_{pr})` with a factor :math:`L L^T = Γ_{pr}`, write
-:math:`m = m_{pr} + L u` (prior whitening). The negative log-posterior is
+One representation serves every Laplace path in bayesinv (:class:`GaussianApproximation`):
+a mean :math:`μ`, a factor :math:`S` (a diagonal or a lower-triangular matrix: the prior
+factor, or the identity) and the eigenpairs :math:`(λ_i, v_i)` of the
+:math:`S`-preconditioned Hessian of :math:`-\log p` minus the identity, kept at low rank or
+whole. With :math:`V = [v_i]` and :math:`c_i = (1 + λ_i)^{-1/2}`,
 
-.. math:: Φ(u) = \tfrac12 \|F(m_{pr} + L u) - d\|^2_{Γ_n^{-1}} + \tfrac12 \|u\|^2 .
+.. math:: x = μ + A z, \qquad A = S\,\big(I + V \mathrm{diag}(c - 1) V^T\big), \qquad
+          Γ = A A^T = S\,\big(I - V \mathrm{diag}\big(\tfrac{λ}{1 + λ}\big) V^T\big)\,S^T,
 
-Gauss–Newton iterations solve :math:`(I + \tilde H) δu = -\nabla Φ` with the
-prior-preconditioned data-misfit Hessian :math:`\tilde H = L^T J^T Γ_n^{-1} J L` (``J`` the
-Jacobian of ``F``, applied matrix-free through ``jvp``/``vjp``; conjugate gradients, with a
-backtracking line search). At the MAP point the Laplace approximation is
+with :math:`z \sim N(0, I)`: the directions the data inform get variance
+:math:`1 / (1 + λ_i)` relative to :math:`S S^T`, the others keep it.
 
-.. math:: Γ_{post} = L (I + \tilde H)^{-1} L^T = L (I - V D V^T) L^T,
-          \qquad D = \mathrm{diag}\big(λ_i / (1 + λ_i)\big),
-
-where :math:`\tilde H ≈ V Λ V^T`. With ``rank=None`` the decomposition is exact (from the
-singular values of :math:`Γ_n^{-1/2} J L`, built column- or row-wise, whichever is fewer
-operator calls); with ``rank=k`` it keeps the ``k`` leading eigenpairs from a randomised
-eigensolver (Halko, Martinsson & Tropp 2011) that needs only :math:`\tilde H`-vector products,
-as in Bui-Thanh, Ghattas, Martin & Stadler (2013) and Isaac et al. (2015). Eigenvalues much
-smaller than one are directions the data do not inform, so a small rank suffices when the
-data are few or smooth. Draws are :math:`m = m_{MAP} + L (I - V P V^T) z`,
-:math:`P = \mathrm{diag}(1 - 1/\sqrt{1 + λ_i})`, :math:`z \sim N(0, I)`.
+- :func:`~bayesinv.inference.gauss_newton.gauss_newton_laplace` (forward operator, Gaussian
+  prior and noise) uses the prior factor for :math:`S` and the Gauss–Newton Hessian;
+- :func:`laplace_at` builds it from a log density's gradient at a point (finite
+  differences, :mod:`bayesinv.inference._linalg`), whole up to ``dense_max`` coordinates,
+  low-rank beyond: the continuation's Laplace levels and the NUTS preconditioner use it;
+- :func:`laplace` does so for a PyMC model at its MAP (:func:`~bayesinv.inference.optimize.
+  find_map`) and returns the
+  draws as a DataTree that every diagnostic reads (case study 02).
 """
 
 from __future__ import annotations
@@ -30,133 +28,106 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg as sla
-from scipy.sparse.linalg import LinearOperator, cg
 
-from bayesinv.operators.base import ForwardOperator, as_vector
+from bayesinv import _checks, _deprecation, _progress, _seeds
+from bayesinv.inference import _linalg
+from bayesinv.inference._model_space import FlatDensity
+from bayesinv.inference.optimize import find_map
 
-__all__ = ["LaplaceResult", "find_map", "gauss_newton_laplace"]
+__all__ = ["GaussianApproximation", "LaplaceModelResult", "laplace", "laplace_at"]
 
-_NAME = "gauss_newton_laplace"
-
-
-def find_map(
-    model=None,
-    *,
-    random_seed,
-    method: str = "L-BFGS-B",
-    initvals: dict | None = None,
-    jitter: bool = False,
-    maxiter: int = 5000,
-    progressbar: bool = False,
-) -> dict:
-    """Maximum a posteriori point of a PyMC model (L-BFGS with the adjoint gradient).
-
-    Parameters
-    ----------
-    model : pymc.Model, optional
-        The model (default: the model in context).
-    random_seed : int or numpy.random.Generator
-        Required; seeds the jitter of the initial point.
-    method : str
-        A :func:`scipy.optimize.minimize` method; gradient-based methods use the model's
-        gradient, which for :func:`bayesinv.ops.forward` terms is the operators' ``vjp``.
-    initvals : dict, optional
-        Starting values (default: the model's initial point).
-    jitter : bool
-        Jitter the starting point (seeded by ``random_seed``).
-    maxiter : int
-        Largest number of optimizer iterations.
-    progressbar : bool
-        Show progress.
-
-    Returns
-    -------
-    dict
-        Variable name → value at the MAP (constrained and transformed values, as
-        :func:`pymc.find_MAP` returns them).
-
-    Notes
-    -----
-    Compiles with PyTensor's numba backend, so operators with numba kernels run compiled.
-    """
-    import pymc as pm
-
-    from bayesinv.inference.sampling import _seed_to_int
-
-    seed = _seed_to_int(random_seed)
-    model = pm.modelcontext(model)
-    with warnings.catch_warnings():
-        # our contract is the dict of values; PyMC's planned change of its default is not ours
-        warnings.filterwarnings("ignore", message="`find_MAP` will return", category=FutureWarning)
-        return pm.find_MAP(
-            method=method,
-            initvals=initvals,
-            jitter=jitter,
-            random_seed=seed,
-            progressbar=progressbar,
-            model=model,
-            compile_kwargs={"mode": "NUMBA"},
-            maxiter=int(maxiter),
-            return_inferencedata=False,
-        )
+# bayesinv 0.1 defined the Gauss-Newton Laplace here; it uses this module's Gaussian now
+__getattr__ = _deprecation.moved_names(
+    "bayesinv.inference.laplace",
+    {
+        "gauss_newton_laplace": "bayesinv.inference.gauss_newton",
+        "LaplaceResult": "bayesinv.inference.gauss_newton",
+    },
+)
 
 
 @dataclass(frozen=True)
-class LaplaceResult:
-    """Gaussian approximation of a posterior at its MAP point.
+class GaussianApproximation:
+    r"""Gaussian :math:`N(μ, A A^T)` with :math:`A = S (I + V \mathrm{diag}(c - 1) V^T)`.
 
-    Attributes
+    Parameters
     ----------
-    map : numpy.ndarray
-        MAP point (the posterior mean of the approximation).
-    prior_factor : numpy.ndarray
-        Lower-triangular ``L`` with ``L L^T = Γ_pr``.
-    eigenvalues : numpy.ndarray
-        Kept eigenvalues of the prior-preconditioned data-misfit Hessian, decreasing.
-    eigenvectors : numpy.ndarray
-        Matching eigenvectors, shape ``(n_params, rank)``.
-    rank : int
-        Number of eigenpairs kept.
-    iterations : int
-        Gauss–Newton iterations taken.
-    converged : bool
-        Whether the gradient norm fell below the tolerance.
-    operator_calls : dict
-        Counts of ``forward``, ``jvp`` and ``vjp`` calls.
-    idata : xarray.DataTree
-        Draws from the approximation (``posterior``; with ``observed_data``,
-        ``posterior_predictive`` and ``log_likelihood`` for the data), so every diagnostic
-        works on it; group ``laplace`` holds ``{name}_map`` and the kept ``eigenvalues``,
-        root attributes ``inference``, ``rank``, ``gauss_newton_iterations``,
-        ``converged``.
+    mean : numpy.ndarray, shape (n,)
+        :math:`μ`.
+    scale : numpy.ndarray, shape (n,) or (n, n)
+        :math:`S`: a diagonal (given as its entries) or a matrix.
+    basis : numpy.ndarray, shape (n, r)
+        Orthonormal columns :math:`V` (``r`` may be 0).
+    factors : numpy.ndarray, shape (r,)
+        :math:`c > 0`, the standard deviation along each column relative to :math:`S`
+        (:math:`c = (1 + λ)^{-1/2}` for Hessian eigenvalues :math:`1 + λ`).
+
+    Notes
+    -----
+    See the module docstring.
     """
 
-    map: np.ndarray = field(repr=False)
-    prior_factor: np.ndarray = field(repr=False)
-    eigenvalues: np.ndarray = field(repr=False)
-    eigenvectors: np.ndarray = field(repr=False)
-    rank: int
-    iterations: int
-    converged: bool
-    operator_calls: dict
-    idata: object = field(repr=False)
+    mean: np.ndarray
+    scale: np.ndarray
+    basis: np.ndarray
+    factors: np.ndarray
 
-    def cov(self) -> np.ndarray:
-        """Dense posterior covariance ``L (I - V D V^T) L^T`` (for small problems and tests).
+    @classmethod
+    def from_hessian(cls, mean, scale, eigenvalues, eigenvectors):
+        """Make the approximation from eigenpairs of the preconditioned Hessian minus one.
+
+        Parameters
+        ----------
+        mean, scale : numpy.ndarray
+            :math:`μ` and :math:`S`.
+        eigenvalues : numpy.ndarray, shape (r,)
+            :math:`λ > -1`.
+        eigenvectors : numpy.ndarray, shape (n, r)
+            :math:`V`.
+
+        Returns
+        -------
+        GaussianApproximation
+        """
+        return cls(mean, scale, eigenvectors, cls.factors_of(eigenvalues))
+
+    @staticmethod
+    def factors_of(eigenvalues) -> np.ndarray:
+        """Return :math:`c = (1 + λ)^{-1/2}` for eigenvalues :math:`λ > -1`."""
+        return 1.0 / np.sqrt(1.0 + np.asarray(eigenvalues, dtype=np.float64))
+
+    @property
+    def n(self) -> int:
+        """Dimension."""
+        return int(np.size(self.mean))
+
+    @property
+    def rank(self) -> int:
+        """Number of basis directions."""
+        return int(np.size(self.factors))
+
+    def _times_factor(self, w):
+        """:math:`S` applied to rows of ``w``."""
+        s = np.asarray(self.scale)
+        return w * s if s.ndim == 1 else w @ s.T
+
+    def apply(self, z) -> np.ndarray:
+        """Map standard-normal coordinates to the approximation: :math:`μ + A z`.
+
+        Parameters
+        ----------
+        z : array_like, shape (n,) or (k, n)
 
         Returns
         -------
         numpy.ndarray
-            Shape ``(n_params, n_params)``.
         """
-        lam = self.eigenvalues
-        v = self.eigenvectors
-        lv = self.prior_factor @ v
-        return self.prior_factor @ self.prior_factor.T - (lv * (lam / (1.0 + lam))) @ lv.T
+        z = np.asarray(z, dtype=np.float64)
+        inner = z + ((z @ self.basis) * (self.factors - 1.0)) @ self.basis.T
+        return self.mean + self._times_factor(inner)
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Independent draws from the approximation.
+        """Independent draws, shape ``(n, dimension)``, from ``rng``.
 
         Parameters
         ----------
@@ -168,309 +139,256 @@ class LaplaceResult:
         Returns
         -------
         numpy.ndarray
-            Shape ``(n, n_params)``.
         """
-        z = rng.standard_normal((n, self.map.size))
-        shrink = 1.0 - 1.0 / np.sqrt(1.0 + self.eigenvalues)
-        w = z - ((z @ self.eigenvectors) * shrink) @ self.eigenvectors.T
-        return self.map + w @ self.prior_factor.T
+        return self.apply(rng.standard_normal((int(n), self.n)))
+
+    def cov(self) -> np.ndarray:
+        """Dense covariance :math:`A A^T` (for small problems and tests)."""
+        s = np.asarray(self.scale)
+        sv = self._times_factor(self.basis.T).T
+        low = (sv * (self.factors**2 - 1.0)) @ sv.T
+        return (np.diag(s**2) if s.ndim == 1 else s @ s.T) + low
 
 
-class _Counted:
-    """The operator's calls, counted, at a fixed linearisation point."""
-
-    def __init__(self, op: ForwardOperator):
-        self.op = op
-        self.calls = {"forward": 0, "jvp": 0, "vjp": 0}
-
-    def forward(self, m):
-        self.calls["forward"] += 1
-        return self.op.forward(m)
-
-    def jvp(self, m, dm):
-        self.calls["jvp"] += 1
-        return self.op.jvp(m, dm)
-
-    def vjp(self, m, dd):
-        self.calls["vjp"] += 1
-        return self.op.vjp(m, dd)
-
-
-def _noise_factor(noise_sd, noise_cov, n_data):
-    """Whitening ``W`` (callable on vectors and its transpose) and the log-determinant."""
-    if (noise_sd is None) == (noise_cov is None):
-        raise ValueError(f"{_NAME}: give exactly one of noise_sd and noise_cov")
-    if noise_sd is not None:
-        sd = np.broadcast_to(np.asarray(noise_sd, dtype=np.float64), (n_data,)).copy()
-        if not np.all(np.isfinite(sd)) or np.any(sd <= 0):
-            raise ValueError(f"{_NAME}: noise_sd must be finite and positive")
-        return (lambda r: r / sd), (lambda r: r / sd), sd
-    cov = np.asarray(noise_cov, dtype=np.float64)
-    if cov.shape != (n_data, n_data):
-        raise ValueError(f"{_NAME}: noise_cov has shape {cov.shape}, expected {(n_data, n_data)}")
-    try:
-        chol = np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError:
-        raise ValueError(f"{_NAME}: noise_cov is not symmetric positive definite") from None
-
-    def whiten(r):
-        return sla.solve_triangular(chol, r, lower=True)
-
-    def whiten_t(r):
-        return sla.solve_triangular(chol, r, lower=True, trans="T")
-
-    return whiten, whiten_t, None
-
-
-def _prior_factor(prior_cov, n):
-    cov = np.asarray(prior_cov, dtype=np.float64)
-    if cov.ndim == 0 or cov.ndim == 1:
-        var = np.broadcast_to(cov, (n,))
-        if not np.all(np.isfinite(var)) or np.any(var <= 0):
-            raise ValueError(f"{_NAME}: prior_cov (variances) must be finite and positive")
-        return np.diag(np.sqrt(var))
-    if cov.shape != (n, n):
-        raise ValueError(f"{_NAME}: prior_cov has shape {cov.shape}, expected {(n, n)}")
-    try:
-        return np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError:
-        raise ValueError(f"{_NAME}: prior_cov is not symmetric positive definite") from None
-
-
-def _randomized_eigh(matvec, n, rank, oversampling, power_iterations, rng):
-    """Leading eigenpairs of a symmetric positive semi-definite operator (Halko et al.)."""
-    k = min(n, rank + oversampling)
-    omega = rng.standard_normal((n, k))
-    y = np.column_stack([matvec(omega[:, j]) for j in range(k)])
-    q, _ = np.linalg.qr(y)
-    for _ in range(power_iterations):
-        y = np.column_stack([matvec(q[:, j]) for j in range(k)])
-        q, _ = np.linalg.qr(y)
-    hq = np.column_stack([matvec(q[:, j]) for j in range(k)])
-    b = q.T @ hq
-    lam, s = np.linalg.eigh(0.5 * (b + b.T))
-    order = np.argsort(lam)[::-1][:rank]
-    return np.clip(lam[order], 0.0, None), q @ s[:, order]
-
-
-def gauss_newton_laplace(
-    operator: ForwardOperator,
-    data,
+def laplace_at(
+    logp_dlogp,
+    x,
     *,
-    prior_mean,
-    prior_cov,
-    noise_sd=None,
-    noise_cov=None,
+    dense_max: int = 1500,
     rank: int | None = None,
-    m0=None,
-    max_iter: int = 50,
-    gtol: float = 1e-10,
-    cg_rtol: float = 1e-12,
+    start_basis=None,
+    max_rank: int | None = 200,
+    tol: float = 0.1,
     oversampling: int = 10,
-    power_iterations: int = 1,
-    draws: int = 1000,
-    chains: int = 4,
+    step: float = 1e-4,
     random_seed,
-    name: str = "m",
-    data_name: str = "data",
-    grid=None,
-) -> LaplaceResult:
-    """Gauss–Newton MAP and Laplace approximation for a forward operator with Gaussian noise.
+) -> tuple[GaussianApproximation, dict]:
+    r"""Laplace approximation at ``x`` from finite differences of the gradient.
+
+    The Hessian :math:`H` of :math:`-\log p` is applied by central differences of the
+    gradient (:class:`~bayesinv.inference._linalg.hessian_action`). With at most
+    ``dense_max`` coordinates it is formed whole and eigendecomposed; otherwise the leading
+    eigenpairs of :math:`H - I` come from the randomised eigensolver
+    (:func:`~bayesinv.inference._linalg.leading_eigh`), started from ``start_basis`` (e.g.
+    a coarser level's basis) plus random vectors, the rank doubled until the smallest kept
+    eigenvalue is below ``tol``.
 
     Parameters
     ----------
-    operator : ForwardOperator
-        Forward map ``F`` (linear or not); only ``forward``, ``jvp`` and ``vjp`` are used.
-    data : array_like
-        Observed data, length ``operator.n_data``.
-    prior_mean : array_like or float
-        Prior mean of ``m``.
-    prior_cov : array_like or float
-        Prior covariance: a matrix ``(n, n)``, a vector of variances or one variance.
-    noise_sd : array_like or float, optional
-        Noise standard deviation(s) (independent noise).
-    noise_cov : array_like, optional
-        Noise covariance matrix (give exactly one of ``noise_sd`` and ``noise_cov``).
+    logp_dlogp : callable
+        ``x -> (logp, gradient)`` on flat coordinates.
+    x : array_like, shape (n,)
+        The point (the MAP).
+    dense_max : int
+        Largest ``n`` for which the Hessian is formed whole.
     rank : int, optional
-        Keep this many eigenpairs (randomised, matrix-free); ``None`` for the exact
-        decomposition.
-    m0 : array_like, optional
-        Starting point (default: the prior mean).
-    max_iter : int
-        Largest number of Gauss–Newton iterations.
-    gtol : float
-        Stop when the gradient norm is below ``gtol`` times its initial value.
-    cg_rtol : float
-        Relative tolerance of the conjugate-gradient solves for the Newton steps.
-    oversampling, power_iterations : int
-        Settings of the randomised eigensolver (``rank`` given).
-    draws, chains : int
-        Independent draws per "chain" stored in the DataTree (chains let R-hat-based
-        diagnostics run unchanged).
-    random_seed : int or numpy.random.Generator
-        Seeds the draws and the randomised eigensolver.
-    name : str
-        Posterior variable name.
-    data_name : str
-        Observed variable name.
-    grid : Grid2D, optional
-        Store ``name`` with dims ``("{name}_z", "{name}_x")`` and the grid's coordinates.
+        Starting rank of the randomised solver (default: start basis size + 10, at least 20).
+    start_basis : array_like, shape (n, k), optional
+        Directions in the first test block.
+    max_rank : int or None
+        Largest number of directions kept (``None``: all).
+    tol : float
+        Directions with :math:`|λ| <` ``tol`` (variance within that of one) keep unit
+        variance; ``0`` keeps every direction (a full dense covariance).
+    oversampling : int
+        Extra random vectors of the range finder.
+    step : float
+        Finite-difference step.
+    random_seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Seeds the range finder.
 
     Returns
     -------
-    LaplaceResult
-
-    Raises
-    ------
-    ValueError
-        On inconsistent sizes or covariances that are not positive definite.
+    GaussianApproximation
+        Centred at ``x`` with unit :math:`S`; directions where :math:`1 + λ \le 0` (``x`` is
+        not a local maximum there) are dropped and counted.
+    dict
+        ``n_gradients``, ``rank``, ``min_eig``, ``max_eig`` (of :math:`H`) and
+        ``n_not_positive``.
     """
-    from bayesinv.inference.sampling import _seed_to_int
-
-    if not isinstance(operator, ForwardOperator):
-        raise ValueError(f"{_NAME}: operator must be a ForwardOperator, got {type(operator)}")
-    n, nd = operator.n_params, operator.n_data
-    d = as_vector(data, nd, _NAME, "data")
-    m_pr = np.broadcast_to(np.asarray(prior_mean, dtype=np.float64), (n,)).copy()
-    m_pr = as_vector(m_pr, n, _NAME, "prior_mean")
-    chol = _prior_factor(prior_cov, n)
-    whiten, whiten_t, noise_vec = _noise_factor(noise_sd, noise_cov, nd)
-    if rank is not None and (isinstance(rank, bool) or not 1 <= int(rank) <= n):
-        raise ValueError(f"{_NAME}: rank must be an integer in [1, {n}], got {rank!r}")
-    for label, value, low in (
-        ("draws", draws, 1),
-        ("chains", chains, 1),
-        ("max_iter", max_iter, 0),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise ValueError(f"{_NAME}: {label} must be an integer >= {low}, got {value!r}")
-    rng = np.random.default_rng(_seed_to_int(random_seed))
-    op = _Counted(operator)
-
-    u = np.zeros(n)
-    if m0 is not None:
-        u = sla.solve_triangular(chol, as_vector(m0, n, _NAME, "m0") - m_pr, lower=True)
-
-    def model_of(u):
-        return m_pr + chol @ u
-
-    def objective(u):
-        r = whiten(op.forward(model_of(u)) - d)
-        return 0.5 * (r @ r + u @ u), r
-
-    def gradient(u, r):
-        return chol.T @ op.vjp(model_of(u), whiten_t(r)) + u
-
-    def hessian_misfit(m):
-        def matvec(x):
-            x = np.asarray(x).ravel()
-            jx = whiten(op.jvp(m, chol @ x))
-            return chol.T @ op.vjp(m, whiten_t(jx))
-
-        return matvec
-
-    phi, r = objective(u)
-    g = gradient(u, r)
-    g0 = max(np.linalg.norm(g), np.finfo(float).tiny)
-    converged = bool(np.linalg.norm(g) <= gtol * g0) or np.linalg.norm(g) == 0.0
-    iterations = 0
-    while not converged and iterations < max_iter:
-        hm = hessian_misfit(model_of(u))
-        system = LinearOperator((n, n), matvec=lambda x, hm=hm: np.asarray(x).ravel() + hm(x))
-        step, _ = cg(system, -g, rtol=cg_rtol, atol=0.0, maxiter=10 * n)
-        alpha = 1.0
-        while True:  # backtracking (Armijo) line search; a full step for linear problems
-            phi_new, r_new = objective(u + alpha * step)
-            if phi_new <= phi + 1e-4 * alpha * (g @ step) or alpha < 1e-10:
-                break
-            alpha *= 0.5
-        u = u + alpha * step
-        phi, r = phi_new, r_new
-        g = gradient(u, r)
-        iterations += 1
-        converged = bool(np.linalg.norm(g) <= gtol * g0)
-        if operator.linear and iterations >= 2:
-            break  # one exact step (plus one polish) solves a linear problem
-
-    m_map = model_of(u)
-    if rank is None:
-        lam, vecs = _exact_eigh(op, m_map, chol, whiten, whiten_t, n, nd)
+    where = "laplace_at"
+    rng = _seeds.as_generator(random_seed, where)
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    dense_max = _checks.check_int(dense_max, where, "dense_max", low=0)
+    max_rank = n if max_rank is None else _checks.check_int(max_rank, where, "max_rank", low=0)
+    tol = _checks.check_float(tol, where, "tol", low=0.0)
+    hv = _linalg.hessian_action(logp_dlogp, x, step)
+    if n <= dense_max:
+        w, vecs = np.linalg.eigh(_linalg.dense_hessian(hv, n))
+        lam = w - 1.0
     else:
-        lam, vecs = _randomized_eigh(
-            hessian_misfit(m_map), n, int(rank), int(oversampling), int(power_iterations), rng
+        k0 = 0 if start_basis is None else np.asarray(start_basis).shape[1]
+        r = _checks.check_int(rank, where, "rank", low=1) if rank is not None else max(20, k0 + 10)
+        lam, vecs = _linalg.leading_eigh(
+            lambda v: hv(v) - v,
+            n,
+            rng=rng,
+            rank=r,
+            max_rank=max_rank,
+            tol=tol,
+            oversampling=oversampling,
+            start_basis=start_basis,
         )
-    result = LaplaceResult(
-        map=m_map,
-        prior_factor=chol,
-        eigenvalues=lam,
-        eigenvectors=vecs,
-        rank=int(lam.size),
-        iterations=iterations,
-        converged=converged,
-        operator_calls=dict(op.calls),
-        idata=None,
+    positive = 1.0 + lam > 0
+    keep = positive & (np.abs(lam) >= tol)
+    order = np.argsort(np.abs(lam[keep]))[::-1][:max_rank]
+    gaussian = GaussianApproximation.from_hessian(
+        x, np.ones(n), lam[keep][order], vecs[:, keep][:, order]
     )
-    idata = _to_datatree(
-        result, operator, d, noise_vec, noise_cov, draws, chains, rng, name, data_name, grid
-    )
-    object.__setattr__(result, "idata", idata)
-    return result
-
-
-def _exact_eigh(op, m, chol, whiten, whiten_t, n, nd):
-    """Exact eigenpairs of L^T J^T Γn^-1 J L from the SVD of A = Γn^-1/2 J L."""
-    if nd <= n:  # rows of A: A^T e_j = L^T J^T W^T e_j, nd vjp calls
-        eye = np.eye(nd)
-        a = np.column_stack([chol.T @ op.vjp(m, whiten_t(eye[:, j])) for j in range(nd)]).T
-    else:  # columns of A: A e_i = W J L e_i, n jvp calls
-        a = np.column_stack([whiten(op.jvp(m, chol[:, i])) for i in range(n)])
-    _, s, vt = np.linalg.svd(a, full_matrices=False)
-    return s**2, vt.T
-
-
-def _to_datatree(result, operator, d, noise_vec, noise_cov, draws, chains, rng, name, dname, grid):
-    import arviz as az
-    import xarray as xr
-
-    m = result.sample(draws * chains, rng)
-    pred = np.array([operator.forward(mi) for mi in m])
-    if noise_vec is not None:
-        noisy = pred + rng.standard_normal(pred.shape) * noise_vec
-        loglik = -0.5 * ((d - pred) / noise_vec) ** 2 - np.log(noise_vec * np.sqrt(2 * np.pi))
-    else:
-        noisy = pred + rng.multivariate_normal(np.zeros(d.size), noise_cov, size=pred.shape[0])
-        loglik = None  # pointwise log-likelihood is not defined for correlated noise
-    dims = {dname: [f"{dname}_obs"]}
-    coords = {}
-    if grid is not None:
-        m = grid.unravel(m)
-        dims[name] = [f"{name}_z", f"{name}_x"]
-        coords = {f"{name}_z": grid.z_centers, f"{name}_x": grid.x_centers}
-    groups = {
-        "posterior": {name: m.reshape(chains, draws, *m.shape[1:])},
-        "posterior_predictive": {dname: noisy.reshape(chains, draws, -1)},
-        "observed_data": {dname: d},
+    info = {
+        "n_gradients": hv.n_gradients,
+        "rank": gaussian.rank,
+        "min_eig": float(np.min(1.0 + lam)) if lam.size else np.nan,
+        "max_eig": float(np.max(1.0 + lam)) if lam.size else np.nan,
+        "n_not_positive": int(np.sum(~positive)),
     }
-    if loglik is not None:
-        groups["log_likelihood"] = {dname: loglik.reshape(chains, draws, -1)}
-    tree = az.from_dict(groups, dims=dims, coords=coords)
-    m_map = result.map if grid is None else grid.unravel(result.map)
-    map_dims = dims.get(name, [f"{name}_dim_{i}" for i in range(m_map.ndim)])
-    tree["laplace"] = xr.DataTree(
-        xr.Dataset(
-            {
-                f"{name}_map": (map_dims, m_map),
-                "eigenvalues": (("mode",), result.eigenvalues),
-            },
-            coords={k: v for k, v in coords.items() if k in map_dims},
+    return gaussian, info
+
+
+@dataclass(frozen=True)
+class LaplaceModelResult:
+    """Laplace approximation of a PyMC model's posterior (see :func:`laplace`).
+
+    Attributes
+    ----------
+    gaussian : GaussianApproximation
+        In the model's flat unconstrained coordinates
+        (:class:`~bayesinv.inference._model_space.ModelSpace`).
+    info : dict
+        As :func:`laplace_at` reports it, plus ``map_s`` and ``laplace_s`` (seconds).
+    idata : xarray.DataTree
+        Draws: ``posterior`` (free variables, constrained, and deterministics),
+        ``observed_data``; root attribute ``inference = "laplace"``.
+    """
+
+    gaussian: GaussianApproximation = field(repr=False)
+    info: dict
+    idata: object = field(repr=False)
+
+
+def laplace(
+    model=None,
+    point: dict | None = None,
+    *,
+    draws: int = 1000,
+    chains: int = 4,
+    random_seed,
+    step: float = 1e-4,
+    dense_max: int = 1500,
+    max_rank: int | None = None,
+    mode="NUMBA",
+) -> LaplaceModelResult:
+    """Laplace approximation of a PyMC model's posterior; draws as a DataTree.
+
+    Parameters
+    ----------
+    model : pymc.Model, optional
+        A continuous model (default: the model in context).
+    point : dict, optional
+        The MAP as unconstrained values by value-variable name (what :func:`find_map`
+        returns); found with :func:`find_map` when not given.
+    draws, chains : int
+        Independent draws per "chain" (chains let R-hat-based diagnostics run unchanged).
+    random_seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Seeds the MAP search's start, the range finder and the draws.
+    step : float
+        Finite-difference step of the Hessian.
+    dense_max : int
+        Largest number of coordinates for which the Hessian is formed whole.
+    max_rank : int, optional
+        Directions kept beyond ``dense_max`` (default 200).
+    mode : str or None
+        PyTensor mode of the compiled gradient (``None`` for operators without numba
+        kernels).
+
+    Returns
+    -------
+    LaplaceModelResult
+    """
+    import time
+
+    import pymc as pm
+
+    where = "laplace"
+    model = pm.modelcontext(model)
+    draws = _checks.check_int(draws, where, "draws", low=1)
+    chains = _checks.check_int(chains, where, "chains", low=1)
+    seeds = _seeds.child_seeds(random_seed, 3, where)
+    _progress.stage("Laplace approximation")
+    t0 = time.perf_counter()
+    if point is None:
+        point = find_map(model, random_seed=seeds[0])
+    map_s = time.perf_counter() - t0
+    flat = FlatDensity(model, mode=mode)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # operators without numba kernels run in Python
+        gaussian, info = laplace_at(
+            flat.logp_dlogp,
+            flat.flatten(point),
+            dense_max=dense_max,
+            tol=0.0,
+            step=step,
+            max_rank=None if flat.n <= dense_max else (max_rank or 200),
+            random_seed=seeds[1],
         )
+    info |= {"map_s": map_s, "laplace_s": time.perf_counter() - t0}
+    if info["n_not_positive"]:
+        warnings.warn(
+            f"laplace: the Hessian of -log p has {info['n_not_positive']} non-positive "
+            "eigenvalue(s) at the point, which is not a local maximum; those directions keep "
+            "unit variance in the approximation",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    x = gaussian.sample(draws * chains, _seeds.as_generator(seeds[2], where))
+    tree = draws_to_datatree(flat, x, chains)
+    tree.attrs.update({"inference": "laplace", "rank": gaussian.rank})
+    return LaplaceModelResult(gaussian, info, tree)
+
+
+def draws_to_datatree(space, x, chains: int):
+    """Put flat unconstrained draws of a model into a DataTree.
+
+    Parameters
+    ----------
+    space : ModelSpace
+        The model's flat coordinates.
+    x : numpy.ndarray, shape (n_draws, n)
+        Draws; ``n_draws`` is cut to a multiple of ``chains``.
+    chains : int
+        Number of chains to split the draws into.
+
+    Returns
+    -------
+    xarray.DataTree
+        ``posterior`` (free variables, constrained, and deterministics, with the model's
+        dims and coords) and ``observed_data``.
+    """
+    import arviz as az
+    import pymc as pm
+    import xarray as xr
+    from pymc.backends.arviz import (
+        coords_and_dims_for_inferencedata,
+        dict_to_dataset,
+        find_observations,
     )
-    tree.attrs.update(
-        {
-            "inference": _NAME,
-            "rank": int(result.rank),
-            "gauss_newton_iterations": int(result.iterations),
-            "converged": int(result.converged),
-        }
+
+    model = space.model
+    per = len(x) // chains
+    values = [space.constrained(xi, deterministics=True) for xi in x[: per * chains]]
+    post = {k: np.stack([v[k] for v in values]) for k in values[0]}
+    post = {k: v.reshape(chains, per, *v.shape[1:]) for k, v in post.items()}
+    coords, dims = coords_and_dims_for_inferencedata(model)
+    tree = az.from_dict({"posterior": post}, coords=coords, dims=dims)
+    tree["observed_data"] = xr.DataTree(
+        dict_to_dataset(
+            find_observations(model),
+            inference_library=pm,
+            coords=coords,
+            dims=dims,
+            sample_dims=[],
+        )
     )
     return tree

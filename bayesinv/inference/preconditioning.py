@@ -20,10 +20,10 @@ log-determinant is the constant :math:`\sum \log s + \sum \log c`. From the Hess
 (the directions in which the posterior differs from unit variance),
 :math:`c = (1 + λ)^{-1/2}` makes :math:`A A^T = H^{-1}` on the span of :math:`U`.
 
-Coordinates are the model's *unconstrained* value variables flattened in
-``model.value_vars`` order (:class:`~pymc.blocking.DictToArrayBijection`); a
-:class:`Preconditioner` records that layout so it can be carried to a finer level
-(:meth:`Preconditioner.transfer`).
+A :class:`Preconditioner` is a :class:`~bayesinv.inference.laplace.GaussianApproximation`
+with a diagonal :math:`S = \mathrm{diag}(s)` that records the layout of its coordinates: the
+model's *unconstrained* value variables flattened by :mod:`bayesinv.inference._model_space`,
+so it can be carried to a finer level by the nesting rule (:meth:`Preconditioner.transfer`).
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ import pymc as pm
 import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace
 
+from bayesinv.inference import _model_space
+from bayesinv.inference._model_space import layout_size, nested_indices
+from bayesinv.inference.laplace import GaussianApproximation, laplace_at
 from bayesinv.operators.lowrank import LowRankUpdate
 from bayesinv.ops import ForwardOp
 
@@ -54,6 +57,9 @@ Z_NAME = "preconditioned_z"
 def unconstrained_layout(model: pm.Model) -> tuple[tuple[str, tuple[int, ...]], ...]:
     """Names and shapes of a model's value variables, in the order they are flattened.
 
+    The layout of :mod:`bayesinv.inference._model_space` (see :func:`~bayesinv.inference.
+    _model_space.layout`).
+
     Parameters
     ----------
     model : pymc.Model
@@ -61,23 +67,13 @@ def unconstrained_layout(model: pm.Model) -> tuple[tuple[str, tuple[int, ...]], 
     Returns
     -------
     tuple of (str, tuple of int)
-        ``(value variable name, shape)`` for each of ``model.value_vars``.
 
     Raises
     ------
     ValueError
         If the model has discrete free variables (NUTS needs continuous ones).
     """
-    point = model.initial_point()
-    layout = []
-    for v in model.value_vars:
-        if not v.dtype.startswith("float"):
-            raise ValueError(
-                f"preconditioning: free variable {v.name!r} is discrete ({v.dtype}); only "
-                "continuous models can be preconditioned"
-            )
-        layout.append((v.name, tuple(int(s) for s in np.shape(point[v.name]))))
-    return tuple(layout)
+    return _model_space.layout(model)
 
 
 def _size(shape) -> int:
@@ -85,7 +81,7 @@ def _size(shape) -> int:
 
 
 @dataclass(frozen=True)
-class Preconditioner:
+class Preconditioner(GaussianApproximation):
     r"""Affine map ``x = mean + A z`` from standardised to unconstrained coordinates.
 
     Parameters
@@ -108,11 +104,7 @@ class Preconditioner:
     (inverse mass matrix) is :math:`A A^T`.
     """
 
-    mean: np.ndarray
-    scale: np.ndarray
-    basis: np.ndarray
-    factors: np.ndarray
-    layout: tuple
+    layout: tuple = ()
 
     def __post_init__(self):
         name = "Preconditioner"
@@ -120,10 +112,9 @@ class Preconditioner:
         n = _size(mean.shape)
         if mean.ndim != 1:
             raise ValueError(f"{name}: mean must be a vector, got shape {mean.shape}")
-        if sum(_size(s) for _, s in self.layout) != n:
+        if layout_size(self.layout) != n:
             raise ValueError(
-                f"{name}: the layout has {sum(_size(s) for _, s in self.layout)} values but "
-                f"mean has {n}"
+                f"{name}: the layout has {layout_size(self.layout)} values but mean has {n}"
             )
         scale = np.asarray(self.scale, dtype=np.float64)
         basis = np.asarray(self.basis, dtype=np.float64).reshape(n, -1)
@@ -142,16 +133,6 @@ class Preconditioner:
         ):
             object.__setattr__(self, attr, value)
         object.__setattr__(self, "layout", tuple((str(k), tuple(s)) for k, s in self.layout))
-
-    @property
-    def n(self) -> int:
-        """Number of unconstrained coordinates."""
-        return self.mean.size
-
-    @property
-    def rank(self) -> int:
-        """Number of basis directions."""
-        return self.factors.size
 
     @classmethod
     def identity(cls, mean, layout) -> Preconditioner:
@@ -209,21 +190,6 @@ class Preconditioner:
         order = order[dev[order] > np.log1p(min_change)][: int(max_rank)]
         return cls(mean, scale, vectors[:, order], np.sqrt(variances[order]), layout)
 
-    def apply(self, z) -> np.ndarray:
-        """Map standardised coordinates to unconstrained ones: ``mean + A z``.
-
-        Parameters
-        ----------
-        z : array_like, shape (n,) or (k, n)
-
-        Returns
-        -------
-        ndarray
-        """
-        z = np.asarray(z, dtype=np.float64)
-        inner = z + ((z @ self.basis) * (self.factors - 1.0)) @ self.basis.T
-        return self.mean + self.scale * inner
-
     @cached_property
     def factor(self) -> LowRankUpdate:
         """:math:`A` as a linear operator with numba kernels (what :func:`precondition` uses)."""
@@ -239,8 +205,7 @@ class Preconditioner:
 
     def covariance(self) -> np.ndarray:
         """Return the implied covariance :math:`A A^T` as a dense matrix (small problems)."""
-        core = np.eye(self.n) + (self.basis * (self.factors**2 - 1.0)) @ self.basis.T
-        return self.scale[:, None] * core * self.scale[None, :]
+        return self.cov()
 
     def transfer(self, layout, mean=None) -> Preconditioner:
         """Carry the preconditioner to a model with another layout (the next level).
@@ -267,7 +232,7 @@ class Preconditioner:
         ValueError
             If a variable changes shape other than by growing a 1-D vector.
         """
-        n_new = sum(_size(s) for _, s in layout)
+        n_new = layout_size(layout)
         new_mean = np.zeros(n_new) if mean is None else np.asarray(mean, dtype=np.float64).copy()
         if new_mean.shape != (n_new,):
             raise ValueError(f"Preconditioner.transfer: mean must have {n_new} values")
@@ -278,55 +243,6 @@ class Preconditioner:
         scale[dst] = self.scale[src]
         basis[dst] = self.basis[src]
         return Preconditioner(new_mean, scale, basis, self.factors, tuple(layout))
-
-
-def nested_indices(old_layout, new_layout, caller: str = "nested_indices"):
-    """Positions of the coordinates two layouts share, by the zero-padding rule.
-
-    A variable present in both layouts maps whole if its shape is unchanged, or to the
-    first entries of the new vector if it is a 1-D vector that grew.
-
-    Parameters
-    ----------
-    old_layout, new_layout : tuple
-        As returned by :func:`unconstrained_layout`.
-    caller : str
-        Name used in error messages.
-
-    Returns
-    -------
-    src, dst : ndarray of int
-        ``new[dst] = old[src]`` carries the shared coordinates.
-
-    Raises
-    ------
-    ValueError
-        If a shared variable changes shape other than by growing a 1-D vector.
-    """
-    old, offset = {}, 0
-    for name, shape in old_layout:
-        old[name] = (offset, tuple(shape))
-        offset += _size(shape)
-    src, dst = [], []
-    offset = 0
-    for name, shape in new_layout:
-        shape = tuple(shape)
-        if name in old:
-            start, old_shape = old[name]
-            if old_shape == shape:
-                k = _size(shape)
-            elif len(old_shape) == 1 and len(shape) == 1 and old_shape[0] < shape[0]:
-                k = old_shape[0]
-            else:
-                raise ValueError(
-                    f"{caller}: variable {name!r} has shape {old_shape} before and {shape} "
-                    "after; only equal shapes or longer 1-D vectors can be carried over"
-                )
-            src.append(np.arange(start, start + k))
-            dst.append(np.arange(offset, offset + k))
-        offset += _size(shape)
-    empty = np.zeros(0, dtype=np.int64)
-    return (np.concatenate(src) if src else empty), (np.concatenate(dst) if dst else empty)
 
 
 def hessian_preconditioner(
@@ -345,13 +261,10 @@ def hessian_preconditioner(
 ) -> tuple[Preconditioner, dict]:
     r"""Laplace preconditioner at ``x`` from finite differences of the gradient.
 
-    The Hessian :math:`H` of :math:`-\log p` is applied as
-    :math:`Hv ≈ -(g(x + hv) - g(x - hv)) / 2h` (exact for Gaussian posteriors up to
-    rounding). With at most ``dense_max`` coordinates it is formed whole and
-    eigendecomposed; otherwise the leading eigenpairs of :math:`H - I` come from a
-    randomised range finder with one power iteration (Halko, Martinsson & Tropp 2011),
-    started from ``start_basis`` (e.g. the coarser level's basis) plus random vectors, and
-    the rank is doubled until the smallest kept eigenvalue is below ``tol``.
+    The Laplace approximation of :func:`~bayesinv.inference.laplace.laplace_at` (Hessian
+    by central differences of the gradient, whole up to ``dense_max`` coordinates, else the
+    randomised eigensolver started from ``start_basis``), as a mass-matrix guess for the
+    model with the given layout.
 
     Parameters
     ----------
@@ -376,7 +289,8 @@ def hessian_preconditioner(
         Extra random vectors of the range finder.
     step : float
         Finite-difference step :math:`h` (along unit vectors).
-    random_seed : int or numpy.random.Generator
+    random_seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Seeds the range finder.
 
     Returns
     -------
@@ -388,53 +302,19 @@ def hessian_preconditioner(
         ``n_gradients`` (gradient evaluations), ``rank``, ``min_eig``, ``max_eig`` (of
         :math:`H`) and ``n_not_positive``.
     """
-    rng = np.random.default_rng(random_seed)
-    x = np.asarray(x, dtype=np.float64)
-    n = x.size
-    count = [0]
-
-    def hv(v):
-        count[0] += 2
-        return -(logp_dlogp(x + step * v)[1] - logp_dlogp(x - step * v)[1]) / (2.0 * step)
-
-    if n <= dense_max:
-        H = np.column_stack([hv(e) for e in np.eye(n)])
-        w, vecs = np.linalg.eigh(0.5 * (H + H.T))
-        lam = w - 1.0
-    else:
-        k0 = 0 if start_basis is None else np.asarray(start_basis).shape[1]
-        r = int(rank) if rank is not None else max(20, k0 + 10)
-        while True:
-            block = rng.standard_normal((n, r + oversampling))
-            if k0:
-                block[:, :k0] = np.asarray(start_basis)
-            q, _ = np.linalg.qr(np.column_stack([hv(c) - c for c in block.T]))
-            q, _ = np.linalg.qr(np.column_stack([hv(c) - c for c in q.T]))  # one power step
-            aq = np.column_stack([hv(c) - c for c in q.T])
-            t = q.T @ aq
-            w, s = np.linalg.eigh(0.5 * (t + t.T))
-            order = np.argsort(np.abs(w))[::-1]
-            lam, vecs = w[order][:r], (q @ s)[:, order][:, :r]
-            if np.abs(lam[-1]) < tol or r >= max_rank or r + oversampling >= n:
-                break
-            r = min(2 * r, max_rank)
-    positive = 1.0 + lam > 0
-    keep = positive & (np.abs(lam) >= tol)
-    order = np.argsort(np.abs(lam[keep]))[::-1][: int(max_rank)]
-    pre = Preconditioner(
+    gaussian, info = laplace_at(
+        logp_dlogp,
         x,
-        np.ones(n),
-        vecs[:, keep][:, order],
-        1.0 / np.sqrt(1.0 + lam[keep][order]),
-        layout,
+        dense_max=dense_max,
+        rank=rank,
+        start_basis=start_basis,
+        max_rank=max_rank,
+        tol=tol,
+        oversampling=oversampling,
+        step=step,
+        random_seed=random_seed,
     )
-    info = {
-        "n_gradients": count[0],
-        "rank": pre.rank,
-        "min_eig": float(np.min(1.0 + lam)) if lam.size else np.nan,
-        "max_eig": float(np.max(1.0 + lam)) if lam.size else np.nan,
-        "n_not_positive": int(np.sum(~positive)),
-    }
+    pre = Preconditioner(gaussian.mean, gaussian.scale, gaussian.basis, gaussian.factors, layout)
     return pre, info
 
 

@@ -1,68 +1,186 @@
-"""NUTS sampling entry point (nutpie by default, PyMC's own NUTS on request).
+"""NUTS sampling: the one place where bayesinv calls nutpie.
 
-With ``time_budget`` or ``save_to`` the nutpie sampler runs in the background
-(``nutpie.sample(..., blocking=False)``): when the budget runs out, or on Ctrl-C
-(``KeyboardInterrupt``), sampling is aborted and the draws taken so far are returned (and
-written to ``save_to``), trimmed to the number of draws every chain completed. The result's
-root attributes say whether and why the run was interrupted.
+:func:`sample` runs nutpie (the default) or PyMC's own NUTS with one closed argument list.
+nutpie always runs in the background (``nutpie.sample(..., blocking=False)``) while this
+module waits in short steps, so that
+
+- a ``time_budget`` or Ctrl-C (``KeyboardInterrupt``) stops sampling and returns (and, with
+  ``save_to``, writes) the draws taken so far, trimmed to the draws every chain completed;
+  the result's root attributes say whether and why the run was interrupted;
+- inside :func:`bayesinv._progress.reporting` (a run without a terminal) a progress line
+  (draws done of the total, elapsed time) goes to standard error.
+
+A model that is sampled several times (e.g. with new data for each replicate of a
+calibration study) is compiled once with :func:`compile_model` and the
+:class:`CompiledModel` passed to :func:`sample` in place of the model.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import sys
 import time
 
 import numpy as np
 import pymc as pm
 
-__all__ = ["SAMPLERS", "sample"]
+from bayesinv import _progress, _seeds
+from bayesinv.inference import _sample_args
+
+__all__ = ["SAMPLERS", "CompiledModel", "compile_model", "sample"]
 
 #: samplers accepted by :func:`sample`, mapped to PyMC's ``nuts_sampler`` names
-SAMPLERS = {"nutpie": "nutpie", "pymc": "pymc"}
+SAMPLERS = _sample_args.SAMPLERS
+
+_WHERE = "sample"
 
 
-def _seed_to_int(random_seed) -> int:
-    if isinstance(random_seed, np.random.Generator):
-        return int(random_seed.integers(0, 2**31 - 1))
-    if isinstance(random_seed, bool) or not isinstance(random_seed, int | np.integer):
-        raise ValueError(
-            "sample: random_seed must be an int or a numpy.random.Generator "
-            f"(bayesinv never samples with an implicit seed), got {random_seed!r}"
+class CompiledModel:
+    """A PyMC model compiled once for nutpie; pass it to :func:`sample` as the model.
+
+    Attributes
+    ----------
+    model : pymc.Model
+        The model that was compiled.
+    observed_from : pymc.Model
+        The model whose observed and constant data go into the result (``model`` unless
+        given to :func:`compile_model`).
+    data_replaced : bool
+        Whether :meth:`with_data` replaced data of the model (the result then has no
+        ``observed_data`` and ``constant_data`` groups, which would show the old data).
+    """
+
+    def __init__(self, model: pm.Model, compiled, observed_from: pm.Model, data_replaced=False):
+        self.model = model
+        self.observed_from = observed_from
+        self.data_replaced = bool(data_replaced)
+        self._compiled = compiled
+
+    def with_data(self, **data) -> CompiledModel:
+        """Return the same compiled model with new values of its shared data variables.
+
+        Parameters
+        ----------
+        **data : array_like
+            New values keyed by the name of a shared variable of the model (``pm.Data``
+            or ``pytensor.shared``); nothing is recompiled.
+
+        Returns
+        -------
+        CompiledModel
+        """
+        return CompiledModel(self.model, self._compiled.with_data(**data), self.observed_from, True)
+
+
+def compile_model(
+    model: pm.Model | None = None,
+    *,
+    var_names=None,
+    initvals: dict | None = None,
+    jitter: bool = True,
+    observed_from: pm.Model | None = None,
+) -> CompiledModel:
+    """Compile a model for nutpie (PyTensor's numba backend) once, to sample it many times.
+
+    Parameters
+    ----------
+    model : pymc.Model, optional
+        The model (default: the model in context).
+    var_names : sequence of str, optional
+        Variables stored in the posterior (default: every free variable and
+        deterministic). Storing fewer makes sampling of large models cheaper.
+    initvals : dict, optional
+        Starting values by variable name, for every chain.
+    jitter : bool
+        Jitter each chain's start (``False``: every chain starts at the initial point).
+    observed_from : pymc.Model, optional
+        Model whose observed and constant data the result carries (default ``model``):
+        e.g. the original model when ``model`` was rewritten by
+        :func:`~bayesinv.inference.preconditioning.precondition`.
+
+    Returns
+    -------
+    CompiledModel
+    """
+    import nutpie
+
+    model = pm.modelcontext(model)
+    if initvals is not None and not isinstance(initvals, dict):
+        raise TypeError(
+            f"compile_model: initvals must be one dict for all chains, got {type(initvals)}"
         )
-    if random_seed < 0:
-        raise ValueError(f"sample: random_seed must be non-negative, got {random_seed}")
-    return int(random_seed)
+    kwargs = {"backend": "numba"}
+    if var_names is not None:
+        kwargs["var_names"] = [str(v) for v in var_names]
+    if initvals:
+        kwargs["initial_points"] = initvals
+    if not jitter:
+        kwargs["jitter_rvs"] = set()
+    compiled = nutpie.compile_pymc_model(model, **kwargs)
+    return CompiledModel(model, compiled, observed_from or model)
 
 
 def sample(
-    model: pm.Model | None = None,
+    model: pm.Model | CompiledModel | None = None,
     *,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
     random_seed,
     sampler: str = "nutpie",
+    cores: int | None = None,
+    target_accept: float | None = None,
+    initvals: dict | None = None,
+    jitter: bool = True,
+    var_names=None,
+    nuts: dict | None = None,
+    save_warmup: bool = False,
     progressbar: bool | None = None,
     time_budget: float | None = None,
     save_to=None,
     blas_threads: int | None = 1,
-    **kwargs,
+    **unknown,
 ):
     """Draw posterior samples with NUTS and return an ArviZ DataTree.
 
+    Every argument is honoured or refused with a message; there are no others.
+
     Parameters
     ----------
-    model : pymc.Model, optional
-        The model; defaults to the model in context.
+    model : pymc.Model or CompiledModel, optional
+        The model (default: the model in context), or a model compiled once by
+        :func:`compile_model` (nutpie only; then ``initvals`` and ``var_names`` belong to
+        :func:`compile_model`).
     draws, tune, chains : int
-        Kept draws per chain, warm-up draws per chain, number of chains.
-    random_seed : int or numpy.random.Generator
-        Required: the same seed gives the same draws.
+        Kept draws per chain (>= 1), warm-up draws per chain (>= 0), number of chains.
+    random_seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Required: the same seed gives the same draws (:mod:`bayesinv._seeds`; an integer
+        gives the draws ``pymc.sample(..., random_seed=seed)`` gives).
     sampler : {"nutpie", "pymc"}
         ``"nutpie"`` (default) compiles the model with PyTensor's numba backend and samples
         in Rust threads; ``"pymc"`` uses PyMC's own NUTS.
+    cores : int, optional
+        Chains run at the same time (default: the sampler's choice).
+    target_accept : float, optional
+        Target acceptance rate of the step-size adaptation, in (0, 1).
+    initvals : dict, optional
+        Starting values by variable name, for every chain.
+    jitter : bool
+        Jitter each chain's start (``False``: every chain starts at the initial point;
+        PyMC's ``init="adapt_diag"``).
+    var_names : sequence of str, optional
+        Variables stored in the posterior (default: every free variable and deterministic).
+    nuts : dict, optional
+        Further options of the sampler, passed through PyMC's ``nuts=`` keyword (its
+        current name; ``nuts_sampler_kwargs`` is deprecated): for nutpie the options of
+        :func:`nutpie.sample`, e.g. ``nuts={"adaptation": "low_rank"}`` or
+        ``{"maxdepth": 8}``; for PyMC those of :class:`pymc.NUTS`.
+    save_warmup : bool
+        Keep the warm-up draws (groups ``warmup_posterior`` and ``warmup_sample_stats``).
     progressbar : bool, optional
-        Show progress; by default only when standard error is attached to a terminal.
+        Show the sampler's progress bar; by default only when standard error is a terminal.
+        Without one, progress lines come from :mod:`bayesinv._progress` when reporting is on.
     time_budget : float, optional
         Wall-clock seconds allowed for sampling (nutpie only; compilation not included).
         When they run out, sampling stops and the draws taken so far are returned.
@@ -73,89 +191,76 @@ def sample(
         Threads each BLAS call (dense kernels, covariance factorisations, sparse solvers'
         dense parts) may use while sampling. Chains already run in parallel threads, so the
         default of 1 avoids oversubscribing the cores; ``None`` leaves BLAS as it is.
-    **kwargs
-        Passed to :func:`pymc.sample` (e.g. ``cores``, ``target_accept``,
-        ``nuts_sampler_kwargs={"adaptation": "low_rank"}`` for nutpie). With
-        ``time_budget`` or ``save_to`` only ``cores``, ``target_accept``, ``initvals``
-        (a dict) and ``nuts`` (options of :func:`nutpie.sample`) are accepted.
 
     Returns
     -------
     xarray.DataTree
-        With groups ``posterior``, ``sample_stats``, ``observed_data`` and, for nutpie,
-        the warm-up groups. With ``time_budget`` or ``save_to`` the root attributes hold
-        ``interrupted`` (``""``, ``"time_budget"`` or ``"KeyboardInterrupt"``),
-        ``draws_completed`` (per chain) and ``draws_kept``; the same seed gives the same
-        draws as without them.
+        Groups ``posterior``, ``sample_stats`` and ``observed_data`` (and the warm-up
+        groups with ``save_warmup``). For nutpie the root attributes hold ``interrupted``
+        (``""``, ``"time_budget"`` or ``"KeyboardInterrupt"``), ``draws_completed`` (per
+        chain), ``draws_kept`` and ``sampling_wall_time_s``.
 
-    Examples
-    --------
-    >>> import pymc as pm
-    >>> with pm.Model() as model:
-    ...     x = pm.Normal("x")
-    >>> idata = sample(model, draws=100, tune=100, chains=1, random_seed=1)  # doctest: +SKIP
+    Raises
+    ------
+    TypeError
+        For an argument not listed here (with the closest accepted name).
+    ValueError
+        For a value out of range, or an option the chosen sampler cannot honour.
     """
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sample: sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
-    for name, value, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise ValueError(f"sample: {name} must be an integer >= {low}, got {value!r}")
-    model = pm.modelcontext(model)
-    seed = _seed_to_int(random_seed)
+    if unknown:
+        _sample_args.refuse(unknown, [p for p in inspect.signature(sample).parameters][:-1])
+    options = _sample_args.check(
+        locals() | {"model": None}, compiled=isinstance(model, CompiledModel), sampler=sampler
+    )
+    if not isinstance(model, CompiledModel):
+        model = pm.modelcontext(model)
     if progressbar is None:
         progressbar = sys.stderr.isatty()
-    if blas_threads is not None:
-        if isinstance(blas_threads, bool) or not isinstance(blas_threads, int) or blas_threads < 1:
-            raise ValueError(f"sample: blas_threads must be None or >= 1, got {blas_threads!r}")
-        from threadpoolctl import threadpool_limits
+    seed = _seeds.as_int(random_seed, _WHERE)
+    limits = _blas_limits(blas_threads)
+    with limits:
+        if sampler == "pymc":
+            return _sample_pymc(model, seed, bool(progressbar), options)
+        _progress.stage(f"sampling ({options['chains']} chains)")
+        if not isinstance(model, CompiledModel):
+            model = compile_model(model, var_names=var_names, initvals=initvals, jitter=jitter)
+        return _sample_nutpie(model, seed, bool(progressbar), time_budget, save_to, options)
 
-        with threadpool_limits(limits=blas_threads, user_api="blas"):
-            return sample(
-                model,
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                random_seed=seed,
-                sampler=sampler,
-                progressbar=progressbar,
-                time_budget=time_budget,
-                save_to=save_to,
-                blas_threads=None,
-                **kwargs,
-            )
-    if time_budget is not None or save_to is not None:
-        if sampler != "nutpie":
-            raise ValueError("sample: time_budget and save_to need sampler='nutpie'")
-        if time_budget is not None and not (np.isfinite(time_budget) and time_budget > 0):
-            raise ValueError(f"sample: time_budget must be positive seconds, got {time_budget!r}")
-        return _sample_interruptible(
-            model,
-            int(draws),
-            int(tune),
-            int(chains),
-            seed,
-            progressbar,
-            time_budget,
-            save_to,
-            kwargs,
-        )
+
+def _seed_to_int(random_seed) -> int:
+    # kept until bayesinv.calibration.runner imports bayesinv._seeds (issue 13); remove then
+    return _seeds.as_int(random_seed, _WHERE)
+
+
+def _blas_limits(blas_threads):
+    if blas_threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=blas_threads, user_api="blas")
+
+
+def _sample_pymc(model, seed, progressbar, options):
+    kwargs = {"nuts": options["nuts"]} if options["nuts"] else {}
     return pm.sample(
-        draws=int(draws),
-        tune=int(tune),
-        chains=int(chains),
+        draws=options["draws"],
+        tune=options["tune"],
+        chains=options["chains"],
+        cores=options["cores"],
         random_seed=seed,
-        nuts_sampler=SAMPLERS[sampler],
+        nuts_sampler="pymc",
         progressbar=progressbar,
+        initvals=options["initvals"],
+        init=options["init"],
+        var_names=options["var_names"],
+        discard_tuned_samples=not options["save_warmup"],
         model=model,
         **kwargs,
     )
 
 
-_BACKGROUND_KWARGS = {"cores", "target_accept", "initvals", "nuts"}
-
-
 def _nutpie_seed(seed: int, chains: int) -> int:
-    """Return the seed :func:`pymc.sample` gives nutpie, so both paths draw the same."""
+    # the seed pymc.sample gives nutpie, so both draw the same
     from pymc.util import get_random_generator
 
     return int(get_random_generator(seed).spawn(chains)[0].integers(2**30))
@@ -177,57 +282,58 @@ def _trim(tree, chains: int):
     return tree, [int(d) for d in done], keep
 
 
-def _sample_interruptible(model, draws, tune, chains, seed, progressbar, budget, save_to, kw):
+def _wait(background, budget, t0, counts):
+    """Wait for the sampler in short steps; return ``(tree or None, reason)``."""
+    try:
+        while True:
+            remaining = None if budget is None else budget - (time.monotonic() - t0)
+            if remaining is not None and remaining <= 0:
+                return None, "time_budget"
+            try:
+                return background.wait(
+                    timeout=0.25 if remaining is None else min(remaining, 0.25)
+                ), ""
+            except TimeoutError:
+                if counts:
+                    _progress.update(counts[0], counts[1])
+    except KeyboardInterrupt:
+        return None, "KeyboardInterrupt"
+
+
+def _sample_nutpie(compiled: CompiledModel, seed, progressbar, budget, save_to, options):
     import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
 
-    unknown = sorted(set(kw) - _BACKGROUND_KWARGS)
-    if unknown:
-        raise ValueError(
-            f"sample: with time_budget or save_to, {unknown} are not supported "
-            f"(accepted: {sorted(_BACKGROUND_KWARGS)})"
-        )
-    nuts = dict(kw.get("nuts") or {})
-    if "target_accept" in kw:
-        nuts["target_accept"] = kw["target_accept"]
-    initvals = kw.get("initvals")
-    if initvals is not None and not isinstance(initvals, dict):
-        raise ValueError("sample: with time_budget or save_to, initvals must be one dict")
-    compile_kwargs = {"backend": "numba"}
-    if initvals:
-        compile_kwargs["initial_points"] = initvals
-    compiled = nutpie.compile_pymc_model(model, **compile_kwargs)
+    counts = []
+
+    def on_progress(chain_progress):
+        # called from nutpie's threads: only record the counts; the waiting thread reports
+        done = sum(int(c.finished_draws) for c in chain_progress)
+        total = sum(int(c.total_draws) for c in chain_progress)
+        counts[:] = [done, total]
+
+    chains = options["chains"]
     t0 = time.monotonic()
     background = nutpie.sample(
-        compiled,
-        draws=draws,
-        tune=max(tune, 1),  # nuts-rs needs at least one tuning step, as in pymc.sample
+        compiled._compiled,
+        draws=options["draws"],
+        tune=max(options["tune"], 1),  # nuts-rs needs at least one tuning step, as in pymc
         chains=chains,
-        cores=kw.get("cores"),
+        cores=options["cores"],
         seed=_nutpie_seed(seed, chains),
-        save_warmup=False,
+        save_warmup=options["save_warmup"],
         progress_bar=progressbar,
+        progress_callback=on_progress,
         blocking=False,
-        **nuts,
+        **options["nuts"],
     )
-    reason = ""
-    tree = None
-    try:
-        while tree is None:
-            remaining = None if budget is None else budget - (time.monotonic() - t0)
-            if remaining is not None and remaining <= 0:
-                reason = "time_budget"
-                break
-            try:
-                tree = background.wait(timeout=0.25 if remaining is None else min(remaining, 0.25))
-            except TimeoutError:
-                continue
-    except KeyboardInterrupt:
-        reason = "KeyboardInterrupt"
+    tree, reason = _wait(background, budget, t0, counts)
     if tree is None:
         tree = background.abort()
     elapsed = time.monotonic() - t0
-    patch_nutpie_idata(tree, model, sampling_time=elapsed)
+    patch_nutpie_idata(tree, compiled.observed_from, sampling_time=elapsed)
+    if compiled.data_replaced:
+        tree = tree.drop_nodes(["observed_data", "constant_data"], errors="ignore")
     tree, done, keep = _trim(tree, chains)
     tree.attrs.update(
         {

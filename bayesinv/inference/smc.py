@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from bayesinv import _checks, _progress, _seeds
+
 __all__ = ["sample_smc"]
 
 
@@ -71,7 +73,7 @@ def sample_smc(
         Particles per chain (also the number of kept draws per chain).
     chains : int
         Independent SMC runs (their spread estimates the Monte Carlo error).
-    random_seed : int or numpy.random.Generator
+    random_seed : int, numpy.random.SeedSequence or numpy.random.Generator
         Required: the same seed gives the same draws.
     cores : int or None
         Processes for the chains (default 1; ``None`` lets PyMC choose).
@@ -96,13 +98,11 @@ def sample_smc(
     """
     import pymc as pm
 
-    from bayesinv.inference.sampling import _seed_to_int
-
-    for name, value in (("draws", draws), ("chains", chains)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"sample_smc: {name} must be an integer >= 1, got {value!r}")
-    seed = _seed_to_int(random_seed)
+    draws = _checks.check_int(draws, "sample_smc", "draws", low=1)
+    chains = _checks.check_int(chains, "sample_smc", "chains", low=1)
+    seed = _seeds.as_int(random_seed, "sample_smc")
     model = pm.modelcontext(model)
+    _progress.stage(f"SMC ({chains} chains)")
     kwargs.setdefault("compile_kwargs", {"mode": "NUMBA"})
     idata = pm.sample_smc(
         draws=int(draws),

@@ -11,8 +11,9 @@ The ERT operator runs in Python (SciPy sparse LU), so NUTS is too slow at this s
 cores; both posteriors are approximated by **MAP + Laplace**: the MAP by L-BFGS
 (:func:`bayesinv.inference.find_map`), the covariance by the inverse of the negative Hessian
 of the log density at the MAP in the model's latent (whitened) coordinates, built by central
-differences of the exact adjoint gradient. The draws of that Gaussian go through the same
-report as sampled posteriors.
+differences of the exact adjoint gradient (:func:`bayesinv.inference.laplace`, the one
+Laplace of bayesinv). The draws of that Gaussian go through the same report as sampled
+posteriors.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ FIELDS = ("density", "logcond", "logcond_coarse")
 
 def _survey(config: dict):
     from bayesinv import Grid2D
+    from bayesinv._seeds import as_generator
     from bayesinv.multiscale import Prolongation, coarsen
     from bayesinv.operators import DCResistivity2p5D, Gravity2D
     from bayesinv.operators.resistivity.arrays import dipole_dipole, surface_electrodes
@@ -90,7 +92,7 @@ def _survey(config: dict):
         dipole_dipole(n_el, n_max=c["ert_n_max"]),
         n_wavenumbers=c["ert_wavenumbers"],
     )
-    rng = np.random.default_rng(c["seed"])
+    rng = as_generator(c["seed"], "case study 02")
     clean = {
         "gravity": gravity.forward(coarse.ravel(density)),
         "ert": ert.forward(fine.ravel(logcond)),
@@ -137,104 +139,37 @@ def _model(survey, config, coupled: bool):
     return inv.build()
 
 
-def laplace_draws(model, point: dict, n: int, step: float, rng: np.random.Generator):
-    """Draws of the Laplace approximation at ``point`` (value variables by name).
-
-    The negative Hessian of the log density is built by central differences of the compiled
-    gradient, symmetrised, and inverted by Cholesky; returns ``(draws by value-variable
-    name, smallest eigenvalue of the negative Hessian)``.
-    """
-    import warnings
-
-    names = [v.name for v in model.value_vars]
-    shapes = [np.shape(point[k]) for k in names]
-    sizes = [int(np.prod(s)) for s in shapes]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the ERT operator runs in Python on purpose
-        dlogp = model.compile_dlogp()
-
-    def unflatten(x):
-        parts = np.split(x, np.cumsum(sizes)[:-1])
-        return {k: p.reshape(s) for k, p, s in zip(names, parts, shapes, strict=True)}
-
-    x0 = np.concatenate([np.ravel(point[k]) for k in names])
-    hess = np.empty((x0.size, x0.size))
-    for j in range(x0.size):
-        e = np.zeros(x0.size)
-        e[j] = step
-        hess[:, j] = (dlogp(unflatten(x0 + e)) - dlogp(unflatten(x0 - e))) / (2 * step)
-    precision = -0.5 * (hess + hess.T)
-    lam_min = float(np.linalg.eigvalsh(precision)[0])
-    chol = np.linalg.cholesky(precision)
-    z = rng.standard_normal((n, x0.size))
-    # x = x0 + L^{-T} z has covariance (L L^T)^{-1}
-    from scipy.linalg import solve_triangular
-
-    x = x0 + solve_triangular(chol, z.T, lower=True, trans="T").T
-    return [unflatten(xi) for xi in x], lam_min
-
-
-def _tree(model, draws: list[dict], chains: int):
-    """Put the free variables and deterministics of each draw in a DataTree."""
-    import arviz as az
-    import pymc as pm
-    import xarray as xr
-    from pymc.backends.arviz import (
-        coords_and_dims_for_inferencedata,
-        dict_to_dataset,
-        find_observations,
-    )
-
-    names = [v.name for v in model.value_vars]
-    deterministics = list(model.deterministics)
-    fn = pm.pytensorf.compile(
-        model.value_vars,
-        model.replace_rvs_by_values(deterministics),
-        on_unused_input="ignore",
-    )
-    per = len(draws) // chains
-    draws = draws[: per * chains]
-    post = {k: np.stack([d[k] for d in draws]) for k in names}  # no transforms here
-    values = [fn(*[d[k] for k in names]) for d in draws]
-    for i, var in enumerate(deterministics):
-        post[var.name] = np.stack([v[i] for v in values])
-    post = {k: v.reshape(chains, per, *v.shape[1:]) for k, v in post.items()}
-    coords, dims = coords_and_dims_for_inferencedata(model)
-    tree = az.from_dict({"posterior": post}, coords=coords, dims=dims)
-    tree["observed_data"] = xr.DataTree(
-        dict_to_dataset(
-            find_observations(model),
-            inference_library=pm,
-            coords=coords,
-            dims=dims,
-            sample_dims=[],
-        )
-    )
-    return tree
-
-
 def run(config: dict, out: Path) -> dict:
     """Run the study; return coverage and RMSE of each field, separate and joint."""
+    from bayesinv._seeds import child_seeds
     from bayesinv.diagnostics import plot_field_maps
     from bayesinv.diagnostics.report import report
-    from bayesinv.inference import find_map
+    from bayesinv.inference import find_map, laplace
 
     survey = _survey(config)
     fine, coarse, truth, (_, receivers), *_, clean, _ = survey
-    rng = np.random.default_rng(config["seed"])
+    seeds = child_seeds(config["seed"], 2, "case study 02")
     rows, means, sds = [], {}, {}
-    for label, coupled in (("separate", False), ("joint", True)):
+    for (label, coupled), seed in zip((("separate", False), ("joint", True)), seeds, strict=True):
         model = _model(survey, config, coupled)
         t0 = time.perf_counter()
         estimate = find_map(model, random_seed=config["seed"])
         map_s = time.perf_counter() - t0
         point = {v.name: estimate[v.name] for v in model.value_vars}
-        t0 = time.perf_counter()
-        draws, lam_min = laplace_draws(
-            model, point, config["laplace_draws"], config["hessian_step"], rng
+        # dense Hessian by central differences of the gradient; the ERT operator runs in
+        # Python, so the gradient is compiled in PyTensor's default mode (mode=None)
+        approx = laplace(
+            model,
+            point,
+            draws=config["laplace_draws"] // 4,
+            chains=4,
+            random_seed=seed,
+            step=config["hessian_step"],
+            mode=None,
         )
-        laplace_s = time.perf_counter() - t0
-        tree = _tree(model, draws, chains=4)
+        laplace_s = approx.info["laplace_s"]
+        lam_min = approx.info["min_eig"]
+        tree = approx.idata
         result = report(
             tree,
             out / label,

@@ -105,34 +105,32 @@ def _builder(grid, op, data, wavelet, config):
     return build
 
 
-def _compile(model):
-    import nutpie
+def _compile(model, observed_from=None):
+    from bayesinv.inference.sampling import compile_model
 
     # only the coefficients are stored while sampling (the criterion is on them); the field
-    # is computed from them afterwards, untimed, for every method alike (see _with_field)
-    return nutpie.compile_pymc_model(model, backend="numba", var_names=[LATENT])
+    # is computed from them afterwards, untimed, for every method alike (see _with_field).
+    # observed_from: the original model when sampling a preconditioned one
+    return compile_model(model, var_names=[LATENT], observed_from=observed_from)
 
 
 def _nuts(model, config, draws, tune, seed, observed_from=None):
-    import nutpie
-    from pymc.backends.arviz import patch_nutpie_idata
+    from bayesinv.inference import sample
 
     t0 = time.perf_counter()
-    compiled = _compile(model)
+    compiled = _compile(model, observed_from)
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    tree = nutpie.sample(
+    tree = sample(
         compiled,
         draws=draws,
         tune=tune,
         chains=config["chains"],
-        seed=seed,
+        random_seed=seed,
         save_warmup=True,
-        progress_bar=False,
+        progressbar=False,
     )
     sample_s = time.perf_counter() - t0
-    # adds observed_data (from the original model when sampling a preconditioned one)
-    patch_nutpie_idata(tree, observed_from or model, sampling_time=sample_s)
     return tree, compile_s, sample_s
 
 
@@ -231,7 +229,7 @@ def _with_field(tree, model, keep: int):
             out = out.drop_nodes(group)
     posterior = tree["posterior"].to_dataset()[[LATENT]].isel(draw=slice(None, None, step))
     out["posterior"] = pm.compute_deterministics(
-        posterior, model=model, var_names=[FIELD], merge_dataset=True, progressbar=False
+        posterior, model=model, var_names=[FIELD], extend_dataset=True, progressbar=False
     )
     out["sample_stats"] = tree["sample_stats"].isel(draw=slice(None, None, step))
     return out
@@ -290,10 +288,13 @@ def _figure(rows, path):
 
 def run(config: dict, out: Path) -> dict:
     """Run the study; return the per-resolution table and the continuation ratios."""
+    from bayesinv._seeds import as_generator, child_seeds
     from bayesinv.diagnostics.report import report
 
-    rng = np.random.default_rng(config["seed"])
     resolutions = [int(n) for n in config["resolutions"]]
+    # child 0 draws the data of every resolution; child 1 + i seeds the runs of resolution i
+    data_seed, *run_seeds = child_seeds(config["seed"], 1 + len(resolutions), "case study 04")
+    rng = as_generator(data_seed, "case study 04")
     for n in resolutions:
         if n % config["coarsest"] or (n // config["coarsest"]) & (n // config["coarsest"] - 1):
             raise ValueError(
@@ -301,8 +302,7 @@ def run(config: dict, out: Path) -> dict:
                 "times a power of two"
             )
     rows, headline = [], {}
-    for n in resolutions:
-        seed = int(rng.integers(0, 2**31 - 1))
+    for n, seed in zip(resolutions, run_seeds, strict=True):
         grid, truth, receivers, op, clean, data, wavelet = _problem(n, config, rng)
         build = _builder(grid, op, data, wavelet, config)
         label = f"{n}x{n}"

@@ -192,3 +192,40 @@ def test_bad_arguments():
         continuation(lambda level: pm.Model(), 0, random_seed=0)
     with pytest.raises(ValueError, match=r"continuation: build\(0\) must return a pymc.Model"):
         continuation(lambda level: None, 1, random_seed=0)
+
+
+def test_a_registered_level_solver_is_called_with_its_options(problem):
+    from bayesinv.inference.continuation import (
+        LEVEL_SOLVERS,
+        LevelOutcome,
+        register_level_solver,
+    )
+
+    G, d = problem
+    W = WaveletField(GRID, "haar", levels=2)
+    calls = []
+
+    def prior_mean(level):
+        # a trivial solver: the point is the initial point padded with zeros
+        calls.append((level.index, dict(level.options), sorted(level.initial_point)))
+        x = np.zeros(level.density.n)
+        point = level.density.constrained(x)
+        return LevelOutcome(point, float(level.density.logp_dlogp(x)[0]), {"custom": 1.0}, None)
+
+    register_level_solver("prior_mean", prior_mean)
+    try:
+        res = continuation(
+            _besov_builder(G, d, W),
+            3,
+            random_seed=1,
+            method=["map", "prior_mean", "prior_mean"],
+            options={"prior_mean": {"scale": 2}},
+        )
+    finally:
+        del LEVEL_SOLVERS["prior_mean"]
+    assert [c[0] for c in calls] == [1, 2]
+    assert all(c[1] == {"scale": 2} for c in calls) and calls[0][2] == ["m_raw"]
+    assert res.levels[1].method == "prior_mean" and res.levels[1].diagnostics["custom"] == 1.0
+    np.testing.assert_array_equal(res.final.point["m_raw"], np.zeros(W.n_coefficients(2)))
+    with pytest.raises(ValueError, match="registered level solvers"):
+        continuation(_besov_builder(G, d, W), 1, random_seed=1, method="prior_mean")

@@ -26,6 +26,12 @@ def model():
 def test_ample_budget_gives_the_same_draws_as_plain_sample(model, tmp_path):
     kwargs = dict(draws=200, tune=200, chains=2, random_seed=3)
     plain = bayesinv.sample(model, **kwargs)
+    # an integer seed draws what pymc.sample with nutpie draws (bayesinv 0.1 called it)
+    with model:
+        pymc_draws = pm.sample(**kwargs, nuts_sampler="nutpie", progressbar=False)
+    np.testing.assert_array_equal(
+        plain["posterior"]["x"].values, pymc_draws["posterior"]["x"].values
+    )
     budget = bayesinv.sample(model, **kwargs, time_budget=600.0, save_to=tmp_path / "p.nc")
     np.testing.assert_array_equal(plain["posterior"]["x"].values, budget["posterior"]["x"].values)
     assert budget.attrs["interrupted"] == "" and budget.attrs["draws_kept"] == 200
@@ -86,8 +92,7 @@ def test_keyboard_interrupt_returns_draws_so_far(model, monkeypatch):
     ("kwargs", "message"),
     [
         ({"sampler": "pymc", "time_budget": 1.0}, "need sampler='nutpie'"),
-        ({"time_budget": -1.0}, "time_budget must be positive"),
-        ({"time_budget": 1.0, "step": None}, "\\['step'\\] are not supported"),
+        ({"time_budget": -1.0}, "time_budget must be a finite number > 0"),
     ],
 )
 def test_bad_arguments(model, kwargs, message):

@@ -10,7 +10,8 @@ from scipy.optimize import minimize
 from bayesinv import Grid2D
 from bayesinv.diagnostics.convergence import convergence_report
 from bayesinv.diagnostics.ppc import modality_loo, posterior_predictive_check
-from bayesinv.inference.laplace import find_map, gauss_newton_laplace
+from bayesinv.inference.gauss_newton import gauss_newton_laplace
+from bayesinv.inference.optimize import find_map
 from bayesinv.operators import Gravity2D, MatrixOperator
 from bayesinv.operators.base import ForwardOperator
 from bayesinv.ops import forward
@@ -185,8 +186,8 @@ def test_grid_dims_and_seed_reproducibility(rng):
         ({"noise_sd": -1.0}, "noise_sd must be finite and positive"),
         ({"noise_cov": np.eye(2)}, "noise_cov has shape"),
         ({"noise_sd": 0.1, "prior_cov": -np.eye(4)}, "prior_cov is not symmetric positive"),
-        ({"noise_sd": 0.1, "rank": 9}, "rank must be an integer in \\[1, 4\\]"),
-        ({"noise_sd": 0.1, "random_seed": None}, "random_seed must be an int"),
+        ({"noise_sd": 0.1, "rank": 9}, "rank must be an integer in 1..4"),
+        ({"noise_sd": 0.1, "random_seed": None}, "random_seed must be an integer >= 0"),
     ],
 )
 def test_bad_arguments(rng, kwargs, message):
@@ -232,3 +233,27 @@ def test_report_works_on_a_laplace_result(rng, tmp_path):
     assert out.convergence.passed and "divergences n/a" in out.convergence.verdict
     assert list(out.ppc.index) == ["gravity"] and list(out.loo.index) == ["gravity"]
     assert regenerate_report(tmp_path).truth.equals(out.truth)
+
+
+@pytest.mark.parametrize("dense_max", [1500, 5])
+def test_model_laplace_is_exact_for_a_linear_gaussian_model(rng, dense_max):
+    # the one Laplace on a PyMC model: dense Hessian, or low rank beyond dense_max
+    from bayesinv.inference.laplace import laplace
+
+    G = rng.standard_normal((6, 8))
+    d = G @ rng.normal(size=8) + rng.normal(0.0, 0.3, 6)
+    mean, cov = closed_form(G, d, np.zeros(8), np.eye(8) * 4.0, np.eye(6) * 0.09)
+    with pm.Model(coords={"k": np.arange(8)}) as model:
+        m = pm.Normal("m", 0.0, 2.0, dims="k")
+        pm.Deterministic("first", m[0])
+        pm.Normal("d", pm.math.dot(G, m), 0.3, observed=d)
+    result = laplace(model, draws=2000, chains=2, random_seed=3, dense_max=dense_max)
+    np.testing.assert_allclose(result.gaussian.mean, mean, atol=1e-4)  # L-BFGS tolerance
+    assert rel(result.gaussian.cov(), cov) < 1e-6
+    assert rel(np.eye(8) * 4.0, cov) > 0.1  # negative control: the prior is far from it
+    post = result.idata["posterior"]
+    assert post["m"].dims == ("chain", "draw", "k") and post["m"].shape == (2, 2000, 8)
+    np.testing.assert_array_equal(post["first"].values, post["m"].values[..., 0])
+    draws = post["m"].values.reshape(-1, 8)
+    assert rel(np.cov(draws, rowvar=False), cov) < 0.1
+    assert "d" in result.idata["observed_data"]

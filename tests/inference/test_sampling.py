@@ -102,14 +102,70 @@ def test_generator_seed_is_accepted(problem):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"random_seed": None}, "random_seed must be an int"),
+        ({"random_seed": None}, "random_seed must be an integer >= 0"),
         ({"random_seed": 1, "sampler": "hmc"}, "sampler must be one of"),
         ({"random_seed": 1, "draws": 0}, "draws must be an integer >= 1"),
         ({"random_seed": 1, "chains": 1.5}, "chains must be an integer"),
-        ({"random_seed": 1, "blas_threads": 0}, "blas_threads must be None or >= 1"),
+        ({"random_seed": 1, "blas_threads": 0}, "blas_threads must be an integer >= 1"),
     ],
 )
 def test_bad_arguments(problem, kwargs, message):
     G, data, *_ = problem
     with pytest.raises(ValueError, match=message):
         bayesinv.sample(build(MatrixOperator(G), data), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"step": None}, r"unknown argument\(s\) 'step'"),
+        ({"target_acept": 0.9}, "did you mean 'target_accept'"),
+        ({"nuts_sampler_kwargs": {}}, r"nuts=\{\.\.\.\}"),
+    ],
+)
+def test_unknown_arguments_are_refused_by_name(problem, kwargs, message):
+    G, data, *_ = problem
+    with pytest.raises(TypeError, match=message):
+        bayesinv.sample(build(MatrixOperator(G), data), random_seed=1, **kwargs)
+
+
+def test_compiled_model_gives_the_draws_of_the_model_and_reports_progress(problem):
+    import io
+
+    from bayesinv import _progress
+    from bayesinv.inference.sampling import compile_model
+
+    G, data, *_ = problem
+    model = build(MatrixOperator(G), data)
+    kwargs = dict(draws=300, tune=100, chains=2, random_seed=4)
+    stream = io.StringIO()
+    with _progress.reporting(stream, interval=0.0):
+        direct = bayesinv.sample(model, **kwargs)
+    compiled = compile_model(model)
+    again = bayesinv.sample(compiled, **kwargs)
+    np.testing.assert_array_equal(direct["posterior"]["m"].values, again["posterior"]["m"].values)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("bayesinv: sampling (2 chains): started")
+    assert lines[-1].endswith("(done)")
+    other = bayesinv.sample(compiled, **(kwargs | {"random_seed": 5}))
+    assert not np.array_equal(other["posterior"]["m"].values, direct["posterior"]["m"].values)
+
+
+def test_compiled_model_with_new_data_is_not_recompiled():
+    from bayesinv.inference.sampling import compile_model
+
+    with pm.Model() as model:
+        y = pm.Data("y", np.zeros(20))
+        mu = pm.Normal("mu", 0.0, 10.0)
+        pm.Normal("obs", mu, 1.0, observed=y)
+    compiled = compile_model(model)
+    shifted = compiled.with_data(y=np.full(20, 3.0))
+    kwargs = dict(draws=300, tune=200, chains=1, random_seed=2, progressbar=False)
+    at_zero = bayesinv.sample(compiled, **kwargs)
+    at_three = bayesinv.sample(shifted, **kwargs)
+    assert abs(float(at_zero["posterior"]["mu"].mean())) < 0.7
+    assert abs(float(at_three["posterior"]["mu"].mean()) - 3.0) < 0.7
+    # the model's own data would mislabel the replaced data: those groups are left out
+    assert "observed_data" in at_zero.children and "observed_data" not in at_three.children
+    with pytest.raises(ValueError, match="set by compile_model"):
+        bayesinv.sample(compiled, var_names=["mu"], **kwargs)

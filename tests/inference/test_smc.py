@@ -64,7 +64,7 @@ def test_nuts_started_in_one_mode_misses_the_other():
         chains=2,
         random_seed=11,
         sampler="pymc",
-        init="adapt_diag",
+        jitter=False,
         initvals={"theta": -1.1},
     )
     theta = idata["posterior"]["theta"].values
