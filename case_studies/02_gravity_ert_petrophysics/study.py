@@ -213,7 +213,15 @@ def run(config: dict, out: Path) -> dict:
             },
             out / name,
             units=UNITS[f],
-            shared_scale=("truth", "separate: mean", "joint: mean"),
+            kinds={
+                **dict.fromkeys(
+                    ("truth", "separate: mean", "joint: mean"),
+                    "contrast" if f == "density" else "absolute",
+                ),
+                "separate: sd": "absolute",
+                "joint: sd": "absolute",
+            },
+            shared=[("truth", "separate: mean", "joint: mean"), ("separate: sd", "joint: sd")],
         )
     return {
         "method": "MAP + Laplace (finite-difference Hessian of the exact gradient)",

@@ -105,7 +105,10 @@ def _figure(grid, truth, results, receivers, path):
         panels,
         path,
         units=UNITS["density"],
-        shared_scale=("truth", *[f"{k}: mean" for k in results]),
+        kinds={
+            title: "absolute" if title.endswith("outside 90%") else "contrast" for title in panels
+        },
+        shared=[("truth", *[f"{k}: mean" for k in results])],
         receivers=receivers,
     )
 
