@@ -15,6 +15,8 @@ import time
 import numpy as np
 import pymc as pm
 
+from bayesinv import _seeds
+
 __all__ = ["SAMPLERS", "sample"]
 
 #: samplers accepted by :func:`sample`, mapped to PyMC's ``nuts_sampler`` names
@@ -139,16 +141,17 @@ def sample(
             save_to,
             kwargs,
         )
-    return pm.sample(
-        draws=int(draws),
-        tune=int(tune),
-        chains=int(chains),
-        random_seed=seed,
-        nuts_sampler=SAMPLERS[sampler],
-        progressbar=progressbar,
-        model=model,
-        **kwargs,
-    )
+    with _seeds.reproducible_compilation():  # the same rounding with a cold or warm cache
+        return pm.sample(
+            draws=int(draws),
+            tune=int(tune),
+            chains=int(chains),
+            random_seed=seed,
+            nuts_sampler=SAMPLERS[sampler],
+            progressbar=progressbar,
+            model=model,
+            **kwargs,
+        )
 
 
 _BACKGROUND_KWARGS = {"cores", "target_accept", "initvals", "nuts"}
@@ -196,7 +199,8 @@ def _sample_interruptible(model, draws, tune, chains, seed, progressbar, budget,
     compile_kwargs = {"backend": "numba"}
     if initvals:
         compile_kwargs["initial_points"] = initvals
-    compiled = nutpie.compile_pymc_model(model, **compile_kwargs)
+    with _seeds.reproducible_compilation():  # the same rounding with a cold or warm cache
+        compiled = nutpie.compile_pymc_model(model, **compile_kwargs)
     t0 = time.monotonic()
     background = nutpie.sample(
         compiled,

@@ -197,7 +197,7 @@ def test_sbc_from_ranks_checks_its_input():
         sbc_from_ranks({"a": np.array([0, 10])}, 9, bins=5)
     with pytest.raises(ValueError, match="must be integers"):
         sbc_from_ranks({"a": np.array([0.5, 1.0])}, 9, bins=5)
-    with pytest.raises(ValueError, match="alpha must be in"):
+    with pytest.raises(ValueError, match="alpha must be a finite number > 0 and < 1"):
         simulation_based_calibration(simulate, fit_with(NOISE_SD), 3, random_seed=1, alpha=2.0)
 
 
