@@ -129,3 +129,34 @@ def test_sample_with_chains_in_threads_gives_the_same_draws_for_the_same_seed(
     np.testing.assert_array_equal(first, elsewhere)
     # negative control: another seed gives other draws
     assert not np.array_equal(first, sample_draws(12))
+
+
+def test_reproducible_compilation_is_counted_across_threads():
+    import threading
+
+    import pytensor
+
+    from bayesinv import _seeds
+
+    before = pytensor.config.numba__fastmath
+    entered, release_a, a_done = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        with _seeds.reproducible_compilation():
+            entered.set()
+            release_a.wait(10)
+        a_done.set()
+
+    thread = threading.Thread(target=a)
+    with pytensor.config.change_flags(numba__fastmath=True):
+        thread.start()
+        entered.wait(10)
+        with _seeds.reproducible_compilation():
+            release_a.set()
+            a_done.wait(10)  # the other thread left: the flag stays off for this one
+            seen["inside"] = pytensor.config.numba__fastmath
+        seen["after"] = pytensor.config.numba__fastmath
+        thread.join(10)
+    assert seen == {"inside": False, "after": True}
+    assert pytensor.config.numba__fastmath == before
