@@ -5,6 +5,9 @@
 - :func:`check_gaussian_posterior`: sampled draws against a closed-form Gaussian posterior.
 - :func:`check_compiled_model`: an operator inside a compiled PyMC model (no object mode).
 - :func:`model_taylor_test`: the compiled gradient of a whole PyMC model's log density.
+
+long: five independent checks users call one by one, each with its helpers; splitting them
+into a package would scatter one public page of the API.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bayesinv import _seeds
 from bayesinv.operators.base import ForwardOperator
 
 __all__ = [
@@ -25,12 +29,9 @@ __all__ = [
 ]
 
 
-def _rng(rng) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise ValueError(f"rng must be a numpy.random.Generator or an int seed, got {rng!r}")
+def _rng(rng, where: str) -> np.random.Generator:
+    """Return the generator of an ``rng`` argument (a generator as it is, or a seed)."""
+    return _seeds.as_generator(rng, where, "rng")
 
 
 def dot_test(
@@ -66,7 +67,7 @@ def dot_test(
     With random :math:`δm` and :math:`δd`, an exact adjoint satisfies
     :math:`\langle J δm, δd \rangle = \langle δm, J^T δd \rangle` up to round-off.
     """
-    rng = _rng(rng)
+    rng = _rng(rng, "dot_test")
     m = rng.standard_normal(op.n_params) if m is None else np.asarray(m, dtype=np.float64)
     dm = rng.standard_normal(op.n_params)
     dd = rng.standard_normal(op.n_data)
@@ -149,7 +150,7 @@ def taylor_test(
     For smooth :math:`F`, :math:`\|F(m + hδm) - F(m) - h J δm\| = O(h^2)` while
     :math:`\|F(m + hδm) - F(m)\| = O(h)`. A wrong ``jvp`` shows first-order decay.
     """
-    rng = _rng(rng)
+    rng = _rng(rng, "taylor_test")
     m = np.asarray(m, dtype=np.float64)
     if dm is None:
         dm = rng.standard_normal(op.n_params) * max(np.linalg.norm(m) / np.sqrt(m.size), 1.0)
@@ -349,8 +350,8 @@ def check_compiled_model(op: ForwardOperator, seed: int, sigma: float = 1.0) -> 
     op : ForwardOperator
         Operator with numba kernels (operators that declare ``object_mode_reason`` pass
         too, since the bridge silences their warning on purpose).
-    seed : int
-        Seed of the random model point and data.
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Seed of the random model point, the data and the gradient check's directions.
     sigma : float
         Noise standard deviation of the test model.
 
@@ -366,7 +367,7 @@ def check_compiled_model(op: ForwardOperator, seed: int, sigma: float = 1.0) -> 
 
     from bayesinv.ops import ForwardOp
 
-    rng = np.random.default_rng(seed)
+    rng = _seeds.as_generator(seed, "check_compiled_model", "seed")
     m0 = rng.standard_normal(op.n_params)
     d_obs = op.forward(m0) + sigma * rng.standard_normal(op.n_data)
     with pm.Model() as model:
@@ -388,7 +389,7 @@ def check_compiled_model(op: ForwardOperator, seed: int, sigma: float = 1.0) -> 
     g_ref = -m0 + op.vjp(m0, r) / sigma**2
     np.testing.assert_allclose(lp, lp_ref, rtol=1e-9, atol=1e-9 * (r0 @ r0) / sigma**2)
     np.testing.assert_allclose(g, g_ref, rtol=1e-9, atol=1e-9 * np.max(np.abs(g_ref)))
-    verify_grad(ForwardOp(op), [m0], rng=np.random.default_rng(seed + 1))
+    verify_grad(ForwardOp(op), [m0], rng=rng)
 
 
 class _ScalarFunction(ForwardOperator):
@@ -438,7 +439,7 @@ def model_taylor_test(model, rng, *, scale: float = 0.5, min_order: float | None
     -------
     TaylorResult
     """
-    rng = _rng(rng)
+    rng = _rng(rng, "model_taylor_test")
     names = [v.name for v in model.value_vars]
     start = model.initial_point()
     shapes = [np.shape(start[n]) for n in names]

@@ -58,6 +58,22 @@ def write_sbc_outputs(result, out, *, config=None, wall_time=None) -> list:
         out / "provenance.json",
         json.dumps(provenance(source, seed), indent=2, default=str),
     )
+    write_text(out / "summary.md", _summary_markdown(result, config, wall_time))
+    return [
+        "ranks.csv",
+        "ranks.nc",
+        "chi2.csv",
+        "rank_histograms.png",
+        "ecdf_difference.png",
+        "summary.json",
+        "provenance.json",
+        "summary.md",
+    ]
+
+
+def _summary_markdown(result, config, wall_time) -> str:
+    """Return the ``summary.md`` page: verdict, settings, worst parameters, figures, files."""
+    n_par = len(result.table)
     worst = result.table.head(10)
     lines = [
         "# Simulation-based calibration",
@@ -103,14 +119,4 @@ def write_sbc_outputs(result, out, *, config=None, wall_time=None) -> list:
         "`provenance.json`.",
         "",
     ]
-    write_text(out / "summary.md", "\n".join(lines))
-    return [
-        "ranks.csv",
-        "ranks.nc",
-        "chi2.csv",
-        "rank_histograms.png",
-        "ecdf_difference.png",
-        "summary.json",
-        "provenance.json",
-        "summary.md",
-    ]
+    return "\n".join(lines)

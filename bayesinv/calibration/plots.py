@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from bayesinv import _seeds
+from bayesinv._checks import check_float, check_int
+
 __all__ = ["plot_ecdf_difference", "plot_rank_histograms", "sbc_pit"]
 
 
@@ -71,8 +74,8 @@ def plot_rank_histograms(result, *, prob: float = 0.99, max_panels: int = 36, pa
     """
     from scipy import stats
 
-    if not (0 < prob < 1):
-        raise ValueError(f"plot_rank_histograms: prob must be in (0, 1), got {prob!r}")
+    check_float(prob, "plot_rank_histograms", "prob", low=0, high=1, low_open=True, high_open=True)
+    max_panels = check_int(max_panels, "plot_rank_histograms", "max_panels", low=1)
     flat = result.flat_ranks()
     n, bins = result.n_sims, result.bins
     lo, hi = stats.binom.interval(prob, n, 1.0 / bins)
@@ -94,7 +97,13 @@ def plot_rank_histograms(result, *, prob: float = 0.99, max_panels: int = 36, pa
 
 
 def plot_ecdf_difference(
-    result, *, prob: float = 0.99, max_panels: int = 36, n_simulations: int = 1000, path=None
+    result,
+    *,
+    prob: float = 0.99,
+    max_panels: int = 36,
+    n_simulations: int = 1000,
+    random_seed=0,
+    path=None,
 ):
     """ECDF minus uniform CDF of the normalised ranks, with a simultaneous band.
 
@@ -108,6 +117,9 @@ def plot_ecdf_difference(
         Most panels drawn (parameters are taken from the worst p-value on).
     n_simulations : int
         Simulations used by ArviZ to calibrate the simultaneous band.
+    random_seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Seed of those simulations (see :mod:`bayesinv._seeds`); every panel's band is
+        simulated from the same seed, and the same ranks and seed give the same figure.
     path : str or Path, optional
         Save the figure there (and close it).
 
@@ -117,14 +129,17 @@ def plot_ecdf_difference(
     """
     from arviz_stats.ecdf_utils import ecdf_pit
 
-    if not (0 < prob < 1):
-        raise ValueError(f"plot_ecdf_difference: prob must be in (0, 1), got {prob!r}")
+    where = "plot_ecdf_difference"
+    check_float(prob, where, "prob", low=0, high=1, low_open=True, high_open=True)
+    max_panels = check_int(max_panels, where, "max_panels", low=1)
+    n_simulations = check_int(n_simulations, where, "n_simulations", low=1)
+    seed = _seeds.as_int(random_seed, where)
     pit = sbc_pit(result)
     fig, axes, labels = _panels(pit, max_panels)
     outside = 0
     for ax, label in zip(axes, labels, strict=False):
         x, ecdf, lower, upper = ecdf_pit(
-            pit[label], prob, n_simulations, rng=np.random.default_rng(0)
+            pit[label], prob, n_simulations, rng=_seeds.as_generator(seed, where)
         )
         ax.fill_between(x, lower - x, upper - x, step="post", color="0.85", lw=0)
         ax.axhline(0.0, color="0.5", lw=0.8)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bayesinv._checks import check_int
+from bayesinv._checks import check_float, check_int
 
 __all__ = ["SBCResult", "sbc_from_ranks"]
 
@@ -132,24 +132,21 @@ def sbc_from_ranks(ranks: dict, n_ranks: int, *, bins: int = 10, alpha: float = 
     """
     from scipy import stats
 
-    check_int(n_ranks, "sbc_from_ranks", "n_ranks", low=1)
-    check_int(bins, "sbc_from_ranks", "bins", low=2)
+    where = "sbc_from_ranks"
+    check_int(n_ranks, where, "n_ranks", low=1)
+    check_int(bins, where, "bins", low=2)
+    check_float(alpha, where, "alpha", low=0, high=1, low_open=True, high_open=True)
     if (n_ranks + 1) % bins:
-        raise ValueError(
-            f"simulation_based_calibration: n_ranks + 1 = {n_ranks + 1} is not divisible by "
-            f"bins = {bins}"
-        )
+        raise ValueError(f"{where}: n_ranks + 1 = {n_ranks + 1} is not divisible by bins = {bins}")
     ranks = {name: np.asarray(r) for name, r in ranks.items()}
     if not ranks:
-        raise ValueError("simulation_based_calibration: ranks is empty")
+        raise ValueError(f"{where}: ranks is empty")
     n_sims = next(iter(ranks.values())).shape[0]
     for name, r in ranks.items():
         if r.shape[:1] != (n_sims,) or r.dtype.kind not in "iu":
-            raise ValueError(
-                f"simulation_based_calibration: ranks[{name!r}] must be integers with {n_sims} rows"
-            )
+            raise ValueError(f"{where}: ranks[{name!r}] must be integers with {n_sims} rows")
         if r.size and (r.min() < 0 or r.max() > n_ranks):
-            raise ValueError(f"simulation_based_calibration: ranks[{name!r}] outside 0..{n_ranks}")
+            raise ValueError(f"{where}: ranks[{name!r}] outside 0..{n_ranks}")
     seeds = list(range(n_sims)) if seeds is None else [int(s) for s in seeds]
     rows, index = [], []
     width = (n_ranks + 1) // bins

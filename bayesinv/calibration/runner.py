@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bayesinv._checks import check_int
+from bayesinv import _seeds
+from bayesinv._checks import check_float, check_int
 from bayesinv.calibration.ranks import SBCResult, sbc_from_ranks
 
 __all__ = ["load_sbc_ranks", "replicate_seeds", "simulation_based_calibration"]
@@ -42,7 +43,7 @@ RESULTS_FORMAT = "bayesinv-sbc-ranks/1"
 
 def _one(args):
     simulate, fit, seed, n_ranks, var_names = args
-    rng = np.random.default_rng(seed)
+    rng = _seeds.as_generator(seed, "simulation_based_calibration")
     truth, data = simulate(rng)
     idata = fit(data, seed)
     names = list(truth) if var_names is None else list(var_names)
@@ -68,7 +69,7 @@ def replicate_seeds(random_seed, n_sims: int) -> list[int]:
 
     Parameters
     ----------
-    random_seed : int or numpy.random.Generator
+    random_seed : int, numpy.random.SeedSequence or numpy.random.Generator
         Study seed (a generator is consumed once to draw it).
     n_sims : int
         Number of replicates.
@@ -78,12 +79,15 @@ def replicate_seeds(random_seed, n_sims: int) -> list[int]:
     list of int
         ``n_sims`` seeds in ``0..2**32 - 1``; the first ``k`` do not depend on ``n_sims``,
         so a study can be extended and keep its finished replicates.
-    """
-    from bayesinv.inference.sampling import _seed_to_int
 
-    check_int(n_sims, "simulation_based_calibration", "n_sims", low=1)
-    children = np.random.SeedSequence(_seed_to_int(random_seed)).spawn(int(n_sims))
-    return [int(child.generate_state(1)[0]) for child in children]
+    Notes
+    -----
+    These are :func:`bayesinv._seeds.child_seeds` of the study seed: replicate ``i`` gets
+    ``SeedSequence(random_seed).spawn(n_sims)[i].generate_state(1)[0]``.
+    """
+    where = "simulation_based_calibration"
+    n_sims = check_int(n_sims, where, "n_sims", low=1)
+    return _seeds.child_seeds(random_seed, n_sims, where)
 
 
 def simulation_based_calibration(
@@ -114,7 +118,7 @@ def simulation_based_calibration(
         variables (at least ``n_ranks`` draws).
     n_sims : int
         Number of replicates.
-    random_seed : int or numpy.random.Generator
+    random_seed : int, numpy.random.SeedSequence or numpy.random.Generator
         Study seed; replicate ``i`` gets seed :func:`replicate_seeds` ``[i]`` (use an int to
         resume from ``results_file``).
     n_ranks : int
@@ -158,13 +162,12 @@ def simulation_based_calibration(
             f"simulation_based_calibration: n_ranks + 1 = {n_ranks + 1} is not divisible by "
             f"bins = {bins}"
         )
-    if not (0 < alpha < 1):
-        raise ValueError(f"simulation_based_calibration: alpha must be in (0, 1), got {alpha!r}")
+    check_float(
+        alpha, "simulation_based_calibration", "alpha", low=0, high=1, low_open=True, high_open=True
+    )
     if var_names is not None:
         var_names = [str(v) for v in var_names]
-    from bayesinv.inference.sampling import _seed_to_int
-
-    study_seed = _seed_to_int(random_seed)
+    study_seed = _seeds.as_int(random_seed, "simulation_based_calibration")
     seeds = replicate_seeds(study_seed, n_sims)
     header = {
         "format": RESULTS_FORMAT,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 
+from bayesinv._checks import check_int
+
 __all__ = ["dask_client", "run_replicates"]
 
 
@@ -38,10 +40,8 @@ def dask_client(address: str | None = None, *, n_workers: int | None = None):
         with Client(address) as client:
             yield client
         return
-    if n_workers is not None and (
-        isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1
-    ):
-        raise ValueError(f"dask_client: n_workers must be an integer >= 1, got {n_workers!r}")
+    if n_workers is not None:
+        n_workers = check_int(n_workers, "dask_client", "n_workers", low=1)
     with (
         LocalCluster(
             n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None

@@ -117,7 +117,8 @@ def compile_model(
         kwargs["initial_points"] = initvals
     if not jitter:
         kwargs["jitter_rvs"] = set()
-    compiled = nutpie.compile_pymc_model(model, **kwargs)
+    with _seeds.reproducible_compilation():  # the same rounding with a cold or warm cache
+        compiled = nutpie.compile_pymc_model(model, **kwargs)
     return CompiledModel(model, compiled, observed_from or model)
 
 
@@ -227,11 +228,6 @@ def sample(
         return _sample_nutpie(model, seed, bool(progressbar), time_budget, save_to, options)
 
 
-def _seed_to_int(random_seed) -> int:
-    # kept until bayesinv.calibration.runner imports bayesinv._seeds (issue 13); remove then
-    return _seeds.as_int(random_seed, _WHERE)
-
-
 def _blas_limits(blas_threads):
     if blas_threads is None:
         return contextlib.nullcontext()
@@ -242,21 +238,22 @@ def _blas_limits(blas_threads):
 
 def _sample_pymc(model, seed, progressbar, options):
     kwargs = {"nuts": options["nuts"]} if options["nuts"] else {}
-    return pm.sample(
-        draws=options["draws"],
-        tune=options["tune"],
-        chains=options["chains"],
-        cores=options["cores"],
-        random_seed=seed,
-        nuts_sampler="pymc",
-        progressbar=progressbar,
-        initvals=options["initvals"],
-        init=options["init"],
-        var_names=options["var_names"],
-        discard_tuned_samples=not options["save_warmup"],
-        model=model,
-        **kwargs,
-    )
+    with _seeds.reproducible_compilation():  # the same rounding with a cold or warm cache
+        return pm.sample(
+            draws=options["draws"],
+            tune=options["tune"],
+            chains=options["chains"],
+            cores=options["cores"],
+            random_seed=seed,
+            nuts_sampler="pymc",
+            progressbar=progressbar,
+            initvals=options["initvals"],
+            init=options["init"],
+            var_names=options["var_names"],
+            discard_tuned_samples=not options["save_warmup"],
+            model=model,
+            **kwargs,
+        )
 
 
 def _nutpie_seed(seed: int, chains: int) -> int:

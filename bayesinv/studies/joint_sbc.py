@@ -33,6 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayesinv import _seeds
+from bayesinv._checks import check_int, check_positive
+
 __all__ = ["JointSBCStudy"]
 
 MODALITIES = ("gravity", "muography")
@@ -42,6 +45,9 @@ _CACHE: dict = {}
 #: guards the cache and the shared random state of the compiled draw function, so that
 #: replicates may run in threads (a threaded map, or dask workers with several threads)
 _LOCK = threading.RLock()
+#: seed the draw function is compiled with; no draw uses it, since :meth:`simulate` reseeds
+#: every generator of the function from the replicate's own seed before each draw
+_UNUSED_COMPILE_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -90,23 +96,14 @@ class JointSBCStudy:
     fixed_noise_scale: float | None = None
 
     def __post_init__(self):
+        where = "JointSBCStudy"
         for name in ("nx", "nz", "n_gravity", "n_rays", "draws"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"JointSBCStudy: {name} must be an integer >= 1, got {value!r}")
-        if isinstance(self.tune, bool) or not isinstance(self.tune, int) or self.tune < 0:
-            raise ValueError(f"JointSBCStudy: tune must be an integer >= 0, got {self.tune!r}")
+            check_int(getattr(self, name), where, name, low=1)
+        check_int(self.tune, where, "tune", low=0)
         for name in ("cell", "density_sd", "relative_error", "noise_prior_sd"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not (np.isfinite(value) and value > 0):
-                raise ValueError(f"JointSBCStudy: {name} must be a number > 0, got {value!r}")
-        value = self.fixed_noise_scale
-        if value is not None and (
-            not isinstance(value, int | float) or not (np.isfinite(value) and value > 0)
-        ):
-            raise ValueError(
-                f"JointSBCStudy: fixed_noise_scale must be a number > 0 or None, got {value!r}"
-            )
+            check_positive(getattr(self, name), where, name)
+        if self.fixed_noise_scale is not None:
+            check_positive(self.fixed_noise_scale, where, "fixed_noise_scale")
 
     @property
     def n_params(self) -> int:
@@ -232,7 +229,8 @@ class JointSBCStudy:
 
             model = self.generative_model()
             names = [*self.var_names_generative(), *MODALITIES]
-            fn = compile_pymc([], [model[n] for n in names], random_seed=0)
+            with _seeds.reproducible_compilation():
+                fn = compile_pymc([], [model[n] for n in names], random_seed=_UNUSED_COMPILE_SEED)
             return names, fn
 
         return self._cached("draw", build)
@@ -246,8 +244,9 @@ class JointSBCStudy:
 
         Parameters
         ----------
-        rng : numpy.random.Generator
-            Source of the replicate's randomness.
+        rng : numpy.random.Generator or int
+            Source of the replicate's randomness (a generator is consumed once, see
+            :mod:`bayesinv._seeds`).
 
         Returns
         -------
@@ -259,8 +258,10 @@ class JointSBCStudy:
 
         names, fn = self._draw_function()
         rngs = [v for v in fn.get_shared() if "RandomGenerator" in type(v.type).__name__]
-        seed = int(rng.integers(0, 2**32))
-        with _LOCK:  # reseed and draw atomically: the generator state is shared
+        seed = _seeds.as_int(rng, "JointSBCStudy.simulate", "rng")
+        # reseed and draw atomically: the generators of the compiled function are shared by
+        # the threads of this process, and a draw must depend only on this replicate's seed
+        with _LOCK:
             reseed_rngs(rngs, seed)
             values = dict(zip(names, fn(), strict=True))
         truth = {n: np.asarray(values[n]) for n in self.var_names_generative()}
@@ -274,19 +275,29 @@ class JointSBCStudy:
         ----------
         data : dict of str to numpy.ndarray
             One vector per modality, from :meth:`simulate`.
-        seed : int
-            Sampler seed.
+        seed : int, numpy.random.SeedSequence or numpy.random.Generator
+            Sampler seed (see :mod:`bayesinv._seeds`).
 
         Returns
         -------
         xarray.DataTree
             With a ``posterior`` group of ``draws`` draws from one chain.
+
+        Notes
+        -----
+        The model is compiled inside :func:`bayesinv._seeds.reproducible_compilation`: with
+        PyTensor's default fast-math flags the compiled log density rounds differently in a
+        process that compiled its kernels than in one that loaded them from the on-disk cache,
+        and the same seed gave different chains in a serial run and on a dask cluster.
         """
         import nutpie
 
+        seed = _seeds.as_int(seed, "JointSBCStudy.fit", "seed")
+
         def build():
             model, shared = self.fitted_model()
-            return nutpie.compile_pymc_model(model, backend="numba"), shared
+            with _seeds.reproducible_compilation():
+                return nutpie.compile_pymc_model(model, backend="numba"), shared
 
         compiled, shared = self._cached("compiled", build)
         compiled = compiled.with_data(**{shared[m]: data[m] for m in MODALITIES})
@@ -296,7 +307,7 @@ class JointSBCStudy:
             tune=max(self.tune, 1),
             chains=1,
             cores=1,
-            seed=int(seed),
+            seed=seed,
             progress_bar=False,
         )
 

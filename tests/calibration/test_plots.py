@@ -58,5 +58,21 @@ def test_rank_histograms_show_the_counts(u_shaped, tmp_path):
 
 @pytest.mark.parametrize("plot", [plot_rank_histograms, plot_ecdf_difference])
 def test_bad_prob(plot, uniform):
-    with pytest.raises(ValueError, match="prob must be in"):
+    with pytest.raises(ValueError, match=f"{plot.__name__}: prob must be a finite number > 0"):
         plot(uniform, prob=1.5)
+
+
+def _band(fig):
+    return fig.axes[0].collections[0].get_paths()[0].vertices.copy()
+
+
+def test_ecdf_band_comes_from_the_explicit_seed(uniform):
+    # the band is simulated: the same seed draws the same band, another seed another one
+    a = plot_ecdf_difference(uniform, n_simulations=200, random_seed=3)
+    b = plot_ecdf_difference(uniform, n_simulations=200, random_seed=3)
+    c = plot_ecdf_difference(uniform, n_simulations=200, random_seed=4)
+    np.testing.assert_array_equal(_band(a), _band(b))
+    assert not np.array_equal(_band(a), _band(c))
+    plt.close("all")
+    with pytest.raises(ValueError, match="plot_ecdf_difference: random_seed must be"):
+        plot_ecdf_difference(uniform, random_seed=None)

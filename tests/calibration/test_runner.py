@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from bayesinv.calibration.runner import load_sbc_ranks, sbc_from_ranks, simulation_based_calibration
-from bayesinv.inference.laplace import gauss_newton_laplace
+from bayesinv.inference import gauss_newton_laplace
 from bayesinv.operators import MatrixOperator
 
 N, ND, PRIOR_SD, NOISE_SD = 3, 5, 1.0, 0.5
@@ -197,7 +197,7 @@ def test_sbc_from_ranks_checks_its_input():
         sbc_from_ranks({"a": np.array([0, 10])}, 9, bins=5)
     with pytest.raises(ValueError, match="must be integers"):
         sbc_from_ranks({"a": np.array([0.5, 1.0])}, 9, bins=5)
-    with pytest.raises(ValueError, match="alpha must be in"):
+    with pytest.raises(ValueError, match="alpha must be a finite number > 0 and < 1"):
         simulation_based_calibration(simulate, fit_with(NOISE_SD), 3, random_seed=1, alpha=2.0)
 
 

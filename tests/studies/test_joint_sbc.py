@@ -87,8 +87,8 @@ def test_threaded_replicates_give_the_serial_ranks():
     [
         ({"nx": 0}, "nx must be an integer >= 1"),
         ({"tune": -1}, "tune must be an integer >= 0"),
-        ({"relative_error": 0.0}, "relative_error must be a number > 0"),
-        ({"fixed_noise_scale": -1.0}, "fixed_noise_scale must be a number > 0"),
+        ({"relative_error": 0.0}, "relative_error must be a finite number > 0"),
+        ({"fixed_noise_scale": -1.0}, "fixed_noise_scale must be a finite number > 0"),
     ],
 )
 def test_bad_study_arguments(kwargs, message):
