@@ -285,30 +285,30 @@ class JointSBCStudy:
 
         Notes
         -----
-        The model is compiled inside :func:`bayesinv._seeds.reproducible_compilation`: with
+        The model is compiled (by :func:`bayesinv.inference.sampling.compile_model`, once per
+        process) inside :func:`bayesinv._seeds.reproducible_compilation`: with
         PyTensor's default fast-math flags the compiled log density rounds differently in a
         process that compiled its kernels than in one that loaded them from the on-disk cache,
         and the same seed gave different chains in a serial run and on a dask cluster.
         """
-        import nutpie
+        from bayesinv.inference.sampling import compile_model, sample
 
         seed = _seeds.as_int(seed, "JointSBCStudy.fit", "seed")
 
         def build():
             model, shared = self.fitted_model()
-            with _seeds.reproducible_compilation():
-                return nutpie.compile_pymc_model(model, backend="numba"), shared
+            return compile_model(model), shared
 
         compiled, shared = self._cached("compiled", build)
         compiled = compiled.with_data(**{shared[m]: data[m] for m in MODALITIES})
-        return nutpie.sample(
+        return sample(
             compiled,
             draws=self.draws,
-            tune=max(self.tune, 1),
+            tune=self.tune,
             chains=1,
             cores=1,
-            seed=seed,
-            progress_bar=False,
+            random_seed=seed,
+            progressbar=False,
         )
 
 
