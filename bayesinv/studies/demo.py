@@ -41,7 +41,14 @@ from bayesinv import _progress
 from bayesinv._checks import check_choice, check_float, check_int, check_positive
 from bayesinv._seeds import child_seeds
 from bayesinv.grid import Grid2D
-from bayesinv.studies._demo_page import FIGURES, UNITS, annotate, write_figures, write_report
+from bayesinv.studies._demo_page import (
+    FIGURES,
+    UNITS,
+    annotate,
+    table_rows,
+    write_figures,
+    write_report,
+)
 from bayesinv.studies._demo_survey import STREAMS, DemoSurvey, boundary_band, demo_survey
 
 __all__ = [
@@ -270,15 +277,6 @@ def build_joint_model(survey: DemoSurvey, config: DemoConfig, coupled: bool):
     return inv.build()
 
 
-def _field_numbers(result, name, truth, band) -> dict:
-    mean = result.idata["posterior"][name].mean(("chain", "draw")).values
-    return {
-        "rmse": float(result.truth.loc[name, "rmse"]),
-        "boundary_rmse": float(np.sqrt(np.mean((mean - truth)[band] ** 2))),
-        "coverage_90": float(result.truth.loc[name, "coverage_90"]),
-    }
-
-
 def _sample(model, config: DemoConfig, seed: int, progressbar):
     """NUTS in the coordinates of the model's Laplace approximation at its MAP point.
 
@@ -365,7 +363,9 @@ def run_demo(out, config: DemoConfig | None = None, progressbar: bool | None = N
         # predictive draws and log-likelihood first, so that every group gets the geometry
         trees[label] = annotate(_complete(idata, model, seeds[label]), survey)
 
-    _progress.stage("demo: writing the reports and figures")
+    _progress.stage("demo: writing the figures and reports")
+    # the study's figures first: the joint page shows them (and checks that they exist)
+    write_figures(out, survey, trees, config.background_slowness)
     folders = {"separate": out / "separate", "joint": out}
     results = {
         label: write_report(
@@ -378,24 +378,9 @@ def run_demo(out, config: DemoConfig | None = None, progressbar: bool | None = N
             config.seed,  # recorded; the draws were made above with the run's child seed
             FIGURES if label == "joint" else [],
         )
-        for label in models
+        for label in models  # separate first: the joint page links its page
     }
-    write_figures(out, survey, results, config.background_slowness)
-    band = boundary_band(survey.shape)
-    rows = []
-    for label, result in results.items():
-        conv = result.convergence
-        for name in ("density", "slowness"):
-            rows.append(
-                {"inversion": label, "field": name}
-                | _field_numbers(result, name, survey.truth[name], band)
-                | {
-                    "max_rhat": conv.max_rhat,
-                    "min_ess_bulk": conv.min_ess_bulk,
-                    "divergences": conv.n_divergent,
-                    "sampling_s": round(walls[label], 1),
-                }
-            )
+    rows = table_rows(results, survey, walls)
     joint = results["joint"]
     conv = joint.convergence
     headline = {

@@ -102,9 +102,9 @@ def test_page_notes_say_whether_each_check_passes():
     truth = pd.DataFrame({"coverage_90": [0.95, 0.54]}, index=["density", "slowness"])
     notes = dict(page_notes(ppc, truth, "joint"))
     checks = notes["What the posterior predictive checks say"]
-    gravity, traveltime = checks.split("<b>traveltime</b>")
+    gravity, traveltime = checks.split("\n\ntraveltime (")
     assert "reproduces these data within their noise" in gravity
-    assert "This check fails" in traveltime and "max |z| = 11.10" in traveltime
+    assert "this check FAILS" in traveltime and "max |z| = 11.10" in traveltime
     assert "slowness 54%" in notes["What the known truth says"]
     assert "separate/index.html" in notes["What the known truth says"]
     assert "inflate the noise" in notes["What to believe when a check fails"]
