@@ -335,10 +335,7 @@ def run_demo(out, config: DemoConfig | None = None, progressbar: bool | None = N
     Notes
     -----
     Each inversion is sampled with NUTS in the coordinates of its Laplace approximation at
-    the MAP point (:func:`bayesinv.inference.hessian_preconditioner` and
-    :func:`~bayesinv.inference.precondition`): the travel times constrain the mean slowness
-    about 240 times better than its prior, which plain NUTS on this problem paid for with
-    about 500 leapfrog steps per draw; preconditioned, about 15.
+    the MAP point (about 15 leapfrog steps per draw instead of 500; see ``_sample``).
 
     Stages are reported through :mod:`bayesinv._progress` (building, sampling each
     inversion, writing reports); the last line on standard error names the report page.
