@@ -1,4 +1,6 @@
-"""The flagship demo's synthetic section: two bodies seen by gravity and by travel times.
+"""The flagship demo's synthetic section and how its posteriors are sampled.
+
+Two bodies seen by gravity and by travel times; NUTS in Laplace coordinates.
 
 Part of :mod:`bayesinv.studies.demo` (which re-exports :class:`DemoSurvey`,
 :func:`demo_survey` and :func:`boundary_band`).
@@ -125,3 +127,53 @@ def boundary_band(shape: np.ndarray) -> np.ndarray:
 
     a = np.abs(shape)
     return (maximum_filter(a, 3) - minimum_filter(a, 3)) > 0.5
+
+
+def sample_preconditioned(model, config: DemoConfig, seed: int, progressbar):
+    """NUTS in the coordinates of the model's Laplace approximation at its MAP point.
+
+    The travel times pin down the mean slowness about 240 times better than its prior
+    (Hessian eigenvalues up to 6e4 in the prior's whitened coordinates), so plain NUTS needs
+    about 500 leapfrog steps per draw until nutpie's low-rank adaptation has learnt those
+    directions (which took 800 or more warm-up draws). In the Laplace coordinates (exact for
+    the separate inversion, which is linear-Gaussian) NUTS needs about 15 steps from the
+    start. The posterior is unchanged (an affine change of variables); the draws are
+    recorded under the model's own names, the working vector ``preconditioned_z`` is dropped.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        One of the demo's models (:func:`~bayesinv.studies.demo.build_joint_model`).
+    config : DemoConfig
+        Sampler settings (``draws``, ``tune``, ``chains``, ``adaptation``, ``target_accept``).
+    seed : int
+        Seed of the MAP search, the Hessian and the sampler.
+    progressbar : bool or None
+        Show nutpie's progress bar.
+
+    Returns
+    -------
+    xarray.DataTree
+        Posterior draws of the model's variables and the sampler statistics.
+    """
+    from bayesinv.inference import find_map, hessian_preconditioner, precondition, sample
+    from bayesinv.inference.preconditioning import Z_NAME, unconstrained_layout
+
+    point = find_map(model, random_seed=seed)
+    x_map = np.concatenate([np.ravel(point[v.name]) for v in model.value_vars])
+    logp_dlogp = model.logp_dlogp_function(ravel_inputs=True, mode="NUMBA")
+    logp_dlogp.set_extra_values({})
+    layout = unconstrained_layout(model)
+    guess, _ = hessian_preconditioner(logp_dlogp, x_map, layout, random_seed=seed)
+    idata = sample(
+        precondition(model, guess),
+        draws=config.draws,
+        tune=config.tune,
+        chains=config.chains,
+        random_seed=seed,
+        progressbar=progressbar,
+        nuts={"adaptation": config.adaptation, "target_accept": config.target_accept},
+    )
+    posterior = idata["posterior"].to_dataset()
+    idata["posterior"] = posterior.drop_dims(posterior[Z_NAME].dims[2:])
+    return idata
