@@ -9,15 +9,11 @@ Part of :mod:`bayesinv.studies.demo` (which re-exports :class:`DemoSurvey`,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bayesinv._seeds import as_generator, child_seeds
 from bayesinv.grid import Grid2D
-
-if TYPE_CHECKING:
-    from bayesinv.studies.demo import DemoConfig
 
 #: the seed's independent streams (children of ``SeedSequence(seed)``, see bayesinv._seeds)
 STREAMS = ("noise", "separate", "joint")
@@ -57,7 +53,7 @@ def _pairs(a: np.ndarray, b: np.ndarray):
     return np.repeat(a, len(b), axis=0), np.tile(b, (len(a), 1))
 
 
-def demo_survey(config: DemoConfig) -> DemoSurvey:
+def demo_survey(config) -> DemoSurvey:
     """Make the demo's seeded truth and data (gravity and travel times).
 
     Parameters
@@ -129,7 +125,7 @@ def boundary_band(shape: np.ndarray) -> np.ndarray:
     return (maximum_filter(a, 3) - minimum_filter(a, 3)) > 0.5
 
 
-def sample_preconditioned(model, config: DemoConfig, seed: int, progressbar):
+def sample_preconditioned(model, config, seed: int, progressbar):
     """NUTS in the coordinates of the model's Laplace approximation at its MAP point.
 
     The travel times pin down the mean slowness about 240 times better than its prior
