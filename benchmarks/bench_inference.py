@@ -29,7 +29,8 @@ def _rel(a, b):
 
 def run(quick: bool = False) -> list[dict]:
     # the gravity-only problem of the former demo (the demo itself is now case study 01)
-    cfg = DemoConfig(nx=32, nz=16, cell=25.0, draws=1000, tune=1000)
+    # prior_sd pinned: the demo's own default changed (200 -> 120) with study 01's priors
+    cfg = DemoConfig(nx=32, nz=16, cell=25.0, draws=1000, tune=1000, prior_sd=200.0)
     grid = Grid2D(cfg.nx, cfg.nz, cfg.cell, cfg.cell)
     survey = gravity_survey(as_generator(cfg.seed, "bench"), grid, cfg.n_receivers, cfg.noise_sd)
     op = Gravity2D(grid, survey.receivers)

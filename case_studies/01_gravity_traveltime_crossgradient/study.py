@@ -29,6 +29,7 @@ REQUIRED = {
     "tune": int,
     "chains": int,
     "adaptation": str,
+    "target_accept": float,
 }
 
 
