@@ -10,7 +10,6 @@ says, and what to believe when a check fails.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import asdict
 
 import numpy as np
@@ -247,17 +246,6 @@ def write_report(tree, folder, model, survey, config, label: str, seed: int, fig
     from bayesinv.diagnostics.report import report
     from bayesinv.diagnostics.truth import truth_coverage
 
-    extra = {
-        "notes": page_notes(
-            ppc_table(posterior_predictive_check(tree)),
-            truth_coverage(tree, survey.truth),
-            label,
-        ),
-        "figures": figures,
-        "kinds": KINDS,
-    }
-    # TODO(issue 13): drop this filter once the report branch (notes=, figures=) is merged
-    extra = {k: v for k, v in extra.items() if k in inspect.signature(report).parameters}
     return report(
         tree,
         folder,
@@ -269,16 +257,20 @@ def write_report(tree, folder, model, survey, config, label: str, seed: int, fig
         units=UNITS,
         receivers=survey.receivers,
         title=f"bayesinv demo (case study 01): {label} inversion, gravity + travel time",
-        **extra,
+        notes=page_notes(
+            ppc_table(posterior_predictive_check(tree)),
+            truth_coverage(tree, survey.truth),
+            label,
+        ),
+        figures=figures,
+        kinds=KINDS,
     )
 
 
-def _map_style(name: str, new_api: bool) -> dict:
+def _map_style(name: str) -> dict:
     """Colour-scale arguments of :func:`plot_field_maps` for one field's maps."""
     means = ("truth", "separate: mean", "joint: mean")
     sds = ("separate: sd", "joint: sd")
-    if not new_api:  # TODO(issue 13): drop with the report branch's plot_field_maps merged
-        return {"shared_scale": means}
     kind = KINDS[name]
     return {
         "kinds": dict.fromkeys(means, kind) | dict.fromkeys(sds, "absolute"),
@@ -286,7 +278,7 @@ def _map_style(name: str, new_api: bool) -> dict:
     }
 
 
-def write_figures(out, survey, trees, background_slowness: float) -> None:
+def write_figures(out, survey, trees) -> None:
     """Write ``maps.png``, ``maps_slowness.png`` and ``data_fit.png``.
 
     Parameters
@@ -297,10 +289,6 @@ def write_figures(out, survey, trees, background_slowness: float) -> None:
         Truth, data and geometry.
     trees : dict of str to xarray.DataTree
         The ``"separate"`` and ``"joint"`` results, with posterior predictive draws.
-    background_slowness : float
-        Host slowness (s/m); drawn as the anomaly about it where the colour scales cannot
-        tell absolute fields from contrasts (before the report branch's
-        ``plot_field_maps(kinds=, shared=)``).
 
     Notes
     -----
@@ -310,26 +298,23 @@ def write_figures(out, survey, trees, background_slowness: float) -> None:
     """
     from bayesinv.diagnostics import plot_data_fit, plot_field_maps
 
-    new_api = "kinds" in inspect.signature(plot_field_maps).parameters
     post = {label: tree["posterior"] for label, tree in trees.items()}
-    offsets = {"density": 0.0, "slowness": 0.0 if new_api else background_slowness}
-    labels = {"slowness": UNITS["slowness"] if new_api else "slowness − host slowness (s/m)"}
     for name, fname in (("density", "maps.png"), ("slowness", "maps_slowness.png")):
         mean = {k: p[name].mean(("chain", "draw")).values for k, p in post.items()}
         sd = {k: p[name].std(("chain", "draw")).values for k, p in post.items()}
         plot_field_maps(
             survey.grid,
             {
-                "truth": survey.truth[name] - offsets[name],
-                "separate: mean": mean["separate"] - offsets[name],
-                "joint: mean": mean["joint"] - offsets[name],
+                "truth": survey.truth[name],
+                "separate: mean": mean["separate"],
+                "joint: mean": mean["joint"],
                 "separate: sd": sd["separate"],
                 "joint: sd": sd["joint"],
             },
             out / fname,
-            units=labels.get(name, UNITS[name]),
+            units=UNITS[name],
             receivers=survey.receivers if name == "density" else None,
-            **_map_style(name, new_api),
+            **_map_style(name),
         )
     plot_data_fit(
         survey.receivers[:, 0],

@@ -348,7 +348,7 @@ def run_demo(out, config: DemoConfig | None = None, progressbar: bool | None = N
 
     _progress.stage("demo: writing the figures and reports")
     # the study's figures first: the joint page shows them (and checks that they exist)
-    write_figures(out, survey, trees, config.background_slowness)
+    write_figures(out, survey, trees)
     folders = {"separate": out / "separate", "joint": out}
     results = {
         label: write_report(

@@ -207,8 +207,8 @@ def load_study(study_dir):
 def verdict_of(headline: dict) -> str | None:
     """Return the overall verdict of a run from its headline numbers.
 
-    Every entry whose key contains ``verdict`` (``verdict``, ``verdict_joint``, ...), at the
-    top level or in a row of ``"table"``, and whose value is a string, is a verdict.
+    A verdict is a string under a key containing ``verdict`` (``verdict_joint``, or a dict
+    such as ``"verdicts": {"separate": ...}``), at the top level or in a ``"table"`` row.
 
     Parameters
     ----------
@@ -223,10 +223,12 @@ def verdict_of(headline: dict) -> str | None:
     """
     rows = headline.get("table") or []
     found = [
-        str(value)
+        str(v)
         for entry in [headline, *(r for r in rows if isinstance(r, dict))]
         for key, value in entry.items()
-        if "verdict" in str(key) and isinstance(value, str)
+        if "verdict" in str(key)
+        for v in (value.values() if isinstance(value, dict) else [value])
+        if isinstance(v, str)
     ]
     if not found:
         return None
