@@ -32,11 +32,12 @@ def compiled_logp_and_grad(model):
     """The numba function nutpie calls for logp + gradient, and a random point for it.
 
     Returns ``(fn, x)`` where ``fn(x) -> (logp, grad)`` is the jitted PyTensor graph that
-    ``nutpie.compile_pymc_model`` wraps in a C callback (no PyTensor Python overhead).
+    ``nutpie.compile_pymc_model`` wraps in a C callback (no PyTensor Python overhead),
+    compiled as :func:`bayesinv.sample` compiles it (:func:`bayesinv.inference.compile_model`).
     """
-    import nutpie
+    from bayesinv.inference.sampling import compile_model
 
-    compiled = nutpie.compile_pymc_model(model)
+    compiled = compile_model(model).nutpie
     if compiled.logp_func.get_shared():
         raise RuntimeError("benchmark models must not use shared variables")
     x = np.random.default_rng(0).standard_normal(compiled.n_dim)

@@ -157,7 +157,7 @@ def _calibrate(fn, target_s: float) -> int:
 
 def run(quick: bool) -> list[dict]:
     """Benchmark rows, one per case."""
-    import nutpie
+    from bayesinv.inference.sampling import compile_model
 
     rng = np.random.default_rng(20261121)
     # many short interleaved chunks, best of each: these machines are shared and noisy, and
@@ -177,9 +177,9 @@ def run(quick: bool) -> list[dict]:
         d_obs = d_clean + sigma * rng.standard_normal(op.n_data)
         m = m_true * (1.0 + 0.1 * rng.standard_normal(op.n_params))
 
-        compiled = nutpie.compile_pymc_model(_model(op, m_true, d_obs, sigma))
+        compiled = compile_model(_model(op, m_true, d_obs, sigma)).nutpie
         loop = _compiled_loop(compiled.compiled_logp_func)
-        prior = nutpie.compile_pymc_model(_model(op, m_true, d_obs, sigma, likelihood=False))
+        prior = compile_model(_model(op, m_true, d_obs, sigma, likelihood=False)).nutpie
         prior_loop = _compiled_loop(prior.compiled_logp_func)
         prior_grad = np.empty_like(m)
         prior_user_data = prior.user_data.ctypes.data

@@ -57,6 +57,14 @@ class CompiledModel:
         self.data_replaced = bool(data_replaced)
         self._compiled = compiled
 
+    @property
+    def nutpie(self):
+        """The nutpie compiled model (``nutpie.compile_pymc_model``'s result).
+
+        For timing the logp+gradient function that sampling calls (``benchmarks/``).
+        """
+        return self._compiled
+
     def with_data(self, **data) -> CompiledModel:
         """Return the same compiled model with new values of its shared data variables.
 
