@@ -19,7 +19,7 @@ import contextvars
 import sys
 import time
 
-__all__ = ["Progress", "reporting", "stage", "update"]
+__all__ = ["Progress", "finish", "reporting", "stage", "update"]
 
 
 class Progress:
@@ -116,3 +116,10 @@ def update(done: int, total: int | None = None, unit: str = "draws") -> None:
     progress = _CURRENT.get()
     if progress is not None and progress.name is not None:
         progress.update(done, total, unit)
+
+
+def finish() -> None:
+    """End the current stage of the current run (no-op outside :func:`reporting`)."""
+    progress = _CURRENT.get()
+    if progress is not None:
+        progress.finish()

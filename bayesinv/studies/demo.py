@@ -380,6 +380,6 @@ def run_demo(out, config: DemoConfig | None = None, progressbar: bool | None = N
         "table": rows,
     }
     write_text(out / "headline.json", json.dumps(headline, indent=2, default=str))
-    _progress.stage("demo: done")
+    _progress.finish()
     print(f"bayesinv demo: report page {(out / 'index.html').resolve()}", file=sys.stderr)
     return headline
