@@ -229,3 +229,48 @@ def test_a_registered_level_solver_is_called_with_its_options(problem):
     np.testing.assert_array_equal(res.final.point["m_raw"], np.zeros(W.n_coefficients(2)))
     with pytest.raises(ValueError, match="registered level solvers"):
         continuation(_besov_builder(G, d, W), 1, random_seed=1, method="prior_mean")
+
+
+def _two_modes(level):
+    """x² observed: modes near -2 (the side of the start) and +2 (more prior mass)."""
+    with pm.Model() as model:
+        x = pm.Normal("x", 0.5, 1.5, initval=-0.5)
+        pm.Normal("y", x**2, 0.5, observed=4.0)
+    return model
+
+
+def test_smc_first_level_finds_the_tall_mode_a_local_solver_misses():
+    built = []
+    found = continuation(
+        lambda level: built.append(_two_modes(level)) or built[-1],
+        2,
+        random_seed=3,
+        method=["smc", "map"],
+    )
+    # SMC ran from prior draws, and the model's own initial value was put back afterwards
+    assert float(built[0].initial_point()["x"]) == -0.5
+    local = continuation(_two_modes, 2, random_seed=3, method="map")  # negative control
+    assert 1.8 < float(found.final.point["x"]) < 2.1
+    assert -2.1 < float(local.final.point["x"]) < -1.8
+    first = found.levels[0].diagnostics
+    assert first["method"] == "smc" and first["carry"] == "best" and first["n_stages"] >= 2
+    np.testing.assert_allclose(found.levels[0].logp, first["best_logp"])
+    # both modes hold particles, in proportion to their mass
+    draws = np.asarray(found.levels[0].result["posterior"]["x"].values).ravel()
+    assert 0.6 < np.mean(draws > 0) < 0.85  # about 0.72 by quadrature
+
+
+def test_smc_level_carries_the_mean_and_a_guess_on_request(problem):
+    G, d = problem
+    W = WaveletField(GRID, "haar", levels=2)
+    res = continuation(
+        _besov_builder(G, d, W),
+        2,
+        random_seed=4,
+        method=["smc", "laplace"],
+        options={"smc": {"carry": "mean", "draws": 150}},
+    )
+    assert res.levels[0].preconditioner is not None
+    assert res.levels[1].diagnostics["preconditioned"]
+    with pytest.raises(ValueError, match="carry must be 'best' or 'mean'"):
+        continuation(_two_modes, 1, random_seed=0, method="smc", options={"smc": {"carry": "x"}})

@@ -17,6 +17,7 @@ from bayesinv.inference.continuation.registry import (
     LevelOutcome,
     register_level_solver,
 )
+from bayesinv.inference.continuation.smc import solve_smc
 from bayesinv.inference.continuation.transfer import prolong_transfer, zero_pad_transfer
 
 __all__ = [
@@ -34,3 +35,4 @@ __all__ = [
 register_level_solver("map", solve_map)
 register_level_solver("laplace", solve_laplace)
 register_level_solver("nuts", solve_nuts)
+register_level_solver("smc", solve_smc)

@@ -147,7 +147,11 @@ def continuation(
         - ``"nuts"``: NUTS (:func:`bayesinv.sample`; 2 chains of 200 + 200 draws by
           default) on the model rewritten in the coordinates of the previous level's guess
           (:func:`~bayesinv.inference.preconditioning.precondition`); the posterior mean
-          is carried on, and the draws' mean and covariance are the next guess.
+          is carried on, and the draws' mean and covariance are the next guess;
+        - ``"smc"``: Sequential Monte Carlo (:func:`~bayesinv.inference.smc.sample_smc`)
+          from the prior, for a first level with several modes; carries its particle of
+          highest posterior density (or, with ``options={"smc": {"carry": "mean"}}``, the
+          posterior mean and the particles' covariance as the next guess).
     transfer : callable, optional
         ``transfer(level, point, fine_model) -> initial values`` of level ``level + 1``;
         default :func:`zero_pad_transfer`.
