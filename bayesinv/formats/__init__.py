@@ -1,13 +1,11 @@
 """Field data in: loaders and writers of survey files, returning objects the operators take.
 
-=================  ==============================================  ===========================
-survey             files                                           operator
-=================  ==============================================  ===========================
-``ERTSurvey``      unified format (``.ohm``, ``.dat``, ``.shm``),   ``DCResistivity2p5D``
-                   Res2DInv 2-D, ERT column files
-``TravelTimeSurvey``  ``.sgt``, column files (sx sz rx rz t err)   ``StraightRayTomography``
-``PotentialSurvey``   UBC-GIF gravity/magnetics, column files       ``Gravity2D``, ``Magnetics2D``
-=================  ==============================================  ===========================
+- :class:`ERTSurvey`: the unified data format (``.ohm``, ``.dat``, ``.shm``), Res2DInv
+  2-D files and ERT column files; for ``DCResistivity2p5D``.
+- :class:`TravelTimeSurvey`: ``.sgt`` files and column files (``sx sz rx rz t err``); for
+  ``StraightRayTomography``.
+- :class:`PotentialSurvey`: UBC-GIF gravity and magnetics observation files and column
+  files; for ``Gravity2D`` and ``Magnetics2D``.
 
 Every reader names the file, the line and what was expected when a file is malformed
 (:class:`FormatError`, a :class:`bayesinv.io.UserError`); a missing reading is kept as NaN,

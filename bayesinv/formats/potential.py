@@ -4,7 +4,7 @@ Sign conventions. bayesinv's gravity is the vertical attraction :math:`g_z` in m
 **positive down** (a mass excess gives a positive anomaly); UBC-GIF GRAV3D/GRAV2D data are
 in mGal with the same sign, so values are read as they are (SimPEG, whose :math:`g_z` is
 positive up, negates them; bayesinv does not). UBC-GIF elevations are positive up;
-bayesinv's :math:`z` is positive down, so :math:`z = -\\text{elevation}`. Magnetic data are
+bayesinv's :math:`z` is positive down, so :math:`z = -\text{elevation}`. Magnetic data are
 total-field anomalies in nT in both, with the inducing field's inclination, declination (in
 degrees) and intensity (nT) from the file's first line.
 """
