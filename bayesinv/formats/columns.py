@@ -242,7 +242,7 @@ def write_columns(path, columns: dict, *, units=None, comments=()) -> Path:
     units : dict of str to str, optional
         Unit written after a column's name (``x[m]``).
     comments : sequence of str
-        Lines written first, each after ``# ``.
+        Lines written first, each as a comment (after a ``#`` and a space).
 
     Returns
     -------
