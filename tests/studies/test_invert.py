@@ -78,3 +78,33 @@ def test_invert_unknown_key_is_a_one_line_user_error(line, tmp_path, capsys):
     config.write_text('[modality.g]\nkind = "gravity"\nfile = "missing.csv"\n')
     assert main(["invert", str(config), "--out", str(tmp_path / "o")]) == 2
     assert "missing.csv: is not a file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_invert_end_to_end_on_an_ert_file(tmp_path, capsys):
+    from bayesinv.formats import ERTSurvey, geometric_factors, write_unified
+    from bayesinv.operators.resistivity import from_survey, surface_electrodes, wenner
+
+    elec, abmn = surface_electrodes(np.arange(0.0, 9.0, 1.0)), wenner(9)
+    k = geometric_factors(elec, abmn)
+    grid = Grid2D(nx=11, nz=3, dx=1.0, dz=1.0, x0=-1.0)
+    rhoa = from_survey(grid, ERTSurvey(elec, abmn, k, k, k)).forward(
+        np.full(grid.size, np.log(0.01))
+    )
+    write_unified(tmp_path / "w.ohm", ERTSurvey(elec, abmn, rhoa / k, rhoa, k, np.full(10, 0.03)))
+    config = tmp_path / "e.toml"
+    assert main(["init", str(tmp_path / "w.ohm"), "--out", str(config)]) == 0
+    text = config.read_text()
+    for old, new in [('"nuts"', '"laplace"'), ("nx = 40", "nx = 9"), ("nz = 15", "nz = 3"),
+                     ("draws = 1000", "draws = 50"), ("chains = 4", "chains = 2"),
+                     ('noise = "scaled"', 'noise = "known"')]:  # fmt: skip
+        text = text.replace(old, new)
+    config.write_text(text)
+    status = main(["invert", str(config), "--out", str(tmp_path / "out")])
+    assert status in (0, 1), capsys.readouterr().err
+    assert (tmp_path / "out" / "doi_log_conductivity.png").is_file()
+    from bayesinv.io import read_datatree
+
+    post = read_datatree(tmp_path / "out" / "posterior.nc")["posterior"]
+    # a 100 ohm-m half-space: the posterior mean log-conductivity is near log(0.01)
+    assert abs(float(post["log_conductivity"].mean()) - np.log(0.01)) < 0.3
