@@ -87,7 +87,7 @@ kind = "{kind}"
 file = "{path.name}"
 format = "auto"       # {", ".join(FORMATS[1:])}
 {error_line}
-noise = "scaled"      # learn a scale factor on the stated errors ("known": use them as they are)
+noise = "scaled"      # learn a scale on the stated errors; "known": as stated (with laplace)
 offset = {"true" if kind in ("gravity", "magnetics") else "false"}       # an unknown base level
 offset_sd = 1.0       # its prior sd, in data units
 trend_sd = 0.0        # > 0: a linear regional trend with this prior sd (data units per m)
