@@ -262,3 +262,12 @@ def test_ert_columns_round_trip_and_mapping(tmp_path, write):
     np.testing.assert_allclose(t.resistance, [2.0])
     np.testing.assert_allclose(t.apparent_resistivity, [4 * np.pi])
     assert any("note" in r for r in t.report)
+
+
+def test_unified_sensor_tokens_in_any_order_with_units(write):
+    text = "2\n# z/m y x/m\n-1.5 7 0\n-2.5 7 4\n1\n# a b m n rhoa\n1 0 2 0 10\n"
+    s = read_unified(write("zyx.ohm", text))
+    np.testing.assert_allclose(s.electrodes, [[0.0, 1.5], [4.0, 2.5]])
+    # at different x, both electrodes are on the (sloping) surface, not buried: pole-pole
+    # K = 2 pi r with the straight distance r
+    np.testing.assert_allclose(s.geometric_factor, [2 * np.pi * np.hypot(4.0, 1.0)])
