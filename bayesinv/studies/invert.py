@@ -161,6 +161,8 @@ def _grid(tables: dict, surveys: dict):
     kinds = {kind for kind, _ in surveys.values()}
     top = pos[:, 1].min() if "traveltime" in kinds else pos[:, 1].max()
     depth = g["depth"] if g["depth"] is not None else width / 3.0
+    if "magnetics" in kinds:  # a station on a cell corner is singular: start just below
+        top += 1e-3 * depth / g["nz"]
     return Grid2D(
         g["nx"], g["nz"], (width + 2 * pad) / g["nx"], depth / g["nz"], x0=xmin - pad, z0=top
     )
