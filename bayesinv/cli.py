@@ -1,4 +1,4 @@
-"""The ``bayesinv`` command: ``demo``, ``run``, ``report`` and ``sbc``.
+"""The ``bayesinv`` command: ``demo``, ``run``, ``report``, ``sbc``, ``invert`` and ``init``.
 
 Exit status (the contract of ``docs/conventions.md``): 0 when the work succeeded (its verdict
 is PASS, or it gives none), 1 when it finished but its verdict is FAIL, 2 for a user error: a
@@ -161,6 +161,34 @@ def _sbc(args) -> int:
     return _exit_status("PASS" if result.passed else "FAIL", "sbc")
 
 
+def _invert(args) -> int:
+    from bayesinv.studies.invert import load_invert_config, run_invert
+    from bayesinv.studies.runner import verdict_of
+
+    config = load_invert_config(args.config)  # every user error here
+    out = args.out or config.tables["output"]["folder"]
+    with _reporting():
+        headline = run_invert(config, out)
+    print(json.dumps(headline, indent=2, default=str))
+    _say_where(Path(out))
+    return _exit_status(verdict_of(headline), "invert")
+
+
+def _init(args) -> int:
+    from bayesinv.io import write_text
+    from bayesinv.studies.invert_init import init_config
+
+    text = init_config(args.datafile, kind=args.kind)
+    if args.out is None:
+        print(text, end="")
+    else:
+        if Path(args.out).exists() and not args.force:
+            raise UserError(f"{args.out}: exists; pass --force to overwrite it")
+        write_text(args.out, text)
+        print(f"configuration written to {args.out}", file=sys.stderr)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     """Build the argument parser (every option has its help text)."""
     from bayesinv.studies.demo import DemoConfig
@@ -229,6 +257,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     sbc.add_argument("config", help="TOML configuration (see case_studies/05_calibration)")
     sbc.add_argument("--out", type=_folder, help="output folder (default: output.folder)")
+    inv = command("invert", "invert your own data files from a TOML config", _invert)
+    inv.add_argument("config", help="TOML configuration (start one with: bayesinv init DATAFILE)")
+    inv.add_argument("--out", type=_folder, help="output folder (default: output.folder)")
+    init = command("init", "write a commented starter config for bayesinv invert", _init)
+    init.add_argument("datafile", help="a data file (.ohm, .dat, .sgt, .obs, .csv, ...)")
+    init.add_argument(
+        "--kind",
+        choices=("gravity", "magnetics", "traveltime", "ert"),
+        help="what the data are (default: guessed from the suffix and header)",
+    )
+    init.add_argument("--out", help="write the config to this file (default: stdout)")
+    init.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     return parser
 
 

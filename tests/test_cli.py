@@ -253,7 +253,7 @@ def test_every_option_of_every_command_has_help(capsys):
     parser = cli._parser()
     subparsers = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
     commands = subparsers[0].choices
-    assert set(commands) == {"demo", "run", "report", "sbc"}
+    assert set(commands) == {"demo", "run", "report", "sbc", "invert", "init"}
     for name, sub in [("bayesinv", parser), *commands.items()]:
         for action in sub._actions:
             if action.__class__.__name__ == "_SubParsersAction":

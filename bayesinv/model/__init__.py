@@ -27,6 +27,7 @@ from bayesinv.model.noise import (
     Noise,
     ScaledNoise,
 )
+from bayesinv.model.offsets import LinearTrend, Offset
 from bayesinv.model.priors import besov_prior, matern_prior
 from bayesinv.model.transforms import bounded_transform, field_mean, positive_transform
 
@@ -42,9 +43,11 @@ __all__ = [
     "IIDNormal",
     "JointInversion",
     "KnownNoise",
+    "LinearTrend",
     "MaternPrior",
     "Modality",
     "Noise",
+    "Offset",
     "Petrophysical",
     "Prior",
     "ScaledNoise",

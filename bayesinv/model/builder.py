@@ -98,6 +98,34 @@ class JointInversion:
         self.modalities[modality.name] = modality
         return self
 
+    def add_offset(self, modality: str, term) -> JointInversion:
+        """Give a declared modality an additive data term: a base level or a linear trend.
+
+        Parameters
+        ----------
+        modality : str
+            Name of a declared modality.
+        term : Offset or LinearTrend
+            See :mod:`bayesinv.model.offsets`; several terms add up.
+
+        Returns
+        -------
+        JointInversion
+            ``self``, for chaining.
+        """
+        if modality not in self.modalities:
+            raise ValueError(
+                f"add_offset: no modality {modality!r}; modalities are {sorted(self.modalities)}"
+            )
+        target = self.modalities[modality]
+        if not hasattr(term, "add_to_model") or not hasattr(term, "validate"):
+            raise TypeError(
+                f"add_offset: term must be an Offset or LinearTrend, got {type(term).__name__}"
+            )
+        term.validate(modality, target.operator.n_data)
+        target.offsets = (*target.offsets, term)
+        return self
+
     def add_coupling(self, coupling) -> JointInversion:
         """Declare a coupling between fields (see :mod:`bayesinv.model.coupling`).
 

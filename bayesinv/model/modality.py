@@ -77,6 +77,10 @@ class Modality:
     mask : array_like of bool, optional
         ``True`` for data to use; excluded data (which may be NaN) are not part of the
         likelihood. The data dim's coordinate keeps the original indices of the used data.
+    offsets : sequence of DataTerm, optional
+        Additive data terms (:class:`~bayesinv.model.offsets.Offset`,
+        :class:`~bayesinv.model.offsets.LinearTrend`): cheap parameters added to the
+        prediction, :math:`\hat d = F(m) + c + X b` (see :mod:`bayesinv.model.offsets`).
 
     Notes
     -----
@@ -99,6 +103,7 @@ class Modality:
     likelihood: str = "normal"
     nu: float | None = None
     mask: object = None
+    offsets: tuple = ()
     _used: np.ndarray = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self):
@@ -148,6 +153,14 @@ class Modality:
         if not np.all(np.isfinite(coords[mask])):
             raise ValueError(f"modality {name!r}: coords has non-finite values")
         self.noise.validate(name, n)
+        self.offsets = tuple(self.offsets)
+        for term in self.offsets:
+            if not hasattr(term, "add_to_model"):
+                raise TypeError(
+                    f"modality {name!r}: offsets must be data terms (Offset, LinearTrend), "
+                    f"got {type(term).__name__}"
+                )
+            term.validate(name, n)
         self.data, self.coords, self.mask = data, coords, mask
         self._used = np.flatnonzero(mask)
 
@@ -216,6 +229,8 @@ class Modality:
             if used.size < self.operator.n_data:
                 predicted = predicted[used]
             observed = self.data[used]
+            for term in self.offsets:
+                predicted = predicted + term.add_to_model(name, self.coords, used, model=model)
             kind, noise = self.noise.add_to_model(name, self.operator.n_data, used, model=model)
             method = self.method()
             if method is not None:

@@ -7,11 +7,13 @@ from bayesinv.operators.resistivity.arrays import (
     surface_electrodes,
     wenner,
 )
+from bayesinv.operators.resistivity.from_survey import from_survey
 from bayesinv.operators.resistivity.operator import DCResistivity2p5D
 
 __all__ = [
     "DCResistivity2p5D",
     "dipole_dipole",
+    "from_survey",
     "pole_pole",
     "schlumberger",
     "surface_electrodes",

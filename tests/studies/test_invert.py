@@ -1,0 +1,110 @@
+"""``bayesinv init`` and ``bayesinv invert`` from the command line, on a CSV gravity line."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bayesinv import Grid2D
+from bayesinv.cli import main
+from bayesinv.operators import Gravity2D
+
+pytestmark = pytest.mark.filterwarnings("ignore::bayesinv.formats.MissingDataWarning")
+
+OFFSET = 0.5
+
+
+@pytest.fixture
+def line(tmp_path):
+    """A gravity line over a buried block, tied to an arbitrary base (offset 0.5 mGal)."""
+    rng = np.random.default_rng(5)
+    x = np.linspace(0.0, 100.0, 11)
+    grid = Grid2D(10, 4, 10.0, 10.0)
+    m = np.zeros((4, 10))
+    m[1:3, 4:6] = 500.0
+    g = Gravity2D(grid, np.column_stack([x, np.full(11, -1.0)])).forward(m.ravel())
+    d = g + OFFSET + 0.01 * rng.standard_normal(11)
+    rows = ["station,x[m],elevation[m],gz[mGal],sd[mGal]"]
+    rows += [
+        f"{i},{float(x[i])!r},1.0,{'' if i == 3 else repr(float(d[i]))},0.01" for i in range(11)
+    ]
+    path = tmp_path / "line.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_init_writes_a_config_that_invert_accepts(line, tmp_path, capsys):
+    config = tmp_path / "inv.toml"
+    assert main(["init", str(line), "--out", str(config)]) == 0
+    text = config.read_text()
+    assert 'kind = "gravity"' in text and "offset = true" in text
+    assert "(1 masked)" in text
+    assert main(["init", str(line), "--out", str(config)]) == 2  # exists, no --force
+    assert "pass --force" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_invert_end_to_end_with_an_offset(line, tmp_path, capsys):
+    config = tmp_path / "inv.toml"
+    main(["init", str(line), "--out", str(config)])
+    text = config.read_text()
+    for old, new in [('"nuts"', '"laplace"'), ("nx = 40", "nx = 10"), ("nz = 15", "nz = 4"),
+                     ("draws = 1000", "draws = 100"), ("chains = 4", "chains = 2"),
+                     ('noise = "scaled"', 'noise = "known"')]:  # fmt: skip
+        text = text.replace(old, new)
+    config.write_text(text.replace("# depth = 100.0", "depth = 40.0"))
+    out = tmp_path / "out"
+    status = main(["invert", str(config), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert status in (0, 1), captured.err
+    headline = json.loads(captured.out)
+    assert headline["ppc"]["data"]["n_data"] == 10  # the blank reading is masked, not used
+    for name in ("index.html", "posterior.nc", "doi_density.png", "field_density.png"):
+        assert (out / name).is_file(), name
+    from bayesinv.io import read_datatree
+
+    post = read_datatree(out / "posterior.nc")["posterior"]
+    offset = post["data_offset"].values
+    assert abs(offset.mean() - OFFSET) < 4 * offset.std() + 0.02  # the base level is recovered
+
+
+def test_invert_unknown_key_is_a_one_line_user_error(line, tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text('[modality.g]\nkind = "gravity"\nfile = "line.csv"\noffest = true\n')
+    assert main(["invert", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "modality.g.offest: unknown key; did you mean 'offset'?" in err
+    config.write_text('[modality.g]\nkind = "gravity"\nfile = "missing.csv"\n')
+    assert main(["invert", str(config), "--out", str(tmp_path / "o")]) == 2
+    assert "missing.csv: is not a file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_invert_end_to_end_on_an_ert_file(tmp_path, capsys):
+    from bayesinv.formats import ERTSurvey, geometric_factors, write_unified
+    from bayesinv.operators.resistivity import from_survey, surface_electrodes, wenner
+
+    elec, abmn = surface_electrodes(np.arange(0.0, 9.0, 1.0)), wenner(9)
+    k = geometric_factors(elec, abmn)
+    grid = Grid2D(nx=11, nz=3, dx=1.0, dz=1.0, x0=-1.0)
+    rhoa = from_survey(grid, ERTSurvey(elec, abmn, k, k, k)).forward(
+        np.full(grid.size, np.log(0.01))
+    )
+    write_unified(tmp_path / "w.ohm", ERTSurvey(elec, abmn, rhoa / k, rhoa, k, np.full(10, 0.03)))
+    config = tmp_path / "e.toml"
+    assert main(["init", str(tmp_path / "w.ohm"), "--out", str(config)]) == 0
+    text = config.read_text()
+    for old, new in [('"nuts"', '"laplace"'), ("nx = 40", "nx = 9"), ("nz = 15", "nz = 3"),
+                     ("draws = 1000", "draws = 50"), ("chains = 4", "chains = 2"),
+                     ('noise = "scaled"', 'noise = "known"')]:  # fmt: skip
+        text = text.replace(old, new)
+    config.write_text(text)
+    status = main(["invert", str(config), "--out", str(tmp_path / "out")])
+    assert status in (0, 1), capsys.readouterr().err
+    assert (tmp_path / "out" / "doi_log_conductivity.png").is_file()
+    from bayesinv.io import read_datatree
+
+    post = read_datatree(tmp_path / "out" / "posterior.nc")["posterior"]
+    # a 100 ohm-m half-space: the posterior mean log-conductivity is near log(0.01)
+    assert abs(float(post["log_conductivity"].mean()) - np.log(0.01)) < 0.3
