@@ -21,6 +21,11 @@ from bayesinv.operators.observation import Differencer, PointSampler, Subset
 from bayesinv.operators.resistivity import DCResistivity2p5D
 from bayesinv.operators.sparse import SparseMatrixOperator
 from bayesinv.operators.traveltime import StraightRayTomography
+from bayesinv.operators.transient import (
+    PumpingSchedule,
+    RadialTransientDiffusion,
+    TransientDiffusion2D,
+)
 
 __all__ = [
     "ComposedOperator",
@@ -40,4 +45,7 @@ __all__ = [
     "as_vector",
     "compose",
     "linear_kernels",
+    "PumpingSchedule",
+    "RadialTransientDiffusion",
+    "TransientDiffusion2D",
 ]
