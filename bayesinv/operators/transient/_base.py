@@ -23,7 +23,7 @@ def check_inside(mesh: Mesh, points: np.ndarray, where: str, name: str) -> None:
     if np.any(out):
         i = int(np.flatnonzero(out)[0])
         raise ValueError(
-            f"{where}: {name}[{i}] = {tuple(points[i])} lies outside the grid "
+            f"{where}: {name}[{i}] = {tuple(float(v) for v in points[i])} lies outside the grid "
             f"x in [{xe[0]:g}, {xe[-1]:g}], z in [{ze[0]:g}, {ze[-1]:g}]"
         )
 
@@ -34,13 +34,15 @@ def check_times(times, where: str) -> np.ndarray:
     if t.size == 0:
         raise ValueError(f"{where}: times must hold at least one observation time")
     if t[0] < 0.0:
-        raise ValueError(f"{where}: times must be >= 0 s (the start), got {t[0]!r} at index 0")
+        raise ValueError(
+            f"{where}: times must be >= 0 s (the start), got {float(t[0])!r} at index 0"
+        )
     bad = np.flatnonzero(np.diff(t) <= 0.0)
     if bad.size:
         i = int(bad[0]) + 1
         raise ValueError(
-            f"{where}: times must be strictly increasing, got {t[i]!r} at index {i} after "
-            f"{t[i - 1]!r}"
+            f"{where}: times must be strictly increasing, got {float(t[i])!r} at index {i} after "
+            f"{float(t[i - 1])!r}"
         )
     return t
 
@@ -75,6 +77,8 @@ class TransientBase(ForwardOperator):
 
     def _setup(self, mesh: Mesh, sources: np.ndarray, schedule, wells, times, options) -> None:
         where = self.name
+        if schedule is None and sources.shape[0] == 0:
+            schedule = PumpingSchedule([1e300], np.zeros((1, 0)))  # no forcing
         if not isinstance(schedule, PumpingSchedule):
             raise TypeError(f"{where}: schedule must be a PumpingSchedule, got {type(schedule)}")
         if schedule.n_sources != sources.shape[0]:
@@ -122,7 +126,7 @@ class TransientBase(ForwardOperator):
         bad = np.flatnonzero(~(s > 0.0))
         if bad.size:
             raise ValueError(
-                f"{self.name}: storage must be > 0 (1/m), got {s[bad[0]]!r} at cell {bad[0]}"
+                f"{self.name}: storage must be > 0 (1/m), got {float(s[bad[0]])!r} at cell {bad[0]}"
             )
         return np.log(s)
 
@@ -182,7 +186,7 @@ class TransientBase(ForwardOperator):
             bad = np.flatnonzero(~(v > 0.0))
             if bad.size:
                 raise ValueError(
-                    f"{self.name}.parameters: {name} must be > 0, got {v[bad[0]]!r} at cell "
+                    f"{self.name}.parameters: {name} must be > 0, got {float(v[bad[0]])!r} at cell "
                     f"{bad[0]}"
                 )
             out.append(np.log(v))

@@ -17,6 +17,8 @@ _NAME = "TransientDiffusion2D"
 
 def source_distribution(mesh, sources, where: str) -> np.ndarray:
     """Dense ``(n_sources, n_cells)`` distribution of unit sources (points or segments)."""
+    if sources is None:
+        return np.zeros((0, mesh.size))
     src = check_array(sources, where, "sources")
     if src.ndim == 1:
         src = src[None, :]
@@ -26,7 +28,8 @@ def source_distribution(mesh, sources, where: str) -> np.ndarray:
             f"segments (x0, z0, x1, z1), got {np.shape(sources)}"
         )
     check_inside(mesh, src[:, :2], where, "sources")
-    check_inside(mesh, src[:, 2:], where, "sources")
+    if src.shape[1] == 4:
+        check_inside(mesh, src[:, 2:], where, "sources")
     out = np.zeros((src.shape[0], mesh.size))
     for s, row in enumerate(src):
         if row.size == 2:
@@ -45,12 +48,14 @@ class TransientDiffusion2D(TransientBase):
     grid : Grid2D
         The cells; ``(x, z)`` is a plan view of a confined aquifer of thickness
         ``thickness`` or a vertical section (``thickness`` = 1 m along strike).
-    sources : array_like
-        Shape ``(n_sources, 2)`` point sources ``(x, z)`` (a well), or ``(n_sources, 4)``
-        line sources ``(x0, z0, x1, z1)`` (a screen or a trench, rate spread evenly along
-        the segment). Inside the grid.
-    schedule : PumpingSchedule
-        Piecewise-constant rates (m³/s, positive for extraction) of the sources from ``t = 0``.
+    sources : array_like or None
+        ``None`` for no sources (then ``schedule`` is ``None`` too); shape
+        ``(n_sources, 2)`` for point sources ``(x, z)`` (wells), or ``(n_sources, 4)`` for
+        line sources ``(x0, z0, x1, z1)`` (a screen or a trench, the rate spread evenly
+        along the segment; a point is a segment of zero length). Inside the grid.
+    schedule : PumpingSchedule or None
+        Piecewise-constant rates (m³/s, positive for extraction) of the sources from
+        ``t = 0``; ``None`` when there are no sources.
     wells : array_like
         Observation points ``(x, z)``, shape ``(n_wells, 2)``, inside the grid.
     times : array_like

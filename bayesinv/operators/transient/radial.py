@@ -30,7 +30,9 @@ def log_radii(r_well: float, r_max: float, n: int) -> np.ndarray:
         Edges ``r_well q^i``, ``q = (r_max / r_well)^(1/n)``.
     """
     if not (0.0 < r_well < r_max):
-        raise ValueError(f"log_radii: need 0 < r_well < r_max, got {r_well!r}, {r_max!r}")
+        raise ValueError(
+            f"log_radii: need 0 < r_well < r_max, got {float(r_well)!r}, {float(r_max)!r}"
+        )
     return np.geomspace(r_well, r_max, int(n) + 1)
 
 
@@ -110,7 +112,9 @@ class RadialTransientDiffusion(TransientBase):
         r = _edges(r_edges, "r_edges")
         z = _edges(z_edges, "z_edges")
         if not r[0] > 0.0:
-            raise ValueError(f"{_NAME}: r_edges[0] (the well radius) must be > 0, got {r[0]!r}")
+            raise ValueError(
+                f"{_NAME}: r_edges[0] (the well radius) must be > 0, got {float(r[0])!r}"
+            )
         mesh = radial_mesh(r, z)
         top, bottom = (z[0], z[-1]) if screen is None else _screen(screen, z)
         overlap = np.clip(np.minimum(z[1:], bottom) - np.maximum(z[:-1], top), 0.0, None)
@@ -143,6 +147,6 @@ def _screen(screen, z: np.ndarray):
     if not (z[0] <= top < bottom <= z[-1]):
         raise ValueError(
             f"{_NAME}: screen must satisfy {z[0]:g} <= z_top < z_bottom <= {z[-1]:g}, "
-            f"got ({top!r}, {bottom!r})"
+            f"got ({float(top)!r}, {float(bottom)!r})"
         )
     return top, bottom

@@ -53,7 +53,7 @@ class PumpingSchedule:
         bad = np.flatnonzero(~(d > 0.0))
         if bad.size:
             raise ValueError(
-                f"{where}: durations must be > 0 s, got {d[bad[0]]!r} at index {bad[0]}"
+                f"{where}: durations must be > 0 s, got {float(d[bad[0]])!r} at index {bad[0]}"
             )
         r = check_array(rates, where, "rates")
         if r.ndim == 1:
