@@ -7,6 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from bayesinv._checks import check_array, check_choice, check_int
+from bayesinv.operators._cholesky_numba import CholeskyPattern
 from bayesinv.operators.base import ForwardOperator, NumbaKernels
 from bayesinv.operators.transient import _stepping_numba as k
 from bayesinv.operators.transient._mesh import Mesh, point_weights
@@ -110,8 +111,10 @@ class TransientBase(ForwardOperator):
         rates = np.vstack([schedule.rates, np.zeros((1, schedule.n_sources))])
         self._forcing = np.ascontiguousarray(-rates @ sources)  # extraction lowers the head
         self._observations(point_weights(mesh, wells))
-        d = np.abs(mesh.face_a - mesh.face_b)
-        self._bw = int(d.max()) if d.size else 0
+        # one symbolic analysis (RCM ordering, envelope) for every B = M + c A
+        cells = np.arange(n, dtype=np.int64)
+        fa, fb = mesh.face_a, mesh.face_b
+        self._pattern = CholeskyPattern(np.r_[cells, fa, fb], np.r_[cells, fb, fa], n)
 
     def _fixed_storage(self, storage, n):
         if self.estimate_storage:
@@ -245,8 +248,9 @@ class TransientBase(ForwardOperator):
         """Everything the kernels read, as one tuple (frozen into the compiled closures)."""
         sizes = np.ascontiguousarray(self.step_sizes)
         level = self._level.astype(np.int64)
+        chol = self._pattern.arrays
         return (self.n_cells, self._log_s, self._geometry(), sizes, level, self._interval,
-                self._forcing, self.initial_head, self._bw, self._obs_args(), self._offset,
+                self._forcing, self.initial_head, chol, self._obs_args(), self._offset,
                 self.n_params)  # fmt: skip
 
     def _kernel_data(self) -> tuple:

@@ -21,8 +21,9 @@ Observation ``j`` gathers ``w * (P h_n)`` over the (at most two) step nodes arou
 adjoint scatters. Every kernel allocates its own arrays (thread-safe); loops are sequential
 (each step depends on the previous one).
 
-The SPD solves use a band Cholesky factorisation here; it is the interim solver until the
-shared numba Cholesky (``bayesinv/operators/_cholesky_numba.py``) is on main.
+The SPD solves use the shared envelope Cholesky (``bayesinv/operators/_cholesky_numba.py``):
+``chol = (perm, first, ptr, scatter)`` of the pattern listed as ``[cells; faces (a, b);
+faces (b, a)]``, one factor per distinct step size (rows of ``L``).
 """
 
 import math
@@ -30,55 +31,12 @@ import math
 import numba
 import numpy as np
 
+from bayesinv.operators._cholesky_numba import cholesky_factor, cholesky_solve
+
 GAMMA = 2.0 - math.sqrt(2.0)
 C_STEP = GAMMA / 2.0
 ALPHA = 1.0 / (GAMMA * (2.0 - GAMMA))
 BETA = (1.0 - GAMMA) ** 2 / (GAMMA * (2.0 - GAMMA))
-
-
-# --- SPD band solver (interim) --------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
-def band_factor(diag, face_a, face_b, off, bw, L):
-    """Cholesky factor of the band matrix ``diag + off-diagonals``; False if not SPD."""
-    n = diag.size
-    L[:, :] = 0.0
-    for i in range(n):
-        L[i, 0] = diag[i]
-    for f in range(face_a.size):
-        a, b = face_a[f], face_b[f]
-        if a > b:
-            a, b = b, a
-        L[b, b - a] += off[f]
-    for i in range(n):
-        j0 = max(0, i - bw)
-        for j in range(j0, i + 1):
-            s = L[i, i - j]
-            for k in range(max(j0, j - bw), j):
-                s -= L[i, i - k] * L[j, j - k]
-            if i == j:
-                if not s > 0.0:
-                    return False
-                L[i, 0] = math.sqrt(s)
-            else:
-                L[i, i - j] = s / L[j, 0]
-    return True
-
-
-@numba.njit(cache=True, nogil=True)
-def band_solve(L, b):
-    """Solve ``L L^T x = b`` in place."""
-    n, w = L.shape
-    bw = w - 1
-    for i in range(n):
-        s = b[i]
-        for k in range(1, min(bw, i) + 1):
-            s -= L[i, k] * b[i - k]
-        b[i] = s / L[i, 0]
-    for i in range(n - 1, -1, -1):
-        s = b[i]
-        for k in range(1, min(bw, n - 1 - i) + 1):
-            s -= L[i + k, k] * b[i + k]
-        b[i] = s / L[i, 0]
 
 
 # --- coefficients ---------------------------------------------------------------------------
@@ -114,28 +72,30 @@ def apply_stiffness(T, face_a, face_b, x, out, scale):
 
 
 @numba.njit(cache=True, nogil=True)
-def factor_levels(T, mass, dts, face_a, face_b, bw):
+def factor_levels(T, mass, dts, face_a, face_b, chol):
     """Factors of ``B = M + c A`` for each distinct step size; ``ok`` False on failure."""
-    n = mass.size
-    L = np.zeros((dts.size, n, bw + 1))
-    off = np.empty(T.size)
-    diag = np.empty(n)
+    _, first, ptr, scatter = chol
+    n, nf = mass.size, T.size
+    L = np.zeros((dts.size, ptr[-1]))
+    values = np.empty(n + 2 * nf)
     for k in range(dts.size):
         c = C_STEP * dts[k]
-        diag[:] = mass
-        for f in range(T.size):
-            diag[face_a[f]] += c * T[f]
-            diag[face_b[f]] += c * T[f]
-            off[f] = -c * T[f]
-        if not band_factor(diag, face_a, face_b, off, bw, L[k]):
+        values[:n] = mass
+        for f in range(nf):
+            values[face_a[f]] += c * T[f]
+            values[face_b[f]] += c * T[f]
+            values[n + f] = -c * T[f]
+            values[n + nf + f] = -c * T[f]
+        if not cholesky_factor(first, ptr, scatter, values, L[k]):
             return False, L
     return True, L
 
 
 # --- forward march ----------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True)
-def march(L, level, dts, interval, forcing, T, mass, face_a, face_b, h0):
+def march(L, level, dts, interval, forcing, T, mass, face_a, face_b, h0, chol):
     """States ``H`` (nodes 0..N) and stage values ``Y`` (steps 0..N-1)."""
+    perm, first, ptr, _ = chol
     n_steps, n = level.size, h0.size
     H = np.empty((n_steps + 1, n))
     Y = np.empty((n_steps, n))
@@ -148,11 +108,11 @@ def march(L, level, dts, interval, forcing, T, mass, face_a, face_b, h0):
         for i in range(n):
             rhs[i] = mass[i] * h[i] + 2.0 * c * f[i]
         apply_stiffness(T, face_a, face_b, h, rhs, -c)
-        band_solve(L[level[s]], rhs)
+        cholesky_solve(perm, first, ptr, L[level[s]], rhs)
         Y[s] = rhs
         for i in range(n):
             rhs[i] = mass[i] * (ALPHA * Y[s, i] - BETA * h[i]) + c * f[i]
-        band_solve(L[level[s]], rhs)
+        cholesky_solve(perm, first, ptr, L[level[s]], rhs)
         H[s + 1] = rhs
     return H, Y
 
@@ -185,8 +145,10 @@ def observe_node_adjoint(dd, node, node_ptr, node_obs, node_w, obs_point, pcells
 
 # --- derivatives ------------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True)
-def tangent_march(dm, L, level, dts, T, mass, K, face_a, face_b, res_a, res_b, H, Y):
+def tangent_march(dm, L, level, dts, T, mass, K, faces, res_a, res_b, H, Y, chol):
     """Tangent states ``dH`` for the parameter direction ``dm`` (same factors as forward)."""
+    face_a, face_b = faces
+    perm, first, ptr, _ = chol
     n_steps, n = Y.shape
     dT = np.empty(T.size)
     for f in range(T.size):
@@ -207,20 +169,21 @@ def tangent_march(dm, L, level, dts, T, mass, K, face_a, face_b, res_a, res_b, H
             tmp[i] = y[i] + h[i]
         apply_stiffness(T, face_a, face_b, dh, rhs, -c)
         apply_stiffness(dT, face_a, face_b, tmp, rhs, -c)
-        band_solve(L[level[s]], rhs)
+        cholesky_solve(perm, first, ptr, L[level[s]], rhs)
         for i in range(n):
             rhs[i] = mass[i] * (ALPHA * rhs[i] - BETA * dh[i]) - dmass[i] * (
                 h1[i] - ALPHA * y[i] + BETA * h[i]
             )
         apply_stiffness(dT, face_a, face_b, h1, rhs, -c)
-        band_solve(L[level[s]], rhs)
+        cholesky_solve(perm, first, ptr, L[level[s]], rhs)
         dH[s + 1] = rhs
     return dH
 
 
 @numba.njit(cache=True, nogil=True)
-def adjoint_march(dd, L, level, dts, T, mass, K, faces, res_a, res_b, H, Y, obs, n_params):
+def adjoint_march(dd, L, level, dts, T, mass, K, faces, res_a, res_b, H, Y, obs, chol, n_params):
     """Gradient ``J^T dd`` by the backward (adjoint) sweep; ``obs`` is the observation tuple."""
+    perm, first, ptr, _ = chol
     face_a, face_b = faces
     node_ptr, node_obs, node_w, obs_point, pcells, pw, sign = obs
     n_steps, n = Y.shape
@@ -237,9 +200,9 @@ def adjoint_march(dd, L, level, dts, T, mass, K, faces, res_a, res_b, H, Y, obs,
         for i in range(n):
             nu[i] = o[i] + mass[i] * (mu_next[i] - BETA * nu_next[i])
         apply_stiffness(T, face_a, face_b, mu_next, nu, -c_next)
-        band_solve(L[level[s]], nu)
+        cholesky_solve(perm, first, ptr, L[level[s]], nu)
         mu = ALPHA * mass * nu
-        band_solve(L[level[s]], mu)
+        cholesky_solve(perm, first, ptr, L[level[s]], mu)
         y, h, h1 = Y[s], H[s], H[s + 1]
         for i in range(n):
             g_mass[i] -= mu[i] * (y[i] - h[i]) + nu[i] * (h1[i] - ALPHA * y[i] + BETA * h[i])
@@ -266,16 +229,16 @@ def adjoint_march(dd, L, level, dts, T, mass, K, faces, res_a, res_b, H, Y, obs,
 @numba.njit(cache=True, nogil=True)
 def simulate(m, data):
     """``ok, K, T, mass, L, H, Y`` at ``m`` (forward march with all states kept)."""
-    n, log_s, geometry, sizes, level, interval, forcing, h0, bw = data[:9]
+    n, log_s, geometry, sizes, level, interval, forcing, h0, chol = data[:9]
     fa, fb, ra, rb, vol = geometry
     empty = np.zeros((0, n))
     ok, K, T, mass = coefficients(m, n, log_s, fa, fb, ra, rb, vol)
     if not ok:
-        return False, K, T, mass, np.zeros((0, n, bw + 1)), empty, empty
-    ok, L = factor_levels(T, mass, sizes, fa, fb, bw)
+        return False, K, T, mass, np.zeros((0, chol[2][-1])), empty, empty
+    ok, L = factor_levels(T, mass, sizes, fa, fb, chol)
     if not ok:
         return False, K, T, mass, L, empty, empty
-    H, Y = march(L, level, sizes, interval, forcing, T, mass, fa, fb, h0)
+    H, Y = march(L, level, sizes, interval, forcing, T, mass, fa, fb, h0, chol)
     return True, K, T, mass, L, H, Y
 
 
@@ -297,13 +260,13 @@ def forward_kernel(m, data):
 @numba.njit(cache=True, nogil=True)
 def jvp_kernel(m, dm, data):
     """``J(m) dm`` by the tangent linear model."""
-    sizes, level, obs, offset = data[3], data[4], data[9], data[10]
+    sizes, level, chol, obs, offset = data[3], data[4], data[8], data[9], data[10]
     fa, fb, ra, rb, _ = data[2]
     ok, K, T, mass, L, H, Y = simulate(np.ascontiguousarray(m), data)
     if not ok:
         return np.full(offset.size, np.nan)
     dm = np.ascontiguousarray(dm)
-    dH = tangent_march(dm, L, level, sizes, T, mass, K, fa, fb, ra, rb, H, Y)
+    dH = tangent_march(dm, L, level, sizes, T, mass, K, (fa, fb), ra, rb, H, Y, chol)
     node_ptr, node_obs, node_w, obs_point, pcells, pw, sign = obs
     zero = np.zeros(offset.size)
     return observe(dH, node_ptr, node_obs, node_w, obs_point, pcells, pw, sign, zero)
@@ -312,10 +275,11 @@ def jvp_kernel(m, dm, data):
 @numba.njit(cache=True, nogil=True)
 def vjp_kernel(m, dd, data):
     """``J(m)^T dd`` by the adjoint sweep; NaN when ``dd`` is not finite."""
-    sizes, level, obs, n_params = data[3], data[4], data[9], data[11]
+    sizes, level, chol, obs, n_params = data[3], data[4], data[8], data[9], data[11]
     fa, fb, ra, rb, _ = data[2]
     ok, K, T, mass, L, H, Y = simulate(np.ascontiguousarray(m), data)
     if not ok or not np.all(np.isfinite(dd)):
         return np.full(n_params, np.nan)
     dd = np.ascontiguousarray(dd)
-    return adjoint_march(dd, L, level, sizes, T, mass, K, (fa, fb), ra, rb, H, Y, obs, n_params)
+    faces = (fa, fb)
+    return adjoint_march(dd, L, level, sizes, T, mass, K, faces, ra, rb, H, Y, obs, chol, n_params)
