@@ -9,11 +9,14 @@ import scipy.sparse as sp
 from bayesinv._checks import check_array, check_choice, check_int
 from bayesinv.operators._cholesky_numba import CholeskyPattern
 from bayesinv.operators.base import ForwardOperator, NumbaKernels
+from bayesinv.operators.transient import _kernels_numba as kk
 from bayesinv.operators.transient import _stepping_numba as k
 from bayesinv.operators.transient._mesh import Mesh, point_weights
 from bayesinv.operators.transient.schedule import PumpingSchedule, graded_steps
 
 _DATA_KINDS = ("drawdown", "head")
+#: the gradient keeps every state below this size, and checkpoints above it
+STATE_MEMORY_BYTES = 64 * 2**20
 
 
 def check_inside(mesh: Mesh, points: np.ndarray, where: str, name: str) -> None:
@@ -111,10 +114,19 @@ class TransientBase(ForwardOperator):
         rates = np.vstack([schedule.rates, np.zeros((1, schedule.n_sources))])
         self._forcing = np.ascontiguousarray(-rates @ sources)  # extraction lowers the head
         self._observations(point_weights(mesh, wells))
+        self.checkpoint_every = self._checkpoints(options["checkpoint_every"], n, dt.size)
         # one symbolic analysis (RCM ordering, envelope) for every B = M + c A
         cells = np.arange(n, dtype=np.int64)
         fa, fb = mesh.face_a, mesh.face_b
         self._pattern = CholeskyPattern(np.r_[cells, fa, fb], np.r_[cells, fb, fa], n)
+
+    def _checkpoints(self, every, n, n_steps) -> int:
+        """Return the steps per checkpoint segment: all if the states fit in 64 MB, else ~sqrt."""
+        if every is not None:
+            return check_int(every, self.name, "checkpoint_every", low=1)
+        if 8 * (2 * n_steps + 1) * n <= STATE_MEMORY_BYTES:
+            return max(n_steps, 1)
+        return max(1, round(float(np.sqrt(n_steps / 2.0))))
 
     def _fixed_storage(self, storage, n):
         if self.estimate_storage:
@@ -209,7 +221,7 @@ class TransientBase(ForwardOperator):
             NaN heads if the model is not physical (see Notes of the class).
         """
         m = self._check_m(m)
-        ok, _, _, _, _, H, _ = k.simulate(m, self._kernel_data())
+        ok, H = kk.simulate(m, self._kernel_data())
         if not ok:
             return self.step_times.copy(), np.full((self.steps.size + 1, self.n_cells), np.nan)
         return self.step_times.copy(), H
@@ -251,7 +263,7 @@ class TransientBase(ForwardOperator):
         chol = self._pattern.arrays
         return (self.n_cells, self._log_s, self._geometry(), sizes, level, self._interval,
                 self._forcing, self.initial_head, chol, self._obs_args(), self._offset,
-                self.n_params)  # fmt: skip
+                self.n_params, self.checkpoint_every)  # fmt: skip
 
     def _kernel_data(self) -> tuple:
         cached = self.__dict__.get("_data_cache")
@@ -262,13 +274,13 @@ class TransientBase(ForwardOperator):
     # the Python path calls the module-level kernels with the data tuple (no closure to
     # compile); compiled PyTensor graphs use the closures of _build_numba_kernels
     def _forward(self, m):
-        return k.forward_kernel(m, self._kernel_data())
+        return kk.forward_kernel(m, self._kernel_data())
 
     def _jvp(self, m, dm):
-        return k.jvp_kernel(m, dm, self._kernel_data())
+        return kk.jvp_kernel(m, dm, self._kernel_data())
 
     def _vjp(self, m, dd):
-        return k.vjp_kernel(m, dd, self._kernel_data())
+        return kk.vjp_kernel(m, dd, self._kernel_data())
 
     def vjp(self, m, dd) -> np.ndarray:
         """``J(m)^T dd``; NaN when the model is not physical or ``dd`` is not finite."""
@@ -285,7 +297,7 @@ class TransientBase(ForwardOperator):
 def build_kernels(op: TransientBase) -> NumbaKernels:
     """Njit closures of forward, jvp and vjp over the operator's constant data tuple."""
     data = op._data()
-    fwd, jvp_k, vjp_k = k.forward_kernel, k.jvp_kernel, k.vjp_kernel
+    fwd, jvp_k, vjp_k = kk.forward_kernel, kk.jvp_kernel, kk.vjp_kernel
 
     @numba.njit(nogil=True)
     def forward(m):

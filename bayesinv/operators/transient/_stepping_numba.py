@@ -18,8 +18,10 @@ with ``dR1/dp = dM (y - h_n) + c dA (y + h_n)`` and
 
 Observation ``j`` gathers ``w * (P h_n)`` over the (at most two) step nodes around its time
 (linear interpolation in time) and the four cells of its point (bilinear in space); its
-adjoint scatters. Every kernel allocates its own arrays (thread-safe); loops are sequential
-(each step depends on the previous one).
+adjoint scatters. The march, its tangent and its adjoint work on a segment of steps
+``s0..s1`` so that the whole-operator kernels (``_kernels_numba``) can keep only checkpoints.
+Every kernel allocates its own arrays (thread-safe); loops are sequential (each step depends
+on the previous one).
 
 The SPD solves use the shared envelope Cholesky (``bayesinv/operators/_cholesky_numba.py``):
 ``chol = (perm, first, ptr, scatter)`` of the pattern listed as ``[cells; faces (a, b);
@@ -93,48 +95,51 @@ def factor_levels(T, mass, dts, face_a, face_b, chol):
 
 # --- forward march ----------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True)
-def march(L, level, dts, interval, forcing, T, mass, face_a, face_b, h0, chol):
-    """States ``H`` (nodes 0..N) and stage values ``Y`` (steps 0..N-1)."""
+def march_segment(h_start, s0, s1, L, level, dts, interval, forcing, T, mass, faces, chol):
+    """States ``H`` at nodes ``s0..s1`` and stage values ``Y`` of steps ``s0..s1-1``."""
+    face_a, face_b = faces
     perm, first, ptr, _ = chol
-    n_steps, n = level.size, h0.size
-    H = np.empty((n_steps + 1, n))
-    Y = np.empty((n_steps, n))
-    H[0] = h0
+    n = h_start.size
+    H = np.empty((s1 - s0 + 1, n))
+    Y = np.empty((s1 - s0, n))
+    H[0] = h_start
     rhs = np.empty(n)
-    for s in range(n_steps):
+    for s in range(s0, s1):
+        j = s - s0
         c = C_STEP * dts[level[s]]
         f = forcing[interval[s]]
-        h = H[s]
+        h = H[j]
         for i in range(n):
             rhs[i] = mass[i] * h[i] + 2.0 * c * f[i]
         apply_stiffness(T, face_a, face_b, h, rhs, -c)
         cholesky_solve(perm, first, ptr, L[level[s]], rhs)
-        Y[s] = rhs
+        Y[j] = rhs
         for i in range(n):
-            rhs[i] = mass[i] * (ALPHA * Y[s, i] - BETA * h[i]) + c * f[i]
+            rhs[i] = mass[i] * (ALPHA * Y[j, i] - BETA * h[i]) + c * f[i]
         cholesky_solve(perm, first, ptr, L[level[s]], rhs)
-        H[s + 1] = rhs
+        H[j + 1] = rhs
     return H, Y
 
 
 @numba.njit(cache=True, nogil=True)
-def observe(H, node_ptr, node_obs, node_w, obs_point, pcells, pweights, sign, offset):
-    """``d_j = offset_j + sign * sum_n w_jn (P h_n)_j`` (gather)."""
-    d = offset.copy()
-    for node in range(node_ptr.size - 1):
+def observe_nodes(H, node0, obs, d):
+    """``d_j += sign * w_jn (P h_n)_j`` for the nodes ``node0..`` held in ``H`` (gather)."""
+    node_ptr, node_obs, node_w, obs_point, pcells, pw, sign = obs
+    for r in range(H.shape[0]):
+        node = node0 + r
         for q in range(node_ptr[node], node_ptr[node + 1]):
             j = node_obs[q]
             p = obs_point[j]
             v = 0.0
             for k in range(4):
-                v += pweights[p, k] * H[node, pcells[p, k]]
+                v += pw[p, k] * H[r, pcells[p, k]]
             d[j] += sign * node_w[q] * v
-    return d
 
 
 @numba.njit(cache=True, nogil=True)
-def observe_node_adjoint(dd, node, node_ptr, node_obs, node_w, obs_point, pcells, pw, sign, o):
+def observe_node_adjoint(dd, node, obs, o):
     """``o = d(data)/dh_node^T dd`` (scatter into the four cells of each point)."""
+    node_ptr, node_obs, node_w, obs_point, pcells, pw, sign = obs
     o[:] = 0.0
     for q in range(node_ptr[node], node_ptr[node + 1]):
         j = node_obs[q]
@@ -145,11 +150,10 @@ def observe_node_adjoint(dd, node, node_ptr, node_obs, node_w, obs_point, pcells
 
 # --- derivatives ------------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True)
-def tangent_march(dm, L, level, dts, T, mass, K, faces, res_a, res_b, H, Y, chol):
-    """Tangent states ``dH`` for the parameter direction ``dm`` (same factors as forward)."""
+def coefficient_tangent(dm, T, K, mass, faces, res_a, res_b):
+    """Return the derivatives ``dT`` (faces) and ``dM`` (cells) in the direction ``dm``."""
     face_a, face_b = faces
-    perm, first, ptr, _ = chol
-    n_steps, n = Y.shape
+    n = mass.size
     dT = np.empty(T.size)
     for f in range(T.size):
         a, b = face_a[f], face_b[f]
@@ -158,12 +162,23 @@ def tangent_march(dm, L, level, dts, T, mass, K, faces, res_a, res_b, H, Y, chol
     if dm.size > n:
         for i in range(n):
             dmass[i] = mass[i] * dm[n + i]
-    dH = np.zeros((n_steps + 1, n))
+    return dT, dmass
+
+
+@numba.njit(cache=True, nogil=True)
+def tangent_segment(dh_start, s0, s1, dT, dmass, L, level, dts, T, mass, faces, H, Y, chol):
+    """Tangent states at nodes ``s0..s1`` from ``dh_start`` (``H``, ``Y`` of the segment)."""
+    face_a, face_b = faces
+    perm, first, ptr, _ = chol
+    n = mass.size
+    dH = np.empty((s1 - s0 + 1, n))
+    dH[0] = dh_start
     rhs = np.empty(n)
     tmp = np.empty(n)
-    for s in range(n_steps):
+    for s in range(s0, s1):
+        j = s - s0
         c = C_STEP * dts[level[s]]
-        y, h, h1, dh = Y[s], H[s], H[s + 1], dH[s]
+        y, h, h1, dh = Y[j], H[j], H[j + 1], dH[j]
         for i in range(n):
             rhs[i] = mass[i] * dh[i] - dmass[i] * (y[i] - h[i])
             tmp[i] = y[i] + h[i]
@@ -176,34 +191,37 @@ def tangent_march(dm, L, level, dts, T, mass, K, faces, res_a, res_b, H, Y, chol
             )
         apply_stiffness(dT, face_a, face_b, h1, rhs, -c)
         cholesky_solve(perm, first, ptr, L[level[s]], rhs)
-        dH[s + 1] = rhs
+        dH[j + 1] = rhs
     return dH
 
 
 @numba.njit(cache=True, nogil=True)
-def adjoint_march(dd, L, level, dts, T, mass, K, faces, res_a, res_b, H, Y, obs, chol, n_params):
-    """Gradient ``J^T dd`` by the backward (adjoint) sweep; ``obs`` is the observation tuple."""
-    perm, first, ptr, _ = chol
+def adjoint_segment(dd, s0, s1, L, level, dts, T, mass, faces, H, Y, obs, chol, carry, grads):
+    """Backward sweep over steps ``s1-1..s0``; ``carry = (mu, nu, c)`` of step ``s1``.
+
+    Adds ``-mu_n . dR1_n - nu_n . dR2_n`` to ``grads = (g_face, g_mass)`` (coefficients of
+    ``dT_f`` and of ``dM_c``) and leaves the multipliers of step ``s0`` in ``carry``.
+    """
     face_a, face_b = faces
-    node_ptr, node_obs, node_w, obs_point, pcells, pw, sign = obs
-    n_steps, n = Y.shape
-    g_face = np.zeros(T.size)
-    g_mass = np.zeros(n)
-    mu_next = np.zeros(n)
-    nu_next = np.zeros(n)
-    c_next = 0.0
+    perm, first, ptr, _ = chol
+    mu_next, nu_next, c_next = carry
+    g_face, g_mass = grads
+    n = mass.size
     o = np.empty(n)
-    for s in range(n_steps - 1, -1, -1):
+    nu = np.empty(n)
+    mu = np.empty(n)
+    for s in range(s1 - 1, s0 - 1, -1):
+        j = s - s0
         c = C_STEP * dts[level[s]]
-        observe_node_adjoint(dd, s + 1, node_ptr, node_obs, node_w, obs_point, pcells, pw, sign, o)
-        nu = np.empty(n)
+        observe_node_adjoint(dd, s + 1, obs, o)
         for i in range(n):
             nu[i] = o[i] + mass[i] * (mu_next[i] - BETA * nu_next[i])
-        apply_stiffness(T, face_a, face_b, mu_next, nu, -c_next)
+        apply_stiffness(T, face_a, face_b, mu_next, nu, -c_next[0])
         cholesky_solve(perm, first, ptr, L[level[s]], nu)
-        mu = ALPHA * mass * nu
+        for i in range(n):
+            mu[i] = ALPHA * mass[i] * nu[i]
         cholesky_solve(perm, first, ptr, L[level[s]], mu)
-        y, h, h1 = Y[s], H[s], H[s + 1]
+        y, h, h1 = Y[j], H[j], H[j + 1]
         for i in range(n):
             g_mass[i] -= mu[i] * (y[i] - h[i]) + nu[i] * (h1[i] - ALPHA * y[i] + BETA * h[i])
         for f in range(T.size):
@@ -211,9 +229,17 @@ def adjoint_march(dd, L, level, dts, T, mass, K, faces, res_a, res_b, H, Y, obs,
             g_face[f] -= c * (
                 (mu[a] - mu[b]) * (y[a] + h[a] - y[b] - h[b]) + (nu[a] - nu[b]) * (h1[a] - h1[b])
             )
-        mu_next, nu_next, c_next = mu, nu, c
+        mu_next[:] = mu
+        nu_next[:] = nu
+        c_next[0] = c
+
+
+@numba.njit(cache=True, nogil=True)
+def gradient_from(g_face, g_mass, T, K, mass, faces, res_a, res_b, n_params):
+    """Chain rule to ``log K`` (scatter over faces) and ``log S`` (``dM/dlog S = M``)."""
+    face_a, face_b = faces
+    n = mass.size
     grad = np.zeros(n_params)
-    # chain rule to log K (scatter over faces) and log S (dM/dlog S = M)
     for f in range(T.size):
         a, b = face_a[f], face_b[f]
         t2 = T[f] * T[f] * g_face[f]
@@ -223,63 +249,3 @@ def adjoint_march(dd, L, level, dts, T, mass, K, faces, res_a, res_b, H, Y, obs,
         for i in range(n):
             grad[n + i] = mass[i] * g_mass[i]
     return grad
-
-
-# --- whole-operator kernels on the data tuple (see TransientBase._data) -----------------------
-@numba.njit(cache=True, nogil=True)
-def simulate(m, data):
-    """``ok, K, T, mass, L, H, Y`` at ``m`` (forward march with all states kept)."""
-    n, log_s, geometry, sizes, level, interval, forcing, h0, chol = data[:9]
-    fa, fb, ra, rb, vol = geometry
-    empty = np.zeros((0, n))
-    ok, K, T, mass = coefficients(m, n, log_s, fa, fb, ra, rb, vol)
-    if not ok:
-        return False, K, T, mass, np.zeros((0, chol[2][-1])), empty, empty
-    ok, L = factor_levels(T, mass, sizes, fa, fb, chol)
-    if not ok:
-        return False, K, T, mass, L, empty, empty
-    H, Y = march(L, level, sizes, interval, forcing, T, mass, fa, fb, h0, chol)
-    return True, K, T, mass, L, H, Y
-
-
-@numba.njit(cache=True, nogil=True)
-def forward_kernel(m, data):
-    """Predicted data at ``m``; NaN when the model is not physical or a solve fails."""
-    obs, offset = data[9], data[10]
-    n_data = offset.size
-    ok, _K, _T, _mass, _L, H, _Y = simulate(np.ascontiguousarray(m), data)
-    if not ok:
-        return np.full(n_data, np.nan)
-    node_ptr, node_obs, node_w, obs_point, pcells, pw, sign = obs
-    d = observe(H, node_ptr, node_obs, node_w, obs_point, pcells, pw, sign, offset)
-    if not np.all(np.isfinite(d)):
-        return np.full(n_data, np.nan)
-    return d
-
-
-@numba.njit(cache=True, nogil=True)
-def jvp_kernel(m, dm, data):
-    """``J(m) dm`` by the tangent linear model."""
-    sizes, level, chol, obs, offset = data[3], data[4], data[8], data[9], data[10]
-    fa, fb, ra, rb, _ = data[2]
-    ok, K, T, mass, L, H, Y = simulate(np.ascontiguousarray(m), data)
-    if not ok:
-        return np.full(offset.size, np.nan)
-    dm = np.ascontiguousarray(dm)
-    dH = tangent_march(dm, L, level, sizes, T, mass, K, (fa, fb), ra, rb, H, Y, chol)
-    node_ptr, node_obs, node_w, obs_point, pcells, pw, sign = obs
-    zero = np.zeros(offset.size)
-    return observe(dH, node_ptr, node_obs, node_w, obs_point, pcells, pw, sign, zero)
-
-
-@numba.njit(cache=True, nogil=True)
-def vjp_kernel(m, dd, data):
-    """``J(m)^T dd`` by the adjoint sweep; NaN when ``dd`` is not finite."""
-    sizes, level, chol, obs, n_params = data[3], data[4], data[8], data[9], data[11]
-    fa, fb, ra, rb, _ = data[2]
-    ok, K, T, mass, L, H, Y = simulate(np.ascontiguousarray(m), data)
-    if not ok or not np.all(np.isfinite(dd)):
-        return np.full(n_params, np.nan)
-    dd = np.ascontiguousarray(dd)
-    faces = (fa, fb)
-    return adjoint_march(dd, L, level, sizes, T, mass, K, faces, ra, rb, H, Y, obs, chol, n_params)

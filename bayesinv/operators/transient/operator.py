@@ -80,6 +80,9 @@ class TransientDiffusion2D(TransientBase):
         Bounds of the default graded steps.
     steps_per_level : int
         Steps of each size before doubling, for the default graded steps.
+    checkpoint_every : int, optional
+        Steps per checkpoint segment of the gradient (see Notes). By default all states are
+        kept when they fit in 64 MB (``8 (2N + 1) n`` bytes), else about :math:`\sqrt{N/2}`.
 
     Notes
     -----
@@ -121,9 +124,14 @@ class TransientDiffusion2D(TransientBase):
 
     **Derivatives.** ``jvp`` differentiates each stage (tangent linear model, the same
     factors); ``vjp`` is the exact adjoint of the discrete time stepping, run backward with
-    the same factors (two solves per step, as the forward). The forward states (two vectors
-    per step) are kept for the backward sweep: memory :math:`8 (2N + 1) n` bytes plus one
-    factor per distinct step size.
+    the same factors (two solves per step, as the forward). The backward sweep needs the
+    forward states (two vectors per step). They are all kept when they fit in 64 MB
+    (:math:`8(2N + 1)n` bytes for :math:`N` steps and :math:`n` cells); otherwise the
+    steps are cut into segments of ``checkpoint_every`` steps, only the state at the start
+    of each segment is kept, and each segment is marched again from it just before its
+    backward sweep (one more forward march; memory :math:`8(N/C + 2C + 1)n` bytes for
+    segments of :math:`C` steps, smallest at :math:`C ≈ \sqrt{N/2}`). ``forward`` and ``jvp``
+    keep one segment at a time. Add one Cholesky factor per distinct step size.
 
     **Failures.** If :math:`e^m` over- or underflows, a transmissibility is not positive and
     finite, or a factorisation fails, ``forward``, ``jvp`` and ``vjp`` return NaN (a sampler
@@ -159,6 +167,7 @@ class TransientDiffusion2D(TransientBase):
         dt_min: float | None = None,
         dt_max: float | None = None,
         steps_per_level: int = 4,
+        checkpoint_every: int | None = None,
     ):
         if not isinstance(grid, Grid2D):
             raise TypeError(f"{_NAME}: grid must be a Grid2D, got {type(grid).__name__}")
@@ -170,6 +179,6 @@ class TransientDiffusion2D(TransientBase):
         options = dict(
             storage=storage, estimate_storage=estimate_storage, data=data,
             initial_head=initial_head, steps=steps, dt_min=dt_min, dt_max=dt_max,
-            steps_per_level=steps_per_level,
+            steps_per_level=steps_per_level, checkpoint_every=checkpoint_every,
         )  # fmt: skip
         self._setup(mesh, dist, schedule, wells, times, options)

@@ -58,6 +58,8 @@ class RadialTransientDiffusion(TransientBase):
         is shared among the layers in proportion to their screened length.
     storage, estimate_storage, data, initial_head, steps, dt_min, dt_max, steps_per_level
         As for :class:`TransientDiffusion2D`.
+    checkpoint_every : int, optional
+        As for :class:`TransientDiffusion2D`.
 
     Notes
     -----
@@ -108,6 +110,7 @@ class RadialTransientDiffusion(TransientBase):
         dt_min: float | None = None,
         dt_max: float | None = None,
         steps_per_level: int = 4,
+        checkpoint_every: int | None = None,
     ):
         r = _edges(r_edges, "r_edges")
         z = _edges(z_edges, "z_edges")
@@ -124,7 +127,7 @@ class RadialTransientDiffusion(TransientBase):
         options = dict(
             storage=storage, estimate_storage=estimate_storage, data=data,
             initial_head=initial_head, steps=steps, dt_min=dt_min, dt_max=dt_max,
-            steps_per_level=steps_per_level,
+            steps_per_level=steps_per_level, checkpoint_every=checkpoint_every,
         )  # fmt: skip
         self._setup(mesh, dist, schedule, wells, times, options)
 

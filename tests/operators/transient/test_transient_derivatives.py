@@ -172,3 +172,21 @@ def test_compiled_model_without_object_mode_and_rejects_non_physical_proposals()
     bad[0] = 800.0
     assert not np.isfinite(logp({"m": bad}))
     assert not np.all(np.isfinite(dlogp({"m": bad})))
+
+
+@pytest.mark.parametrize("every", [1, 3, 7])
+def test_checkpointed_derivatives_equal_the_stored_ones(every):
+    base = _cartesian(True)
+    op = TransientDiffusion2D(
+        base.grid, SOURCES, base.schedule, wells=base.wells, times=base.times,
+        estimate_storage=True, initial_head=base.initial_head, steps=base.steps,
+        checkpoint_every=every,
+    )  # fmt: skip
+    assert base.checkpoint_every == base.steps.size and op.checkpoint_every == every
+    rng = np.random.default_rng(every)
+    m = _model(op, rng)
+    dm, dd = rng.standard_normal(op.n_params), rng.standard_normal(op.n_data)
+    np.testing.assert_allclose(op.forward(m), base.forward(m), rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(op.jvp(m, dm), base.jvp(m, dm), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(op.vjp(m, dd), base.vjp(m, dd), rtol=1e-12, atol=1e-15)
+    assert dot_test(op, rng, m) <= 1e-10

@@ -120,3 +120,15 @@ def test_graded_steps_land_on_breakpoints_and_restart():
     )
     with pytest.raises(ValueError, match="dt_max"):
         graded_steps(10.0, 2.0, 1.0)
+
+
+def test_checkpoints_are_chosen_by_the_memory_budget(monkeypatch):
+    from bayesinv.operators.transient import _base
+
+    assert _make().checkpoint_every == _make().steps.size  # small: every state is kept
+    monkeypatch.setattr(_base, "STATE_MEMORY_BYTES", 1000)
+    op = _make()
+    assert op.checkpoint_every == max(1, round(np.sqrt(op.steps.size / 2)))
+    assert _make(checkpoint_every=5).checkpoint_every == 5
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        _make(checkpoint_every=0)
