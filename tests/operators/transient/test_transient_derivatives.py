@@ -190,3 +190,17 @@ def test_checkpointed_derivatives_equal_the_stored_ones(every):
     np.testing.assert_allclose(op.jvp(m, dm), base.jvp(m, dm), rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(op.vjp(m, dd), base.vjp(m, dd), rtol=1e-12, atol=1e-15)
     assert dot_test(op, rng, m) <= 1e-10
+
+
+def test_kernels_are_thread_safe():
+    from concurrent.futures import ThreadPoolExecutor
+
+    op = _cartesian(True)
+    rng = np.random.default_rng(4)
+    models = [_model(op, rng) for _ in range(6)]
+    dd = rng.standard_normal(op.n_data)
+    serial = [op.vjp(m, dd) for m in models]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        parallel = list(pool.map(lambda m: op.vjp(m, dd), models))
+    for a, b in zip(serial, parallel, strict=True):
+        np.testing.assert_array_equal(a, b)
