@@ -115,9 +115,9 @@ def test_graded_steps_land_on_breakpoints_and_restart():
     assert np.isclose(nodes[-1], 100.0) and np.any(np.isclose(nodes, 30.0))
     after = int(np.flatnonzero(np.isclose(nodes, 30.0))[0])
     assert dt[after] == 1.0 and dt[0] == 1.0  # grading restarts after the change
-    assert set(np.unique(dt)) <= {1.0, 2.0, 4.0, 8.0} | set(
-        dt[np.isin(dt, [1.0, 2.0, 4.0, 8.0], invert=True)]
-    )
+    # sizes are dt_min 2^l, except at most one shortened last step per interval
+    odd = dt[~np.isin(dt, [1.0, 2.0, 4.0, 8.0])]
+    assert odd.size <= 2 and np.all(odd < 8.0)
     with pytest.raises(ValueError, match="dt_max"):
         graded_steps(10.0, 2.0, 1.0)
 
