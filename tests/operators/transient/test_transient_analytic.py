@@ -50,6 +50,24 @@ def test_theis_wrong_storage_is_detected():
     assert np.max(np.abs(s / theis - 1.0)) > 0.01
 
 
+def test_plan_view_point_well_matches_theis_until_the_boundary_is_felt():
+    # TransientDiffusion2D in plan view: rate (m3/s), thickness b and storage in their units
+    Q, K, b, Ss = 2e-3, 1e-4, 10.0, 1e-5
+    grid = Grid2D(nx=81, nz=81, dx=5.0, dz=5.0, x0=-202.5, z0=-202.5)
+    wells = np.array([[25.0, 0.0], [0.0, -50.0], [35.0, 35.0]])
+    times = np.r_[np.geomspace(100.0, 700.0, 6), 3000.0]
+    op = TransientDiffusion2D(
+        grid, [[0.0, 0.0]], PumpingSchedule([3000.0], [Q]), wells, times, storage=Ss,
+        thickness=b, dt_min=1.0, dt_max=50.0,
+    )  # fmt: skip
+    s = op.forward(op.parameters(K)).reshape(3, -1)
+    r = np.hypot(wells[:, 0], wells[:, 1])
+    theis = Q / (4 * np.pi * K * b) * exp1(r[:, None] ** 2 * Ss / (4 * K * times[None, :]))
+    np.testing.assert_allclose(s[:, :-1], theis[:, :-1], rtol=0.01)
+    # control: by 3000 s the no-flow boundary 200 m away raises the drawdown above Theis
+    assert np.all(s[:, -1] > 1.02 * theis[:, -1])
+
+
 def test_step_diffusion_matches_erfc_within_one_percent():
     grid = Grid2D(nx=800, nz=1, dx=0.1, dz=1.0, x0=-40.0)
     D, S = 2.0, 1e-3  # diffusivity K/S (m2/s) and storage (1/m)
