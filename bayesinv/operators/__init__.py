@@ -20,6 +20,11 @@ from bayesinv.operators.matrix import MatrixOperator
 from bayesinv.operators.observation import Differencer, PointSampler, Subset
 from bayesinv.operators.resistivity import DCResistivity2p5D
 from bayesinv.operators.sparse import SparseMatrixOperator
+from bayesinv.operators.transient import (
+    PumpingSchedule,
+    RadialTransientDiffusion,
+    TransientDiffusion2D,
+)
 from bayesinv.operators.traveltime import StraightRayTomography
 
 __all__ = [
@@ -34,9 +39,12 @@ __all__ = [
     "MatrixOperator",
     "NumbaKernels",
     "PointSampler",
+    "PumpingSchedule",
+    "RadialTransientDiffusion",
     "SparseMatrixOperator",
     "StraightRayTomography",
     "Subset",
+    "TransientDiffusion2D",
     "as_vector",
     "compose",
     "linear_kernels",
