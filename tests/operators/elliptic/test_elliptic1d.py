@@ -88,6 +88,10 @@ def test_scaling_invariance_and_adjoints(rng):
 
 
 def test_compiled_path_and_rejection(rng):
+    import pymc as pm
+
+    from bayesinv.ops import ForwardOp
+
     grid = Grid1D(nz=8, dz=1 / 8)
     check_compiled_model(Elliptic1D(grid, [0.25, 0.5, 0.8], source=10.0), seed=4)
     op = Elliptic1D(grid, [0.25, 0.5], source=10.0, unknown="a")
@@ -95,6 +99,14 @@ def test_compiled_path_and_rejection(rng):
     bad[2] = 0.0
     k = op.numba_kernels()
     assert np.all(np.isnan(k.forward(bad))) and np.all(np.isnan(k.vjp(bad, np.ones(2))))
+    with pm.Model() as model:
+        a = pm.Normal("a", 1.0, 1.0, shape=8)
+        pm.Normal("d", mu=ForwardOp(op)(a), sigma=0.05, observed=op.forward(np.ones(8)))
+    logp = model.compile_logp(mode="NUMBA")
+    dlogp = model.compile_dlogp(mode="NUMBA")
+    assert np.isfinite(logp({"a": np.ones(8)}))
+    assert not np.isfinite(logp({"a": bad}))  # a rejected proposal, not a crash
+    assert not np.all(np.isfinite(dlogp({"a": bad})))
     with pytest.raises(ValueError, match=r"Elliptic1D: m .*index 2"):
         op.forward(bad)
 
