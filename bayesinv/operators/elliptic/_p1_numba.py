@@ -16,11 +16,21 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from bayesinv.operators.elliptic._q1_numba import coefficients
+
+@numba.njit(cache=True, nogil=True)
+def coefficients(m, kind):
+    """Return ``(a, da/dm, ok)``; ``kind`` 0: ``m = log a``, 1: ``a > 0``, 2: ``a != 0``."""
+    a = np.exp(m) if kind == 0 else m.copy()
+    da = a.copy() if kind == 0 else np.ones_like(m)
+    ok = True
+    for i in range(a.shape[0]):
+        if not np.isfinite(a[i]) or (a[i] <= 0.0 if kind < 2 else a[i] == 0.0):
+            ok = False
+    return a, da, ok
 
 
 @numba.njit(cache=True, nogil=True)
-def _factor(a, el_cell, h, lo, hi):
+def _factor(a, el_cell, h, lo, hi, signed):
     """``L D L^T`` of the free block: ``(ok, d, low)``, ``low[i]`` below ``d[i]``."""
     n = hi - lo
     diag = np.zeros(n)
@@ -39,7 +49,9 @@ def _factor(a, el_cell, h, lo, hi):
         if i > 0:
             low[i - 1] = off[i - 1] / d[i - 1]
             d[i] -= low[i - 1] * off[i - 1]
-        if not (d[i] > 0.0 and np.isfinite(d[i])):
+        # SPD for a > 0; with signed a the unpivoted LDL^T fails only on a (near) zero pivot
+        small = 1e-13 * abs(diag[i]) if signed else 0.0
+        if not (np.isfinite(d[i]) and (abs(d[i]) > small if signed else d[i] > 0.0)):
             return False, d, low
     return True, d, low
 
@@ -69,11 +81,11 @@ def _apply_dA(u, da, el_cell, h, lo, hi):
 
 
 @numba.njit(cache=True, nogil=True)
-def solve_state(a, data):
+def solve_state(a, data, signed):
     """Nodal solution and factor: ``(u, d, low, ok)``."""
     el_cell, h, lo, hi, u_bc, load, _, _, _ = data
     u = u_bc.copy()
-    ok, d, low = _factor(a, el_cell, h, lo, hi)
+    ok, d, low = _factor(a, el_cell, h, lo, hi, signed)
     if not ok:
         return u, d, low, False
     rhs = load[lo:hi] - _apply_dA(u_bc, a, el_cell, h, lo, hi)
@@ -97,11 +109,11 @@ def _observe(u, du, a, da, data):
 
 
 @numba.njit(cache=True, nogil=True)
-def forward_impl(m, data, log_unknown, n_data):
+def forward_impl(m, data, kind, n_data):
     """Predicted data (NaN if ``a`` is not positive or the solve fails)."""
-    a, _, _, _, ok = coefficients(m, log_unknown, False)
+    a, _, ok = coefficients(m, kind)
     if ok:
-        u, _, _, ok = solve_state(a, data)
+        u, _, _, ok = solve_state(a, data, kind == 2)
     if not ok:
         return np.full(n_data, np.nan)
     el = a[data[0]]
@@ -109,12 +121,12 @@ def forward_impl(m, data, log_unknown, n_data):
 
 
 @numba.njit(cache=True, nogil=True)
-def jvp_impl(m, dm, data, log_unknown, n_data):
+def jvp_impl(m, dm, data, kind, n_data):
     """Jacobian times ``dm``: one factorisation, two solves."""
     el_cell, h, lo, hi = data[0], data[1], data[2], data[3]
-    a, _, da, _, ok = coefficients(m, log_unknown, False)
+    a, da, ok = coefficients(m, kind)
     if ok:
-        u, d, low, ok = solve_state(a, data)
+        u, d, low, ok = solve_state(a, data, kind == 2)
     if not ok:
         return np.full(n_data, np.nan)
     dc = da * dm
@@ -126,12 +138,12 @@ def jvp_impl(m, dm, data, log_unknown, n_data):
 
 
 @numba.njit(cache=True, nogil=True)
-def vjp_impl(m, dd, data, log_unknown):
+def vjp_impl(m, dd, data, kind):
     """Transposed Jacobian times ``dd``: one factorisation, two solves."""
     el_cell, h, lo, hi, _, _, obs_elem, obs_t, fl_elem = data
-    a, _, da, _, ok = coefficients(m, log_unknown, False)
+    a, da, ok = coefficients(m, kind)
     if ok:
-        u, d, low, ok = solve_state(a, data)
+        u, d, low, ok = solve_state(a, data, kind == 2)
     if not ok:
         return np.full(m.shape[0], np.nan)
     g = np.zeros(u.shape[0])
@@ -155,19 +167,19 @@ def vjp_impl(m, dd, data, log_unknown):
     return ga * da
 
 
-def make_kernels(data, log_unknown, n_data):
+def make_kernels(data, kind, n_data):
     """Build the (forward, jvp, vjp) njit closures over the operator's data."""
 
     @numba.njit(nogil=True)
     def forward(m):
-        return forward_impl(m, data, log_unknown, n_data)
+        return forward_impl(m, data, kind, n_data)
 
     @numba.njit(nogil=True)
     def jvp(m, dm):
-        return jvp_impl(m, dm, data, log_unknown, n_data)
+        return jvp_impl(m, dm, data, kind, n_data)
 
     @numba.njit(nogil=True)
     def vjp(m, dd):
-        return vjp_impl(m, dd, data, log_unknown)
+        return vjp_impl(m, dd, data, kind)
 
     return forward, jvp, vjp

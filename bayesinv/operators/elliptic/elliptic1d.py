@@ -74,8 +74,11 @@ class Elliptic1D(ForwardOperator):
     flux_points : array_like, optional
         Depths at which the downward flux :math:`q = -a\,du/dz` is observed (on a node: the
         element below it).
-    unknown : {"log", "a"}
-        The parameter: ``log a`` (default) or ``a``.
+    unknown : {"log", "a", "a_signed"}
+        The parameter: ``log a`` (default), ``a > 0``, or ``a`` of either sign
+        (``"a_signed"``: a Gaussian prior on ``a`` itself puts mass on ``a < 0``; the discrete
+        equations stay solvable when no pivot of the unpivoted ``LDL^T`` vanishes, and only
+        ``a = 0`` exactly is refused).
 
     Notes
     -----
@@ -89,8 +92,12 @@ class Elliptic1D(ForwardOperator):
     :math:`∂(δd^T d)/∂a_e = -(λ_e - λ_{e+1})(u_e - u_{e+1})/h` plus the direct term of flux
     data, with :math:`A_{ff}λ_f = (∂d/∂u)^T δd`; times :math:`a` for ``unknown="log"``.
 
-    Failures follow :class:`Elliptic2D`: non-positive ``a`` with ``unknown="a"`` is a
-    ``ValueError`` in Python and NaN (a rejected proposal) in compiled models.
+    Failures follow :class:`Elliptic2D`: non-positive ``a`` with ``unknown="a"`` (zero with
+    ``"a_signed"``) is a ``ValueError`` in Python and NaN (a rejected proposal) in compiled
+    models, as is a vanishing pivot. With ``"a_signed"`` the system is indefinite where
+    ``a`` changes sign; the exact solution still exists, since the flux
+    :math:`a u' = C - \int f` does not depend on the sign of ``a`` (the layered-solution test
+    checks it).
 
     Examples
     --------
@@ -108,7 +115,7 @@ class Elliptic1D(ForwardOperator):
     ):  # fmt: skip
         if not isinstance(grid, Grid1D):
             raise TypeError(f"{_NAME}: grid must be a Grid1D, got {type(grid).__name__}")
-        check_choice(unknown, _NAME, "unknown", ("log", "a"))
+        check_choice(unknown, _NAME, "unknown", ("log", "a", "a_signed"))
         n = grid.nz if mesh is None else check_int(mesh, _NAME, "mesh", low=1)
         if n % grid.nz:
             raise ValueError(
@@ -142,6 +149,7 @@ class Elliptic1D(ForwardOperator):
         self.flux_points, fl_elem, _ = _locate(fp, zn, "flux_points")
         self._data = (el_cell, h, lo, hi, u_bc, load, obs_elem, obs_t, fl_elem)
         self.grid, self.unknown, self.boundary, self.z_nodes = grid, unknown, bc, zn
+        self._kind = ("log", "a", "a_signed").index(unknown)
         self.n_params = grid.nz
         self.n_data = self.points.size + self.flux_points.size
 
@@ -149,6 +157,11 @@ class Elliptic1D(ForwardOperator):
         m = as_vector(m, self.n_params, self.name, "m")
         if self.unknown == "a":
             check_positive_coefficient(m, self.name)
+        elif self.unknown == "a_signed" and np.any(m == 0.0):
+            raise ValueError(
+                f"{_NAME}: m is the coefficient a (unknown='a_signed') and must not be 0; "
+                f"index {int(np.flatnonzero(m == 0.0)[0])} is"
+            )
         return m
 
     def forward(self, m) -> np.ndarray:
@@ -183,17 +196,17 @@ class Elliptic1D(ForwardOperator):
         """
         m = self._checked(m)
         a = np.exp(m) if self.unknown == "log" else m
-        u, _, _, ok = _p1_numba.solve_state(a, self._data)
+        u, _, _, ok = _p1_numba.solve_state(a, self._data, self._kind == 2)
         return u if ok else np.full_like(u, np.nan)
 
     def _forward(self, m):
-        return _p1_numba.forward_impl(m, self._data, self.unknown == "log", self.n_data)
+        return _p1_numba.forward_impl(m, self._data, self._kind, self.n_data)
 
     def _jvp(self, m, dm):
-        return _p1_numba.jvp_impl(m, dm, self._data, self.unknown == "log", self.n_data)
+        return _p1_numba.jvp_impl(m, dm, self._data, self._kind, self.n_data)
 
     def _vjp(self, m, dd):
-        return _p1_numba.vjp_impl(m, dd, self._data, self.unknown == "log")
+        return _p1_numba.vjp_impl(m, dd, self._data, self._kind)
 
     def _build_numba_kernels(self):
-        return NumbaKernels(*_p1_numba.make_kernels(self._data, self.unknown == "log", self.n_data))
+        return NumbaKernels(*_p1_numba.make_kernels(self._data, self._kind, self.n_data))

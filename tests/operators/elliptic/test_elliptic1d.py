@@ -121,3 +121,25 @@ def test_bad_input():
         Elliptic1D(grid, [0.5], boundary={"top": ("neumann", 0.0), "bottom": ("neumann", 1.0)})
     with pytest.raises(ValueError, match="boundary key"):
         Elliptic1D(grid, [0.5], boundary={"left": ("dirichlet", 0.0)})
+
+
+def test_signed_coefficient_matches_exact_solution_and_adjoints(rng):
+    # a of either sign (a Gaussian prior on a itself): the exact layered solution holds for
+    # any non-zero a, since the flux a u' = C - f z does not depend on the sign
+    a = np.array([1.0, -0.3, 2.0, 0.5, -4.0, 1.5])
+    grid = Grid1D(nz=6, dz=1 / 6)
+    z = np.linspace(0.0, 1.0, 25)
+    edges = np.linspace(0.0, 1.0, 7)
+    exact, _ = exact_layered(z, edges, a, 10.0, 0.0, u_bottom=0.0)
+    op = Elliptic1D(grid, z, mesh=24, source=10.0, unknown="a_signed")
+    np.testing.assert_allclose(op.forward(a), exact, rtol=0, atol=1e-10 * np.abs(exact).max())
+    dot_test(op, rng, a, tol=1e-10)
+    assert float(taylor_test(op, a, rng, 0.2 * a * rng.uniform(-1, 1, 6))) > 1.9
+    # a = 1 everywhere: the same as the positive parameterisation
+    pos = Elliptic1D(grid, z, mesh=24, source=10.0, unknown="a")
+    np.testing.assert_allclose(op.forward(np.ones(6)), pos.forward(np.ones(6)), rtol=1e-14)
+    a0 = a.copy()
+    a0[3] = 0.0
+    assert np.all(np.isnan(op.numba_kernels().forward(a0)))
+    with pytest.raises(ValueError, match=r"a_signed.*index 3"):
+        op.forward(a0)
