@@ -9,6 +9,8 @@ import numpy as np
 from bayesinv import _seeds
 from bayesinv._checks import check_int, check_positive
 from bayesinv.grid import Grid2D
+from bayesinv.operators.base import ForwardOperator
+from bayesinv.operators.elliptic.homogenization import HomogenizedCoefficient
 from bayesinv.operators.elliptic.operator import Elliptic2D
 
 __all__ = ["EllipticBenchmark", "elliptic_benchmark"]
@@ -61,6 +63,34 @@ class EllipticBenchmark:
             The operator; its data are comparable with :attr:`data`.
         """
         return Elliptic2D(self.grid, self.points, mesh=(mesh, mesh), source=self.source)
+
+    def homogenized_on(self, n_blocks: int, mesh: int, cell_refine: int = 1) -> ForwardOperator:
+        """Build the homogenized coarse model: fine ``log a`` → data through coarse blocks.
+
+        Parameters
+        ----------
+        n_blocks : int
+            Coarse coefficient blocks per side (must divide the benchmark's blocks).
+        mesh : int
+            Q1 elements per side of the coarse solve (a multiple of ``n_blocks``).
+        cell_refine : int
+            Elements per fine cell in the cell problems.
+
+        Returns
+        -------
+        ForwardOperator
+            ``Elliptic2D(coarse, anisotropic=True) @ HomogenizedCoefficient(grid, coarse)``,
+            taking the same parameters as :attr:`operator`. The benchmark's blocks are
+            independent draws, not a periodic medium, so this level is a biased surrogate
+            (see :class:`HomogenizedCoefficient`, validity), for delayed acceptance.
+        """
+        size = self.grid.nx * self.grid.dx
+        coarse = Grid2D(n_blocks, n_blocks, size / n_blocks, size / n_blocks)
+        h = HomogenizedCoefficient(self.grid, coarse, cell_refine)
+        physics = Elliptic2D(
+            coarse, self.points, mesh=(mesh, mesh), source=self.source, anisotropic=True
+        )
+        return physics @ h
 
 
 def elliptic_benchmark(

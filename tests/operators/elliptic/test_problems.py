@@ -21,3 +21,11 @@ def test_benchmark_problem_geometry_seed_and_noise():
     coarse = p.operator_on(16)
     d_c, d_f = coarse.forward(p.truth), p.operator.forward(p.truth)
     assert coarse.n_data == 169 and 0 < np.abs(d_c - d_f).max() < 0.2 * np.abs(d_f).max()
+    # the homogenized coarse level takes the fine parameters; it is a biased surrogate here
+    hom = p.homogenized_on(4, 16)
+    assert (hom.n_params, hom.n_data) == (64, 169)
+    d_h = hom.forward(p.truth)
+    assert np.all(np.isfinite(d_h)) and np.abs(d_h - d_f).max() > 3 * p.sigma
+    # one fine cell per coarse cell: the cell problem returns a itself, the model is unchanged
+    same = p.homogenized_on(8, 32).forward(p.truth)
+    np.testing.assert_allclose(same, d_f, rtol=1e-12, atol=1e-14)
