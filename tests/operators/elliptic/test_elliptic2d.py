@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
 from bayesinv import Grid2D
-from bayesinv.operators.elliptic import Elliptic2D
+from bayesinv.operators.elliptic import CellAverage, Elliptic2D
 from bayesinv.testing import check_compiled_model, dot_test, taylor_test
 
 UNIT = Grid2D(nx=4, nz=4, dx=0.25, dz=0.25)
@@ -203,8 +203,11 @@ def test_anisotropic_dot_and_taylor(rng):
 
 
 def test_compiled_path_and_rejection_of_non_positive_coefficient(rng):
-    # (the same NaN data inside a compiled PyMC log density: see test_elliptic1d.py)
-    check_compiled_model(Elliptic2D(UNIT, [[0.3, 0.4], [0.6, 0.5]], source=10.0), seed=3)
+    # (the same NaN data inside a compiled PyMC log density: see test_elliptic1d.py). One
+    # compile covers Elliptic2D and CellAverage kernels: a coarse model of a finer field.
+    fine = Grid2D(8, 8, 0.125, 0.125)
+    physics = Elliptic2D(UNIT, [[0.3, 0.4], [0.6, 0.5]], mesh=(8, 8), source=10.0)
+    check_compiled_model(physics @ CellAverage(fine, UNIT, "harmonic"), seed=3)
     op = Elliptic2D(UNIT, rng.uniform(0, 1, (6, 2)), mesh=(8, 8), source=10.0, unknown="a")
     kernels = op.numba_kernels()
     good = np.ones(16)
