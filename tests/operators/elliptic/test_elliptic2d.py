@@ -219,6 +219,14 @@ def test_compiled_path_and_rejection_of_non_positive_coefficient(rng):
     assert np.all(np.isnan(kernels.jvp(bad, np.ones(16))))
     with pytest.raises(ValueError, match=r"Elliptic2D: m .*index 5"):
         op.forward(bad)
+    # thread safety: concurrent kernel calls (nogil) give the serial results
+    from concurrent.futures import ThreadPoolExecutor
+
+    models = [np.exp(rng.standard_normal(16)) for _ in range(8)]
+    serial = [kernels.vjp(a, np.ones(6)) for a in models]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda a: kernels.vjp(a, np.ones(6)), models))
+    np.testing.assert_array_equal(np.array(threaded), np.array(serial))
 
 
 def test_bad_input_names_the_argument():
