@@ -165,16 +165,52 @@ class Elliptic1D(ForwardOperator):
         return m
 
     def forward(self, m) -> np.ndarray:
-        """Predicted data ``[u(points); q(flux_points)]``."""
+        """Predicted data ``[u(points); q(flux_points)]``.
+
+        Parameters
+        ----------
+        m : array_like
+            Parameter vector, length :attr:`n_params`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Data of length :attr:`n_data`; NaN if the factorisation failed.
+        """
         return self._forward(self._checked(m))
 
     def jvp(self, m, dm) -> np.ndarray:
-        """Jacobian at ``m`` applied to ``dm``."""
+        """Apply the Jacobian at ``m`` to ``dm`` (one factorisation, two solves).
+
+        Parameters
+        ----------
+        m, dm : array_like
+            Linearisation point and perturbation, length :attr:`n_params`.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``J(m) dm``, length :attr:`n_data`.
+        """
         m = self._checked(m)
         return self._jvp(m, as_vector(dm, self.n_params, self.name, "dm"))
 
     def vjp(self, m, dd) -> np.ndarray:
-        """Transposed Jacobian at ``m`` applied to ``dd``; NaN for a non-finite ``dd``."""
+        """Apply the transposed Jacobian at ``m`` to ``dd`` (adjoint solve, same factor).
+
+        Parameters
+        ----------
+        m : array_like
+            Linearisation point, length :attr:`n_params`.
+        dd : array_like
+            Data-space vector, length :attr:`n_data`.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``J(m)^T dd``; NaN when ``dd`` holds NaN or infinite values (the cotangent of
+            a failed solve), so it propagates instead of raising.
+        """
         m = self._checked(m)
         arr = np.asarray(dd, dtype=np.float64)
         if arr.shape == (self.n_data,) and not np.all(np.isfinite(arr)):
