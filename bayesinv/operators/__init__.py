@@ -13,6 +13,12 @@ from bayesinv.operators.base import (
     linear_kernels,
 )
 from bayesinv.operators.crossgradient import CrossGradient2D
+from bayesinv.operators.elliptic import (
+    CellAverage,
+    Elliptic1D,
+    Elliptic2D,
+    HomogenizedCoefficient,
+)
 from bayesinv.operators.gravity import Gravity2D
 from bayesinv.operators.lowrank import LowRankUpdate
 from bayesinv.operators.magnetics import Magnetics2D
@@ -28,12 +34,16 @@ from bayesinv.operators.transient import (
 from bayesinv.operators.traveltime import StraightRayTomography
 
 __all__ = [
+    "CellAverage",
     "ComposedOperator",
     "CrossGradient2D",
     "DCResistivity2p5D",
     "Differencer",
+    "Elliptic1D",
+    "Elliptic2D",
     "ForwardOperator",
     "Gravity2D",
+    "HomogenizedCoefficient",
     "LowRankUpdate",
     "Magnetics2D",
     "MatrixOperator",
