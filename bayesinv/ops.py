@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import disconnected_type, grad_not_implemented
 from pytensor.graph.basic import Apply
@@ -26,9 +27,9 @@ from pytensor.link.numba.dispatch.basic import (
     register_funcify_and_cache_key,
 )
 
-from bayesinv.operators.base import ForwardOperator
+from bayesinv.operators.base import ForwardOperator, as_vector
 
-__all__ = ["ForwardOp", "JVPOp", "VJPOp", "forward"]
+__all__ = ["ForwardOp", "JVPOp", "VJPOp", "VJPStateOp", "forward"]
 
 
 def _as_float_vector(x, n: int, op_name: str, argument: str):
@@ -75,6 +76,9 @@ class _OperatorOp(Op):
     def infer_shape(self, node, input_shapes):
         return [(self._sizes()[1],)]
 
+    #: the kernel (attribute of :class:`~bayesinv.operators.NumbaKernels`) compiled graphs call
+    kernel_name = "forward"
+
     def __str__(self) -> str:
         return f"{type(self).__name__}{{{self.operator.name}}}"
 
@@ -101,6 +105,12 @@ class ForwardOp(_OperatorOp):
     itself differentiable for linear operators, so gradients of gradients stay symbolic.
     The pushforward :math:`\dot d = J_F(m) \dot m` is :class:`JVPOp`.
 
+    An operator with a forward *state* (``operator.n_state > 0``: kernels with
+    ``forward_state`` and ``vjp_state``, e.g. a PDE solver keeping its solutions and
+    factors) gives the node a second output, the state, which the pullback hands to
+    :class:`VJPStateOp`; a compiled log density and gradient then solves once per
+    evaluation. Calling the Op still returns ``d`` alone (``default_output``).
+
     Examples
     --------
     >>> import numpy as np
@@ -112,22 +122,58 @@ class ForwardOp(_OperatorOp):
     array([0., 1., 2.])
     """
 
+    default_output = 0
+
+    @property
+    def _stateful(self) -> bool:
+        return self.operator.n_state > 0
+
+    @property
+    def kernel_name(self) -> str:  # noqa: D102 - see _OperatorOp.kernel_name
+        return "forward_state" if self._stateful else "forward"
+
     def _sizes(self):
         return (self.operator.n_params,), self.operator.n_data
 
+    def make_node(self, *inputs):
+        """Node with output ``d`` (and the state, for a stateful operator)."""
+        node = super().make_node(*inputs)
+        if not self._stateful:
+            return node
+        d = pt.tensor(dtype="float64", shape=(self.operator.n_data,))
+        state = pt.tensor(dtype="float64", shape=(self.operator.n_state,))
+        return Apply(self, node.inputs, [d, state])
+
+    def infer_shape(self, node, input_shapes):
+        """Output shapes from the operator's sizes (the Op is never evaluated for them)."""
+        shapes = [(self.operator.n_data,)]
+        return [*shapes, (self.operator.n_state,)] if self._stateful else shapes
+
+    def connection_pattern(self, node):
+        """Return ``d`` as connected to ``m``; the state is not a differentiable output."""
+        return [[True, False]] if self._stateful else [[True]]
+
     def perform(self, node, inputs, outputs):
-        """Evaluate ``operator.forward`` (Python path)."""
-        outputs[0][0] = self.operator.forward(inputs[0])
+        """Evaluate ``operator.forward`` (Python path; with the state if there is one)."""
+        if not self._stateful:
+            outputs[0][0] = self.operator.forward(inputs[0])
+            return
+        m = as_vector(inputs[0], self.operator.n_params, self.operator.name, "m")
+        d, state = self.operator.numba_kernels().forward_state(m)
+        outputs[0][0], outputs[1][0] = np.asarray(d), np.asarray(state)
 
     def pullback(self, inputs, outputs, cotangents):
-        """Return ``VJPOp(operator)(m, cotangent)``."""
-        (m,), (dd,) = inputs, cotangents
+        """Return ``VJPOp(operator)(m, cotangent)`` (``VJPStateOp`` with the state)."""
+        (m,), dd = inputs, cotangents[0]
+        if self._stateful:
+            return [VJPStateOp(self.operator)(m, outputs[1], dd)]
         return [VJPOp(self.operator)(m, dd)]
 
     def pushforward(self, inputs, outputs, tangents):
         """Return ``JVPOp(operator)(m, tangent)``."""
         (m,), (dm,) = inputs, tangents
-        return [JVPOp(self.operator)(m, dm)]
+        out = [JVPOp(self.operator)(m, dm)]
+        return [*out, disconnected_type()] if self._stateful else out
 
 
 class JVPOp(_LinearisedOp):
@@ -146,6 +192,7 @@ class JVPOp(_LinearisedOp):
     """
 
     _extra_inputs = ("dm",)
+    kernel_name = "jvp"
 
     def _sizes(self):
         n = self.operator.n_params
@@ -177,6 +224,7 @@ class VJPOp(_LinearisedOp):
     """
 
     _extra_inputs = ("dd",)
+    kernel_name = "vjp"
 
     def _sizes(self):
         return (self.operator.n_params, self.operator.n_data), self.operator.n_params
@@ -189,6 +237,48 @@ class VJPOp(_LinearisedOp):
         """Return the pullback: ``JVPOp`` for ``dd``; none (linear) for ``m``."""
         (m, _dd), (g,) = inputs, cotangents
         return [_second_derivative(self, m, 0), JVPOp(self.operator)(m, g)]
+
+
+class VJPStateOp(_OperatorOp):
+    """PyTensor Op computing ``vjp_state(m, state, dd)``: the gradient reusing the forward state.
+
+    Parameters
+    ----------
+    operator : ForwardOperator
+        A forward map with ``n_state > 0`` (kernels with ``forward_state`` and
+        ``vjp_state``).
+
+    Notes
+    -----
+    Made by :meth:`ForwardOp.pullback` for stateful operators; ``state`` is the second
+    output of the :class:`ForwardOp` node at the same ``m``. Equal to ``operator.vjp(m, dd)``;
+    linear in ``dd`` (pullback :class:`JVPOp`); not differentiable in ``m`` or ``state``.
+    """
+
+    _extra_inputs = ("state", "dd")
+    kernel_name = "vjp_state"
+
+    def _sizes(self):
+        op = self.operator
+        return (op.n_params, op.n_state, op.n_data), op.n_params
+
+    def connection_pattern(self, node):
+        """Return the connections: ``dd``; ``m`` if nonlinear; never ``state``."""
+        return [[not self.operator.linear], [False], [True]]
+
+    def perform(self, node, inputs, outputs):
+        """Evaluate the kernels' ``vjp_state`` (Python path)."""
+        m, state, dd = inputs
+        outputs[0][0] = np.asarray(self.operator.numba_kernels().vjp_state(m, state, dd))
+
+    def pullback(self, inputs, outputs, cotangents):
+        """Return the pullback: ``JVPOp`` for ``dd``; none for ``m`` and ``state``."""
+        (m, _state, _dd), (g,) = inputs, cotangents
+        return [
+            _second_derivative(self, m, 0),
+            disconnected_type(),
+            JVPOp(self.operator)(m, g),
+        ]
 
 
 def _second_derivative(op: _OperatorOp, m, index: int):
@@ -228,7 +318,7 @@ def _python_fallback(op: _OperatorOp, node, **kwargs):
         return generate_fallback_impl(op, node, **kwargs)
 
 
-def _register_numba(op_type: type[_OperatorOp], kernel_name: str) -> None:
+def _register_numba(op_type: type[_OperatorOp]) -> None:
     @register_funcify_and_cache_key(op_type)
     def funcify(op, node=None, **kwargs):
         kernels = op.operator.numba_kernels()
@@ -236,9 +326,8 @@ def _register_numba(op_type: type[_OperatorOp], kernel_name: str) -> None:
             return _python_fallback(op, node, **kwargs), None
         # The kernel is an njit closure over the operator's data: it is called directly from
         # the compiled graph. Such closures cannot be cached on disk, hence no cache key.
-        return getattr(kernels, kernel_name), None
+        return getattr(kernels, op.kernel_name), None
 
 
-_register_numba(ForwardOp, "forward")
-_register_numba(JVPOp, "jvp")
-_register_numba(VJPOp, "vjp")
+for _op_type in (ForwardOp, JVPOp, VJPOp, VJPStateOp):
+    _register_numba(_op_type)

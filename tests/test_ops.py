@@ -10,7 +10,7 @@ from pytensor.graph.traversal import io_toposort
 
 from bayesinv import Grid2D
 from bayesinv.operators import ForwardOperator, Gravity2D, MatrixOperator
-from bayesinv.ops import ForwardOp, JVPOp, VJPOp, forward
+from bayesinv.ops import ForwardOp, JVPOp, VJPOp, VJPStateOp, forward
 
 
 class PythonOnly(ForwardOperator):
@@ -151,3 +151,102 @@ def test_ops_with_the_same_operator_are_equal(gravity):
     assert ForwardOp(gravity) == ForwardOp(gravity)
     assert hash(ForwardOp(gravity)) == hash(ForwardOp(gravity))
     assert ForwardOp(gravity) != ForwardOp(MatrixOperator(gravity.G))
+
+
+class ExpSolve(ForwardOperator):
+    """``d = A exp(m)`` whose gradient reuses ``exp(m)`` from the forward pass (its state).
+
+    The plain numba ``vjp`` kernel deliberately returns NaN: a compiled gradient that is
+    finite and right can only have come through ``forward_state``/``vjp_state``.
+    """
+
+    linear = False
+
+    def __init__(self, A):
+        self.A = np.ascontiguousarray(A, dtype=np.float64)
+        self.n_data, self.n_params = self.A.shape
+        self._n_state = self.n_params
+
+    def _forward(self, m):
+        return self.A @ np.exp(m)
+
+    def _jvp(self, m, dm):
+        return self.A @ (np.exp(m) * dm)
+
+    def _vjp(self, m, dd):
+        return np.exp(m) * (self.A.T @ dd)
+
+    def _build_numba_kernels(self):
+        import numba
+
+        from bayesinv.operators import NumbaKernels
+
+        A = self.A
+
+        @numba.njit
+        def forward(m):
+            return A @ np.exp(m)
+
+        @numba.njit
+        def jvp(m, dm):
+            return A @ (np.exp(m) * dm)
+
+        @numba.njit
+        def vjp(m, dd):
+            return np.full(m.size, np.nan)
+
+        @numba.njit
+        def forward_state(m):
+            e = np.exp(m)
+            return A @ e, e
+
+        @numba.njit
+        def vjp_state(m, state, dd):
+            return state * (A.T @ dd)
+
+        return NumbaKernels(forward, jvp, vjp, forward_state, vjp_state)
+
+
+def _logp_dlogp(op, rng):
+    with pm.Model() as model:
+        m = pm.Normal("m", 0.0, 1.0, shape=op.n_params)
+        pm.Normal("d", mu=ForwardOp(op)(m), sigma=0.5, observed=rng.standard_normal(op.n_data))
+    fn = model.logp_dlogp_function(ravel_inputs=True, mode="NUMBA")
+    fn.set_extra_values({})
+    return fn
+
+
+@pytest.mark.parametrize("compose_with_matrices", [False, True])
+def test_compiled_gradient_reuses_the_forward_state(rng, compose_with_matrices):
+    op = ExpSolve(rng.standard_normal((5, 4)))
+    assert op.n_state == 4
+    if compose_with_matrices:
+        op = MatrixOperator(rng.standard_normal((3, 5))) @ op @ MatrixOperator(np.eye(4))
+        # (M1 @ op) @ M2: [M2's output (4), M2's state (0), [op's output (5), op's state (4),
+        # M1's state (0)]]
+        assert op.n_state == 4 + 0 + (5 + 4 + 0)
+    fn = _logp_dlogp(op, rng)
+    x = 0.3 * rng.standard_normal(4)
+    _, grad = fn(x)
+    eps = 1e-6
+    numeric = [(fn(x + eps * e)[0] - fn(x - eps * e)[0]) / (2 * eps) for e in np.eye(4)]
+    assert np.all(np.isfinite(grad))
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_stateful_op_node_and_python_path(rng):
+    op = ExpSolve(rng.standard_normal((5, 4)))
+    m = pt.vector("m", shape=(4,))
+    d = ForwardOp(op)(m)  # the data output, not a list
+    assert len(d.owner.outputs) == 2 and d is d.owner.outputs[0]
+    grads = pytensor.grad(d.sum(), m)
+    assert any(isinstance(node.op, VJPStateOp) for node in io_toposort([m], [grads]))
+    m0 = 0.2 * rng.standard_normal(4)
+    f = pytensor.function([m], [d, grads], mode="FAST_COMPILE")  # Python perform
+    value, g = f(m0)
+    np.testing.assert_allclose(value, op.forward(m0))
+    np.testing.assert_allclose(g, op.vjp(m0, np.ones(5)))
+    verify_grad(ForwardOp(op), [m0], rng=rng, mode="FAST_COMPILE")
+    # a stateless operator keeps a one-output node
+    plain = ForwardOp(MatrixOperator(np.eye(4)))(m)
+    assert len(plain.owner.outputs) == 1

@@ -18,6 +18,8 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from bayesinv.operators._state import composed_state_kernels
+
 __all__ = [
     "ComposedOperator",
     "ForwardOperator",
@@ -43,11 +45,27 @@ class NumbaKernels(NamedTuple):
         ``jvp(m, dm) -> dd``, the Jacobian of ``forward`` at ``m`` applied to ``dm``.
     vjp : callable
         ``vjp(m, dd) -> dm``, the transposed Jacobian at ``m`` applied to ``dd``.
+    forward_state : callable or None
+        Optional, for operators whose gradient needs what the forward solve computed (PDE
+        solutions, factorisations, acceptance orders): ``forward_state(m) -> (d, state)``
+        with ``state`` a 1-D float64 vector of length :attr:`ForwardOperator.n_state`.
+    vjp_state : callable or None
+        ``vjp_state(m, state, dd) -> dm``: the same as ``vjp(m, dd)``, reusing ``state``
+        from ``forward_state(m)`` instead of solving again.
+
+    Notes
+    -----
+    In a compiled log density and gradient the forward value and the gradient are computed
+    at the same ``m``. With ``forward_state``/``vjp_state`` the PyTensor bridge passes the
+    state from the one to the other, so a PDE is solved once per evaluation instead of
+    twice.
     """
 
     forward: Callable
     jvp: Callable
     vjp: Callable
+    forward_state: Callable | None = None
+    vjp_state: Callable | None = None
 
 
 def linear_kernels(apply, adjoint, apply_args=(), adjoint_args=None) -> NumbaKernels:
@@ -173,6 +191,9 @@ class ForwardOperator:
     object_mode_reason : str or None
         For operators without numba kernels: why they run in Python inside a compiled
         model (the PyTensor bridge then silences the object-mode warning for them only).
+    n_state : int
+        Length of the state vector of the kernels' ``forward_state`` (0: no state; see
+        :class:`NumbaKernels`).
 
     Notes
     -----
@@ -255,6 +276,17 @@ class ForwardOperator:
             cached = self._build_numba_kernels()
             self.__dict__["_numba_kernels_cache"] = cached
         return cached
+
+    @property
+    def n_state(self) -> int:
+        """Length of the state passed from ``forward_state`` to ``vjp_state`` (0: none)."""
+        kernels = self.numba_kernels()
+        if kernels is None or kernels.forward_state is None:
+            return 0
+        return int(self._n_state)
+
+    #: state length of an operator whose kernels have ``forward_state`` (set by subclasses)
+    _n_state: int = 0
 
     def __matmul__(self, other: ForwardOperator) -> ForwardOperator:
         """Compose two operators: ``(self @ other)(m) = self(other(m))``."""
@@ -345,8 +377,8 @@ class ComposedOperator(ForwardOperator):
         ko, ki = self.outer.numba_kernels(), self.inner.numba_kernels()
         if ko is None or ki is None:
             return None
-        f_out, jvp_out, vjp_out = ko
-        f_in, jvp_in, vjp_in = ki
+        f_out, jvp_out, vjp_out = ko[:3]
+        f_in, jvp_in, vjp_in = ki[:3]
 
         if self.outer.linear:
 
@@ -378,7 +410,10 @@ class ComposedOperator(ForwardOperator):
             def vjp(m, dd):
                 return vjp_in(m, vjp_out(f_in(m), dd))
 
-        return NumbaKernels(forward, jvp, vjp)
+        if ko.forward_state is None and ki.forward_state is None:
+            return NumbaKernels(forward, jvp, vjp)
+        self._n_state = self.inner.n_data + self.inner.n_state + self.outer.n_state
+        return NumbaKernels(forward, jvp, vjp, *composed_state_kernels(ko, ki, self.inner))
 
 
 def compose(*operators: ForwardOperator) -> ForwardOperator:
