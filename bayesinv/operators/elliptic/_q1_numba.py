@@ -174,14 +174,48 @@ def jvp_impl(m, dm, mesh, obs, solver, log_unknown, anisotropic, n_data):
 @numba.njit(cache=True, nogil=True)
 def vjp_impl(m, dd, mesh, obs, solver, log_unknown, anisotropic, n_cells):
     """Transposed Jacobian at ``m`` times ``dd``: one factorisation, two solves."""
-    el_nodes, el_cell, Kx, Kz, _, free_id, n_free, _, _ = mesh
-    obs_nodes, obs_w, fl_elem, fl_cell, fl_nodes, fl_gx, fl_gz = obs
     ax, az, dax, daz, ok = coefficients(m, log_unknown, anisotropic)
     if not ok:
         return np.full(m.shape[0], np.nan)
     u, L, ok = solve_state(ax, az, mesh, solver)
     if not ok:
         return np.full(m.shape[0], np.nan)
+    return vjp_with(m, dd, u, L, ax, az, dax, daz, mesh, obs, solver, anisotropic, n_cells)
+
+
+@numba.njit(cache=True, nogil=True)
+def forward_state_impl(m, mesh, obs, solver, log_unknown, anisotropic, n_data):
+    """``(d, state)``: the data and ``[u, L]`` (nodal solution and factor) for ``vjp_state``."""
+    n_nodes = mesh[7].shape[0]
+    state = np.full(n_nodes + solver[4], np.nan)
+    ax, az, _, _, ok = coefficients(m, log_unknown, anisotropic)
+    if not ok:
+        return np.full(n_data, np.nan), state
+    u, L, ok = solve_state(ax, az, mesh, solver)
+    if not ok:
+        return np.full(n_data, np.nan), state
+    state[:n_nodes] = u
+    state[n_nodes:] = L
+    zero = np.zeros_like(ax)
+    return observe(u, u, ax, az, zero, zero, obs), state
+
+
+@numba.njit(cache=True, nogil=True)
+def vjp_state_impl(m, state, dd, mesh, obs, solver, log_unknown, anisotropic, n_cells):
+    """Return the vjp at ``m`` from the forward's state (the adjoint solve only)."""
+    n_nodes = mesh[7].shape[0]
+    ax, az, dax, daz, ok = coefficients(m, log_unknown, anisotropic)
+    if not ok or not np.isfinite(state[0]):
+        return np.full(m.shape[0], np.nan)
+    u, L = state[:n_nodes], state[n_nodes:]
+    return vjp_with(m, dd, u, L, ax, az, dax, daz, mesh, obs, solver, anisotropic, n_cells)
+
+
+@numba.njit(cache=True, nogil=True)
+def vjp_with(m, dd, u, L, ax, az, dax, daz, mesh, obs, solver, anisotropic, n_cells):
+    """Return the vjp given the solution ``u`` and the factor ``L`` at ``m``."""
+    el_nodes, el_cell, Kx, Kz, _, free_id, n_free, _, _ = mesh
+    obs_nodes, obs_w, fl_elem, fl_cell, fl_nodes, fl_gx, fl_gz = obs
     no = obs_nodes.shape[0]
     g = np.zeros(u.shape[0])  # adjoint source (scatter into nodes)
     gcx = np.zeros(n_cells)
@@ -226,7 +260,11 @@ def vjp_impl(m, dd, mesh, obs, solver, log_unknown, anisotropic, n_cells):
 
 
 def make_kernels(mesh, obs, solver, log_unknown, anisotropic, n_data, n_cells):
-    """Build the (forward, jvp, vjp) njit closures over the mesh, observation and solver data."""
+    """Build the (forward, jvp, vjp, forward_state, vjp_state) njit closures over the data.
+
+    The state is ``[u, L]``: the nodal solution and the Cholesky factor at ``m``, so the
+    gradient of a compiled log density costs one adjoint solve beyond the forward.
+    """
 
     @numba.njit(nogil=True)
     def forward(m):
@@ -240,4 +278,13 @@ def make_kernels(mesh, obs, solver, log_unknown, anisotropic, n_data, n_cells):
     def vjp(m, dd):
         return vjp_impl(m, dd, mesh, obs, solver, log_unknown, anisotropic, n_cells)
 
-    return forward, jvp, vjp
+    @numba.njit(nogil=True)
+    def forward_state(m):
+        return forward_state_impl(m, mesh, obs, solver, log_unknown, anisotropic, n_data)
+
+    @numba.njit(nogil=True)
+    def vjp_state(m, state, dd):
+        args = (mesh, obs, solver, log_unknown, anisotropic, n_cells)
+        return vjp_state_impl(m, state, dd, *args)
+
+    return forward, jvp, vjp, forward_state, vjp_state

@@ -260,4 +260,5 @@ class Elliptic2D(ForwardOperator):
 
     def _build_numba_kernels(self):
         kernels = _q1_numba.make_kernels(*self._args(), self.n_data, self.grid.size)
+        self._n_state = self._mesh[7].shape[0] + int(self._solver[4])  # [u, L]
         return NumbaKernels(*kernels)
