@@ -1,0 +1,128 @@
+"""Node layout shared by the acoustic operators: padding, damping, point weights, CFL.
+
+The wavefield lives on nodes at the model's cell centres, extended by ``pad`` nodes of
+absorbing layer on each absorbing side and stored with a halo of two zero nodes (so the
+fourth-order stencil needs no branches). Velocities in the layer copy the nearest model
+cell, so the gradient of a padding node goes to that cell.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayesinv.operators.wave._acoustic_numba import HALO
+
+#: largest Courant number v dt sqrt(sum 1/h^2) of 4th-order space / 2nd-order time leapfrog
+CFL_LIMIT = float(np.sqrt(3.0) / 2.0)
+#: target reflection of the damping profile's design formula
+DESIGN_REFLECTION = 1e-4
+
+
+def cell_map(nz: int, nx: int, pad_z: int, pad_x: int) -> np.ndarray:
+    """Model cell (C order) behind each halo'd node, ``-1`` in the halo."""
+    nzp, nxp = nz + 2 * pad_z, nx + 2 * pad_x
+    iz = np.clip(np.arange(nzp) - pad_z, 0, nz - 1)
+    ix = np.clip(np.arange(nxp) - pad_x, 0, nx - 1)
+    cell = np.full((nzp + 2 * HALO, nxp + 2 * HALO), -1, dtype=np.int64)
+    cell[HALO:-HALO, HALO:-HALO] = iz[:, None] * nx + ix[None, :]
+    return cell
+
+
+def _ramp(n_inner: int, pad: int) -> np.ndarray:
+    """Depth into the absorbing layer (in layers of ``pad``, 0..1) along one axis."""
+    if pad == 0:
+        return np.zeros(n_inner)
+    j = np.arange(n_inner + 2 * pad)
+    d = np.maximum(np.maximum(pad - j, j - (pad + n_inner - 1)), 0)
+    return d / pad
+
+
+def damping(nz, nx, pad_z, pad_x, hz, hx, dt, velocity):
+    """Coefficients ``A = 1/(1 + eta dt)`` and ``B = 1 - eta dt`` on the halo'd node grid.
+
+    ``eta = eta_max * (d_z^2 + d_x^2)`` with ``d`` the relative depth into the layer and
+    ``eta_max = 3 v ln(1/R) / (2 L)`` (Collino and Tsogka's PML design formula with
+    ``R = 1e-4``, ``L`` the layer thickness).
+    """
+    rz, rx = _ramp(nz, pad_z), _ramp(nx, pad_x)
+    eta = np.zeros((rz.size, rx.size))
+    if pad_z:
+        eta += (3 * velocity * np.log(1 / DESIGN_REFLECTION) / (2 * pad_z * hz)) * rz[:, None] ** 2
+    if pad_x:
+        eta += (3 * velocity * np.log(1 / DESIGN_REFLECTION) / (2 * pad_x * hx)) * rx[None, :] ** 2
+    shape = (rz.size + 2 * HALO, rx.size + 2 * HALO)
+    A = np.zeros(shape)
+    B = np.zeros(shape)
+    A[HALO:-HALO, HALO:-HALO] = 1.0 / (1.0 + eta * dt)
+    B[HALO:-HALO, HALO:-HALO] = 1.0 - eta * dt
+    return A, B
+
+
+def stencil(hz: float, hx: float | None) -> np.ndarray:
+    """``[centre, x±1, x±2, z±1, z±2]`` weights of the 4th-order Laplacian (no x: 1-D)."""
+    cz = np.array([-5.0 / 2.0, 4.0 / 3.0, -1.0 / 12.0]) / hz**2
+    cx = np.zeros(3) if hx is None else np.array([-5.0 / 2.0, 4.0 / 3.0, -1.0 / 12.0]) / hx**2
+    return np.array([cz[0] + cx[0], cx[1], cx[2], cz[1], cz[2]])
+
+
+def lagrange4(p: np.ndarray) -> np.ndarray:
+    """Cubic Lagrange weights of nodes -1, 0, 1, 2 at fractional position ``p`` in [0, 1)."""
+    return np.stack(
+        [
+            -p * (p - 1) * (p - 2) / 6,
+            (p + 1) * (p - 1) * (p - 2) / 2,
+            -(p + 1) * p * (p - 2) / 2,
+            (p + 1) * p * (p - 1) / 6,
+        ],
+        axis=-1,
+    )
+
+
+def point_weights(z, x, z_first, x_first, hz, hx, pad_z, pad_x):
+    """First halo'd node index (iz0, ix0) and 4 x 4 weights of each point.
+
+    ``z_first``/``x_first`` are the coordinates of the first model node (a cell centre);
+    ``x`` is ``None`` in 1-D (one column, weight 1 on it).
+    """
+    fz = (np.asarray(z) - z_first) / hz + pad_z
+    iz = np.floor(fz).astype(np.int64)
+    wz = lagrange4(fz - iz)
+    if x is None:
+        ix = np.zeros_like(iz)
+        wx = np.zeros((iz.size, 4))
+        wx[:, 1] = 1.0
+    else:
+        fx = (np.asarray(x) - x_first) / hx + pad_x
+        ix = np.floor(fx).astype(np.int64)
+        wx = lagrange4(fx - ix)
+    index = np.column_stack([iz - 1 + HALO, ix - 1 + HALO])
+    weights = np.ascontiguousarray(wz[:, :, None] * wx[:, None, :])
+    return index, weights
+
+
+def courant_factor(dt: float, hz: float, hx: float | None) -> float:
+    """``dt sqrt(sum 1/h^2) / CFL_LIMIT``: a velocity times this must not exceed 1."""
+    s = 1.0 / hz**2 + (0.0 if hx is None else 1.0 / hx**2)
+    return dt * np.sqrt(s) / CFL_LIMIT
+
+
+def check_cfl(m: np.ndarray, factor: float, where: str, dt: float) -> None:
+    """Raise ``ValueError`` when ``exp(max m)`` breaks the CFL limit."""
+    vmax = float(np.exp(np.max(m)))
+    if not vmax * factor <= 1.0:
+        raise ValueError(
+            f"{where}: velocity up to {vmax:.6g} m/s is unstable with dt = {dt:g} s: the "
+            f"Courant number v dt sqrt(1/dx^2 + 1/dz^2) = {vmax * factor * CFL_LIMIT:.4g} "
+            f"exceeds the limit sqrt(3)/2 = {CFL_LIMIT:.4f} of the 4th-order leapfrog "
+            f"scheme; the largest stable velocity is {1.0 / factor:.6g} m/s (log-velocity "
+            f"{np.log(1.0 / factor):.6g}); reduce dt or the velocity"
+        )
+
+
+def checkpoint_interval(nt: int, given, where: str) -> int:
+    """``given`` validated, or ``ceil(sqrt(2 (nt - 1)))`` (minimises stored fields)."""
+    from bayesinv._checks import check_int
+
+    if given is None:
+        return max(1, int(np.ceil(np.sqrt(2.0 * max(nt - 1, 1)))))
+    return check_int(given, where, "checkpoint_interval", low=1)
