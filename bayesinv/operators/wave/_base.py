@@ -38,14 +38,16 @@ class AcousticWaveBase(ForwardOperator):
         self._factor = _layout.courant_factor(self.dt, hz, hx)
         if vref is None:
             vref = 1.0 / self._factor
-        self.reference_velocity = check_positive(vref, where, "reference_velocity", units="m/s")
+        vref = check_positive(vref, where, "reference_velocity", units="m/s")
+        self.reference_velocity = vref
         self.checkpoint_interval = _layout.checkpoint_interval(self.nt, ck, where)
         self.n_sources, self.n_receivers = len(src[0]), len(rec[0])
         self.wavelet = check_wavelet(wavelet, self.nt, self.n_sources, where)
         self._cell = _frozen(_layout.cell_map(nz, nx, self.pad, pad_x))
-        A, B = _layout.damping(nz, nx, self.pad, pad_x, hz, hx, self.dt, self.reference_velocity)
-        self._A, self._B = _frozen(A), _frozen(B)
-        self._coef = _frozen(_layout.stencil(hz, hx))
+        med0, boxes = _layout.pml(nz, nx, self.pad, pad_x, hz, hx, self.dt, vref)
+        self._med0 = tuple(_frozen(a) for a in med0)
+        self._boxes = _frozen(boxes)
+        self._geo = (_frozen(_layout.stencil(hz, hx)), _frozen(_layout.first_derivative(hz, hx)))
         area = hz * (1.0 if hx is None else hx)
         z_first, x_first = h[0] / 2 + self._z0, (None if hx is None else hx / 2 + self._x0)
         si, sw = _layout.point_weights(*src, z_first, x_first, hz, hx, self.pad, pad_x)
@@ -61,9 +63,9 @@ class AcousticWaveBase(ForwardOperator):
             self._cell,
             self.dt,
             self._factor,
-            self._A,
-            self._B,
-            self._coef,
+            self._med0,
+            self._geo,
+            self._boxes,
             self._src_i,
             self._src_w,
             self._rec_i,
@@ -82,13 +84,13 @@ class AcousticWaveBase(ForwardOperator):
         Returns
         -------
         int
-            ``8 N (2 n_segments + checkpoint_interval + 8)`` with ``N`` the number of
+            ``8 N (4 n_segments + checkpoint_interval + 12)`` with ``N`` the number of
             halo'd nodes; at most two shots run at once on two threads.
         """
         n_nodes = self._cell.size
-        ck = self.checkpoint_interval
+        ck = self.checkpoint_interval  # u0..u2, p, mu0..mu2, w, theta: 12 fields
         nseg = -(-(self.nt - 1) // ck)
-        return 8 * n_nodes * (2 * nseg + ck + 8)
+        return 8 * n_nodes * (4 * nseg + ck + 12)
 
     def traces(self, d) -> np.ndarray:
         """Reshape a data vector to ``(n_sources, n_receivers, nt)``.

@@ -1,7 +1,7 @@
-"""Node layout shared by the acoustic operators: padding, damping, point weights, CFL.
+"""Node layout shared by the acoustic operators: padding, PML, point weights, CFL.
 
 The wavefield lives on nodes at the model's cell centres, extended by ``pad`` nodes of
-absorbing layer on each absorbing side and stored with a halo of two zero nodes (so the
+PML on each absorbing side and stored with a halo of two zero nodes (so the
 fourth-order stencil needs no branches). Velocities in the layer copy the nearest model
 cell, so the gradient of a padding node goes to that cell.
 """
@@ -14,8 +14,8 @@ from bayesinv.operators.wave._acoustic_numba import HALO
 
 #: largest Courant number v dt sqrt(sum 1/h^2) of 4th-order space / 2nd-order time leapfrog
 CFL_LIMIT = float(np.sqrt(3.0) / 2.0)
-#: target reflection of the damping profile's design formula
-DESIGN_REFLECTION = 1e-4
+#: target reflection of the PML profile's design formula
+DESIGN_REFLECTION = 1e-3
 
 
 def cell_map(nz: int, nx: int, pad_z: int, pad_x: int) -> np.ndarray:
@@ -37,25 +37,59 @@ def _ramp(n_inner: int, pad: int) -> np.ndarray:
     return d / pad
 
 
-def damping(nz, nx, pad_z, pad_x, hz, hx, dt, velocity):
-    """Coefficients ``A = 1/(1 + eta dt)`` and ``B = 1 - eta dt`` on the halo'd node grid.
+def pml(nz, nx, pad_z, pad_x, hz, hx, dt, velocity):
+    """PML coefficients on the halo'd node grid and the boxes where PML terms can be non-zero.
 
-    ``eta = eta_max * (d_z^2 + d_x^2)`` with ``d`` the relative depth into the layer and
-    ``eta_max = 3 v ln(1/R) / (2 L)`` (Collino and Tsogka's PML design formula with
-    ``R = 1e-4``, ``L`` the layer thickness).
+    ``zeta = zeta_max (d / L)^2`` along each axis, ``d`` the depth into the layer of
+    thickness ``L``, ``zeta_max = 3 v ln(1/R) / (2 L)`` (Collino and Tsogka's design formula,
+    ``R = DESIGN_REFLECTION``). Returns ``(A, B, C, ax, bx, az, bz)`` and an int array of
+    disjoint boxes ``[z_lo, z_hi, x_lo, x_hi]`` covering the PML and two nodes beyond it.
     """
     rz, rx = _ramp(nz, pad_z), _ramp(nx, pad_x)
-    eta = np.zeros((rz.size, rx.size))
-    if pad_z:
-        eta += (3 * velocity * np.log(1 / DESIGN_REFLECTION) / (2 * pad_z * hz)) * rz[:, None] ** 2
+    zz = np.zeros(rz.size) if not pad_z else _zeta_max(velocity, pad_z * hz) * rz**2
+    zx = np.zeros(rx.size) if not pad_x else _zeta_max(velocity, pad_x * hx) * rx**2
+    zz, zx = np.broadcast_arrays(zz[:, None], zx[None, :])
+    inner = {
+        "A": 1.0 / (1.0 + 0.5 * dt * (zx + zz)),
+        "B": 1.0 - 0.5 * dt * (zx + zz),
+        "C": dt * dt * zx * zz,
+        "ax": (1.0 - 0.5 * dt * zx) / (1.0 + 0.5 * dt * zx),
+        "bx": dt * (zz - zx) / (1.0 + 0.5 * dt * zx),
+        "az": (1.0 - 0.5 * dt * zz) / (1.0 + 0.5 * dt * zz),
+        "bz": dt * (zx - zz) / (1.0 + 0.5 * dt * zz),
+    }
+    out = []
+    for arr in inner.values():
+        full = np.zeros((rz.size + 2 * HALO, rx.size + 2 * HALO))
+        full[HALO:-HALO, HALO:-HALO] = arr
+        out.append(full)
+    return tuple(out), _boxes(rz.size, rx.size, pad_z, pad_x)
+
+
+def _zeta_max(velocity, thickness):
+    return 3.0 * velocity * np.log(1.0 / DESIGN_REFLECTION) / (2.0 * thickness)
+
+
+def _boxes(nzp, nxp, pad_z, pad_x):
+    """Disjoint boxes (halo'd indices) covering every node within pad + 2 of an edge."""
+    mz = min(pad_z + 2, nzp) if pad_z else 0
+    top = (HALO, HALO + mz)
+    bottom = (max(top[1], HALO + nzp - mz), HALO + nzp)
+    boxes = [[*top, HALO, HALO + nxp], [*bottom, HALO, HALO + nxp]]
     if pad_x:
-        eta += (3 * velocity * np.log(1 / DESIGN_REFLECTION) / (2 * pad_x * hx)) * rx[None, :] ** 2
-    shape = (rz.size + 2 * HALO, rx.size + 2 * HALO)
-    A = np.zeros(shape)
-    B = np.zeros(shape)
-    A[HALO:-HALO, HALO:-HALO] = 1.0 / (1.0 + eta * dt)
-    B[HALO:-HALO, HALO:-HALO] = 1.0 - eta * dt
-    return A, B
+        mx = min(pad_x + 2, nxp)
+        left = (HALO, HALO + mx)
+        right = (max(left[1], HALO + nxp - mx), HALO + nxp)
+        boxes += [[top[1], bottom[0], *left], [top[1], bottom[0], *right]]
+    boxes = [b for b in boxes if b[1] > b[0] and b[3] > b[2]]
+    return np.array(boxes, dtype=np.int64).reshape(-1, 4)
+
+
+def first_derivative(hz: float, hx: float | None) -> np.ndarray:
+    """``[x±1, x±2, z±1, z±2]`` weights of 4th-order centred first differences."""
+    wz = np.array([8.0, -1.0]) / (12.0 * hz)
+    wx = np.zeros(2) if hx is None else np.array([8.0, -1.0]) / (12.0 * hx)
+    return np.concatenate([wx, wz])
 
 
 def stencil(hz: float, hx: float | None) -> np.ndarray:
@@ -120,9 +154,9 @@ def check_cfl(m: np.ndarray, factor: float, where: str, dt: float) -> None:
 
 
 def checkpoint_interval(nt: int, given, where: str) -> int:
-    """``given`` validated, or ``ceil(sqrt(2 (nt - 1)))`` (minimises stored fields)."""
+    """``given`` validated, or ``ceil(2 sqrt(nt - 1))`` (minimises 4 nt / c + c stored fields)."""
     from bayesinv._checks import check_int
 
     if given is None:
-        return max(1, int(np.ceil(np.sqrt(2.0 * max(nt - 1, 1)))))
+        return max(1, int(np.ceil(2.0 * np.sqrt(max(nt - 1, 1)))))
     return check_int(given, where, "checkpoint_interval", low=1)

@@ -74,7 +74,7 @@ class AcousticWave1D(AcousticWaveBase):
         dt,
         duration,
         wavelet,
-        pad: int = 30,
+        pad: int = 20,
         reference_velocity=None,
         checkpoint_interval=None,
     ):
