@@ -171,7 +171,7 @@ def forward(m, cell, dt, limit_factor, med0, geo, boxes, src_i, src_w, rec_i, re
     kk, ok = expand(m, cell, dt, limit_factor)
     if not ok:
         return np.full(ns * nr * nt, np.nan)
-    med = (kk, kk * med0[0]) + med0
+    med = (kk, kk * med0[0]) + med0  # noqa: RUF005 (numba concatenates tuples)
     out = np.zeros((ns, nr, nt))
     for s in prange(ns):  # shots are independent
         _shot_forward(s, med, geo, boxes, src_i, src_w, rec_i, rec_w, wav, out)
@@ -210,7 +210,7 @@ def jvp(m, dm, cell, dt, limit_factor, med0, geo, boxes, src_i, src_w, rec_i, re
     kk, ok = expand(m, cell, dt, limit_factor)
     if not ok:
         return np.full(ns * nr * nt, np.nan)
-    med = (kk, kk * med0[0]) + med0
+    med = (kk, kk * med0[0]) + med0  # noqa: RUF005 (numba concatenates tuples)
     dkA = np.zeros_like(kk)
     for iz in range(kk.shape[0]):
         for ix in range(kk.shape[1]):
@@ -245,7 +245,7 @@ def _adjoint_step(mu2, mu1, w1, mu0, w0, med, coef, g, gk):
 
 @numba.njit(**_J)
 def _adjoint_pml(mu1, w1, mu0, w0, tx, tz, med, d1, boxes):
-    """th = a th - D w1 (all boxes first), then mu0 += A (-C mu1 - Dx(bx tx) - Dz(bz tz))."""
+    """Update th = a th - D w1 (all boxes first), then mu0 += A (-C mu1 - Dx(bx tx) - Dz(bz tz))."""
     kk, A, C, ax, bx, az, bz = med[0], med[2], med[4], med[5], med[6], med[7], med[8]
     for b in range(boxes.shape[0]):
         for iz in range(boxes[b, 0], boxes[b, 1]):
@@ -325,7 +325,7 @@ def vjp(m, dd, cell, dt, limit_factor, med0, geo, boxes, src_i, src_w, rec_i, re
     kk, ok = expand(m, cell, dt, limit_factor)
     if not ok:
         return np.full(m.shape[0], np.nan)
-    med = (kk, kk * med0[0]) + med0
+    med = (kk, kk * med0[0]) + med0  # noqa: RUF005 (numba concatenates tuples)
     res = dd.reshape((ns, nr, nt))
     gk = np.zeros((ns, kk.shape[0], kk.shape[1]))
     for s in prange(ns):  # each shot writes its own row of gk
