@@ -7,6 +7,14 @@ The unknown of the wave operators is log-velocity; their data are traces ordered
 
 from bayesinv.operators.wave.acoustic1d import AcousticWave1D
 from bayesinv.operators.wave.acoustic2d import AcousticWave2D
+from bayesinv.operators.wave.bandpass import BandPass
 from bayesinv.operators.wave.wavelets import check_wavelet, ricker, time_samples
 
-__all__ = ["AcousticWave1D", "AcousticWave2D", "check_wavelet", "ricker", "time_samples"]
+__all__ = [
+    "AcousticWave1D",
+    "AcousticWave2D",
+    "BandPass",
+    "check_wavelet",
+    "ricker",
+    "time_samples",
+]
