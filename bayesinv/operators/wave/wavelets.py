@@ -107,8 +107,8 @@ def check_wavelet(wavelet, nt: int, n_sources: int, where: str) -> np.ndarray:
         )
     bad = ~np.isfinite(w)
     if np.any(bad):
-        idx = np.argwhere(bad)[0]
-        raise ValueError(f"{where}: wavelet has NaN or infinite entries (first at {tuple(idx)})")
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{where}: wavelet has NaN or infinite entries (first at {idx})")
     if not np.any(w):
         raise ValueError(f"{where}: wavelet is zero everywhere")
     w = np.ascontiguousarray(w)
