@@ -21,8 +21,12 @@ from bayesinv.operators.observation import Differencer, PointSampler, Subset
 from bayesinv.operators.resistivity import DCResistivity2p5D
 from bayesinv.operators.sparse import SparseMatrixOperator
 from bayesinv.operators.traveltime import StraightRayTomography
+from bayesinv.operators.wave import AcousticWave1D, AcousticWave2D, BandPass
 
 __all__ = [
+    "AcousticWave1D",
+    "AcousticWave2D",
+    "BandPass",
     "ComposedOperator",
     "CrossGradient2D",
     "DCResistivity2p5D",

@@ -55,57 +55,78 @@ def expand(m, cell, dt, limit_factor):
     return kk, True
 
 
+@numba.njit(**_J, inline="always")
+def _lap(u, iz, ix, cc, cx1, cx2, cz1, cz2):
+    # coefficients as scalars: loads from an array could alias the output and stay in the loop
+    return (
+        cc * u[iz, ix]
+        + cx1 * (u[iz, ix - 1] + u[iz, ix + 1])
+        + cx2 * (u[iz, ix - 2] + u[iz, ix + 2])
+        + cz1 * (u[iz - 1, ix] + u[iz + 1, ix])
+        + cz2 * (u[iz - 2, ix] + u[iz + 2, ix])
+    )
+
+
 @numba.njit(**_J)
-def step(u0, u1, u2, kk, A, B, coef, g, store):
-    """Interior update u2 = A (2 u1 - B u0 + k L u1) everywhere; g = L u1 when store."""
-    nzh, nxh = u1.shape
+def step_interior(u0, u1, u2, kk, coef, box):
+    """u2 = 2 u1 - u0 + k L u1 in the interior box (no PML term there)."""
     cc, cx1, cx2, cz1, cz2 = coef[0], coef[1], coef[2], coef[3], coef[4]
-    for iz in range(HALO, nzh - HALO):
-        for ix in range(HALO, nxh - HALO):
-            lap = (
-                cc * u1[iz, ix]
-                + cx1 * (u1[iz, ix - 1] + u1[iz, ix + 1])
-                + cx2 * (u1[iz, ix - 2] + u1[iz, ix + 2])
-                + cz1 * (u1[iz - 1, ix] + u1[iz + 1, ix])
-                + cz2 * (u1[iz - 2, ix] + u1[iz + 2, ix])
-            )
-            if store:
-                g[iz, ix] = lap
-            u2[iz, ix] = A[iz, ix] * (2.0 * u1[iz, ix] - B[iz, ix] * u0[iz, ix] + kk[iz, ix] * lap)
-
-
-@numba.njit(**_J, inline="always")
-def _dx(f, iz, ix, d1):
-    return d1[0] * (f[iz, ix + 1] - f[iz, ix - 1]) + d1[1] * (f[iz, ix + 2] - f[iz, ix - 2])
-
-
-@numba.njit(**_J, inline="always")
-def _dz(f, iz, ix, d1):
-    return d1[2] * (f[iz + 1, ix] - f[iz - 1, ix]) + d1[3] * (f[iz + 2, ix] - f[iz - 2, ix])
+    for iz in range(box[0], box[1]):
+        for ix in range(box[2], box[3]):
+            lap = _lap(u1, iz, ix, cc, cx1, cx2, cz1, cz2)
+            u2[iz, ix] = 2.0 * u1[iz, ix] - u0[iz, ix] + kk[iz, ix] * lap
 
 
 @numba.njit(**_J)
-def pml_u(u1, u2, px, pz, med, d1, boxes, g, store):
-    """PML part of the update: u2 += A (-C u1 + k (Dx px + Dz pz)); g += the same D terms."""
-    kk, A, C = med[0], med[2], med[4]
-    for b in range(boxes.shape[0]):
+def step_interior_store(u0, u1, u2, kk, coef, box, g):
+    """As :func:`step_interior`, also g = L u1."""
+    cc, cx1, cx2, cz1, cz2 = coef[0], coef[1], coef[2], coef[3], coef[4]
+    for iz in range(box[0], box[1]):
+        for ix in range(box[2], box[3]):
+            lap = _lap(u1, iz, ix, cc, cx1, cx2, cz1, cz2)
+            g[iz, ix] = lap
+            u2[iz, ix] = 2.0 * u1[iz, ix] - u0[iz, ix] + kk[iz, ix] * lap
+
+
+@numba.njit(**_J, inline="always")
+def _dx(f, iz, ix, a1, a2):
+    return a1 * (f[iz, ix + 1] - f[iz, ix - 1]) + a2 * (f[iz, ix + 2] - f[iz, ix - 2])
+
+
+@numba.njit(**_J, inline="always")
+def _dz(f, iz, ix, a1, a2):
+    return a1 * (f[iz + 1, ix] - f[iz - 1, ix]) + a2 * (f[iz + 2, ix] - f[iz - 2, ix])
+
+
+@numba.njit(**_J)
+def step_pml(u0, u1, u2, px, pz, med, geo, boxes, g, store):
+    """u2 = A (2 u1 - B u0 - C u1 + k (L u1 + Dx px + Dz pz)) in the PML boxes; g likewise."""
+    kk, A, B, C = med[0], med[2], med[3], med[4]
+    coef, d1 = geo
+    cc, cx1, cx2, cz1, cz2 = coef[0], coef[1], coef[2], coef[3], coef[4]
+    x1, x2, z1, z2 = d1[0], d1[1], d1[2], d1[3]
+    for b in range(1, boxes.shape[0]):
         for iz in range(boxes[b, 0], boxes[b, 1]):
             for ix in range(boxes[b, 2], boxes[b, 3]):
-                dp = _dx(px, iz, ix, d1) + _dz(pz, iz, ix, d1)
-                u2[iz, ix] += A[iz, ix] * (kk[iz, ix] * dp - C[iz, ix] * u1[iz, ix])
+                lap = _lap(u1, iz, ix, cc, cx1, cx2, cz1, cz2)
+                lap += _dx(px, iz, ix, x1, x2) + _dz(pz, iz, ix, z1, z2)
                 if store:
-                    g[iz, ix] += dp
+                    g[iz, ix] = lap
+                u2[iz, ix] = A[iz, ix] * (
+                    (2.0 - C[iz, ix]) * u1[iz, ix] - B[iz, ix] * u0[iz, ix] + kk[iz, ix] * lap
+                )
 
 
 @numba.njit(**_J)
 def pml_p(u2, px, pz, med, d1, boxes):
     """Auxiliary fields p^{n+1} = a p^n + b D u^{n+1} (in place; pointwise in p)."""
     ax, bx, az, bz = med[5], med[6], med[7], med[8]
-    for b in range(boxes.shape[0]):
+    x1, x2, z1, z2 = d1[0], d1[1], d1[2], d1[3]
+    for b in range(1, boxes.shape[0]):
         for iz in range(boxes[b, 0], boxes[b, 1]):
             for ix in range(boxes[b, 2], boxes[b, 3]):
-                px[iz, ix] = ax[iz, ix] * px[iz, ix] + bx[iz, ix] * _dx(u2, iz, ix, d1)
-                pz[iz, ix] = az[iz, ix] * pz[iz, ix] + bz[iz, ix] * _dz(u2, iz, ix, d1)
+                px[iz, ix] = ax[iz, ix] * px[iz, ix] + bx[iz, ix] * _dx(u2, iz, ix, x1, x2)
+                pz[iz, ix] = az[iz, ix] * pz[iz, ix] + bz[iz, ix] * _dz(u2, iz, ix, z1, z2)
 
 
 @numba.njit(**_J)
@@ -137,14 +158,16 @@ def sample(field, iz0, ix0, w):
 @numba.njit(**_J)
 def advance(u0, u1, u2, px, pz, med, geo, boxes, g, store, si, sw, amp):
     """One full time step of one shot; with store, g = L u1 + D p + q (before p moves)."""
-    kk, kA, A, B = med[0], med[1], med[2], med[3]
-    coef, d1 = geo
-    step(u0, u1, u2, kk, A, B, coef, g, store)
-    pml_u(u1, u2, px, pz, med, d1, boxes, g, store)
+    if store:
+        step_interior_store(u0, u1, u2, med[0], geo[0], boxes[0], g)
+    else:
+        step_interior(u0, u1, u2, med[0], geo[0], boxes[0])
+    step_pml(u0, u1, u2, px, pz, med, geo, boxes, g, store)
+    kA = med[1]
     inject(u2, kA, si[0], si[1], sw, amp)
     if store:
         add_point(g, 1.0, si[0], si[1], sw, amp)
-    pml_p(u2, px, pz, med, d1, boxes)
+    pml_p(u2, px, pz, med, geo[1], boxes)
 
 
 @numba.njit(**_J)
@@ -194,8 +217,8 @@ def _shot_tangent(s, med, dkA, geo, boxes, src_i, src_w, rec_i, rec_w, wav, out)
             break
         advance(u0, u1, u2, px, pz, med, geo, boxes, g, True, src_i[s], src_w[s], wav[s, n])
         # tangent: the same step without source, plus dk A g^n before its p moves
-        step(d0, d1, d2, med[0], med[2], med[3], geo[0], dummy, False)
-        pml_u(d1, d2, dpx, dpz, med, geo[1], boxes, dummy, False)
+        step_interior(d0, d1, d2, med[0], geo[0], boxes[0])
+        step_pml(d0, d1, d2, dpx, dpz, med, geo, boxes, dummy, False)
         d2 += dkA * g
         pml_p(d2, dpx, dpz, med, geo[1], boxes)
         u0, u1, u2 = u1, u2, u0
@@ -247,19 +270,20 @@ def _adjoint_step(mu2, mu1, w1, mu0, w0, med, coef, g, gk):
 def _adjoint_pml(mu1, w1, mu0, w0, tx, tz, med, d1, boxes):
     """Update th = a th - D w1 (all boxes first), then mu0 += A (-C mu1 - Dx(bx tx) - Dz(bz tz))."""
     kk, A, C, ax, bx, az, bz = med[0], med[2], med[4], med[5], med[6], med[7], med[8]
-    for b in range(boxes.shape[0]):
+    x1, x2, z1, z2 = d1[0], d1[1], d1[2], d1[3]
+    for b in range(1, boxes.shape[0]):
         for iz in range(boxes[b, 0], boxes[b, 1]):
             for ix in range(boxes[b, 2], boxes[b, 3]):
-                tx[iz, ix] = ax[iz, ix] * tx[iz, ix] - _dx(w1, iz, ix, d1)
-                tz[iz, ix] = az[iz, ix] * tz[iz, ix] - _dz(w1, iz, ix, d1)
-    for b in range(boxes.shape[0]):
+                tx[iz, ix] = ax[iz, ix] * tx[iz, ix] - _dx(w1, iz, ix, x1, x2)
+                tz[iz, ix] = az[iz, ix] * tz[iz, ix] - _dz(w1, iz, ix, z1, z2)
+    for b in range(1, boxes.shape[0]):
         for iz in range(boxes[b, 0], boxes[b, 1]):
             for ix in range(boxes[b, 2], boxes[b, 3]):
                 dbt = (
-                    d1[0] * (bx[iz, ix + 1] * tx[iz, ix + 1] - bx[iz, ix - 1] * tx[iz, ix - 1])
-                    + d1[1] * (bx[iz, ix + 2] * tx[iz, ix + 2] - bx[iz, ix - 2] * tx[iz, ix - 2])
-                    + d1[2] * (bz[iz + 1, ix] * tz[iz + 1, ix] - bz[iz - 1, ix] * tz[iz - 1, ix])
-                    + d1[3] * (bz[iz + 2, ix] * tz[iz + 2, ix] - bz[iz - 2, ix] * tz[iz - 2, ix])
+                    x1 * (bx[iz, ix + 1] * tx[iz, ix + 1] - bx[iz, ix - 1] * tx[iz, ix - 1])
+                    + x2 * (bx[iz, ix + 2] * tx[iz, ix + 2] - bx[iz, ix - 2] * tx[iz, ix - 2])
+                    + z1 * (bz[iz + 1, ix] * tz[iz + 1, ix] - bz[iz - 1, ix] * tz[iz - 1, ix])
+                    + z2 * (bz[iz + 2, ix] * tz[iz + 2, ix] - bz[iz - 2, ix] * tz[iz - 2, ix])
                 )
                 mu0[iz, ix] -= A[iz, ix] * (C[iz, ix] * mu1[iz, ix] + dbt)
                 w0[iz, ix] = kk[iz, ix] * mu0[iz, ix]

@@ -71,18 +71,24 @@ def _zeta_max(velocity, thickness):
 
 
 def _boxes(nzp, nxp, pad_z, pad_x):
-    """Disjoint boxes (halo'd indices) covering every node within pad + 2 of an edge."""
+    """Row 0: the interior box (no PML term); rows 1..: boxes of the PML and 2 nodes beyond.
+
+    Together they tile the node grid (halo'd indices) without overlap.
+    """
     mz = min(pad_z + 2, nzp) if pad_z else 0
-    top = (HALO, HALO + mz)
-    bottom = (max(top[1], HALO + nzp - mz), HALO + nzp)
-    boxes = [[*top, HALO, HALO + nxp], [*bottom, HALO, HALO + nxp]]
-    if pad_x:
-        mx = min(pad_x + 2, nxp)
-        left = (HALO, HALO + mx)
-        right = (max(left[1], HALO + nxp - mx), HALO + nxp)
-        boxes += [[top[1], bottom[0], *left], [top[1], bottom[0], *right]]
-    boxes = [b for b in boxes if b[1] > b[0] and b[3] > b[2]]
-    return np.array(boxes, dtype=np.int64).reshape(-1, 4)
+    z_top = HALO + mz
+    z_bottom = max(z_top, HALO + nzp - mz)
+    mx = min(pad_x + 2, nxp) if pad_x else 0
+    x_left = HALO + mx
+    x_right = max(x_left, HALO + nxp - mx)
+    boxes = [
+        [z_top, z_bottom, x_left, x_right],
+        [HALO, z_top, HALO, HALO + nxp],
+        [z_bottom, HALO + nzp, HALO, HALO + nxp],
+        [z_top, z_bottom, HALO, x_left],
+        [z_top, z_bottom, x_right, HALO + nxp],
+    ]
+    return np.array(boxes, dtype=np.int64)
 
 
 def first_derivative(hz: float, hx: float | None) -> np.ndarray:

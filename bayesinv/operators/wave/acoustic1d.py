@@ -22,7 +22,8 @@ def _depths(values, grid: Grid1D, name: str, where: str) -> np.ndarray:
     if bad.any():
         i = int(bad.nonzero()[0][0])
         raise ValueError(
-            f"{where}: {name}[{i}] = {float(z[i])!r} lies outside the grid z in [{ze[0]:g}, {ze[-1]:g}]"
+            f"{where}: {name}[{i}] = {float(z[i])!r} lies outside the grid "
+            f"z in [{ze[0]:g}, {ze[-1]:g}]"
         )
     return z
 

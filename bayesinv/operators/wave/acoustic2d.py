@@ -17,7 +17,8 @@ def check_inside(points, grid: Grid2D, name: str, where: str):
     if out.any():
         i = int(out.nonzero()[0][0])
         raise ValueError(
-            f"{where}: {name} {i} at (x, z) = {tuple(float(c) for c in points[i])} lies outside the grid "
+            f"{where}: {name} {i} at (x, z) = {tuple(float(c) for c in points[i])} lies "
+            f"outside the grid "
             f"x in [{xe[0]:g}, {xe[-1]:g}], z in [{ze[0]:g}, {ze[-1]:g}]"
         )
 
