@@ -9,8 +9,9 @@ nodes on every side (the field is zero beyond the PML),
 with ``k = v^2 dt^2``, ``L`` the fourth-order Laplacian (``coef = [cc, cx1, cx2, cz1, cz2]``),
 ``D`` fourth-order centred first differences (``d1 = [dx1, dx2, dz1, dz2]``), ``q^n`` the
 source spread on 4 x 4 nodes, and ``A = B = 1, C = 0, a = 1, b = 0`` outside the PML (a
-1-D problem has one column and zero x weights). The PML terms are evaluated only in
-``boxes`` (the PML and two nodes beyond it; disjoint), where they can be non-zero. Data
+1-D problem has one column and zero x weights). ``boxes[0]`` is the interior, updated by
+the bare stencil; ``boxes[1:]`` cover the PML and two nodes beyond it (where the PML terms
+can be non-zero) with the full update; together they tile the grid. Data
 ``d^n = R u^n``, ``n = 0 .. nt - 1``.
 
 Discrete adjoint, backward (``mu = A lambda``, ``w = k mu``, ``th`` adjoint of ``p``):
