@@ -99,23 +99,32 @@ def _dz(f, iz, ix, a1, a2):
     return a1 * (f[iz + 1, ix] - f[iz - 1, ix]) + a2 * (f[iz + 2, ix] - f[iz - 2, ix])
 
 
+@numba.njit(**_J, inline="always")
+def _pml_node(u0, u1, u2, px, pz, kk, A, B, C, iz, ix, c, d):
+    lap = _lap(u1, iz, ix, c[0], c[1], c[2], c[3], c[4])
+    lap += _dx(px, iz, ix, d[0], d[1]) + _dz(pz, iz, ix, d[2], d[3])
+    u2[iz, ix] = A[iz, ix] * (
+        (2.0 - C[iz, ix]) * u1[iz, ix] - B[iz, ix] * u0[iz, ix] + kk[iz, ix] * lap
+    )
+    return lap
+
+
 @numba.njit(**_J)
 def step_pml(u0, u1, u2, px, pz, med, geo, boxes, g, store):
     """u2 = A (2 u1 - B u0 - C u1 + k (L u1 + Dx px + Dz pz)) in the PML boxes; g likewise."""
     kk, A, B, C = med[0], med[2], med[3], med[4]
     coef, d1 = geo
-    cc, cx1, cx2, cz1, cz2 = coef[0], coef[1], coef[2], coef[3], coef[4]
-    x1, x2, z1, z2 = d1[0], d1[1], d1[2], d1[3]
+    c = (coef[0], coef[1], coef[2], coef[3], coef[4])
+    d = (d1[0], d1[1], d1[2], d1[3])
     for b in range(1, boxes.shape[0]):
-        for iz in range(boxes[b, 0], boxes[b, 1]):
-            for ix in range(boxes[b, 2], boxes[b, 3]):
-                lap = _lap(u1, iz, ix, cc, cx1, cx2, cz1, cz2)
-                lap += _dx(px, iz, ix, x1, x2) + _dz(pz, iz, ix, z1, z2)
-                if store:
-                    g[iz, ix] = lap
-                u2[iz, ix] = A[iz, ix] * (
-                    (2.0 - C[iz, ix]) * u1[iz, ix] - B[iz, ix] * u0[iz, ix] + kk[iz, ix] * lap
-                )
+        if store:  # two loops, so that the branch is outside the inner loop
+            for iz in range(boxes[b, 0], boxes[b, 1]):
+                for ix in range(boxes[b, 2], boxes[b, 3]):
+                    g[iz, ix] = _pml_node(u0, u1, u2, px, pz, kk, A, B, C, iz, ix, c, d)
+        else:
+            for iz in range(boxes[b, 0], boxes[b, 1]):
+                for ix in range(boxes[b, 2], boxes[b, 3]):
+                    _pml_node(u0, u1, u2, px, pz, kk, A, B, C, iz, ix, c, d)
 
 
 @numba.njit(**_J)
