@@ -32,8 +32,12 @@ from bayesinv.operators.transient import (
     TransientDiffusion2D,
 )
 from bayesinv.operators.traveltime import StraightRayTomography
+from bayesinv.operators.wave import AcousticWave1D, AcousticWave2D, BandPass
 
 __all__ = [
+    "AcousticWave1D",
+    "AcousticWave2D",
+    "BandPass",
     "CellAverage",
     "ComposedOperator",
     "CrossGradient2D",

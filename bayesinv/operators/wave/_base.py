@@ -1,0 +1,143 @@
+"""Shared machinery of the acoustic operators: kernels' arguments, CFL check, memory."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from bayesinv._checks import check_int, check_positive
+from bayesinv.operators.base import ForwardOperator, NumbaKernels
+from bayesinv.operators.wave import _acoustic_numba as K
+from bayesinv.operators.wave import _layout
+from bayesinv.operators.wave.wavelets import check_wavelet, time_samples
+
+
+def _frozen(a):
+    a = np.ascontiguousarray(a)
+    a.flags.writeable = False
+    return a
+
+
+class AcousticWaveBase(ForwardOperator):
+    """Common part of :class:`AcousticWave1D` and :class:`AcousticWave2D` (not public)."""
+
+    linear = False
+
+    def _setup(self, shape, h, src, rec, dt, duration, wavelet, pad, vref, ck):
+        """Build the node layout; ``shape = (nz, nx)``, ``h = (hz, hx or None)``."""
+        where = self.name
+        nz, nx = shape
+        hz, hx = h
+        self.dt = check_positive(dt, where, "dt", units="s")
+        self.times = time_samples(dt, duration, where)
+        self.nt = self.times.size
+        if self.nt < 2:
+            raise ValueError(f"{where}: duration must cover at least two time samples")
+        self.pad = check_int(pad, where, "pad", low=2)
+        pad_x = 0 if hx is None else self.pad
+        self._factor = _layout.courant_factor(self.dt, hz, hx)
+        if vref is None:
+            vref = 1.0 / self._factor
+        vref = check_positive(vref, where, "reference_velocity", units="m/s")
+        self.reference_velocity = vref
+        self.checkpoint_interval = _layout.checkpoint_interval(self.nt, ck, where)
+        self.n_sources, self.n_receivers = len(src[0]), len(rec[0])
+        self.wavelet = check_wavelet(wavelet, self.nt, self.n_sources, where)
+        self._cell = _frozen(_layout.cell_map(nz, nx, self.pad, pad_x))
+        med0, boxes = _layout.pml(nz, nx, self.pad, pad_x, hz, hx, self.dt, vref)
+        self._med0 = tuple(_frozen(a) for a in med0)
+        self._boxes = _frozen(boxes)
+        self._geo = (_frozen(_layout.stencil(hz, hx)), _frozen(_layout.first_derivative(hz, hx)))
+        area = hz * (1.0 if hx is None else hx)
+        z_first, x_first = h[0] / 2 + self._z0, (None if hx is None else hx / 2 + self._x0)
+        si, sw = _layout.point_weights(*src, z_first, x_first, hz, hx, self.pad, pad_x)
+        ri, rw = _layout.point_weights(*rec, z_first, x_first, hz, hx, self.pad, pad_x)
+        self._src_i, self._src_w = _frozen(si), _frozen(sw / area)
+        self._rec_i, self._rec_w = _frozen(ri), _frozen(rw)
+        self.n_params = nz * nx
+        self.n_data = self.n_sources * self.n_receivers * self.nt
+
+    # --- arguments of the kernels -------------------------------------------------------
+    def _args(self):
+        return (
+            self._cell,
+            self.dt,
+            self._factor,
+            self._med0,
+            self._geo,
+            self._boxes,
+            self._src_i,
+            self._src_w,
+            self._rec_i,
+            self._rec_w,
+            self.wavelet,
+        )
+
+    @property
+    def max_velocity(self) -> float:
+        """Largest velocity (m/s) the CFL condition allows with this grid and ``dt``."""
+        return 1.0 / self._factor
+
+    def gradient_memory_bytes(self) -> int:
+        """Bytes of wavefield storage one shot's gradient allocates (checkpoints + segment).
+
+        Returns
+        -------
+        int
+            ``8 N (4 n_segments + checkpoint_interval + 12)`` with ``N`` the number of
+            halo'd nodes; at most two shots run at once on two threads.
+        """
+        n_nodes = self._cell.size
+        ck = self.checkpoint_interval  # u0..u2, p, mu0..mu2, w, theta: 12 fields
+        nseg = -(-(self.nt - 1) // ck)
+        return 8 * n_nodes * (4 * nseg + ck + 12)
+
+    def traces(self, d) -> np.ndarray:
+        """Reshape a data vector to ``(n_sources, n_receivers, nt)``.
+
+        Parameters
+        ----------
+        d : array_like
+            Flat data of length :attr:`n_data`.
+
+        Returns
+        -------
+        numpy.ndarray
+            A reshaped view.
+        """
+        return np.asarray(d, dtype=np.float64).reshape(self.n_sources, self.n_receivers, self.nt)
+
+    # --- protocol -------------------------------------------------------------------------
+    def _check(self, m):
+        _layout.check_cfl(m, self._factor, self.name, self.dt)
+
+    def _forward(self, m):
+        self._check(m)
+        return K.forward(m, *self._args())
+
+    def _jvp(self, m, dm):
+        self._check(m)
+        return K.jvp(m, dm, *self._args())
+
+    def _vjp(self, m, dd):
+        self._check(m)
+        return K.vjp(m, dd, *self._args(), self.checkpoint_interval)
+
+    def _build_numba_kernels(self):
+        args = self._args()
+        ck = self.checkpoint_interval
+        fwd, tan, adj = K.forward, K.jvp, K.vjp
+
+        @numba.njit(nogil=True)
+        def forward(m):
+            return fwd(np.ascontiguousarray(m), *args)
+
+        @numba.njit(nogil=True)
+        def jvp(m, dm):
+            return tan(np.ascontiguousarray(m), np.ascontiguousarray(dm), *args)
+
+        @numba.njit(nogil=True)
+        def vjp(m, dd):
+            return adj(np.ascontiguousarray(m), np.ascontiguousarray(dd), *args, ck)
+
+        return NumbaKernels(forward, jvp, vjp)
