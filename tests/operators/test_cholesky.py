@@ -103,3 +103,31 @@ def test_values_of_wrong_length_are_refused():
         pattern.factor([1.0])
     with pytest.raises(ValueError, match=r"b must have shape \(2,\)"):
         pattern.factor([1.0, 2.0]).solve(np.ones(3))
+
+
+def test_default_ordering_is_the_cheaper_of_rcm_and_given():
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    from bayesinv.operators._cholesky_numba import _envelope, _profile_flops
+
+    rng = np.random.default_rng(5)
+    for shape in [(8, 40), (40, 8), (13, 13)]:
+        rows, cols, _, n = grid_laplacian(*shape, rng)
+        pattern = CholeskyPattern(rows, cols, n)
+        graph = sp.coo_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n)).tocsr()
+        rcm = reverse_cuthill_mckee(graph, symmetric_mode=True)
+        costs = [_profile_flops(_envelope(p, rows, cols, n)) for p in (rcm, np.arange(n))]
+        assert _profile_flops(pattern.first) == min(costs)
+
+
+def test_a_given_ordering_is_used_and_checked():
+    rng = np.random.default_rng(6)
+    rows, cols, vals, n = grid_laplacian(6, 5, rng)
+    perm = rng.permutation(n)
+    pattern = CholeskyPattern(rows, cols, n, perm=perm)
+    np.testing.assert_array_equal(pattern.perm, perm)
+    A = sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).toarray()
+    b = rng.standard_normal(n)
+    np.testing.assert_allclose(pattern.factor(vals).solve(b), np.linalg.solve(A, b), rtol=1e-9)
+    with pytest.raises(ValueError, match=r"perm must be a permutation of range\(30\)"):
+        CholeskyPattern(rows, cols, n, perm=np.zeros(n, dtype=int))
