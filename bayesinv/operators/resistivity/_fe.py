@@ -80,7 +80,7 @@ def _merge_lines(lines: np.ndarray, extra: np.ndarray, tol: float) -> np.ndarray
 def fe_mesh(
     grid: Grid2D, electrodes: np.ndarray, n_pad: int, factor: float, refine: int = 1
 ) -> FEMesh:
-    """Padded tensor mesh of ``grid`` with node lines through every electrode.
+    """Build the padded tensor mesh of ``grid`` with node lines through every electrode.
 
     ``refine`` splits every core cell into ``refine x refine`` elements (padding widths are
     those of the unrefined grid, so refined meshes cover the same domain).
@@ -141,20 +141,3 @@ def element_matrices(
         for i, j, w in ((p, p, 2.0), (q, q, 2.0), (p, q, 1.0), (q, p, 1.0)):
             out[:, elem, 4 * i + j] += nu * w / 6.0
     return np.ascontiguousarray(out)
-
-
-def csr_pattern(mesh: FEMesh):
-    """CSR pattern of the node matrix and the position of each element entry in its data.
-
-    Returns ``(indptr, indices, position)`` with ``position[e, 4 p + q]`` the index in the CSR
-    data of the entry (node ``p`` of ``e``, node ``q`` of ``e``).
-    """
-    n = mesh.n_nodes
-    en = mesh.element_nodes
-    rows = np.repeat(en, 4, axis=1).ravel()
-    cols = np.tile(en, (1, 4)).ravel()
-    key = rows * n + cols
-    unique, position = np.unique(key, return_inverse=True)
-    indices = (unique % n).astype(np.int64)
-    indptr = np.searchsorted(unique // n, np.arange(n + 1)).astype(np.int64)
-    return indptr, indices, position.reshape(en.shape[0], 16).astype(np.int64)

@@ -17,13 +17,14 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
-def assemble(sigma_e, b_k, position, nnz):
-    """CSR data of ``A_k = Σ_e σ_e B_e(k)`` (scatters element entries into the pattern)."""
-    values = np.zeros(nnz)
-    for e in range(sigma_e.shape[0]):
+def assemble(sigma_e, b_k):
+    """Entry values ``σ_e B_e(k)`` of ``A_k`` in element order (the Cholesky pattern sums them)."""
+    ne = sigma_e.shape[0]
+    values = np.empty(ne * 16)
+    for e in range(ne):
         s = sigma_e[e]
         for t in range(16):
-            values[position[e, t]] += s * b_k[e, t]
+            values[16 * e + t] = s * b_k[e, t]
     return values
 
 
@@ -67,58 +68,62 @@ def data_weights(dd, pot, cur, scale, n_used):
 
 @numba.njit(cache=True, nogil=True)
 def electrode_potentials(U, nodes):
-    """``Q^T U``: the rows of ``U`` at the electrode nodes (gather)."""
+    """``Q^T U^T``: ``V[a, b] = U[b, nodes[a]]``, field ``b`` at electrode ``a`` (gather)."""
     nu = nodes.shape[0]
-    out = np.empty((nu, U.shape[1]))
+    out = np.empty((nu, U.shape[0]))
     for a in range(nu):
-        out[a, :] = U[nodes[a], :]
+        for b in range(U.shape[0]):
+            out[a, b] = U[b, nodes[a]]
     return out
 
 
 @numba.njit(cache=True, nogil=True)
 def element_gradient(U, W, b_k, sigma_e, enodes, coef):
-    """``-c σ_e Σ_ab W_ab U[e, a]^T B_e U[e, b]`` per element (one wavenumber).
+    """``-c σ_e Σ_ab W_ab U[a, e]^T B_e U[b, e]`` per element (one wavenumber).
 
-    Gathers: each element reads its four nodes of ``U`` and of the adjoint fields ``U W``.
+    ``U`` holds one field per row. Gathers: each element reads its four nodes of every
+    field and of the adjoint fields ``W U``; the element loop is the inner one so each row
+    is read contiguously.
     """
-    adj = U @ W
+    adj = W @ U
     ne = enodes.shape[0]
-    nu = U.shape[1]
     g = np.zeros(ne)
+    for a in range(U.shape[0]):
+        u = U[a]
+        v = adj[a]
+        for e in range(ne):
+            acc = 0.0
+            for p in range(4):
+                up = u[enodes[e, p]]
+                for q in range(4):
+                    acc += b_k[e, 4 * p + q] * up * v[enodes[e, q]]
+            g[e] += acc
     for e in range(ne):
-        acc = 0.0
-        for p in range(4):
-            up = enodes[e, p]
-            for q in range(4):
-                uq = enodes[e, q]
-                s = 0.0
-                for i in range(nu):
-                    s += U[up, i] * adj[uq, i]
-                acc += b_k[e, 4 * p + q] * s
-        g[e] = -coef * sigma_e[e] * acc
+        g[e] *= -coef * sigma_e[e]
     return g
 
 
 @numba.njit(cache=True, nogil=True)
-def potential_perturbation(U, b_k, ds_e, enodes, nodes, coef):
-    """``-c U^T δA U`` for ``δA = Σ_e δσ_e B_e`` (one wavenumber), ``(n_used, n_used)``.
+def potential_perturbation(U, b_k, ds_e, enodes, coef):
+    """``-c U δA U^T`` for ``δA = Σ_e δσ_e B_e`` (one wavenumber), ``(n_used, n_used)``.
 
-    Scatters ``δA U`` into node rows, then contracts with ``U``.
+    Scatters ``δA u`` of each field ``u`` into node values, then contracts with ``U``.
     """
-    n, nu = U.shape
-    Y = np.zeros((n, nu))
-    for e in range(enodes.shape[0]):
-        s = ds_e[e]
-        if s == 0.0:
-            continue
-        for p in range(4):
-            up = enodes[e, p]
-            for q in range(4):
-                bq = s * b_k[e, 4 * p + q]
-                uq = enodes[e, q]
-                for i in range(nu):
-                    Y[up, i] += bq * U[uq, i]
-    return -coef * (U.T @ Y)
+    nu, n = U.shape
+    Y = np.zeros((nu, n))
+    for a in range(nu):
+        u = U[a]
+        y = Y[a]
+        for e in range(enodes.shape[0]):
+            s = ds_e[e]
+            if s == 0.0:
+                continue
+            for p in range(4):
+                acc = 0.0
+                for q in range(4):
+                    acc += b_k[e, 4 * p + q] * u[enodes[e, q]]
+                y[enodes[e, p]] += s * acc
+    return -coef * (U @ Y.T)
 
 
 @numba.njit(cache=True, nogil=True)
