@@ -1,7 +1,8 @@
-"""2.5-D DC resistivity: the finite-volume operator, its wavenumber quadrature and arrays."""
+"""2.5-D DC resistivity: the finite-element operator, its wavenumber quadrature and arrays."""
 
 from bayesinv.operators.resistivity.arrays import (
     dipole_dipole,
+    pole_dipole,
     pole_pole,
     schlumberger,
     surface_electrodes,
@@ -12,6 +13,7 @@ from bayesinv.operators.resistivity.operator import DCResistivity2p5D
 __all__ = [
     "DCResistivity2p5D",
     "dipole_dipole",
+    "pole_dipole",
     "pole_pole",
     "schlumberger",
     "surface_electrodes",

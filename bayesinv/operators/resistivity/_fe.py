@@ -82,6 +82,10 @@ def fe_mesh(
 ) -> FEMesh:
     """Build the padded tensor mesh of ``grid`` with node lines through every electrode.
 
+    Node lines are added through each electrode and at half and one cell to either side
+    (``x ± dx/2``, ``x ± dx``; the same in ``z`` for buried electrodes) unless a line is
+    already there.
+
     ``refine`` splits every core cell into ``refine x refine`` elements (padding widths are
     those of the unrefined grid, so refined meshes cover the same domain).
     """
@@ -92,8 +96,17 @@ def fe_mesh(
     right = core_x[-1] + grid.dx * np.cumsum(grow)
     bottom = core_z[-1] + grid.dz * np.cumsum(grow)
     tol = 1e-6 * min(grid.dx, grid.dz) / refine
-    x_nodes = _merge_lines(np.concatenate([left, core_x, right]), electrodes[:, 0], tol)
-    z_nodes = _merge_lines(np.concatenate([core_z, bottom]), electrodes[:, 1], tol)
+    # every electrode on a node, with nodes every half cell within one cell of it (the
+    # nearest neighbours of a point source are never a whole cell away, edge or centre)
+    ex = electrodes[:, 0]
+    x_extra = np.concatenate([ex + f * grid.dx for f in (0.0, -1.0, -0.5, 0.5, 1.0)])
+    x_extra = x_extra[(x_extra > grid.x0) & (x_extra < core_x[-1])]
+    ez = electrodes[:, 1]
+    buried = ez[ez > grid.z0 + tol]
+    z_extra = np.concatenate([ez] + [buried + f * grid.dz for f in (-1.0, -0.5, 0.5, 1.0)])
+    z_extra = z_extra[(z_extra >= grid.z0) & (z_extra < core_z[-1])]
+    x_nodes = _merge_lines(np.concatenate([left, core_x, right]), x_extra, tol)
+    z_nodes = _merge_lines(np.concatenate([core_z, bottom]), z_extra, tol)
     xc = 0.5 * (x_nodes[1:] + x_nodes[:-1])
     zc = 0.5 * (z_nodes[1:] + z_nodes[:-1])
     ix = np.clip(np.floor((xc - grid.x0) / grid.dx).astype(np.int64), 0, grid.nx - 1)
