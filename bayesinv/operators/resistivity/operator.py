@@ -247,7 +247,7 @@ class DCResistivity2p5D(ForwardOperator):
             self.mesh.cell,
             self.mesh.electrode_nodes,
             w / np.pi,
-            (self.mesh.z_nodes.size, self.mesh.x_nodes.size),
+            self.mesh.n_nodes,
         )
         self._cache: OrderedDict[bytes, _State] = OrderedDict()
         self._cache_size = cache_size

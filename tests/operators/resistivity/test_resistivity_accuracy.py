@@ -21,7 +21,6 @@ from bayesinv.operators.resistivity.arrays import (
     wenner,
 )
 from bayesinv.operators.resistivity.operator import DCResistivity2p5D
-from bayesinv.testing import dot_test, taylor_test
 
 
 # --- independent references ----------------------------------------------------------------
