@@ -27,6 +27,14 @@ from bayesinv.operators._cholesky_numba import (
 from bayesinv.operators.base import NumbaKernels
 from bayesinv.operators.resistivity import _fe_numba as fk
 
+# The wavenumber loops are written with ``prange`` (independent iterations, each writing
+# its own slot) but compiled serially: measured on the 2-core CI machine under load, numba's
+# OpenMP layer made ``solve_fields`` at 16x8 cells 440 ms instead of 18 ms (worker threads
+# spinning against nutpie's chain threads), and gave no speed-up at 32x16 with a passive
+# wait policy (91 vs 88 ms); parallel compilation also took ~3x longer. Set to ``True``
+# on a machine with idle cores and one sampler thread.
+PARALLEL = False
+
 
 @numba.njit(cache=True, nogil=True)
 def _factor_solve(sigma, b_k, first, ptr, scatter, perm, nodes, n_factor):
@@ -42,7 +50,7 @@ def _factor_solve(sigma, b_k, first, ptr, scatter, perm, nodes, n_factor):
     return U, True
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
 def solve_fields(m, cell, B, first, ptr, scatter, perm, nodes, coef, n_factor):
     """``(σ_e, U (n_k, n_used, n), V, ok)``; prange over wavenumbers (each writes its slot)."""
     sigma, ok = fk.element_sigma(m, cell)
@@ -130,9 +138,10 @@ class FieldSolver:
         return NumbaKernels(forward, jvp, vjp)
 
 
-# The fused kernels: one prange over wavenumbers (factor, multi-RHS solve, contract); each
-# iteration writes only its own slot of a per-wavenumber array, summed serially afterwards.
-@numba.njit(cache=True, nogil=True, parallel=True)
+# The fused kernels: one prange over wavenumbers (factor, multi-RHS solve, contract; see
+# PARALLEL); each iteration writes only its own slot of a per-wavenumber array (gather per
+# wavenumber), summed serially afterwards in a fixed order (deterministic).
+@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
 def forward_kernel(m, cell, B, first, ptr, scatter, perm, nodes, coef, n_factor, pot, cur, scale):
     """Return the data at ``m`` (NaN if ``σ`` or a factorisation fails)."""
     n_data, nk, nu = pot.shape[0], coef.shape[0], nodes.shape[0]
@@ -153,7 +162,7 @@ def forward_kernel(m, cell, B, first, ptr, scatter, perm, nodes, coef, n_factor,
     return d
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
 def jvp_kernel(
     m, dm, cell, B, first, ptr, scatter, perm, nodes, coef, n_factor, enodes, pot, cur, scale
 ):
@@ -179,7 +188,7 @@ def jvp_kernel(
     return out
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
 def vjp_kernel(
     m,
     dd,
