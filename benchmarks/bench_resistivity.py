@@ -16,8 +16,18 @@ Per size (16x8, 32x16, 64x32, 128x64 cells; electrodes every 2 cells on cell edg
   wavenumber, Python assembly; ``_resistivity_reference.py``) on the same survey, and the
   speed-up of the compiled forward + gradient over the old forward + gradient.
 
-Timings are minima over repeats at fresh random models (no cache hits), BLAS on one thread
-(set by ``run.py``), numba on its default threads.
+Timings are CPU times of this process (``time.process_time``; everything runs in the
+calling thread: BLAS on one thread, set by ``run.py``, numba loops compiled serially), the
+minimum over repeats at fresh random models (no cache hits). CPU time, not wall time: on
+the shared 2-core machine (load ~10) wall times of a 100-ms call are inflated 3-5x by
+preemption while a 3-ms call often runs in one slice, which made wall-time ratios
+meaningless.
+
+``convergence`` rows: a 1-m conductive surface layer under part of the line and a resistive
+outcrop between two electrodes (12 electrodes 4 m apart, 1-m cells, on cell edges or
+centres): apparent-resistivity error (p95, max) and correlation of J^T v (all cells, top
+row) of ``refinement`` 1 and 2 against ``refinement=4``, and of the old operator against
+the same ``refinement=4`` solution.
 """
 
 from __future__ import annotations
@@ -37,9 +47,9 @@ def _best(fn, models, repeats):
     times = []
     for i in range(repeats):
         m = models[i % len(models)]
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn(m)
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return 1e3 * min(times)
 
 
@@ -103,15 +113,55 @@ def _case(nx, nz, repeats, rng):
     }
 
 
+def _convergence_rows() -> list[dict]:
+    grid = Grid2D(nx=56, nz=12, dx=1.0, dz=1.0)
+    x, z = grid.cell_centers.T
+    base = np.full(grid.size, np.log(1 / 100.0))
+    models = {
+        "thin conductive layer": np.where((z < 1) & (x > 18) & (x < 38), np.log(1 / 5.0), base),
+        "resistive outcrop": np.where((z < 2) & (x > 25) & (x < 27), np.log(1 / 5000.0), base),
+    }
+    abmn = np.vstack([dipole_dipole(12, n_max=4), wenner(12)])
+    top = z < 1.0
+    rng = np.random.default_rng(3)
+    rows = []
+    for position, shift in (("edges", 0.0), ("centres", 0.5)):
+        el = surface_electrodes(6.0 + 4.0 * np.arange(12) + shift)
+        ops = {f"refinement={r}": DCResistivity2p5D(grid, el, abmn, refinement=r) for r in (1, 2)}
+        ops["old FV"] = ReferenceFVResistivity(grid, el, abmn)
+        ref = DCResistivity2p5D(grid, el, abmn, refinement=4)
+        for name, m in models.items():
+            v = rng.standard_normal(abmn.shape[0])
+            d_ref = ref.forward(m)
+            g_ref = ref.vjp(m, v / d_ref)
+            for label, op in ops.items():
+                d = op.forward(m)
+                g = op.vjp(m, v / d)
+                err = np.abs(d / d_ref - 1)
+                rows.append(
+                    {
+                        "benchmark": "resistivity",
+                        "case": f"convergence: {name}, electrodes on cell {position}",
+                        "solution": label,
+                        "rho_a_err_p95_pct": 100 * np.percentile(err, 95),
+                        "rho_a_err_max_pct": 100 * err.max(),
+                        "jtv_corr": np.corrcoef(g, g_ref)[0, 1],
+                        "jtv_corr_top_row": np.corrcoef(g[top], g_ref[top])[0, 1],
+                        "top_row_scale": np.sum(g[top] * g_ref[top]) / np.sum(g_ref[top] ** 2),
+                    }
+                )
+    return rows
+
+
 def run(quick: bool) -> list[dict]:
-    """Rows for 16x8 and 32x16 cells (quick) or up to 128x64 (full)."""
+    """Rows for 16x8 and 32x16 cells (quick) or up to 128x64 (full), and convergence rows."""
     rng = np.random.default_rng(5)
     sizes = [(16, 8), (32, 16)] if quick else [(16, 8), (32, 16), (64, 32), (128, 64)]
     rows = []
     for nx, nz in sizes:
         repeats = 3 if (quick or nx >= 128) else 7
         rows.append(_case(nx, nz, repeats, rng))
-    return rows
+    return rows + _convergence_rows()
 
 
 if __name__ == "__main__":
