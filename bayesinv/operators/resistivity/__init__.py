@@ -8,13 +8,16 @@ from bayesinv.operators.resistivity.arrays import (
     surface_electrodes,
     wenner,
 )
+from bayesinv.operators.resistivity.errors import check_errors, reciprocal_error_model
 from bayesinv.operators.resistivity.operator import DCResistivity2p5D
 
 __all__ = [
     "DCResistivity2p5D",
+    "check_errors",
     "dipole_dipole",
     "pole_dipole",
     "pole_pole",
+    "reciprocal_error_model",
     "schlumberger",
     "surface_electrodes",
     "wenner",

@@ -46,14 +46,14 @@ def check_electrodes(grid: Grid2D, electrodes) -> np.ndarray:
     return elec
 
 
-def check_abmn(abmn, n_electrodes: int) -> np.ndarray:
+def check_abmn(abmn, n_electrodes: int, where: str = _NAME) -> np.ndarray:
     """``abmn`` as int64 ``(n_data, 4)``: valid indices, no electrode used twice in a row."""
     arr = np.asarray(abmn)
     if arr.ndim != 2 or arr.shape[1] != 4 or arr.shape[0] == 0:
-        raise ValueError(f"{_NAME}: abmn must have shape (n_data, 4), got {arr.shape}")
+        raise ValueError(f"{where}: abmn must have shape (n_data, 4), got {arr.shape}")
     if not np.issubdtype(arr.dtype, np.integer):
         if not (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr))):
-            raise ValueError(f"{_NAME}: abmn must hold integer electrode indices")
+            raise ValueError(f"{where}: abmn must hold integer electrode indices")
     arr = arr.astype(np.int64)
     a, b, m, n = arr.T
     rows = np.arange(arr.shape[0])
@@ -61,7 +61,7 @@ def check_abmn(abmn, n_electrodes: int) -> np.ndarray:
     def fail(mask, what):
         if np.any(mask):
             raise ValueError(
-                f"{_NAME}: abmn row(s) {rows[mask][:10].tolist()} {what} "
+                f"{where}: abmn row(s) {rows[mask][:10].tolist()} {what} "
                 f"(first: {arr[mask][0].tolist()})"
             )
 
