@@ -82,9 +82,9 @@ def fe_mesh(
 ) -> FEMesh:
     """Build the padded tensor mesh of ``grid`` with node lines through every electrode.
 
-    Node lines are added through each electrode and at half and one cell to either side
-    (``x ± dx/2``, ``x ± dx``; the same in ``z`` for buried electrodes) unless a line is
-    already there.
+    Node lines are added through each electrode, and at half and one cell to either side
+    (``x ± dx/2``, ``x ± dx``; the same in ``z`` for buried electrodes) where no line is
+    within a quarter cell (so these never make sliver elements).
 
     ``refine`` splits every core cell into ``refine x refine`` elements (padding widths are
     those of the unrefined grid, so refined meshes cover the same domain).
@@ -96,17 +96,17 @@ def fe_mesh(
     right = core_x[-1] + grid.dx * np.cumsum(grow)
     bottom = core_z[-1] + grid.dz * np.cumsum(grow)
     tol = 1e-6 * min(grid.dx, grid.dz) / refine
-    # every electrode on a node, with nodes every half cell within one cell of it (the
-    # nearest neighbours of a point source are never a whole cell away, edge or centre)
-    ex = electrodes[:, 0]
-    x_extra = np.concatenate([ex + f * grid.dx for f in (0.0, -1.0, -0.5, 0.5, 1.0)])
-    x_extra = x_extra[(x_extra > grid.x0) & (x_extra < core_x[-1])]
-    ez = electrodes[:, 1]
+    # every electrode on a node (exactly), then nodes every half cell within one cell of it
+    # where no node is closer than a quarter cell (no sliver elements from those)
+    ex, ez = electrodes[:, 0], electrodes[:, 1]
     buried = ez[ez > grid.z0 + tol]
-    z_extra = np.concatenate([ez] + [buried + f * grid.dz for f in (-1.0, -0.5, 0.5, 1.0)])
-    z_extra = z_extra[(z_extra >= grid.z0) & (z_extra < core_z[-1])]
-    x_nodes = _merge_lines(np.concatenate([left, core_x, right]), x_extra, tol)
-    z_nodes = _merge_lines(np.concatenate([core_z, bottom]), z_extra, tol)
+    x_nodes = _merge_lines(np.concatenate([left, core_x, right]), ex, tol)
+    z_nodes = _merge_lines(np.concatenate([core_z, bottom]), ez, tol)
+    steps = (-1.0, -0.5, 0.5, 1.0)
+    x_aux = np.concatenate([ex + f * grid.dx for f in steps])
+    z_aux = np.concatenate([buried + f * grid.dz for f in steps])
+    x_nodes = _merge_lines(x_nodes, x_aux[(x_aux > grid.x0) & (x_aux < core_x[-1])], 0.26 * grid.dx)
+    z_nodes = _merge_lines(z_nodes, z_aux[(z_aux > grid.z0) & (z_aux < core_z[-1])], 0.26 * grid.dz)
     xc = 0.5 * (x_nodes[1:] + x_nodes[:-1])
     zc = 0.5 * (z_nodes[1:] + z_nodes[:-1])
     ix = np.clip(np.floor((xc - grid.x0) / grid.dx).astype(np.int64), 0, grid.nx - 1)

@@ -492,3 +492,19 @@ def test_nutpie_samples_with_threads_and_no_object_mode_warning():
     draws = np.asarray(idata.posterior["m"])
     assert draws.shape == (2, 60, grid.size) and np.all(np.isfinite(draws))
     assert np.unique(draws[:, :, 0]).size > 10  # the chains moved
+
+
+def test_failed_factorisation_gives_nan_in_python_and_kernels(small_survey, rng):
+    """A non-positive pivot (here: a system made indefinite on purpose) is a rejection."""
+    grid, electrodes, abmn = small_survey
+    op = DCResistivity2p5D(grid, electrodes, abmn[:6], n_wavenumbers=3, padding=2)
+    m = random_model(grid, rng)
+    assert np.all(np.isfinite(op.forward(m)))
+    op._solver.B[1] *= -1.0  # one wavenumber's matrix negative definite
+    op._cache.clear()
+    assert np.all(np.isnan(op.forward(m)))
+    assert np.all(np.isnan(op.vjp(m, np.ones(op.n_data))))
+    k = op.numba_kernels()  # built after the change: closes over the same arrays
+    assert np.all(np.isnan(k.forward(m)))
+    assert np.all(np.isnan(k.jvp(m, np.ones(op.n_params))))
+    assert np.all(np.isnan(k.vjp(m, np.ones(op.n_data))))
