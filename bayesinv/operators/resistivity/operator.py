@@ -169,9 +169,21 @@ class DCResistivity2p5D(ForwardOperator):
     :math:`U_k W` (:math:`W` the symmetrised data-space weights): the gradient needs no solve
     beyond the forward ones. ``jvp`` forms :math:`-\sum_k c_k U_k^T δA_k U_k`.
 
-    **Solver.** One factorisation of :math:`A_k` per wavenumber and model, one solve with one
-    right-hand side per used electrode. The fields are cached per model in the Python API
-    (keyed by the bytes of ``m``, guarded by a lock).
+    **Solver.** Per wavenumber and model: assembly of the element entries, one envelope
+    Cholesky factorisation (the shared :mod:`bayesinv.operators._cholesky_numba`, reverse
+    Cuthill–McKee order) and one multi-right-hand-side solve for all used electrodes; the
+    adjoint fields :math:`U_k W` need no further solve. In the Python API the fields are
+    cached per model (keyed by the bytes of ``m``, guarded by a lock), so ``forward`` then
+    ``vjp`` at the same ``m`` factorise once. The numba kernels used by compiled models
+    (``numba_kernels()``: ``forward``, ``jvp``, ``vjp``, each one fused loop over
+    wavenumbers of assembly, factorisation, solves and contractions) keep no state, so a
+    compiled log-density-and-gradient factorises twice (forward and vjp). They allocate
+    everything per call and only read the operator's arrays: thread-safe, ``nogil``.
+
+    **Cost.** ``n_wavenumbers`` factorisations of an ``n x n`` matrix (``n`` nodes, about
+    ``(nx + 2 padding + extra electrode lines) x (nz + padding)``) with an envelope about
+    ``min`` of the two node counts wide, and ``n_wavenumbers x n_electrodes_used``
+    triangular solve pairs; see ``benchmarks/bench_resistivity.py`` and docs/ert.md.
 
     **Failures.** If :math:`e^m` overflows or underflows, a factorisation fails or the result
     is not finite, ``forward``, ``jvp`` and ``vjp`` return NaN arrays instead of raising, so a
