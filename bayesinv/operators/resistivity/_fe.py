@@ -77,6 +77,10 @@ def _merge_lines(lines: np.ndarray, extra: np.ndarray, tol: float) -> np.ndarray
     return out
 
 
+# offsets (in cells) of the auxiliary node lines around each electrode
+_AUX_STEPS = (-1.0, -0.5, 0.5, 1.0)
+
+
 def fe_mesh(
     grid: Grid2D, electrodes: np.ndarray, n_pad: int, factor: float, refine: int = 1
 ) -> FEMesh:
@@ -102,7 +106,7 @@ def fe_mesh(
     buried = ez[ez > grid.z0 + tol]
     x_nodes = _merge_lines(np.concatenate([left, core_x, right]), ex, tol)
     z_nodes = _merge_lines(np.concatenate([core_z, bottom]), ez, tol)
-    steps = (-1.0, -0.5, 0.5, 1.0)
+    steps = _AUX_STEPS
     x_aux = np.concatenate([ex + f * grid.dx for f in steps])
     z_aux = np.concatenate([buried + f * grid.dz for f in steps])
     x_nodes = _merge_lines(x_nodes, x_aux[(x_aux > grid.x0) & (x_aux < core_x[-1])], 0.26 * grid.dx)
