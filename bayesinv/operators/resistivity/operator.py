@@ -66,9 +66,10 @@ class DCResistivity2p5D(ForwardOperator):
         of a homogeneous half-space (a numerical geometric factor, see Notes).
     cache_size : int
         Number of models whose solutions are kept (forward, ``jvp`` and ``vjp`` at the same
-        ``m`` solve once); one per concurrent sampler thread is enough. Each entry holds
-        ``n_wavenumbers x n_nodes x n_electrodes_used`` floats (the fields), about 31 MB for
-        128x64 cells with padding, 11 wavenumbers and 32 electrodes.
+        ``m`` solve once) in the Python API; one per concurrent thread is enough. Each entry
+        holds ``n_wavenumbers x n_nodes x n_electrodes_used`` floats (the fields), about
+        78 MB for 128x64 cells (18,375 nodes), 11 wavenumbers and 48 electrodes. The numba
+        kernels of compiled models keep no cache.
     refinement : int
         Elements per model-cell side (default 1): each cell of the grid is split into
         ``refinement x refinement`` elements of the same conductivity, so accuracy improves at
