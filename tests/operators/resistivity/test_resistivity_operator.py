@@ -508,3 +508,23 @@ def test_failed_factorisation_gives_nan_in_python_and_kernels(small_survey, rng)
     assert np.all(np.isnan(k.forward(m)))
     assert np.all(np.isnan(k.jvp(m, np.ones(op.n_params))))
     assert np.all(np.isnan(k.vjp(m, np.ones(op.n_data))))
+
+
+def test_kernels_are_thread_safe(small_op, rng):
+    """Concurrent kernel calls (nogil, as nutpie's chain threads make them) equal serial ones."""
+    k = small_op.numba_kernels()
+    models = [random_model(small_op.grid, rng) for _ in range(6)]
+    dd = rng.standard_normal(small_op.n_data)
+    serial = [k.vjp(m, dd) for m in models]
+    results = [None] * len(models)
+
+    def work(i):
+        results[i] = k.vjp(models[i], dd)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(models))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(results, serial, strict=True):
+        np.testing.assert_array_equal(a, b)
