@@ -1,91 +1,167 @@
-"""2.5-D DC resistivity: forward time vs gradient time (forward + vjp at the same new model).
+"""2.5-D DC resistivity: where the time goes, and the old implementation side by side.
 
-In a PyMC log-density-and-gradient evaluation, the forward and the adjoint come at the same
-model, so the gradient costs "forward then vjp at the same m". The factorisations and fields
-of the forward are cached and reused by the vjp; the goal is gradient <= 2x forward.
+Per size (16x8, 32x16, 64x32, 128x64 cells; electrodes every 2 cells on cell edges, at most
+48; dipole-dipole n <= 6 plus Wenner) one row with, all measured in this run:
 
-Each timing is the minimum over repeats, each at a fresh random model (no cache hit for the
-forward). Rows are measured with BLAS limited to one thread (what a multi-chain sampler
-should use; on a loaded machine multithreaded BLAS slows the skinny products down) and, for
-comparison, with the library's default number of threads.
+- ``fs_ms``: the factorisations and multi-right-hand-side solves alone (``solve_fields``:
+  assembly, one envelope Cholesky per wavenumber, all sources in one call, prange over
+  wavenumbers) — the floor of one forward;
+- ``forward_ms`` / ``fwd_plus_grad_ms``: the numba kernels the compiled model calls
+  (``kernels.forward(m)``; ``kernels.forward(m)`` then ``kernels.vjp(m, dd)``, each at a
+  fresh model). The vjp kernel factorises again (kernels keep no state), so
+  ``grad_over_fs`` is about 2 + contraction cost;
+- ``python_fwd_plus_grad_ms``: the Python API ``forward(m)`` then ``vjp(m, dd)``, whose
+  per-model cache reuses the factorised fields (``python_over_fs``);
+- ``old_*``: the replaced cell-centred finite-volume operator (SciPy SuperLU per
+  wavenumber, Python assembly; ``_resistivity_reference.py``) on the same survey, and the
+  speed-up of the compiled forward + gradient over the old forward + gradient.
+
+Timings are CPU times of this process (``time.process_time``; everything runs in the
+calling thread: BLAS on one thread, set by ``run.py``, numba loops compiled serially), the
+minimum over repeats at fresh random models (no cache hits). CPU time, not wall time: on
+the shared 2-core machine (load ~10) wall times of a 100-ms call are inflated 3-5x by
+preemption while a 3-ms call often runs in one slice, which made wall-time ratios
+meaningless.
+
+``convergence`` rows: a 1-m conductive surface layer under part of the line and a resistive
+outcrop between two electrodes (12 electrodes 4 m apart, 1-m cells, on cell edges or
+centres): apparent-resistivity error (p95, max) and correlation of J^T v (all cells, top
+row) of ``refinement`` 1 and 2 against ``refinement=4``, and of the old operator against
+the same ``refinement=4`` solution.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 import numpy as np
+from _resistivity_reference import ReferenceFVResistivity
 
 from bayesinv import Grid2D
-from bayesinv.operators.resistivity.arrays import dipole_dipole, surface_electrodes
+from bayesinv.operators.resistivity._solve import solve_fields
+from bayesinv.operators.resistivity.arrays import dipole_dipole, surface_electrodes, wenner
 from bayesinv.operators.resistivity.operator import DCResistivity2p5D
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl ships with scipy's usual stacks
-    threadpool_limits = None
+
+def _best(fn, models, repeats):
+    times = []
+    for i in range(repeats):
+        m = models[i % len(models)]
+        t0 = time.process_time()
+        fn(m)
+        times.append(time.process_time() - t0)
+    return 1e3 * min(times)
 
 
-def _blas(threads):
-    if threads is None or threadpool_limits is None:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=threads, user_api="blas")
-
-
-def _case(nx, nz, n_electrodes, repeats, threads, rng):
+def _case(nx, nz, repeats, rng):
     grid = Grid2D(nx=nx, nz=nz, dx=1.0, dz=1.0)
-    x = np.linspace(2.0, nx - 2.0, n_electrodes)
-    op = DCResistivity2p5D(grid, surface_electrodes(x), dipole_dipole(n_electrodes, n_max=6))
+    n_el = min(nx // 2, 48)
+    x = 1.0 + 2.0 * np.arange(n_el) * (nx - 2) / (2 * (n_el - 1))
+    x = np.round(x)  # on cell edges
+    abmn = np.vstack([dipole_dipole(n_el, n_max=6), wenner(n_el)])
+    el = surface_electrodes(x)
+    op = DCResistivity2p5D(grid, el, abmn)
+    old = ReferenceFVResistivity(grid, el, abmn)
+    k = op.numba_kernels()
+    s = op._solver
     dd = rng.standard_normal(op.n_data)
+    models = [np.log(0.01) + 0.5 * rng.standard_normal(grid.size) for _ in range(repeats + 1)]
+    m0 = models[-1]
+    k.forward(m0), k.vjp(m0, dd), op.forward(m0), op.vjp(m0, dd), old.forward(m0)  # warm-up
 
-    def model():
-        return np.log(0.01) + 0.5 * rng.standard_normal(grid.size)
+    def fs(m):
+        solve_fields(m, s.cell, s.B, *s._args(), s.coef, s.n_factor)
 
-    t_fwd, t_grad, t_vjp = [], [], []
-    with _blas(threads):
-        op.forward(model())  # warm-up
-        for _ in range(repeats):
-            m = model()
-            t0 = time.perf_counter()
-            op.forward(m)
-            t_fwd.append(time.perf_counter() - t0)
-            m = model()
-            t0 = time.perf_counter()
-            op.forward(m)
-            t1 = time.perf_counter()
-            op.vjp(m, dd)
-            t2 = time.perf_counter()
-            t_grad.append(t2 - t0)
-            t_vjp.append(t2 - t1)
-    fwd, grad = min(t_fwd), min(t_grad)
+    def grad(m):
+        k.forward(m)
+        k.vjp(m, dd)
+
+    def python_grad(m):
+        op._cache.clear()
+        op.forward(m)
+        op.vjp(m, dd)
+
+    def old_grad(m):
+        old._cache.clear()
+        old.forward(m)
+        old.vjp(m, dd)
+
+    t_fs = _best(fs, models, repeats)
+    t_fwd = _best(k.forward, models, repeats)
+    t_grad = _best(grad, models, repeats)
+    t_py = _best(python_grad, models, repeats)
+    t_old_fwd = _best(lambda m: (old._cache.clear(), old.forward(m)), models, repeats)
+    t_old_grad = _best(old_grad, models, repeats)
     return {
         "benchmark": "resistivity",
-        "case": f"{nx}x{nz} cells, {n_electrodes} el. dipole-dipole",
-        "blas_threads": "1" if threads == 1 else "default",
-        "n_unknowns": op.mesh.size,
+        "case": f"{nx}x{nz} cells, {n_el} el., dd+wenner",
+        "n_nodes": op.mesh.n_nodes,
         "n_data": op.n_data,
         "n_wavenumbers": op.wavenumbers.size,
-        "forward_ms": 1e3 * fwd,
-        "forward_plus_vjp_ms": 1e3 * grad,
-        "vjp_cached_ms": 1e3 * min(t_vjp),
-        "gradient_over_forward": grad / fwd,
-        # less sensitive to machine noise: the vjp's extra cost relative to one forward
-        "vjp_over_forward": min(t_vjp) / fwd,
+        "fs_ms": t_fs,
+        "forward_ms": t_fwd,
+        "fwd_plus_grad_ms": t_grad,
+        "fwd_over_fs": t_fwd / t_fs,
+        "grad_over_fs": t_grad / t_fs,
+        "python_fwd_plus_grad_ms": t_py,
+        "python_over_fs": t_py / t_fs,
+        "old_forward_ms": t_old_fwd,
+        "old_fwd_plus_grad_ms": t_old_grad,
+        "speedup_fwd_plus_grad": t_old_grad / t_grad,
+        "speedup_python_fwd_plus_grad": t_old_grad / t_py,
         "repeats": repeats,
     }
 
 
-def run(quick: bool) -> list[dict]:
-    """Benchmark rows for 32x16, 64x32 and 128x64 cells (quick: the two smaller ones)."""
-    rng = np.random.default_rng(5)
-    sizes = [(32, 16), (64, 32)] if quick else [(32, 16), (64, 32), (128, 64)]
-    repeats = 3 if quick else 7
+def _convergence_rows() -> list[dict]:
+    grid = Grid2D(nx=56, nz=12, dx=1.0, dz=1.0)
+    x, z = grid.cell_centers.T
+    base = np.full(grid.size, np.log(1 / 100.0))
+    models = {
+        "thin conductive layer": np.where((z < 1) & (x > 18) & (x < 38), np.log(1 / 5.0), base),
+        "resistive outcrop": np.where((z < 2) & (x > 25) & (x < 27), np.log(1 / 5000.0), base),
+    }
+    abmn = np.vstack([dipole_dipole(12, n_max=4), wenner(12)])
+    top = z < 1.0
+    rng = np.random.default_rng(3)
     rows = []
-    for threads in (1, None):
-        for nx, nz in sizes:
-            rows.append(_case(nx, nz, 32 if nx > 32 else 24, repeats, threads, rng))
+    for position, shift in (("edges", 0.0), ("centres", 0.5)):
+        el = surface_electrodes(6.0 + 4.0 * np.arange(12) + shift)
+        ops = {f"refinement={r}": DCResistivity2p5D(grid, el, abmn, refinement=r) for r in (1, 2)}
+        ops["old FV"] = ReferenceFVResistivity(grid, el, abmn)
+        ref = DCResistivity2p5D(grid, el, abmn, refinement=4)
+        for name, m in models.items():
+            v = rng.standard_normal(abmn.shape[0])
+            d_ref = ref.forward(m)
+            g_ref = ref.vjp(m, v / d_ref)
+            for label, op in ops.items():
+                d = op.forward(m)
+                g = op.vjp(m, v / d)
+                err = np.abs(d / d_ref - 1)
+                rows.append(
+                    {
+                        "benchmark": "resistivity",
+                        "case": f"convergence: {name}, electrodes on cell {position}",
+                        "solution": label,
+                        "rho_a_err_p95_pct": 100 * np.percentile(err, 95),
+                        "rho_a_err_max_pct": 100 * err.max(),
+                        "jtv_corr": np.corrcoef(g, g_ref)[0, 1],
+                        "jtv_corr_top_row": np.corrcoef(g[top], g_ref[top])[0, 1],
+                        "top_row_scale": np.sum(g[top] * g_ref[top]) / np.sum(g_ref[top] ** 2),
+                    }
+                )
     return rows
+
+
+def run(quick: bool) -> list[dict]:
+    """Rows for 16x8 and 32x16 cells (quick) or up to 128x64 (full), and convergence rows."""
+    rng = np.random.default_rng(5)
+    sizes = [(16, 8), (32, 16)] if quick else [(16, 8), (32, 16), (64, 32), (128, 64)]
+    rows = []
+    for nx, nz in sizes:
+        repeats = 3 if (quick or nx >= 128) else 7
+        rows.append(_case(nx, nz, repeats, rng))
+    return rows + _convergence_rows()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,14 @@ import numpy as np
 
 from bayesinv._checks import check_int
 
-__all__ = ["dipole_dipole", "pole_pole", "schlumberger", "surface_electrodes", "wenner"]
+__all__ = [
+    "dipole_dipole",
+    "pole_dipole",
+    "pole_pole",
+    "schlumberger",
+    "surface_electrodes",
+    "wenner",
+]
 
 
 def _as_abmn(rows: list, name: str) -> np.ndarray:
@@ -119,6 +126,39 @@ def dipole_dipole(n_electrodes: int, n_max: int = 6, a: int = 1) -> np.ndarray:
                 if m + ai < n:
                     rows.append((i, b, m, m + ai))
     return _as_abmn(rows, "dipole_dipole")
+
+
+def pole_dipole(n_electrodes: int, n_max: int = 6) -> np.ndarray:
+    """Pole-dipole array: ``A`` on the line, ``B`` remote, ``M N`` further along.
+
+    Parameters
+    ----------
+    n_electrodes : int
+        Number of equally spaced electrodes.
+    n_max : int
+        Largest separation ``M - A`` in electrode spacings.
+
+    Returns
+    -------
+    numpy.ndarray
+        Rows ``(i, -1, i + n, i + n + 1)`` for every start ``i`` and ``n = 1..n_max`` that fit.
+
+    Notes
+    -----
+    With ``B`` at infinity the transfer resistance is ``V(AM) - V(AN)`` and the half-space
+    geometric factor ``K = 2π / (1/AM - 1/AN)``.
+
+    Examples
+    --------
+    >>> pole_dipole(4, n_max=2)
+    array([[ 0, -1,  1,  2],
+           [ 0, -1,  2,  3],
+           [ 1, -1,  2,  3]])
+    """
+    n = check_int(n_electrodes, "pole_dipole", "n_electrodes", low=3)
+    n_max = check_int(n_max, "pole_dipole", "n_max", low=1)
+    rows = [(i, -1, i + k, i + k + 1) for i in range(n) for k in range(1, n_max + 1)]
+    return _as_abmn([r for r in rows if r[3] < n], "pole_dipole")
 
 
 def wenner(n_electrodes: int, a_max: int | None = None) -> np.ndarray:

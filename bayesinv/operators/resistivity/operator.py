@@ -1,4 +1,4 @@
-"""2.5-D DC resistivity: finite-volume forward modelling with adjoint-state derivatives."""
+"""2.5-D DC resistivity: bilinear finite elements with adjoint-state derivatives."""
 
 from __future__ import annotations
 
@@ -7,22 +7,18 @@ from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
-from scipy.sparse.linalg import splu
 
 from bayesinv._checks import check_choice, check_float, check_int
 from bayesinv.grid import Grid2D
-from bayesinv.operators.base import ForwardOperator, as_vector
-from bayesinv.operators.resistivity._fv import (
-    fv_system,
-    padded_mesh,
-    robin_coefficients,
-    surface_interpolation,
-)
+from bayesinv.operators.base import ForwardOperator, NumbaKernels, as_vector
+from bayesinv.operators.resistivity import _fe_numba as fk
+from bayesinv.operators.resistivity._fe import element_matrices, fe_mesh
+from bayesinv.operators.resistivity._solve import FieldSolver
 from bayesinv.operators.resistivity._survey import (
     check_abmn,
     check_electrodes,
     geometric_factor,
-    selection_matrix,
+    selection,
 )
 from bayesinv.operators.resistivity._wavenumbers import wavenumber_quadrature
 
@@ -36,22 +32,22 @@ class _State(NamedTuple):
     """Everything computed at one model: data and what the derivatives reuse."""
 
     data: np.ndarray
-    fields: list | None  # U_k = A_k^{-1} Q for each wavenumber, or None if the solve failed
-    sigma: np.ndarray | None
-    dG_a: np.ndarray | None
-    dG_b: np.ndarray | None
+    fields: np.ndarray | None  # (n_k, n_nodes, n_used) U_k = A_k^{-1} Q, None if failed
+    sigma: np.ndarray | None  # element conductivities
 
 
 class DCResistivity2p5D(ForwardOperator):
-    r"""2.5-D DC resistivity of a conductivity section, surface electrodes, any four-pole array.
+    r"""2.5-D DC resistivity of a section: surface and buried electrodes, any four-pole array.
 
     Parameters
     ----------
     grid : Grid2D
         The section (the model cells); its top ``z0`` is the ground surface.
     electrodes : array_like
-        Electrode positions, shape ``(n_electrodes, 2)`` holding ``(x, z)``; every electrode
-        must be on the surface (``z = grid.z0``) with ``x`` inside the grid.
+        Electrode positions, shape ``(n_electrodes, 2)`` holding ``(x, z)`` (``z`` positive
+        down): on the surface ``z = grid.z0`` or buried (boreholes), inside the grid, each
+        position once. Electrodes need not be on cell edges: the mesh gets node lines through
+        them.
     abmn : array_like of int
         Shape ``(n_data, 4)``: indices into ``electrodes`` of the current electrodes ``A``,
         ``B`` and potential electrodes ``M``, ``N`` of each measurement; ``-1`` for a remote
@@ -67,13 +63,17 @@ class DCResistivity2p5D(ForwardOperator):
         Growth factor of the padding cell sizes (``>= 1``).
     halfspace_correction : bool
         Multiply each datum by the ratio of the exact to the numerical transfer resistance
-        of a homogeneous half-space (a numerical geometric factor, see Notes). Recommended:
-        it removes most of the discretisation error near the electrodes.
+        of a homogeneous half-space (a numerical geometric factor, see Notes).
     cache_size : int
         Number of models whose solutions are kept (forward, ``jvp`` and ``vjp`` at the same
-        ``m`` solve once); one per concurrent sampler thread is enough. Each entry holds
-        ``n_wavenumbers x n_cells x n_electrodes_used`` floats (the fields), e.g. 31 MB for
-        128x64 cells with padding, 11 wavenumbers and 32 electrodes.
+        ``m`` solve once) in the Python API; one per concurrent thread is enough. Each entry
+        holds ``n_wavenumbers x n_nodes x n_electrodes_used`` floats (the fields), about
+        78 MB for 128x64 cells (18,375 nodes), 11 wavenumbers and 48 electrodes. The numba
+        kernels of compiled models keep no cache.
+    refinement : int
+        Elements per model-cell side (default 1): each cell of the grid is split into
+        ``refinement x refinement`` elements of the same conductivity, so accuracy improves at
+        the same number of parameters (cost grows about as ``refinement**3``).
 
     Attributes
     ----------
@@ -86,108 +86,132 @@ class DCResistivity2p5D(ForwardOperator):
         ``K`` of each measurement (m).
     correction : numpy.ndarray
         Per-datum half-space correction factor (ones when ``halfspace_correction=False``).
+    mesh : FEMesh
+        The finite-element mesh: node lines ``x_nodes``, ``z_nodes`` (padding and electrode
+        lines included), element-to-cell map ``cell`` and ``electrode_nodes``.
 
     Notes
     -----
     **Physics.** With conductivity :math:`σ = e^m` (S/m) and a current :math:`I` injected at
-    :math:`\mathbf{x}_s`, the potential solves
-    :math:`-∇·(σ∇φ) = I δ(\mathbf{x} - \mathbf{x}_s)` in the half-space with no flux through
-    the surface. With σ independent of the strike coordinate :math:`y`, the cosine transform
-    :math:`\tilde φ(x, z, k) = \int_0^∞ φ \cos(k y)\, dy` solves, for each :math:`k`,
+    :math:`\mathbf{x}_s`, the potential solves :math:`-∇·(σ∇φ) = I δ(\mathbf{x} - \mathbf{x}_s)`
+    in the half-space with no flux through the surface. With σ independent of the strike
+    coordinate :math:`y`, the cosine transform :math:`\tilde φ(x, z, k) = \int_0^∞ φ \cos(k y)\,dy`
+    solves, for each :math:`k`,
 
     .. math::
 
         -∇·(σ∇\tilde φ) + k^2 σ \tilde φ = \tfrac{I}{2} δ(x - x_s) δ(z - z_s),
 
     and :math:`φ(x, 0, z) = \frac{2}{π}\int_0^∞ \tilde φ\, dk ≈ \frac{2}{π}\sum_i w_i
-    \tilde φ(k_i)`. The wavenumbers are log-spaced over :math:`[0.1/r_{max}, 4/r_{min}]`
-    (the survey's smallest and largest source-receiver distances) and the weights are fitted
-    by non-negative least squares so that the rule integrates the half-space response
-    :math:`K_0(kr)` exactly up to :attr:`quadrature_error` on that range (the approach of
-    Xu et al. 2000, with fixed nodes so the fit is linear).
+    \tilde φ(k_i)`. The wavenumbers are log-spaced over :math:`[0.1/r_{max}, 4/r_{min}]` (the
+    survey's smallest and largest source-receiver distances, image distances included) and the
+    weights are fitted by non-negative least squares so that the rule integrates
+    :math:`K_0(kr)` up to :attr:`quadrature_error` on that range (Xu et al. 2000, with fixed
+    nodes so the fit is linear).
 
-    **Discretisation.** Cell-centred finite volumes on the grid extended by ``padding``
-    cells whose widths grow as :math:`h\,f^i` (:math:`i = 1..n_{pad}`, :math:`f` =
-    ``padding_factor``, :math:`h` = ``dx`` sideways and ``dz`` downward); a padding cell takes
-    the conductivity of the nearest edge cell of the grid (the corner padding takes the
-    corner cell). Face conductances are harmonic averages
-    :math:`G_f = L_f/(h_a/σ_a + h_b/σ_b)`. For each :math:`k` the system
-    :math:`A_k(σ) u = q` is symmetric positive definite:
+    **Discretisation: node-based bilinear finite elements.** The unknowns are the potentials at
+    the vertices of a tensor mesh: the grid's cell edges, ``padding`` cells of widths
+    :math:`h f^i` (:math:`i = 1..n_{pad}`, :math:`f` = ``padding_factor``) on the left, right and
+    bottom, and one extra node line through every electrode that is not already on one (an
+    electrode at a cell centre splits that column of cells in two; a buried electrode adds a
+    horizontal line). Every electrode is therefore a mesh node. Each element takes the
+    conductivity of the model cell containing it (a padding element that of the nearest edge
+    cell). The Galerkin system of the weak form
 
     .. math::
 
-        A_k = \sum_f G_f (e_a - e_b)(e_a - e_b)^T
-              + \mathrm{diag}(k^2 σ_c V_c + σ_c β_c(k)).
+        \int σ(∇\tilde φ·∇ψ + k^2 \tilde φ ψ) + \oint_Γ σ ν \tilde φ ψ
+        = \tfrac{1}{2}ψ(\mathbf{x}_s)
 
-    The surface is a no-flux (Neumann) boundary. Left, right and bottom carry the mixed
-    (Robin, Dey–Morrison) condition :math:`∂\tilde φ/∂n + ν\tilde φ = 0`,
-    :math:`ν = k\,K_1(kr)/K_0(kr)\cos θ`, with :math:`r` and :math:`θ` measured from one
-    reference point, the centre of the electrode spread on the surface (one matrix serves
-    every source; the padding makes the difference with a per-source condition negligible).
+    is symmetric positive definite and *linear in the element conductivities*:
 
-    **Electrodes.** Electrode :math:`e` is represented by the vector :math:`Q_e` of linear
-    interpolation weights along :math:`x` between the two top-row cells whose centres
-    bracket it. A current electrode injects :math:`\frac{I}{2} Q_e` and the potential at
-    a potential electrode is :math:`Q_e^T \tilde φ`. With :math:`I = 1` A and
-    :math:`U_k = A_k^{-1} Q` (one solve per used electrode and wavenumber), the potential
-    at electrode :math:`e_1` due to a unit current at :math:`e_2` is
-    :math:`V_{e_1 e_2} = \frac{1}{π} \sum_k w_k (Q^T U_k)_{e_1 e_2}` and a measurement is
-    :math:`R = V_{MA} - V_{MB} - V_{NA} + V_{NB}` (terms with a remote electrode dropped),
-    times :math:`K = 2π / (1/AM - 1/BM - 1/AN + 1/BN)` for apparent resistivity.
+    .. math::
 
-    **Half-space correction.** The point source on a grid of finite cells makes the
-    numerical potential wrong by several per cent within a few cells of an electrode (and
-    the quadrature and the truncated domain add small errors). With
-    ``halfspace_correction=True`` (default) each datum is multiplied by
-    :math:`c_j = R_j^{exact}/R_j^{num}` computed once at construction for the unit
-    half-space (:math:`σ = 1`, :math:`R^{exact} = 1/K`), so the operator is exact for any
-    homogeneous half-space and the error left for a heterogeneous model is that of the
-    *difference* from a half-space (as with the numerical geometric factors of pyGIMLi or
-    Res2DInv). The factor is a constant, so derivatives are scaled by it. Tests check a
-    two-layer earth against its closed-form solution and the uncorrected scheme's
-    convergence under refinement.
+        A_k(σ) = \sum_e σ_e B_e(k), \qquad
+        B_e = M_b ⊗ S_a + S_b ⊗ M_a + k^2 M_b ⊗ M_a + R_e(k),
 
-    **Derivatives.** :math:`∂V/∂m_c = -\frac{1}{π}\sum_k w_k U_k^T (∂A_k/∂m_c) U_k`
-    (adjoint state; the matrix is symmetric and sources and receivers are the same
-    electrode vectors, so the adjoint fields are columns of :math:`U_k` and the gradient
-    needs no solve beyond the forward ones). With
-    :math:`∂G_f/∂\log σ_a = G_f^2 h_a/(L_f σ_a)`, ``jvp`` forms
-    :math:`(DU_k)^T \mathrm{diag}(δG)(DU_k) + U_k^T \mathrm{diag}(δ(\ldots))U_k` and
-    ``vjp`` contracts the same terms with the data-space weights. Padding cells pass their
-    sensitivity to the edge cell they copy.
+    with :math:`S_h = \frac{1}{h}[[1, -1], [-1, 1]]`, :math:`M_h = \frac{h}{6}[[2, 1], [1, 2]]`
+    for element sides :math:`a = h_x`, :math:`b = h_z`, and :math:`R_e` the Robin
+    (Dey–Morrison) term :math:`ν \int_{Γ_e} \tilde φ ψ\,ds` on the left, right and bottom
+    boundary, :math:`ν = k K_1(kr)/K_0(kr) \cos θ` (distance and angle from the centre of the
+    electrode spread on the surface; one matrix serves every source). The surface is a natural
+    no-flux boundary. A point source at a node is the exact Galerkin load of a Dirac (the
+    nodal basis function equals 1 there), so current enters through all the elements around
+    the electrode in proportion to their conductivities: a conductivity contrast at or next to
+    an electrode is treated as consistently as anywhere else in the mesh (this is what the
+    earlier cell-centred scheme, with a fixed 50/50 split of the current between two cells,
+    did not do).
 
-    **Solver.** One sparse LU factorisation (``scipy.sparse.linalg.splu``, symmetric mode)
-    per wavenumber and model; the fields :math:`U_k` are cached per model (keyed by the
-    bytes of ``m``, guarded by a lock), so ``forward``, ``jvp`` and ``vjp`` at the same
-    ``m`` factorise once.
+    **Data.** With :math:`U_k = A_k^{-1} Q` (:math:`Q` the indicator columns of the used
+    electrodes' nodes; one multi-right-hand-side solve per wavenumber) the potential at electrode
+    :math:`a` of a unit current at :math:`b` is
+    :math:`V_{ab} = \frac{1}{π}\sum_k w_k (U_k)_{n_a b}` and a measurement is
+    :math:`R = V_{MA} - V_{MB} - V_{NA} + V_{NB}` (terms with a remote electrode dropped), times
+    :math:`K = 4π / \sum ±(1/r + 1/r')` for apparent resistivity (:math:`r'` the distance from
+    the current electrode's image above the surface; :math:`K = 2π/\sum ±1/r` on the surface).
 
-    **Cost.** ``n_wavenumbers`` factorisations of an ``n x n`` matrix (``n`` cells with
-    padding) and as many solves with one right-hand side per used electrode; the gradient
-    adds only dense products (``vjp`` about 0.1x of a forward). Multithreaded BLAS slows
-    the skinny products down when several sampler chains run in threads: limit BLAS to one
-    thread there (``threadpoolctl`` or ``OPENBLAS_NUM_THREADS=1``).
+    **Half-space correction.** With ``halfspace_correction=True`` (default) each datum is
+    multiplied by :math:`c_j = R_j^{exact}/R_j^{num}` computed once for the unit half-space, so
+    the operator is exact for any homogeneous half-space (a numerical geometric factor, as in
+    pyGIMLi or Res2DInv). It is a constant, so derivatives are scaled by it. Tests check the
+    uncorrected scheme as well.
 
-    **Failures.** If :math:`e^m` overflows or underflows, the factorisation fails or the
-    result is not finite, ``forward``, ``jvp`` and ``vjp`` return NaN arrays instead of
-    raising, so a sampler rejects the proposal (NaN log-density) rather than crashing.
-    Non-finite ``m`` is still a ``ValueError`` at the Python boundary.
+    **Derivatives (exact adjoint of the discrete map).** Since :math:`∂A_k/∂\log σ_e = σ_e B_e`
+    and :math:`A_k` is symmetric,
+
+    .. math::
+
+        \frac{∂V_{ab}}{∂ m_c} = -\frac{1}{π}\sum_k w_k \sum_{e ∈ c} σ_e\,
+        U_k[e, a]^T B_e(k)\, U_k[e, b],
+
+    with :math:`U_k[e, a]` the four nodal values of field :math:`a` on element :math:`e` and
+    :math:`e ∈ c` the elements of cell :math:`c` (padding elements count for their edge cell).
+    Sources and receivers are the same node vectors, so the adjoint fields are
+    :math:`U_k W` (:math:`W` the symmetrised data-space weights): the gradient needs no solve
+    beyond the forward ones. ``jvp`` forms :math:`-\sum_k c_k U_k^T δA_k U_k`.
+
+    **Solver.** Per wavenumber and model: assembly of the element entries, one envelope
+    Cholesky factorisation (the shared :mod:`bayesinv.operators._cholesky_numba`, reverse
+    Cuthill–McKee order) and one multi-right-hand-side solve for all used electrodes; the
+    adjoint fields :math:`U_k W` need no further solve. In the Python API the fields are
+    cached per model (keyed by the bytes of ``m``, guarded by a lock), so ``forward`` then
+    ``vjp`` at the same ``m`` factorise once. The numba kernels used by compiled models
+    (``numba_kernels()``: ``forward``, ``jvp``, ``vjp``, each one fused loop over
+    wavenumbers of assembly, factorisation, solves and contractions) keep no state, so a
+    compiled log-density-and-gradient factorises twice (forward and vjp). They allocate
+    everything per call and only read the operator's arrays: thread-safe, ``nogil``.
+
+    **Cost.** ``n_wavenumbers`` factorisations of an ``n x n`` matrix (``n`` nodes, about
+    ``(nx + 2 padding + extra electrode lines) x (nz + padding)``) with an envelope about
+    ``min`` of the two node counts wide, and ``n_wavenumbers x n_electrodes_used``
+    triangular solve pairs; see ``benchmarks/bench_resistivity.py`` and docs/ert.md.
+
+    **Failures.** If :math:`e^m` overflows or underflows, a factorisation fails or the result
+    is not finite, ``forward``, ``jvp`` and ``vjp`` return NaN arrays instead of raising, so a
+    sampler rejects the proposal (NaN log-density) rather than crashing. Non-finite ``m`` is a
+    ``ValueError`` at the Python boundary.
+
+    References
+    ----------
+    Dey, A. and Morrison, H. F. (1979), Resistivity modelling for arbitrarily shaped
+    two-dimensional structures, Geophysical Prospecting 27, 106-136.
+    Xu, S., Duan, B. and Zhang, D. (2000), Selection of the wavenumbers k using an optimization
+    method for the inverse Fourier transform in 2.5D electrical modelling, Geophysical
+    Prospecting 48, 789-796.
 
     Examples
     --------
+    >>> import numpy as np
     >>> from bayesinv import Grid2D
-    >>> from bayesinv.operators.resistivity.arrays import surface_electrodes, wenner
+    >>> from bayesinv.operators.resistivity import DCResistivity2p5D, surface_electrodes, wenner
     >>> grid = Grid2D(nx=24, nz=10, dx=1.0, dz=1.0)
     >>> op = DCResistivity2p5D(grid, surface_electrodes(np.arange(2.0, 23.0, 2.0)), wenner(11))
     >>> rho_a = op.forward(np.full(grid.size, np.log(0.01)))  # 100 ohm-m half-space
-    >>> bool(np.all(np.abs(rho_a / 100.0 - 1.0) < 0.05))
+    >>> bool(np.all(np.abs(rho_a / 100.0 - 1.0) < 1e-8))
     True
     """
 
     linear = False
-    object_mode_reason = (
-        "DCResistivity2p5D solves sparse systems with SciPy's SuperLU; the factorisations "
-        "and triangular solves dominate the cost, so the Python perform method is used"
-    )
 
     def __init__(
         self,
@@ -200,6 +224,7 @@ class DCResistivity2p5D(ForwardOperator):
         padding_factor: float = 1.3,
         halfspace_correction: bool = True,
         cache_size: int = 4,
+        refinement: int = 1,
     ):
         if not isinstance(grid, Grid2D):
             raise TypeError(f"{_NAME}: grid must be a Grid2D, got {type(grid).__name__}")
@@ -207,13 +232,11 @@ class DCResistivity2p5D(ForwardOperator):
         n_wavenumbers = check_int(n_wavenumbers, _NAME, "n_wavenumbers", low=1)
         padding = check_int(padding, _NAME, "padding", low=0)
         cache_size = check_int(cache_size, _NAME, "cache_size", low=1)
+        refinement = check_int(refinement, _NAME, "refinement", low=1)
         padding_factor = check_float(padding_factor, _NAME, "padding_factor", low=1.0)
-        if grid.nx + 2 * padding < 2:
-            raise ValueError(f"{_NAME}: need at least 2 cells along x (grid.nx + 2 padding)")
         elec = check_electrodes(grid, electrodes)
         abmn = check_abmn(abmn, elec.shape[0])
-        x = elec[:, 0]
-        k_factor, (r_min, r_max) = geometric_factor(x, abmn)
+        k_factor, (r_min, r_max) = geometric_factor(elec, abmn, grid.z0)
 
         self.grid = grid
         self.electrodes = elec
@@ -222,33 +245,28 @@ class DCResistivity2p5D(ForwardOperator):
         self.n_params = grid.size
         self.n_data = abmn.shape[0]
         self.geometric_factor = k_factor
-        self.mesh = padded_mesh(grid, padding, padding_factor)
-        self._fv = fv_system(self.mesh)
-        self._D = self._fv.D
 
         # electrodes that take part in a measurement, and local indices into them
         used = np.unique(abmn[abmn >= 0])
         local = np.full(elec.shape[0] + 1, -1)  # last slot keeps -1 for remote electrodes
         local[used] = np.arange(used.size)
-        self._n_used = used.size
-        q = surface_interpolation(self.mesh, x[used])
-        self._Q = q
-        self._rhs = q.toarray()
-
+        self.mesh = fe_mesh(grid, elec[used], padding, padding_factor, refinement)
         k, w, err = wavenumber_quadrature(r_min, r_max, n_wavenumbers)
         self.wavenumbers, self.weights, self.quadrature_error = k, w, err
-        self._coef = w / np.pi
-        reference = np.array([0.5 * (x[used].min() + x[used].max()), grid.z0])
-        beta = robin_coefficients(self.mesh, k, reference)
-        # diag(A_k) = sigma * (k^2 V + beta_k)
-        self._diag_coef = k[:, None] ** 2 * self._fv.volume[None, :] + beta
-
+        reference = np.array([0.5 * (elec[used, 0].min() + elec[used, 0].max()), grid.z0])
+        self._solver = FieldSolver(
+            element_matrices(self.mesh, k, reference),
+            self.mesh.element_nodes,
+            self.mesh.cell,
+            self.mesh.electrode_nodes,
+            w / np.pi,
+            self.mesh.n_nodes,
+        )
         self._cache: OrderedDict[bytes, _State] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-        # data = S vec(V): each row picks +-V[M, A] etc., times the per-datum scale
-        self._S = selection_matrix(local[abmn], self._n_used, np.ones(self.n_data))
+        self._pot, self._cur, self._scale = selection(local[abmn], np.ones(self.n_data))
         self.correction = np.ones(self.n_data)
         if halfspace_correction:
             # exact / numerical transfer resistance of the unit-conductivity half-space
@@ -263,8 +281,7 @@ class DCResistivity2p5D(ForwardOperator):
             self.correction = exact / numeric
             self._cache.clear()  # that entry holds uncorrected data
         scale = self.correction * (k_factor if data == "apparent_resistivity" else 1.0)
-        self._S = selection_matrix(local[abmn], self._n_used, scale)
-        self._ST = self._S.T.tocsr()
+        self._pot, self._cur, self._scale = selection(local[abmn], scale)
 
     # --- solves and cache ----------------------------------------------------------------
     def _state(self, m: np.ndarray) -> _State:
@@ -281,36 +298,14 @@ class DCResistivity2p5D(ForwardOperator):
                 self._cache.popitem(last=False)
         return state
 
-    def _failed(self) -> _State:
-        return _State(np.full(self.n_data, np.nan), None, None, None, None)
-
     def _solve(self, m: np.ndarray) -> _State:
-        fv = self._fv
-        with np.errstate(all="ignore"):
-            sigma = np.exp(m)[self.mesh.core_index]
-            if not np.all(np.isfinite(sigma) & (sigma > 0.0)):
-                return self._failed()
-            G, dG_a, dG_b = fv.conductance(sigma)
-            fields = []
-            V = np.zeros((self._n_used, self._n_used))
-            for coef, diag_coef in zip(self._coef, self._diag_coef, strict=True):
-                A = fv.matrix(G, sigma * diag_coef)
-                try:
-                    lu = splu(
-                        A,
-                        permc_spec="MMD_AT_PLUS_A",
-                        diag_pivot_thresh=0.0,
-                        options={"SymmetricMode": True},
-                    )
-                except RuntimeError:  # exactly singular
-                    return self._failed()
-                U = lu.solve(self._rhs)
-                fields.append(U)
-                V += coef * (self._Q.T @ U)
-            d = self._S @ V.ravel()
-            if not (np.all(np.isfinite(d)) and np.all(np.isfinite(dG_a + dG_b))):
-                return self._failed()
-        return _State(d, fields, sigma, dG_a, dG_b)
+        sigma, fields, V = self._solver.fields(m)
+        if fields is None:
+            return _State(np.full(self.n_data, np.nan), None, None)
+        d = fk.select_data(V, self._pot, self._cur, self._scale)
+        if not np.all(np.isfinite(d)):
+            return _State(np.full(self.n_data, np.nan), None, None)
+        return _State(d, fields, sigma)
 
     # --- ForwardOperator -----------------------------------------------------------------
     def vjp(self, m, dd) -> np.ndarray:
@@ -343,31 +338,15 @@ class DCResistivity2p5D(ForwardOperator):
         st = self._state(m)
         if st.fields is None:
             return np.full(self.n_data, np.nan)
-        fv = self._fv
-        ds = dm[self.mesh.core_index]
-        dG = st.dG_a * ds[fv.face_a] + st.dG_b * ds[fv.face_b]
-        dsig = st.sigma * ds
-        dV = np.zeros((self._n_used, self._n_used))
-        for coef, diag_coef, U in zip(self._coef, self._diag_coef, st.fields, strict=True):
-            # dA_k has the pattern of A_k: faces weighted by dG, diagonal by d(sigma) coef
-            dA = fv.matrix(dG, dsig * diag_coef)
-            dV -= coef * (U.T @ (dA @ U))
-        return self._S @ dV.ravel()
+        dV = self._solver.perturbation(st.fields, st.sigma, dm)
+        return fk.select_data(dV, self._pot, self._cur, self._scale)
 
     def _vjp(self, m, dd):
         st = self._state(m)
         if st.fields is None:
             return np.full(self.n_params, np.nan)
-        fv = self._fv
-        W = (self._ST @ dd).reshape(self._n_used, self._n_used)
-        W = 0.5 * (W + W.T)  # only the symmetric part enters the quadratic forms
-        g_face = np.zeros(fv.face_a.size)
-        g_cell = np.zeros(fv.n)
-        for coef, diag_coef, U in zip(self._coef, self._diag_coef, st.fields, strict=True):
-            adjoint = U @ W  # adjoint fields: the adjoint sources are electrode vectors too
-            g_face += coef * np.einsum("fi,fi->f", self._D @ U, self._D @ adjoint)
-            g_cell += coef * diag_coef * np.einsum("ci,ci->c", U, adjoint)
-        g = st.sigma * g_cell
-        g += np.bincount(fv.face_a, st.dG_a * g_face, minlength=fv.n)
-        g += np.bincount(fv.face_b, st.dG_b * g_face, minlength=fv.n)
-        return -np.bincount(self.mesh.core_index, g, minlength=self.n_params)
+        W = fk.data_weights(dd, self._pot, self._cur, self._scale, self._solver.n_used)
+        return self._solver.gradient(st.fields, st.sigma, W, self.n_params)
+
+    def _build_numba_kernels(self) -> NumbaKernels:
+        return self._solver.kernels(self._pot, self._cur, self._scale, self.n_params)

@@ -1,0 +1,227 @@
+"""Fields, derivatives and numba kernels of the Q1 resistivity system (private helper).
+
+:class:`FieldSolver` holds the constant data of one operator (element matrices ``B_e(k)``,
+the Cholesky pattern of ``A_k``, element nodes and cells, electrode nodes, quadrature
+weights ``c_k = w_k / π``) and computes, for a model ``m``, the fields
+``U_k = A_k^{-1} Q`` of unit sources at the used electrodes (one row per source), the
+electrode potentials ``V = Σ_k c_k Q^T U_k`` and the derivative contractions of ``_fe_numba``.
+
+Each wavenumber is factorised once by the shared envelope Cholesky
+(:mod:`bayesinv.operators._cholesky_numba`) and all its sources are solved in one
+multi-right-hand-side call; the adjoint fields are ``W U_k`` (no further solve). The loops
+over wavenumbers are ``prange`` loops: each iteration allocates its own matrix values,
+factor and fields and writes only its own slot of a per-wavenumber output, which is summed
+serially afterwards (deterministic, thread-safe).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from bayesinv.operators._cholesky_numba import (
+    CholeskyPattern,
+    cholesky_factor,
+    cholesky_solve_rows,
+)
+from bayesinv.operators.base import NumbaKernels
+from bayesinv.operators.resistivity import _fe_numba as fk
+
+# The wavenumber loops are written with ``prange`` (independent iterations, each writing
+# its own slot) but compiled serially: measured on the 2-core CI machine under load, numba's
+# OpenMP layer made ``solve_fields`` at 16x8 cells 440 ms instead of 18 ms (worker threads
+# spinning against nutpie's chain threads), and gave no speed-up at 32x16 with a passive
+# wait policy (91 vs 88 ms); parallel compilation also took ~3x longer. Set to ``True``
+# on a machine with idle cores and one sampler thread.
+PARALLEL = False
+
+
+@numba.njit(cache=True, nogil=True)
+def _factor_solve(sigma, b_k, first, ptr, scatter, perm, nodes, n_factor):
+    """Fields ``U`` (``(n_used, n)``) of one wavenumber and whether the factorisation worked."""
+    L = np.empty(n_factor)
+    ok = cholesky_factor(first, ptr, scatter, fk.assemble(sigma, b_k), L)
+    U = np.zeros((nodes.shape[0], perm.shape[0]))
+    if not ok:
+        return U, False
+    for a in range(nodes.shape[0]):
+        U[a, nodes[a]] = 1.0
+    cholesky_solve_rows(perm, first, ptr, L, U)
+    return U, True
+
+
+@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
+def solve_fields(m, cell, B, first, ptr, scatter, perm, nodes, coef, n_factor):
+    """``(σ_e, U (n_k, n_used, n), V, ok)``; prange over wavenumbers (each writes its slot)."""
+    sigma, ok = fk.element_sigma(m, cell)
+    nk, nu = B.shape[0], nodes.shape[0]
+    U = np.zeros((nk, nu, perm.shape[0]))
+    good = np.zeros(nk, dtype=np.bool_)
+    if not ok:
+        return sigma, U, np.zeros((nu, nu)), False
+    for i in numba.prange(nk):
+        Ui, good[i] = _factor_solve(sigma, B[i], first, ptr, scatter, perm, nodes, n_factor)
+        U[i] = Ui
+    V = np.zeros((nu, nu))
+    for i in range(nk):
+        V += coef[i] * fk.electrode_potentials(U[i], nodes)
+    return sigma, U, V, bool(np.all(good)) and bool(np.all(np.isfinite(V)))
+
+
+class FieldSolver:
+    """Constant data of the system and the per-model solves (see module docstring)."""
+
+    def __init__(self, B, enodes, cell, nodes, coef, n_nodes):
+        self.B, self.enodes, self.cell, self.nodes, self.coef = B, enodes, cell, nodes, coef
+        self.n_used = nodes.size
+        rows = np.repeat(enodes, 4, axis=1).ravel()
+        cols = np.tile(enodes, (1, 4)).ravel()
+        pattern = CholeskyPattern(rows, cols, n_nodes)
+        self.perm, self.first, self.ptr, self.scatter = pattern.arrays
+        self.n_factor = pattern.size
+
+    def _args(self):
+        return (self.first, self.ptr, self.scatter, self.perm, self.nodes)
+
+    def fields(self, m):
+        """``(σ_e, U, V)`` at ``m``; ``(None, None, None)`` if ``σ`` or a factorisation fails."""
+        with np.errstate(all="ignore"):
+            sigma, U, V, ok = solve_fields(
+                m, self.cell, self.B, *self._args(), self.coef, self.n_factor
+            )
+        if not ok:
+            return None, None, None
+        return sigma, U, V
+
+    def perturbation(self, U, sigma, dm):
+        """``δV = -Σ_k c_k U_k δA_k U_k^T`` for ``δ log σ = dm`` (model cells)."""
+        ds = sigma * dm[self.cell]
+        dV = np.zeros((self.n_used, self.n_used))
+        for i in range(self.coef.size):
+            dV += fk.potential_perturbation(U[i], self.B[i], ds, self.enodes, self.coef[i])
+        return dV
+
+    def gradient(self, U, sigma, W, n_params):
+        """``Σ_ab W_ab ∂V_ab/∂m`` summed into model cells."""
+        g = np.zeros(self.cell.size)
+        for i in range(self.coef.size):
+            g += fk.element_gradient(U[i], W, self.B[i], sigma, self.enodes, self.coef[i])
+        return fk.cell_sum(g, self.cell, n_params)
+
+    def kernels(self, pot, cur, scale, n_params) -> NumbaKernels:
+        """Numba kernels (forward, jvp, vjp) closing over this system and the selection."""
+        args = (
+            self.cell,
+            self.B,
+            self.first,
+            self.ptr,
+            self.scatter,
+            self.perm,
+            self.nodes,
+            self.coef,
+            self.n_factor,
+        )
+        enodes = self.enodes
+
+        @numba.njit(nogil=True)
+        def forward(m):
+            return forward_kernel(np.ascontiguousarray(m), *args, pot, cur, scale)
+
+        @numba.njit(nogil=True)
+        def jvp(m, dm):
+            return jvp_kernel(np.ascontiguousarray(m), dm, *args, enodes, pot, cur, scale)
+
+        @numba.njit(nogil=True)
+        def vjp(m, dd):
+            return vjp_kernel(np.ascontiguousarray(m), dd, *args, enodes, pot, cur, scale, n_params)
+
+        return NumbaKernels(forward, jvp, vjp)
+
+
+# The fused kernels: one prange over wavenumbers (factor, multi-RHS solve, contract; see
+# PARALLEL); each iteration writes only its own slot of a per-wavenumber array (gather per
+# wavenumber), summed serially afterwards in a fixed order (deterministic).
+@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
+def forward_kernel(m, cell, B, first, ptr, scatter, perm, nodes, coef, n_factor, pot, cur, scale):
+    """Return the data at ``m`` (NaN if ``σ`` or a factorisation fails)."""
+    n_data, nk, nu = pot.shape[0], coef.shape[0], nodes.shape[0]
+    sigma, ok = fk.element_sigma(m, cell)
+    if not ok:
+        return np.full(n_data, np.nan)
+    Vk = np.zeros((nk, nu, nu))
+    good = np.zeros(nk, dtype=np.bool_)
+    for i in numba.prange(nk):
+        U, good[i] = _factor_solve(sigma, B[i], first, ptr, scatter, perm, nodes, n_factor)
+        Vk[i] = coef[i] * fk.electrode_potentials(U, nodes)
+    V = np.zeros((nu, nu))
+    for i in range(nk):
+        V += Vk[i]
+    d = fk.select_data(V, pot, cur, scale)
+    if not (np.all(good) and np.all(np.isfinite(d))):
+        return np.full(n_data, np.nan)
+    return d
+
+
+@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
+def jvp_kernel(
+    m, dm, cell, B, first, ptr, scatter, perm, nodes, coef, n_factor, enodes, pot, cur, scale
+):
+    """Return ``J(m) dm`` (NaN if ``σ`` or a factorisation fails)."""
+    n_data, nk, nu = pot.shape[0], coef.shape[0], nodes.shape[0]
+    sigma, ok = fk.element_sigma(m, cell)
+    if not ok:
+        return np.full(n_data, np.nan)
+    ds = np.empty(cell.shape[0])
+    for e in range(cell.shape[0]):
+        ds[e] = sigma[e] * dm[cell[e]]
+    dVk = np.zeros((nk, nu, nu))
+    good = np.zeros(nk, dtype=np.bool_)
+    for i in numba.prange(nk):
+        U, good[i] = _factor_solve(sigma, B[i], first, ptr, scatter, perm, nodes, n_factor)
+        dVk[i] = fk.potential_perturbation(U, B[i], ds, enodes, coef[i])
+    dV = np.zeros((nu, nu))
+    for i in range(nk):
+        dV += dVk[i]
+    out = fk.select_data(dV, pot, cur, scale)
+    if not (np.all(good) and np.all(np.isfinite(out))):
+        return np.full(n_data, np.nan)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
+def vjp_kernel(
+    m,
+    dd,
+    cell,
+    B,
+    first,
+    ptr,
+    scatter,
+    perm,
+    nodes,
+    coef,
+    n_factor,
+    enodes,
+    pot,
+    cur,
+    scale,
+    n_params,
+):
+    """Return ``J(m)^T dd`` (NaN if ``σ`` or a factorisation fails, or ``dd`` is not finite)."""
+    nk, ne = coef.shape[0], cell.shape[0]
+    sigma, ok = fk.element_sigma(m, cell)
+    if not ok or not np.all(np.isfinite(dd)):
+        return np.full(n_params, np.nan)
+    W = fk.data_weights(dd, pot, cur, scale, nodes.shape[0])
+    gk = np.zeros((nk, ne))
+    good = np.zeros(nk, dtype=np.bool_)
+    for i in numba.prange(nk):
+        U, good[i] = _factor_solve(sigma, B[i], first, ptr, scatter, perm, nodes, n_factor)
+        gk[i] = fk.element_gradient(U, W, B[i], sigma, enodes, coef[i])
+    g = np.zeros(ne)
+    for i in range(nk):
+        g += gk[i]
+    out = fk.cell_sum(g, cell, n_params)
+    if not (np.all(good) and np.all(np.isfinite(out))):
+        return np.full(n_params, np.nan)
+    return out
