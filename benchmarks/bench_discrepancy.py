@@ -113,25 +113,33 @@ def study03_model(disc, quick: bool):
     return study._model(grid, survey, survey.data + regional, config, disc or False)
 
 
-#: the discrepancies compared: label -> Discrepancy (None: no discrepancy)
+#: nutpie's low-rank mass-matrix adaptation (learns the GP/field correlations)
+LOW_RANK = {"nuts": {"adaptation": "low_rank"}}
+
+#: the variants compared: label -> (Discrepancy or None, extra sample() arguments)
 VARIANTS = {
-    "no GP": None,
-    "before: exact, 0.2 priors": Discrepancy("matern52", priors="legacy"),
-    "before: tutorial HSGP recipe": Discrepancy(
-        "expquad", lengthscale=(400.0, 4000.0), method="hsgp", priors="legacy"
+    "no GP": (None, {}),
+    "before: exact, 0.2 priors": (Discrepancy("matern52", priors="legacy"), {}),
+    "before: tutorial HSGP recipe": (
+        Discrepancy("expquad", lengthscale=(400.0, 4000.0), method="hsgp", priors="legacy"),
+        {},
     ),
-    "after: default": Discrepancy("matern52"),
+    "after: geometry priors": (Discrepancy("matern52"), {}),
+    "after: geometry priors + low-rank adaptation": (Discrepancy("matern52"), LOW_RANK),
+    "no GP + low-rank adaptation": (None, LOW_RANK),
 }
 
 
-def _sample_row(label: str, model, draws: int, seed: int) -> dict:
+def _sample_row(label: str, model, draws: int, seed: int, **kwargs) -> dict:
     import arviz as az
 
     from bayesinv.diagnostics import convergence_report
     from bayesinv.inference import sample
 
     t0 = time.perf_counter()
-    tree = sample(model, draws=draws, tune=draws, chains=4, random_seed=seed, progressbar=False)
+    tree = sample(
+        model, draws=draws, tune=draws, chains=4, random_seed=seed, progressbar=False, **kwargs
+    )
     wall = time.perf_counter() - t0
     conv = convergence_report(tree)
     row = {
@@ -151,15 +159,18 @@ def _sample_row(label: str, model, draws: int, seed: int) -> dict:
 
 def sampling_rows(quick: bool) -> list[dict]:
     draws = 500 if quick else 1000
-    problems = [("gravity line, 33 stations", lambda d: line_model(33, d))]
+    problems = [
+        ("gravity line, 33 stations", lambda d: line_model(33, d)),
+        ("case study 03 (quick size)", lambda d: study03_model(d, quick=True)),
+    ]
     if not quick:
         problems.append(("gravity line, 80 stations", lambda d: line_model(80, d)))
     rows = []
     for problem, build in problems:
         base = None
-        for label, disc in VARIANTS.items():
+        for label, (disc, kwargs) in VARIANTS.items():
             row = {"benchmark": "Discrepancy sampling", "case": problem}
-            row |= _sample_row(label, build(disc), draws, seed=3)
+            row |= _sample_row(label, build(disc), draws, seed=3, **kwargs)
             base = base or row["wall_s"]
             row["wall_vs_no_gp"] = round(row["wall_s"] / base, 2)
             rows.append(row)
@@ -168,3 +179,12 @@ def sampling_rows(quick: bool) -> list[dict]:
 
 def run(quick: bool = False) -> list[dict]:
     return cost_rows(quick) + sampling_rows(quick)
+
+
+if __name__ == "__main__":  # the sampling table alone: python benchmarks/bench_discrepancy.py
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from run import format_table
+
+    print(format_table(sampling_rows("--full" not in sys.argv)), flush=True)
