@@ -31,6 +31,7 @@ REQUIRED = {
     "tune": int,
     "chains": int,
     "target_accept": float,
+    "adaptation": str,
     "discrepancy_amplitude": float,
     "discrepancy_lengthscale": list,
 }
@@ -140,6 +141,7 @@ def run(config: dict, out: Path) -> dict:
             chains=config["chains"],
             random_seed=config["seed"],
             target_accept=config["target_accept"],
+            nuts={"adaptation": config["adaptation"]},
             progressbar=False,
         )
         wall = time.perf_counter() - t0
@@ -171,6 +173,7 @@ def run(config: dict, out: Path) -> dict:
         if with_gp:
             post = result.idata["posterior"]
             row["gp_amplitude_mean"] = float(post["gravity_discrepancy_amplitude"].mean())
+            row["gp_lengthscale_mean"] = float(post["gravity_discrepancy_lengthscale"].mean())
         rows.append(row)
         plot_data_fit(
             survey.receivers[:, 0],
