@@ -236,3 +236,40 @@ def test_guard_on_the_integrated_hsgp_path_removes_the_physics_direction():
 def test_guard_needs_the_operator():
     with pm.Model(), pytest.raises(ValueError, match="guard='projection' needs operator="):
         Discrepancy(guard="projection").add_to_model("g", np.arange(5.0), 1.0)
+
+
+@pytest.mark.parametrize("kernel", ["matern32", "matern52", "expquad"])
+def test_kernel_matrix_matches_pymc(kernel):
+    from bayesinv.model.discrepancy.posterior import kernel_matrix
+
+    x = np.random.default_rng(2).uniform(0, 100, (9, 2))
+    names = {"matern32": "Matern32", "matern52": "Matern52", "expquad": "ExpQuad"}
+    ref = 0.7**2 * getattr(pm.gp.cov, names[kernel])(2, ls=23.0)(x).eval()
+    np.testing.assert_allclose(kernel_matrix(kernel, x, 0.7, 23.0), ref, rtol=1e-10)
+
+
+def test_conditional_discrepancy_matches_the_precision_form():
+    from bayesinv.model.discrepancy.posterior import conditional_discrepancy, kernel_matrix
+
+    x = np.linspace(0.0, 100.0, 5)
+    k = kernel_matrix("matern52", x, 0.5, 40.0)
+    sd = np.full(5, 0.2)
+    r = np.array([0.3, -0.1, 0.4, 0.2, 0.0])
+    s = 4000
+    means, draws = conditional_discrepancy(
+        np.tile(r, (s, 1)), sd, np.broadcast_to(k, (s, 5, 5)), random_seed=7
+    )
+    prec = np.linalg.inv(k) + np.diag(sd**-2)
+    cov = np.linalg.inv(prec)
+    np.testing.assert_allclose(means[0], cov @ (r / sd**2), rtol=1e-8)
+    se = np.sqrt(np.diag(cov) / s)
+    assert np.all(np.abs(draws.mean(0) - means[0]) < 4.5 * se)
+    np.testing.assert_allclose(np.cov(draws.T), cov, atol=6 * np.sqrt(2 / s) * cov.max())
+    # negative control: the draws are not those of a GP with 3x the noise
+    wrong = np.linalg.inv(np.linalg.inv(k) + np.diag((3 * sd) ** -2))
+    assert np.max(np.abs(np.cov(draws.T) - wrong)) > 6 * np.sqrt(2 / s) * cov.max()
+    # same seed, same draws
+    again = conditional_discrepancy(
+        np.tile(r, (s, 1)), sd, np.broadcast_to(k, (s, 5, 5)), random_seed=7
+    )[1]
+    np.testing.assert_array_equal(draws, again)
