@@ -273,3 +273,18 @@ def test_conditional_discrepancy_matches_the_precision_form():
         np.tile(r, (s, 1)), sd, np.broadcast_to(k, (s, 5, 5)), random_seed=7
     )[1]
     np.testing.assert_array_equal(draws, again)
+
+
+def test_lowrank_logp_of_a_failed_forward_is_not_finite_and_does_not_raise():
+    # the forward kernels signal a non-physical point with NaN; the density must reject it
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayesinv.model.discrepancy._lowrank import _logp_fn
+
+    rng = np.random.default_rng(5)
+    phi, y = rng.normal(size=(6, 3)), rng.normal(size=6)
+    mu = pt.vector("mu")
+    f = pytensor.function([mu], _logp_fn(phi)(pt.as_tensor(y), mu, pt.ones(6), pt.ones(3)))
+    assert np.isfinite(f(np.zeros(6)))
+    assert not np.isfinite(f(np.full(6, np.nan)))

@@ -10,7 +10,9 @@ With HSGP basis :math:`Φ` (``n x m``), weights :math:`w \sim N(0, \mathrm{diag}
     \log|C| = 2\sum_i \log σ_i + 2 \sum_j \log L_{jj}, \qquad
     r^T C^{-1} r = \tilde r^T \tilde r - c^T c, \quad \tilde r = r/σ,\ c = L^{-1} Ψ^T \tilde r,
 
-at :math:`O(n m^2 + m^3)` per evaluation instead of :math:`O(n^3)`. Writing :math:`A` with
+at :math:`O(n m^2 + m^3)` per evaluation instead of :math:`O(n^3)`, and
+:math:`O(n m + m^3)` when the noise is known (then :math:`Ψ_0^TΨ_0` is a constant,
+:math:`Ψ_0 = \mathrm{diag}(σ)^{-1}Φ`). Writing :math:`A` with
 :math:`s` inside (rather than :math:`\mathrm{diag}(s)^{-2} + Φ^TΣ^{-1}Φ`) keeps it well
 conditioned when high-frequency weights have a vanishing spectral density.
 """
@@ -27,10 +29,10 @@ def _logp_fn(phi: np.ndarray):
 
     def logp(value, mu, sd, s):
         r = (value - mu) / sd
-        psi = (phi / sd[:, None]) * s[None, :]
-        a = pt.eye(s.shape[0]) + psi.T @ psi
+        psi0 = phi / sd[:, None]  # Ψ = Ψ0 diag(s); Ψ0ᵀΨ0 is constant-folded for known noise
+        a = pt.eye(s.shape[0]) + s[:, None] * (psi0.T @ psi0) * s[None, :]
         chol = pt.linalg.cholesky(a, lower=True)
-        c = pt.linalg.solve_triangular(chol, psi.T @ r, lower=True)
+        c = pt.linalg.solve_triangular(chol, s * (psi0.T @ r), lower=True)
         n = value.shape[0]
         return (
             -0.5 * (pt.sum(r**2) - pt.sum(c**2))
