@@ -13,7 +13,8 @@ integrated out: exactly for small data sets, :math:`d_k \sim N(H_k F_k(m), Σ_k 
 through the Hilbert-space basis with the Woodbury identity for large ones
 (:mod:`._lowrank`); with a Student-t likelihood it is represented by PyMC's HSGP with explicit
 basis weights. The hyperpriors are set from the survey geometry and the noise level
-(:mod:`._priors`); :mod:`.guard` keeps the GP out of the span the physics explains.
+(:mod:`._priors`); :mod:`.guard` keeps the GP out of the span the physics explains;
+:mod:`.posterior` draws δ at the data from the draws of an integrated model.
 """
 
 from __future__ import annotations
