@@ -1,4 +1,15 @@
-"""Model-discrepancy GP: exact marginalisation vs HSGP, logp+gradient cost vs data size."""
+"""Model-discrepancy GP: logp+gradient cost vs data size, and sampling before/after.
+
+Cost rows: exact marginalisation (dense ``Σ + K``), HSGP with sampled weights and HSGP
+integrated out (Woodbury, ``method="lowrank"``) against the number of data.
+
+Sampling rows (issue 20): a 2-D gravity line with an unmodelled regional trend (irregular
+station spacing, learned η and ℓ) and case study 03's model, sampled with nutpie without a
+discrepancy, with the 0.2 discrepancy ("before": half-normal η, log-normal ℓ, and the
+tutorial's HSGP recipe) and with the current one ("after": inverse-gamma priors from the
+survey geometry and the noise level, GP integrated out). Wall time is reported as a ratio
+to the no-discrepancy model sampled in the same run.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +18,15 @@ import time
 import numpy as np
 from _common import compiled_logp_and_grad, rate
 
-from bayesinv import Grid1D
+from bayesinv import Grid1D, Grid2D
 from bayesinv.model import JointInversion
 from bayesinv.model.discrepancy import Discrepancy
-from bayesinv.model.fields import IIDNormal
+from bayesinv.model.fields import IIDNormal, MaternPrior
 from bayesinv.model.modality import Modality
 from bayesinv.model.noise import KnownNoise
-from bayesinv.operators import MatrixOperator
+from bayesinv.operators import Gravity2D, MatrixOperator
+
+NOISE = 0.01  # mGal
 
 
 def model_for(n: int, method: str):
@@ -31,10 +44,11 @@ def model_for(n: int, method: str):
     return inv.build()
 
 
-def run(quick: bool = False) -> list[dict]:
-    cases = [(100, "exact"), (500, "exact"), (500, "hsgp"), (5000, "hsgp")]
+def cost_rows(quick: bool) -> list[dict]:
+    cases = [(100, "exact"), (500, "exact"), (500, "hsgp"), (500, "lowrank"), (5000, "hsgp")]
+    cases.append((5000, "lowrank"))
     if not quick:
-        cases.append((20000, "hsgp"))
+        cases += [(20000, "hsgp"), (20000, "lowrank")]
     rows = []
     for n, method in cases:
         t0 = time.perf_counter()
@@ -53,3 +67,165 @@ def run(quick: bool = False) -> list[dict]:
             }
         )
     return rows
+
+
+def gravity_line(n_stations: int, seed: int = 1):
+    """A gravity line over two bodies plus a quadratic regional the model does not contain."""
+    from bayesinv.synthetic import gravity_survey
+
+    grid = Grid2D(16, 8, 50.0, 50.0)
+    rng = np.random.default_rng(seed)
+    width = grid.nx * grid.dx
+    x = np.sort(rng.uniform(0.02 * width, 0.98 * width, n_stations))  # irregular spacing
+    receivers = np.column_stack([x, np.zeros(n_stations)])
+    truth = gravity_survey(np.random.default_rng(seed), grid, 4, NOISE).truth
+    op = Gravity2D(grid, receivers)
+    t = x / width
+    regional = 0.15 + 0.3 * t + 0.1 * t**2
+    data = op.forward(truth.ravel()) + regional + rng.normal(0.0, NOISE, n_stations)
+    return grid, op, receivers, data
+
+
+def line_model(n_stations: int, disc):
+    grid, op, receivers, data = gravity_line(n_stations)
+    inv = JointInversion().add_field(
+        "density", grid, MaternPrior(200.0**2, 100.0, 1.5, coarsening=2)
+    )
+    inv.add_modality(
+        Modality("gravity", op, data, KnownNoise(NOISE), coords=receivers, discrepancy=disc)
+    )
+    return inv.build()
+
+
+def study03_model(disc, quick: bool):
+    """Case study 03's model at its quick (or full) size, with the given discrepancy."""
+    import importlib.util
+    import tomllib
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "case_studies" / "03_model_discrepancy"
+    spec = importlib.util.spec_from_file_location("study03", folder / "study.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    raw = tomllib.loads((folder / "config.toml").read_text())
+    config = raw["common"] | raw["quick" if quick else "full"]
+    grid, survey, regional = study._survey(config)
+    return study._model(grid, survey, survey.data + regional, config, disc or False)
+
+
+#: nutpie's low-rank mass-matrix adaptation (learns the GP/field correlations)
+LOW_RANK = {"nuts": {"adaptation": "low_rank"}}
+
+#: the variants compared: label -> (Discrepancy or None, extra sample() arguments)
+VARIANTS = {
+    "no GP": (None, {}),
+    "before: exact, 0.2 priors": (Discrepancy("matern52", priors="legacy"), {}),
+    "before: tutorial HSGP recipe": (
+        Discrepancy("expquad", lengthscale=(400.0, 4000.0), method="hsgp", priors="legacy"),
+        {},
+    ),
+    "after: geometry priors": (Discrepancy("matern52"), {}),
+    "after: geometry priors + low-rank adaptation": (Discrepancy("matern52"), LOW_RANK),
+    "no GP + low-rank adaptation": (None, LOW_RANK),
+}
+
+
+def _sample_row(label: str, model, draws: int, seed: int, **kwargs) -> dict:
+    import arviz as az
+
+    from bayesinv.diagnostics import convergence_report
+    from bayesinv.inference import sample
+
+    t0 = time.perf_counter()
+    tree = sample(
+        model, draws=draws, tune=draws, chains=4, random_seed=seed, progressbar=False, **kwargs
+    )
+    wall = time.perf_counter() - t0
+    conv = convergence_report(tree)
+    row = {
+        "variant": label,
+        "wall_s": round(wall, 1),
+        "divergences": conv.n_divergent,
+        "max_rhat": conv.max_rhat,
+        "min_ess_bulk": conv.min_ess_bulk,
+    }
+    ess = az.ess(tree, method="bulk")
+    ess = ess["posterior"] if "posterior" in getattr(ess, "children", {}) else ess
+    for short, var in (("eta", "amplitude"), ("ell", "lengthscale")):
+        name = f"gravity_discrepancy_{var}"
+        row[f"ess_{short}"] = float(ess[name].values) if name in ess else ""
+    return row
+
+
+def sampling_rows(quick: bool) -> list[dict]:
+    draws = 500 if quick else 1000
+    problems = [
+        ("gravity line, 33 stations", lambda d: line_model(33, d)),
+        ("case study 03 (quick size)", lambda d: study03_model(d, quick=True)),
+    ]
+    if not quick:
+        problems.append(("gravity line, 80 stations", lambda d: line_model(80, d)))
+    rows = []
+    for problem, build in problems:
+        base = None
+        for label, (disc, kwargs) in VARIANTS.items():
+            row = {"benchmark": "Discrepancy sampling", "case": problem}
+            row |= _sample_row(label, build(disc), draws, seed=3, **kwargs)
+            base = base or row["wall_s"]
+            row["wall_vs_no_gp"] = round(row["wall_s"] / base, 2)
+            rows.append(row)
+        if problem.startswith("gravity line"):
+            n = int(problem.split(", ")[1].split()[0])
+            label = "prototype: field and GP integrated out (linear physics)"
+            row = {"benchmark": "Discrepancy sampling", "case": problem}
+            row |= _sample_row(label, collapsed_line_model(n), draws, seed=3)
+            row["wall_vs_no_gp"] = round(row["wall_s"] / base, 2)
+            rows.append(row)
+    return rows
+
+
+def run(quick: bool = False) -> list[dict]:
+    return cost_rows(quick) + sampling_rows(quick)
+
+
+if __name__ == "__main__":  # the sampling table alone: python benchmarks/bench_discrepancy.py
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from run import format_table
+
+    print(format_table(sampling_rows("--full" not in sys.argv)), flush=True)
+
+
+def collapsed_line_model(n_stations: int):
+    """Prototype (not in the library yet): the field integrated out with the GP.
+
+    For linear physics and a Gaussian field prior, ``m = m̄ + B z``, the field can be
+    integrated out as well: ``d - G m̄ ~ N(0, Σ + K(η, ℓ) + (GB)(GB)ᵀ)``, so NUTS samples η and
+    ℓ only and ``z | η, ℓ, d`` is drawn exactly afterwards. This removes the funnel between
+    η and the field (their conditional width changes with η) that remains when only the GP is
+    integrated out. Same data, field prior and hyperpriors as :func:`line_model`.
+    """
+    import pymc as pm
+    import pytensor
+
+    from bayesinv.model.discrepancy._priors import geometry_ranges, invgamma_from_tails
+
+    _, op, receivers, data = gravity_line(n_stations)
+    base = line_model(n_stations, None)
+    raw = base["density_raw"]
+    field = pytensor.function([raw], base["density"].flatten())
+    p = int(base.initial_point()["density_raw"].size)
+    mean = field(np.zeros(p))
+    b = np.stack([field(e) - mean for e in np.eye(p)], axis=1)
+    a = np.stack([op.forward(col) for col in b.T], axis=1)  # G B, (n, p)
+    x = receivers[:, :1]
+    eta_ab = invgamma_from_tails(NOISE, 2 * float(np.std(data)))
+    ell_ab = invgamma_from_tails(*geometry_ranges(x))
+    with pm.Model() as model:
+        eta = pm.InverseGamma("gravity_discrepancy_amplitude", *eta_ab)
+        ell = pm.InverseGamma("gravity_discrepancy_lengthscale", *ell_ab)
+        k = eta**2 * pm.gp.cov.Matern52(1, ls=ell)(x)
+        cov = k + NOISE**2 * np.eye(n_stations) + a @ a.T
+        pm.MvNormal("gravity", mu=op.forward(mean), cov=cov, observed=data)
+    return model

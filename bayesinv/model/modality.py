@@ -185,7 +185,16 @@ class Modality:
                     "normal likelihood; use Discrepancy(method='hsgp') with student_t"
                 )
             return "hsgp"
-        return self.discrepancy.resolve_method(self.used.size)
+        from bayesinv.model.noise import CovarianceNoise
+
+        diagonal = not isinstance(self.noise, CovarianceNoise)
+        if self.discrepancy.method == "lowrank" and not diagonal:
+            raise ValueError(
+                f"modality {self.name!r}: Discrepancy(method='lowrank') needs diagonal noise; "
+                "use method='exact' or 'hsgp' with a CovarianceNoise"
+            )
+        kind = "diagonal_normal" if diagonal else "normal"
+        return self.discrepancy.resolve_method(self.used.size, kind)
 
     def add_to_model(self, field_vector, *args, model=None):
         """Add this modality's variables and likelihood to a PyMC model.
@@ -236,10 +245,22 @@ class Modality:
             if method is not None:
                 data_scale = float(np.std(observed)) or 1.0
                 which, disc = self.discrepancy.add_to_model(
-                    name, self.coords[used], data_scale, method=method, dims=dim, model=model
+                    name,
+                    self.coords[used],
+                    data_scale,
+                    method=method,
+                    dims=dim,
+                    noise_scale=_typical(noise) if kind == "sd" else None,
+                    operator=self.operator,
+                    used=used,
+                    model=model,
                 )
                 if which == "mean":
                     predicted = predicted + disc
+                elif which == "lowrank":
+                    from bayesinv.model.discrepancy._lowrank import lowrank_normal
+
+                    return lowrank_normal(name, predicted, noise, *disc, observed, dims=dim)
                 else:
                     noise_cov = pt.diag(pt.as_tensor(noise) ** 2) if kind == "sd" else noise
                     kind, noise = "cov", noise_cov + disc
@@ -262,3 +283,10 @@ class Modality:
         if self.nu is not None:
             return float(self.nu)
         return pm.Gamma(f"{self.name}_nu", alpha=2.0, beta=0.1)
+
+
+def _typical(sd) -> float | None:
+    """Median of a numeric noise standard deviation; ``None`` when it is learned."""
+    if isinstance(sd, np.ndarray | float | int):
+        return float(np.median(sd))
+    return None
