@@ -35,6 +35,10 @@ from bayesinv.operators.resistivity import _fe_numba as fk
 # on a machine with idle cores and one sampler thread.
 PARALLEL = False
 
+#: largest state (fields of all wavenumbers, in float64 values) handed from the forward to the
+#: gradient of a compiled model (32 MB); a larger system recomputes the fields in the vjp
+STATE_LIMIT = 4_000_000
+
 
 @numba.njit(cache=True, nogil=True)
 def _factor_solve(sigma, b_k, first, ptr, scatter, perm, nodes, n_factor):
@@ -135,7 +139,30 @@ class FieldSolver:
         def vjp(m, dd):
             return vjp_kernel(np.ascontiguousarray(m), dd, *args, enodes, pot, cur, scale, n_params)
 
-        return NumbaKernels(forward, jvp, vjp)
+        if self.state_size > STATE_LIMIT:
+            return NumbaKernels(forward, jvp, vjp)
+        shape = (self.coef.size, self.n_used, self.perm.size)
+
+        @numba.njit(nogil=True)
+        def forward_state(m):
+            d, U = forward_fields_kernel(np.ascontiguousarray(m), *args, pot, cur, scale)
+            return d, U.reshape(U.size)
+
+        @numba.njit(nogil=True)
+        def vjp_state(m, state, dd):
+            U = np.ascontiguousarray(state).reshape(shape)
+            m = np.ascontiguousarray(m)
+            return vjp_from_fields(
+                m, U, dd, cell, B, nodes, coef, enodes, pot, cur, scale, n_params
+            )
+
+        cell, B, nodes, coef = self.cell, self.B, self.nodes, self.coef
+        return NumbaKernels(forward, jvp, vjp, forward_state, vjp_state)
+
+    @property
+    def state_size(self) -> int:
+        """Length of the fields ``U`` of all wavenumbers, the state handed to the gradient."""
+        return int(self.coef.size * self.n_used * self.perm.size)
 
 
 # The fused kernels: one prange over wavenumbers (factor, multi-RHS solve, contract; see
@@ -223,5 +250,54 @@ def vjp_kernel(
         g += gk[i]
     out = fk.cell_sum(g, cell, n_params)
     if not (np.all(good) and np.all(np.isfinite(out))):
+        return np.full(n_params, np.nan)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
+def forward_fields_kernel(
+    m, cell, B, first, ptr, scatter, perm, nodes, coef, n_factor, pot, cur, scale
+):
+    """Return the data at ``m`` and the fields ``U`` of every wavenumber (the vjp's state).
+
+    NaN data and NaN fields if ``σ`` or a factorisation fails.
+    """
+    n_data, nk, nu = pot.shape[0], coef.shape[0], nodes.shape[0]
+    U = np.full((nk, nu, perm.shape[0]), np.nan)
+    sigma, ok = fk.element_sigma(m, cell)
+    if not ok:
+        return np.full(n_data, np.nan), U
+    Vk = np.zeros((nk, nu, nu))
+    good = np.zeros(nk, dtype=np.bool_)
+    for i in numba.prange(nk):
+        Ui, good[i] = _factor_solve(sigma, B[i], first, ptr, scatter, perm, nodes, n_factor)
+        U[i] = Ui
+        Vk[i] = coef[i] * fk.electrode_potentials(Ui, nodes)
+    V = np.zeros((nu, nu))
+    for i in range(nk):
+        V += Vk[i]
+    d = fk.select_data(V, pot, cur, scale)
+    if not (np.all(good) and np.all(np.isfinite(d))):
+        U[:] = np.nan
+        return np.full(n_data, np.nan), U
+    return d, U
+
+
+@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
+def vjp_from_fields(m, U, dd, cell, B, nodes, coef, enodes, pot, cur, scale, n_params):
+    """Return ``J(m)^T dd`` from the forward's fields ``U`` (no factorisation, no solve)."""
+    nk, ne = coef.shape[0], cell.shape[0]
+    sigma, ok = fk.element_sigma(m, cell)
+    if not ok or not np.all(np.isfinite(dd)) or not np.isfinite(U[0, 0, 0]):
+        return np.full(n_params, np.nan)
+    W = fk.data_weights(dd, pot, cur, scale, nodes.shape[0])
+    gk = np.zeros((nk, ne))
+    for i in numba.prange(nk):
+        gk[i] = fk.element_gradient(U[i], W, B[i], sigma, enodes, coef[i])
+    g = np.zeros(ne)
+    for i in range(nk):
+        g += gk[i]
+    out = fk.cell_sum(g, cell, n_params)
+    if not np.all(np.isfinite(out)):
         return np.full(n_params, np.nan)
     return out

@@ -177,8 +177,10 @@ class DCResistivity2p5D(ForwardOperator):
     cached per model (keyed by the bytes of ``m``, guarded by a lock), so ``forward`` then
     ``vjp`` at the same ``m`` factorise once. The numba kernels used by compiled models
     (``numba_kernels()``: ``forward``, ``jvp``, ``vjp``, each one fused loop over
-    wavenumbers of assembly, factorisation, solves and contractions) keep no state, so a
-    compiled log-density-and-gradient factorises twice (forward and vjp). They allocate
+    wavenumbers of assembly, factorisation, solves and contractions) also hand the fields
+    :math:`U_k` from the forward to the gradient (``forward_state``/``vjp_state``; up to
+    32 MB of fields, see ``_solve.STATE_LIMIT``), so a compiled log-density-and-gradient
+    factorises once per wavenumber and the gradient is contractions only. They allocate
     everything per call and only read the operator's arrays: thread-safe, ``nogil``.
 
     **Cost.** ``n_wavenumbers`` factorisations of an ``n x n`` matrix (``n`` nodes, about
@@ -349,4 +351,6 @@ class DCResistivity2p5D(ForwardOperator):
         return self._solver.gradient(st.fields, st.sigma, W, self.n_params)
 
     def _build_numba_kernels(self) -> NumbaKernels:
-        return self._solver.kernels(self._pot, self._cur, self._scale, self.n_params)
+        kernels = self._solver.kernels(self._pot, self._cur, self._scale, self.n_params)
+        self._n_state = self._solver.state_size  # used only if the kernels carry a state
+        return kernels

@@ -528,3 +528,20 @@ def test_kernels_are_thread_safe(small_op, rng):
         t.join()
     for a, b in zip(results, serial, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_kernel_state_gives_the_same_data_and_gradient(small_op, borehole_op, rng):
+    """``forward_state``/``vjp_state`` (the compiled path) equal ``forward``/``vjp``."""
+    for op in (small_op, borehole_op):
+        kernels = op.numba_kernels()
+        assert op.n_state == kernels.forward_state(random_model(op.grid, rng))[1].size
+        m = random_model(op.grid, rng)
+        dd = rng.standard_normal(op.n_data)
+        d, state = kernels.forward_state(m)
+        np.testing.assert_allclose(d, op.forward(m), rtol=1e-12)
+        np.testing.assert_allclose(kernels.vjp_state(m, state, dd), op.vjp(m, dd), rtol=1e-10)
+        bad = m.copy()
+        bad[0] = 800.0  # exp overflows: NaN data, and a NaN gradient from that state
+        d_bad, state_bad = kernels.forward_state(bad)
+        assert np.all(np.isnan(d_bad))
+        assert np.all(np.isnan(kernels.vjp_state(bad, state_bad, dd)))
