@@ -326,17 +326,58 @@ def cholesky_solve(perm, first, ptr, L, b):  # pragma: no cover - numba
         b[perm[i]] = y[i]
 
 
+#: right-hand sides solved together by :func:`cholesky_solve_rows` (each factor entry is read
+#: once per block and applied to all of them, contiguously in memory)
+BLOCK = 16
+
+
+@numba.njit(cache=True, nogil=True)
+def _solve_block(first, ptr, L, Y):  # pragma: no cover - numba
+    """Solve ``B Y = Z`` in place for the columns of ``Y`` (shape ``(n, k)``, C order)."""
+    n, k = Y.shape
+    for i in range(n):  # L Y = Z
+        fi = first[i]
+        row = ptr[i] - fi
+        for c in range(fi, i):
+            lic = L[row + c]
+            for r in range(k):
+                Y[i, r] -= lic * Y[c, r]
+        d = L[row + i]
+        for r in range(k):
+            Y[i, r] /= d
+    for i in range(n - 1, -1, -1):  # Lᵀ X = Y
+        fi = first[i]
+        row = ptr[i] - fi
+        d = L[row + i]
+        for r in range(k):
+            Y[i, r] /= d
+        for c in range(fi, i):
+            lic = L[row + c]
+            for r in range(k):
+                Y[c, r] -= lic * Y[i, r]
+
+
 @numba.njit(cache=True, nogil=True)
 def cholesky_solve_rows(perm, first, ptr, L, B):  # pragma: no cover - numba
-    """Solve ``A X = B`` in place for each row of the C-ordered 2-D array ``B``."""
+    """Solve ``A X = B`` in place for each row of the C-ordered 2-D array ``B``.
+
+    The rows are solved in blocks of :data:`BLOCK`, so the factor is streamed through memory
+    once per block rather than once per right-hand side.
+    """
     n = perm.size
-    y = np.empty(n)
-    for r in range(B.shape[0]):
+    n_rhs = B.shape[0]
+    for start in range(0, n_rhs, BLOCK):
+        k = min(BLOCK, n_rhs - start)
+        Y = np.empty((n, k))
         for i in range(n):
-            y[i] = B[r, perm[i]]
-        _solve_permuted(first, ptr, L, y)
+            p = perm[i]
+            for r in range(k):
+                Y[i, r] = B[start + r, p]
+        _solve_block(first, ptr, L, Y)
         for i in range(n):
-            B[r, perm[i]] = y[i]
+            p = perm[i]
+            for r in range(k):
+                B[start + r, p] = Y[i, r]
 
 
 @numba.njit(cache=True, nogil=True)
