@@ -1,0 +1,203 @@
+"""Samplers side by side: NUTS mass-matrix adaptations, and pCN / delayed acceptance.
+
+Part 1 (NUTS): nutpie's ``diag`` (the diagonal mass matrix of ``bayesinv.sample``'s former
+default) against ``low_rank`` (diagonal plus low-rank corrections from the draws and
+gradients) on the package's benchmark problems, each adaptation sampling the same compiled
+model with the same seeds in the same run. Reported: min bulk ESS over all parameters,
+sampling wall time (compilation excluded), min-ESS per second and per gradient evaluation,
+divergences, max R-hat, and the ratio low_rank / diag of min-ESS per second.
+
+Part 2 (gradient-free): pCN, Laplace-preconditioned pCN and multilevel delayed acceptance on a
+linear-Gaussian deconvolution whose coarse level is the same blur on a coarser quadrature:
+min ESS per fine-model evaluation and per second.
+
+Usage: ``python benchmarks/run.py --only samplers`` or ``python benchmarks/bench_samplers.py``
+(prints the table).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from bayesinv._seeds import as_generator
+
+ADAPTATIONS = ("diag", "low_rank")
+
+
+def _blur(n: int, width: float, n_data: int | None = None) -> np.ndarray:
+    """Gaussian blur of a signal on ``n`` nodes of [0, 1], observed at ``n_data`` points."""
+    n_data = n if n_data is None else n_data
+    s = (np.arange(n) + 0.5) / n
+    t = (np.arange(n_data) + 0.5) / n_data
+    return np.exp(-0.5 * ((t[:, None] - s[None, :]) / width) ** 2) / (
+        n * width * np.sqrt(2 * np.pi)
+    )
+
+
+def _deconvolution(n=128, hierarchical=False, seed=11):
+    import pymc as pm
+
+    from bayesinv.operators import MatrixOperator
+    from bayesinv.ops import forward
+
+    rng = as_generator(seed, "bench_samplers")
+    G = _blur(n, 0.03)
+    truth = np.cumsum(rng.normal(0.0, 0.3, n))
+    clean = G @ truth
+    sigma = float(np.std(clean)) / 200.0  # SNR 200, as the issue's problem
+    data = clean + sigma * rng.standard_normal(n)
+    op = MatrixOperator(G)
+    with pm.Model() as model:
+        if hierarchical:
+            scale = pm.HalfNormal("scale", 3.0)
+            m = pm.Normal("m", 0.0, scale, shape=n)
+        else:
+            m = pm.Normal("m", 0.0, 3.0, shape=n)
+        pm.Normal("d", forward(op, m), sigma, observed=data)
+    label = f"deconvolution {n}, SNR 200" + (", hierarchical prior scale" if hierarchical else "")
+    return label, model
+
+
+def _gravity():
+    from bayesinv.grid import Grid2D
+    from bayesinv.model import JointInversion
+    from bayesinv.model.fields import IIDNormal
+    from bayesinv.model.modality import Modality
+    from bayesinv.model.noise import KnownNoise
+    from bayesinv.operators import Gravity2D
+    from bayesinv.studies.demo import DemoConfig
+    from bayesinv.synthetic import gravity_survey
+
+    # bench_inference's problem (the former demo's gravity-only posterior)
+    cfg = DemoConfig(nx=32, nz=16, cell=25.0, prior_sd=200.0)
+    grid = Grid2D(cfg.nx, cfg.nz, cfg.cell, cfg.cell)
+    survey = gravity_survey(as_generator(cfg.seed, "bench"), grid, cfg.n_receivers, cfg.noise_sd)
+    op = Gravity2D(grid, survey.receivers)
+    inv = JointInversion().add_field("density", grid, IIDNormal(0.0, cfg.prior_sd))
+    inv.add_modality(Modality("gravity", op, survey.data, KnownNoise(cfg.noise_sd)))
+    return f"gravity {cfg.nx}x{cfg.nz} (bench_inference)", inv.build()
+
+
+def _tomography():
+    import importlib.util
+    from pathlib import Path
+
+    import pymc as pm
+
+    from bayesinv.ops import ForwardOp
+
+    path = Path(__file__).with_name("bench_linear_physics.py")
+    spec = importlib.util.spec_from_file_location("bench_linear_physics", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = as_generator(5, "bench_samplers")
+    op = module.make_operator("StraightRayTomography", 16, 8, 100, rng)
+    m_true = rng.uniform(1 / 3000.0, 1 / 1500.0, op.n_params)
+    clean = op.forward(m_true)
+    sigma = 0.02 * float(np.std(clean))
+    data = clean + sigma * rng.standard_normal(op.n_data)
+    mean, sd = float(np.mean(m_true)), float(np.std(m_true))
+    with pm.Model() as model:
+        # slowness in units of its prior sd (~1e-4 s/m): nutpie's start jitter of O(1) in
+        # s/m would put the chains 1e4 prior sds away
+        z = pm.Normal("z", 0.0, 1.0, shape=op.n_params)
+        pm.Normal("d", mu=ForwardOp(op)(mean + sd * z), sigma=sigma, observed=data)
+    return "straight-ray tomography 16x8, 100 rays", model
+
+
+def _nuts_rows(label, model, draws, seeds) -> list[dict]:
+    import arviz as az
+
+    from bayesinv.inference import compile_model, sample
+
+    compiled = compile_model(model)  # once, untimed, shared by both adaptations
+    rows = {a: [] for a in ADAPTATIONS}
+    for seed in seeds:  # interleaved, so both see the same machine load
+        for adaptation in ADAPTATIONS:
+            t0 = time.perf_counter()
+            tree = sample(
+                compiled,
+                draws=draws,
+                tune=draws,
+                chains=2,
+                cores=2,
+                random_seed=seed,
+                progressbar=False,
+                nuts={"adaptation": adaptation},
+            )
+            wall = time.perf_counter() - t0
+            post = tree["posterior"].to_dataset()
+            ess = float(az.ess(post, method="bulk").to_array().min())
+            rhat = float(az.rhat(post).to_array().max())
+            stats = tree["sample_stats"]
+            steps = int(stats["n_steps"].values.sum())
+            rows[adaptation].append(
+                {
+                    "wall_s": wall,
+                    "min_ess": ess,
+                    "max_rhat": rhat,
+                    "divergences": int(stats["diverging"].values.sum()),
+                    "grad_evals": steps,
+                }
+            )
+    out = []
+    per_s = {}
+    for adaptation in ADAPTATIONS:
+        r = rows[adaptation]
+        wall = sum(x["wall_s"] for x in r)
+        ess = sum(x["min_ess"] for x in r)
+        per_s[adaptation] = ess / wall
+        out.append(
+            {
+                "benchmark": "samplers",
+                "case": label,
+                "method": f"NUTS nutpie adaptation={adaptation}, 2x{draws}+{draws}, "
+                f"{len(seeds)} seeds",
+                "min_ess": ess / len(r),
+                "wall_s": wall / len(r),
+                "min_ess_per_s": ess / wall,
+                "min_ess_per_grad": ess / sum(x["grad_evals"] for x in r),
+                "max_rhat": max(x["max_rhat"] for x in r),
+                "divergences": sum(x["divergences"] for x in r),
+            }
+        )
+    out[-1]["low_rank_over_diag_ess_per_s"] = per_s["low_rank"] / per_s["diag"]
+    return out
+
+
+def nuts_adaptation(quick: bool = False) -> list[dict]:
+    """Rows of part 1: each problem under each adaptation."""
+    draws = 300 if quick else 1000
+    seeds = (1,) if quick else (1, 2)
+    rows = []
+    problems = [
+        lambda: _deconvolution(128),
+        lambda: _deconvolution(128, hierarchical=True),
+        _tomography,
+        _gravity,
+    ]
+    for make in problems:
+        label, model = make()
+        rows += _nuts_rows(label, model, draws, seeds)
+    return rows
+
+
+def run(quick: bool = False) -> list[dict]:
+    """All rows (part 1, then part 2 when the gradient-free samplers are importable)."""
+    rows = nuts_adaptation(quick)
+    try:
+        from benchmarks_gradient_free import gradient_free_rows  # noqa: F401
+    except ImportError:
+        pass
+    return rows
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from run import format_table
+
+    print(format_table(run(quick="--quick" in sys.argv)))
