@@ -155,7 +155,7 @@ def test_bad_arguments(kwargs, error, message):
     args = {"draws": 10, "tune": 0, "chains": 1, "random_seed": 0} | kwargs
     with pytest.raises(error, match=message):
         sample_pcn(target, **args)
-    with pytest.raises(TypeError, match="GaussianPriorTarget or a pymc.Model"):
+    with pytest.raises(TypeError, match=r"GaussianPriorTarget or a pymc\.Model"):
         sample_pcn("model", random_seed=0)
     with pytest.raises(ValueError, match="exactly one of log_likelihood and forward"):
         GaussianPriorTarget(prior_sd=1.0, n=2)

@@ -148,7 +148,7 @@ class PCNKernel:
 
     @staticmethod
     def propose(z, rng: np.random.Generator, beta: float) -> np.ndarray:
-        """Return :math:`\\sqrt{1 - β^2} z + β ξ`, which leaves :math:`N(0, I)` invariant."""
+        r"""Return :math:`\sqrt{1 - β^2} z + β ξ`, which leaves :math:`N(0, I)` invariant."""
         return np.sqrt(1.0 - beta**2) * z + beta * rng.standard_normal(z.size)
 
     def step(self, state: PCNState, rng: np.random.Generator, beta: float):
