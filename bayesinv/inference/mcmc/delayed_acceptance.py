@@ -160,9 +160,9 @@ class _Chain:
         sub = s
         for _ in range(n_sub):
             sub, _ = self.step(k - 1, sub)
-        self.proposals[k] += 1
-        if sub is s:
+        if sub is s:  # the subchain never moved: x' = x, accepted without evaluating level k
             return s, 1.0
+        self.proposals[k] += 1
         fine, coarse = levels[k], levels[k - 1]
         cache_new = fine.evaluate(sub.x)
         if self.tuning and coarse.error_model is not None:
