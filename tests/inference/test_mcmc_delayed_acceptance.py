@@ -151,30 +151,32 @@ def test_fewer_fine_evaluations_per_effective_draw_than_pcn(problem):
     assert ess_per_fine_eval(mlda) > 2 * ess_per_fine_eval(pcn)
 
 
-def _sbc(monkeypatch=None):
-    G = np.array([[1.0, 0.5], [0.2, -1.0], [0.7, 0.7]])
-    Gc = G + 0.05
+def _sbc():
+    """SBC of three-level MLDA on a 1-parameter model whose coarse levels are 3 % and 6 % off."""
+    G = np.array([[1.0], [0.5], [-0.8]])
 
     def simulate(rng):
-        truth = rng.normal(0.0, 1.0, 2)
-        return {"m": truth}, G @ truth + rng.normal(0.0, 0.3, 3)
+        truth = rng.normal(0.0, 1.0, 1)
+        return {"m": truth}, G @ truth + rng.normal(0.0, 0.5, 3)
 
     def fit(data, seed):
         levels = [
             GaussianPriorTarget(
-                forward=lambda x, A=A: A @ x, data=data, noise_sd=0.3, prior_sd=1.0, n=2
+                forward=lambda x, A=A: A @ x, data=data, noise_sd=0.5, prior_sd=1.0, n=1
             )
-            for A in (Gc, G)
+            for A in (1.06 * G, 1.03 * G, G)
         ]
         return sample_mlda(
-            levels, draws=200, tune=100, chains=2, cores=1, subchain_length=5, random_seed=seed
+            levels, draws=100, tune=50, chains=2, cores=1, subchain_length=2, random_seed=seed
         )
 
-    return simulation_based_calibration(simulate, fit, 40, random_seed=12, n_ranks=19, bins=4)
+    return simulation_based_calibration(simulate, fit, 100, random_seed=12, n_ranks=19, bins=4)
 
 
 @pytest.mark.slow
 def test_delayed_acceptance_passes_sbc_and_the_dropped_correction_fails(monkeypatch):
+    # measured: p = 0.71 (rank sd 0.32) with the corrections, p = 9e-5 (rank sd 0.39, too
+    # wide: an overconfident posterior, about prior x likelihood^3) without them
     assert _sbc().passed
     monkeypatch.setattr(da, "_fine_log_ratio", lambda fn, fo, cn, co: fn - fo)
     assert not _sbc().passed

@@ -123,7 +123,7 @@ class _State:
 class _Chain:
     """One MLDA chain: the recursive step of the module docstring."""
 
-    def __init__(self, levels, reference, lengths, randomize, rng, beta, target_accept):
+    def __init__(self, levels, reference, lengths, randomize, rng, adapt, tune):
         self.levels, self.lengths, self.randomize, self.rng = levels, lengths, randomize, rng
         base = levels[0]
 
@@ -132,13 +132,18 @@ class _Chain:
             return base.loglik(cached), cached
 
         self.kernel = PCNKernel(reference, evaluate)
-        self.adapt = _chains.RobbinsMonro(beta, target_accept)
-        self.tuning = True
+        # tuning, part 1: the pCN step of level 0 adapts on a chain of level 0 alone (cheap;
+        # inside MLDA the subchains restart from fine states, which would bias the adaptation)
+        start = self.kernel.make_state(rng.standard_normal(reference.target.n))
+        for _ in range(tune):
+            start, prob = self.kernel.step(start, rng, adapt.step)
+            adapt.update(prob)
+        self.beta = adapt.step
+        self.tuning = True  # part 2 (the error model) runs on the finest level's steps
         self.moves = np.zeros(len(levels))
         self.proposals = np.zeros(len(levels))
-        z = rng.standard_normal(reference.target.n)
-        x = reference.to_x(z)
-        self.state = _State(z, x, [lv.evaluate(x) for lv in levels])
+        rest = [lv.evaluate(start.x) for lv in levels[1:]]
+        self.state = _State(start.z, start.x, [start.info, *rest])
 
     def step(self, k: int, s: _State):
         """One step on level ``k`` from ``s``; returns the new state and acceptance prob."""
@@ -147,9 +152,7 @@ class _Chain:
             lv = levels[0]
             ll = lv.loglik(s.cache[0])
             start = self.kernel.make_state(s.z, s.x, ll, s.cache[0])
-            new, prob = self.kernel.step(start, rng, self.adapt.step)
-            if self.tuning:
-                self.adapt.update(prob)
+            new, prob = self.kernel.step(start, rng, self.beta)
             self.proposals[0] += 1
             if new is start:
                 return s, prob
@@ -246,8 +249,9 @@ def sample_mlda(
         Coarse to fine (at least two), sharing one Gaussian prior; the last is the posterior
         sampled.
     draws, tune, chains : int
-        Kept steps on the finest level per chain, tuning steps on the finest level (the base
-        pCN step and the error model adapt during them), number of chains.
+        Kept steps on the finest level per chain; tuning: ``tune`` pCN steps on level 0 alone
+        (its step adapts), then ``tune`` steps on the finest level (the error model adapts);
+        number of chains.
     random_seed : int, numpy.random.SeedSequence or numpy.random.Generator
         Required; chain ``c`` draws from child ``c`` of its ``SeedSequence``.
     subchain_length : int or sequence of int
@@ -263,7 +267,8 @@ def sample_mlda(
         :func:`~bayesinv.inference.mcmc.pcn.sample_pcn`); ``"laplace"`` is computed on
         level 0.
     step_size, target_accept : float
-        Initial pCN step on level 0 and the acceptance rate it adapts to during tuning.
+        Initial pCN step on level 0 and the acceptance rate it adapts to during tuning (the
+        rate of level 0's own chain).
     cores : int, optional
         Chains run at once in threads (default: ``min(chains, cpu count)``).
 
@@ -312,8 +317,8 @@ def sample_mlda(
             lengths,
             randomize_subchain_length,
             rng,
-            step_size,
-            target_accept,
+            _chains.RobbinsMonro(step_size, target_accept),
+            tune,
         )
         for _ in range(tune):
             run.top()
@@ -327,7 +332,7 @@ def sample_mlda(
             stats["accept"][i] = run.top()
             out[i] = run.state.x
             stats["accepted"][i] = run.state is not before
-            stats["step_size"][i] = run.adapt.step
+            stats["step_size"][i] = run.beta
             stats["loglik"][i] = lv[-1].loglik(run.state.cache[-1])
         stats["likelihood_evaluations"] = np.array([v.evaluations for v in lv], dtype=np.int64)
         stats["acceptance_rate"] = run.moves / np.maximum(run.proposals, 1)
