@@ -135,7 +135,7 @@ class _Chain:
         # tuning, part 1: the pCN step of level 0 adapts on a chain of level 0 alone (cheap;
         # inside MLDA the subchains restart from fine states, which would bias the adaptation)
         start = self.kernel.make_state(rng.standard_normal(reference.target.n))
-        for _ in range(tune):
+        for _ in range(tune * lengths[0]):
             start, prob = self.kernel.step(start, rng, adapt.step)
             adapt.update(prob)
         self.beta = adapt.step
@@ -249,8 +249,8 @@ def sample_mlda(
         Coarse to fine (at least two), sharing one Gaussian prior; the last is the posterior
         sampled.
     draws, tune, chains : int
-        Kept steps on the finest level per chain; tuning: ``tune`` pCN steps on level 0 alone
-        (its step adapts), then ``tune`` steps on the finest level (the error model adapts);
+        Kept steps on the finest level per chain; tuning: ``tune * subchain_length[0]`` pCN
+        steps on level 0 alone (its step adapts), then ``tune`` steps on the finest level (the error model adapts);
         number of chains.
     random_seed : int, numpy.random.SeedSequence or numpy.random.Generator
         Required; chain ``c`` draws from child ``c`` of its ``SeedSequence``.
