@@ -250,8 +250,8 @@ def sample_mlda(
         sampled.
     draws, tune, chains : int
         Kept steps on the finest level per chain; tuning: ``tune * subchain_length[0]`` pCN
-        steps on level 0 alone (its step adapts), then ``tune`` steps on the finest level (the error model adapts);
-        number of chains.
+        steps on level 0 alone (its step adapts), then ``tune`` steps on the finest level
+        (the error model adapts); number of chains.
     random_seed : int, numpy.random.SeedSequence or numpy.random.Generator
         Required; chain ``c`` draws from child ``c`` of its ``SeedSequence``.
     subchain_length : int or sequence of int
