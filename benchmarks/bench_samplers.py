@@ -7,9 +7,11 @@ model with the same seeds in the same run. Reported: min bulk ESS over all param
 sampling wall time (compilation excluded), min-ESS per second and per gradient evaluation,
 divergences, max R-hat, and the ratio low_rank / diag of min-ESS per second.
 
-Part 2 (gradient-free): pCN, Laplace-preconditioned pCN and multilevel delayed acceptance on a
-linear-Gaussian deconvolution whose coarse level is the same blur on a coarser quadrature:
-min ESS per fine-model evaluation and per second.
+Part 2 (gradient-free): pCN, Laplace-preconditioned pCN and multilevel delayed acceptance
+(with a pCN or a Laplace-pCN base) on a nonlinear exp-blur, ``F(x) = G exp(x)``, whose
+coarse level averages the coefficient over pairs of cells: min ESS per fine-model
+evaluation and per second, max R-hat, and the distance of each posterior mean to
+Laplace-pCN's.
 
 Usage: ``python benchmarks/run.py --only samplers`` or ``python benchmarks/bench_samplers.py``
 (prints the table).
