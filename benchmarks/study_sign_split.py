@@ -9,9 +9,11 @@ with the singularity of ``1 / a`` between them.
 
 Measured (2026-12-06, shared 2-core machine): ``bayesinv.sample`` (nutpie, 4 x 1000 + 1000)
 gives 694 divergent transitions, max R-hat 2.09, min ESS 5; in cells 63 and 64 two chains
-sit at a < 0 and two at a > 0. PyMC's SMC (``sample_smc``, 2 x 1000 particles, IMH kernel)
-did not finish within 15 minutes on the loaded machine. Converging on this posterior
-remains open.
+sit at a < 0 and two at a > 0. PyMC's SMC (``sample_smc``, IMH kernel): 2 x 1000
+particles did not finish within 15 minutes on the loaded machine; 2 x 400 particles took
+678 s and failed too (max R-hat 1.84 between the two runs, min ESS 3; in cell 71 one run
+has all its particles at a < 0, the other all at a > 0: each population collapsed onto one
+side during tempering). Converging on this posterior remains open.
 
 Usage: ``python benchmarks/study_sign_split.py nuts`` or ``... smc DRAWS``.
 """
