@@ -12,6 +12,7 @@ from bayesinv.inference.continuation import (
 )
 from bayesinv.inference.gauss_newton import LaplaceResult, gauss_newton_laplace
 from bayesinv.inference.laplace import GaussianApproximation, laplace
+from bayesinv.inference.mcmc import GaussianPriorTarget, sample_mlda, sample_pcn
 from bayesinv.inference.optimize import find_map
 from bayesinv.inference.preconditioning import (
     Preconditioner,
@@ -27,6 +28,7 @@ __all__ = [
     "CompiledModel",
     "ContinuationResult",
     "GaussianApproximation",
+    "GaussianPriorTarget",
     "LaplaceResult",
     "LevelOutcome",
     "LevelResult",
@@ -43,6 +45,8 @@ __all__ = [
     "register_level_solver",
     "run_replicates",
     "sample",
+    "sample_mlda",
+    "sample_pcn",
     "sample_smc",
     "zero_pad_transfer",
 ]

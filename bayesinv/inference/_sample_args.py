@@ -11,6 +11,12 @@ SAMPLERS = {"nutpie": "nutpie", "pymc": "pymc"}
 
 _WHERE = "sample"
 
+#: nutpie's mass-matrix adaptations accepted by ``sample(adaptation=...)``
+ADAPTATIONS = ("diag", "low_rank", "draw_diag")
+
+#: the default, chosen by measurement (benchmarks/bench_samplers.py, docs/samplers.md)
+DEFAULT_ADAPTATION = "diag"
+
 
 def refuse(unknown: dict, accepted: list[str]):
     """Raise a TypeError naming the unknown arguments (with the closest accepted name)."""
@@ -55,6 +61,15 @@ def check(args: dict, *, compiled: bool, sampler: str) -> dict:
             low_open=True,
             high_open=True,
         )
+    if args["adaptation"] is not None:
+        _checks.check_choice(args["adaptation"], _WHERE, "adaptation", ADAPTATIONS)
+        if "adaptation" in out["nuts"]:
+            raise ValueError(f"{_WHERE}: adaptation given twice (argument and nuts)")
+        if sampler != "nutpie":
+            raise ValueError(f"{_WHERE}: adaptation is an option of sampler='nutpie'")
+        out["nuts"]["adaptation"] = args["adaptation"]
+    elif sampler == "nutpie":
+        out["nuts"].setdefault("adaptation", DEFAULT_ADAPTATION)
     if args["initvals"] is not None and not isinstance(args["initvals"], dict):
         raise TypeError(f"{_WHERE}: initvals must be one dict for all chains")
     out["initvals"], out["var_names"] = args["initvals"], args["var_names"]

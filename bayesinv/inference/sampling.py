@@ -140,6 +140,7 @@ def sample(
     sampler: str = "nutpie",
     cores: int | None = None,
     target_accept: float | None = None,
+    adaptation: str | None = None,
     initvals: dict | None = None,
     jitter: bool = True,
     var_names=None,
@@ -173,6 +174,11 @@ def sample(
         Chains run at the same time (default: the sampler's choice).
     target_accept : float, optional
         Target acceptance rate of the step-size adaptation, in (0, 1).
+    adaptation : {"diag", "low_rank", "draw_diag"}, optional
+        nutpie's mass-matrix adaptation (nutpie only). Default ``"diag"`` (a diagonal mass
+        matrix from draws and gradients): measured against ``"low_rank"`` (diagonal plus
+        low-rank corrections) on the package's benchmark problems in
+        ``benchmarks/bench_samplers.py``, see ``docs/samplers.md`` for the table.
     initvals : dict, optional
         Starting values by variable name, for every chain.
     jitter : bool
