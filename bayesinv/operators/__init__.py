@@ -13,6 +13,7 @@ from bayesinv.operators.base import (
     linear_kernels,
 )
 from bayesinv.operators.crossgradient import CrossGradient2D
+from bayesinv.operators.eikonal import Eikonal2D
 from bayesinv.operators.gravity import Gravity2D
 from bayesinv.operators.lowrank import LowRankUpdate
 from bayesinv.operators.magnetics import Magnetics2D
@@ -27,6 +28,7 @@ __all__ = [
     "CrossGradient2D",
     "DCResistivity2p5D",
     "Differencer",
+    "Eikonal2D",
     "ForwardOperator",
     "Gravity2D",
     "LowRankUpdate",
