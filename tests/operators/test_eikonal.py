@@ -1,11 +1,10 @@
 """Eikonal2D: analytic media, exact discrete adjoint, compiled path, bad input."""
 
-import numba
 import numpy as np
 import pytest
 
 from bayesinv import Grid2D
-from bayesinv.operators import ForwardOperator, NumbaKernels
+from bayesinv.operators import ForwardOperator
 from bayesinv.operators.eikonal import Eikonal2D, crosshole_survey, refraction_survey
 from bayesinv.testing import check_compiled_model, dot_test, taylor_test
 
@@ -140,43 +139,24 @@ def test_taylor_detects_a_wrong_derivative(smooth_case):
         taylor_test(Wrong(), m, rng, dm, steps=2.0 ** -np.arange(0, 10), min_order=1.9)
 
 
-class ExpSlowness(ForwardOperator):
-    """s = s0 exp(a m): a positive slowness from an unbounded parameter (for model tests)."""
-
-    def __init__(self, n, s0=0.5, a=0.1):
-        self.n_params = self.n_data = n
-        self.s0, self.a = s0, a
-
-    def _forward(self, m):
-        return self.s0 * np.exp(self.a * m)
-
-    def _jvp(self, m, dm):
-        return self.a * self._forward(m) * dm
-
-    def _vjp(self, m, dd):
-        return self.a * self._forward(m) * dd
-
-    def _build_numba_kernels(self):
-        s0, a = self.s0, self.a
-
-        @numba.njit
-        def forward(m):
-            return s0 * np.exp(a * m)
-
-        @numba.njit
-        def jvp(m, dm):
-            return a * s0 * np.exp(a * m) * dm
-
-        @numba.njit
-        def vjp(m, dd):
-            return a * s0 * np.exp(a * m) * dd
-
-        return NumbaKernels(forward, jvp, vjp)
+def test_log_slowness_parameter(smooth_case):
+    op, m = smooth_case
+    log_op = Eikonal2D(op.grid, op.sources, op.receivers, parameter="log_slowness")
+    rng = np.random.default_rng(7)
+    np.testing.assert_allclose(log_op.forward(np.log(m)), op.forward(m), rtol=1e-14)
+    dd = rng.standard_normal(op.n_data)
+    np.testing.assert_allclose(log_op.vjp(np.log(m), dd), m * op.vjp(m, dd), rtol=1e-12)
+    assert dot_test(log_op, rng, np.log(m)) <= 1e-10
+    dm = 1e-3 * rng.standard_normal(m.size)
+    assert float(taylor_test(log_op, np.log(m), rng, dm, steps=2.0 ** -np.arange(10))) >= 1.9
+    with pytest.raises(ValueError, match=r"exp\(m\) \(slowness\).*index 3"):
+        log_op.forward(np.r_[np.log(m[:3]), 1e4, np.log(m[4:])])
 
 
 def test_compiled_model_no_object_mode(smooth_case):
     op, _ = smooth_case
-    check_compiled_model(op @ ExpSlowness(op.n_params), seed=5, sigma=0.05)
+    log_op = Eikonal2D(op.grid, op.sources, op.receivers, parameter="log_slowness")
+    check_compiled_model(log_op, seed=5, sigma=0.05)
 
 
 def test_kernels_return_nan_for_bad_slowness(smooth_case):
@@ -188,6 +168,11 @@ def test_kernels_return_nan_for_bad_slowness(smooth_case):
         assert np.all(np.isnan(k.forward(mb)))
         assert np.all(np.isnan(k.vjp(mb, np.ones(op.n_data))))
         assert np.all(np.isnan(k.jvp(mb, np.ones(op.n_params))))
+    log_k = Eikonal2D(op.grid, op.sources, op.receivers, parameter="log_slowness").numba_kernels()
+    mb = np.log(m)
+    mb[2] = 800.0  # exp overflows: a non-physical proposal, rejected (NaN), never a crash
+    assert np.all(np.isnan(log_k.forward(mb)))
+    assert np.all(np.isnan(log_k.vjp(mb, np.ones(op.n_data))))
 
 
 def test_python_api_rejects_bad_slowness(smooth_case):

@@ -81,7 +81,7 @@ def _pop(hk, hv, n):
     return n
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def _axis(k, i, n_i, stride, h, d, g, u, T, state, second):
     """Upwind term along one axis: (found, n1, n2, alpha, beta, c1, c2)."""
     n1 = -1
@@ -130,7 +130,7 @@ def _solve(ax, bx, az, bz, s):
     return (b + root) / a, root
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def _edge_cell(slow, nx, nz, i_along, i_across, n_across, along_is_x):
     # the cell of smaller slowness on either side of an edge (one cell on the boundary)
     best = -1
@@ -142,7 +142,7 @@ def _edge_cell(slow, nx, nz, i_along, i_across, n_across, along_is_x):
     return best
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def _factored(k, ix, iz, slow, nx, nz, dx, dz, d, gxk, gzk, u, T, state, use_second, near):
     """Best factored candidate (u, D, cell, x1, x2, wx1, wx2, z1, z2, wz1, wz2); u = inf: none."""
     nxn = nx + 1
@@ -188,7 +188,7 @@ def _factored(k, ix, iz, slow, nx, nz, dx, dz, d, gxk, gzk, u, T, state, use_sec
     return np.inf, 0.0, -1, -1, -1, 0.0, 0.0, -1, -1, 0.0, 0.0
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def _update(k, ix, iz, slow, nx, nz, dx, dz, dist, gx, gz, u, T, state,
             ridx, rw, rcell, rv, use_second, near_radius):  # fmt: skip
     """Recompute the trial value of node k from its accepted neighbours; write its recipe.
@@ -311,7 +311,7 @@ def march(slow, nx, nz, dx, dz, x0, z0, xs, zs, second, near_radius,
     return n_acc
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, nh,
            ridx, rw, rcell, rv, second, near_radius):  # fmt: skip
     # recompute the four neighbours of the newly accepted node k

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from bayesinv._checks import check_float
+from bayesinv._checks import check_choice, check_float
 from bayesinv.grid import Grid2D
 from bayesinv.operators._points import check_points
 from bayesinv.operators.base import ForwardOperator, NumbaKernels, as_vector
@@ -19,6 +19,7 @@ from bayesinv.operators.eikonal._kernels_numba import (
 __all__ = ["Eikonal2D"]
 
 _NAME = "Eikonal2D"
+_PARAMETERS = ("slowness", "log_slowness")
 
 
 def _inside(points: np.ndarray, grid: Grid2D, name: str) -> None:
@@ -56,7 +57,7 @@ class Eikonal2D(ForwardOperator):
     Parameters
     ----------
     grid : Grid2D
-        The section; the model is the slowness (s/m) of each cell, flat in C order.
+        The section; the model is a value per cell, flat in C order (see ``parameter``).
     sources, receivers : array_like, shape (n, 2)
         Points ``(x, z)`` in the closed grid extent (on the boundary is allowed).
     second_order : bool, optional
@@ -65,6 +66,9 @@ class Eikonal2D(ForwardOperator):
     near_radius : float, optional
         Radius (in cells, the larger of ``dx`` and ``dz``) around each source within which
         one-axis updates use the factored transverse term (see Notes). Default 4.
+    parameter : {"slowness", "log_slowness"}
+        The model vector: the slowness :math:`s` (s/m) of each cell, or :math:`\log s`
+        (any real value maps to a positive slowness: the choice for Gaussian field priors).
 
     Attributes
     ----------
@@ -124,6 +128,9 @@ class Eikonal2D(ForwardOperator):
     of the discrete solver; at ties between candidates (or between the two cells of an
     edge) it is one-sided.
 
+    **Log-slowness.** With ``parameter="log_slowness"``, :math:`s = e^m`, so
+    ``jvp(m, dm) = J(s) (s ⊙ dm)`` and ``vjp(m, dd) = s ⊙ J(s)^T dd``.
+
     **Kernels.** ``prange`` over sources; every work array is per source (thread-safe).
     Non-positive or non-finite slowness makes the numba kernels return NaN (a rejected
     proposal during sampling); the Python methods raise :class:`ValueError` naming the
@@ -141,7 +148,13 @@ class Eikonal2D(ForwardOperator):
     linear = False
 
     def __init__(
-        self, grid: Grid2D, sources, receivers, second_order: bool = True, near_radius=4.0
+        self,
+        grid: Grid2D,
+        sources,
+        receivers,
+        second_order: bool = True,
+        near_radius=4.0,
+        parameter: str = "slowness",
     ):
         if not isinstance(grid, Grid2D):
             raise TypeError(f"{_NAME}: grid must be a Grid2D, got {type(grid).__name__}")
@@ -152,6 +165,7 @@ class Eikonal2D(ForwardOperator):
         if not isinstance(second_order, bool | np.bool_):
             raise TypeError(f"{_NAME}: second_order must be a bool, got {second_order!r}")
         near = check_float(near_radius, _NAME, "near_radius", low=0.0)
+        self.parameter = check_choice(parameter, _NAME, "parameter", _PARAMETERS)
         self.grid = grid
         self.sources = src
         self.receivers = rec
@@ -166,28 +180,36 @@ class Eikonal2D(ForwardOperator):
         for arr in (self.sources, self.receivers, self._geom, self._rnodes, self._rweights):
             arr.flags.writeable = False
 
-    def _check_slowness(self, m: np.ndarray) -> None:
-        bad = np.flatnonzero(~(m > 0.0))
+    def _slowness(self, m: np.ndarray) -> np.ndarray:
+        if self.parameter == "log_slowness":
+            with np.errstate(over="ignore", under="ignore"):
+                s = np.exp(m)
+            what = "exp(m) (slowness)"
+        else:
+            s, what = m, "m (slowness)"
+        bad = np.flatnonzero(~((s > 0.0) & (s < np.inf)))
         if bad.size:
             raise ValueError(
-                f"{_NAME}: m (slowness) must be positive, got {m[bad[0]]!r} at cell index "
-                f"{bad[0]} ({bad.size} bad cell(s))"
+                f"{_NAME}: {what} must be positive and finite, got {s[bad[0]]!r} at cell "
+                f"index {bad[0]} ({bad.size} bad cell(s))"
             )
+        return s
 
     def _args(self):
         return (self._geom, self.sources, self.receivers, self._rnodes, self._rweights)
 
     def _forward(self, m):
-        self._check_slowness(m)
-        return eikonal_forward(m, *self._args(), self.second_order)
+        return eikonal_forward(self._slowness(m), *self._args(), self.second_order)
 
     def _jvp(self, m, dm):
-        self._check_slowness(m)
-        return eikonal_jvp(m, dm, *self._args(), self.second_order)
+        s = self._slowness(m)
+        ds = s * dm if self.parameter == "log_slowness" else dm
+        return eikonal_jvp(s, ds, *self._args(), self.second_order)
 
     def _vjp(self, m, dd):
-        self._check_slowness(m)
-        return eikonal_vjp(m, dd, *self._args(), self.second_order)
+        s = self._slowness(m)
+        g = eikonal_vjp(s, dd, *self._args(), self.second_order)
+        return s * g if self.parameter == "log_slowness" else g
 
     def time_fields(self, m) -> np.ndarray:
         """First-arrival time on the grid nodes for every source.
@@ -195,7 +217,7 @@ class Eikonal2D(ForwardOperator):
         Parameters
         ----------
         m : array_like
-            Slowness of each cell (s/m), length :attr:`n_params`.
+            Model vector (slowness or log-slowness per cell), length :attr:`n_params`.
 
         Returns
         -------
@@ -203,28 +225,36 @@ class Eikonal2D(ForwardOperator):
             Shape ``(n_sources, nz + 1, nx + 1)``: :math:`T` at node ``(iz, ix)`` at
             ``(x0 + ix dx, z0 + iz dz)``.
         """
-        m = as_vector(m, self.n_params, _NAME, "m")
-        self._check_slowness(m)
-        out = eikonal_fields(m, self._geom, self.sources, self.second_order)
+        s = self._slowness(as_vector(m, self.n_params, _NAME, "m"))
+        out = eikonal_fields(s, self._geom, self.sources, self.second_order)
         return out.reshape(self.sources.shape[0], self.grid.nz + 1, self.grid.nx + 1)
 
     def _build_numba_kernels(self) -> NumbaKernels:
         geom, src, rec, rnodes, rweights = self._args()
         second = self.second_order
+        log = self.parameter == "log_slowness"
+
+        # the slowness from the model vector: exp(m) is inf or 0 for extreme m, which the
+        # kernels turn into NaN output like any non-physical slowness
+        @numba.njit(nogil=True)
+        def slowness(m):
+            return np.exp(m) if log else np.ascontiguousarray(m)
 
         @numba.njit(nogil=True)
         def forward(m):
-            return eikonal_forward(np.ascontiguousarray(m), geom, src, rec, rnodes, rweights,
-                                   second)  # fmt: skip
+            return eikonal_forward(slowness(m), geom, src, rec, rnodes, rweights, second)
 
         @numba.njit(nogil=True)
         def jvp(m, dm):
-            return eikonal_jvp(np.ascontiguousarray(m), np.ascontiguousarray(dm), geom, src,
-                               rec, rnodes, rweights, second)  # fmt: skip
+            s = slowness(m)
+            ds = s * dm if log else np.ascontiguousarray(dm)
+            return eikonal_jvp(s, ds, geom, src, rec, rnodes, rweights, second)
 
         @numba.njit(nogil=True)
         def vjp(m, dd):
-            return eikonal_vjp(np.ascontiguousarray(m), np.ascontiguousarray(dd), geom, src,
-                               rec, rnodes, rweights, second)  # fmt: skip
+            s = slowness(m)
+            g = eikonal_vjp(s, np.ascontiguousarray(dd), geom, src, rec, rnodes, rweights,
+                            second)  # fmt: skip
+            return s * g if log else g
 
         return NumbaKernels(forward, jvp, vjp)
