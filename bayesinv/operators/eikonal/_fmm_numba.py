@@ -14,18 +14,20 @@ the spacing, one-sided differences of ``u`` give the axis term ``α u - β`` wit
 
 Candidates: the quadrant ``(α_x u - β_x)² + (α_z u - β_z)² = s_c²`` with the slowness of
 the cell between the two upwind neighbours (valid when both axis terms are >= 0, i.e.
-upwind), and the two edge updates ``(α_x u - β_x)² + (g_z u)² = s_e²`` (likewise for z)
-with ``s_e`` the smaller slowness of the (one or two) cells along the edge (head waves along
-an interface on a grid line). The smallest valid candidate is kept. If none is valid,
-first order is tried, then the Dijkstra step ``T = T1 + s_e h``.
+upwind), and the two one-axis updates ``(α_x u - β_x)² + (t_z u)² = s_e²`` (likewise for
+z) with ``s_e`` the smaller slowness of the (one or two) cells along the edge (head waves
+along an interface on a grid line) and ``t_z = ∂d/∂z`` within ``near_radius`` of the source
+(exact in a homogeneous medium), 0 beyond (plain fast marching: never too fast where ``u``
+is far from the local slowness). The smallest valid candidate is kept. If none is valid,
+first order is tried, then the edge step ``T = T_j + s_e h``.
 
 Derivatives. An accepted node's value is ``u_k = f(u_j..., s_c)`` with the neighbours it
 used (accepted earlier), so the Jacobian is triangular in acceptance order: with
 ``D = α_x r_x + α_z r_z = sqrt(discriminant)`` and ``r = α u - β``,
 ``∂u_k/∂u_j = r d c_j / D`` (``c_j`` the stencil weight of ``u_j`` in ``β``) and
-``∂u_k/∂s_c = s_c / D``. This *recipe* (neighbours, weights, cell, cell weight) is stored
-when the node is accepted: the trial value of a node is recomputed from scratch whenever a
-neighbour is accepted, so the recipe at acceptance is the one that produced its value.
+``∂u_k/∂s_c = s_c / D``. This *recipe* (neighbours, weights, cell, cell weight) is written
+with every trial value: a trial value is recomputed from scratch whenever a neighbour is
+accepted, so the recipe in place at acceptance is the one that produced the final value.
 jvp is forward substitution in acceptance order (gathers), vjp back-substitution in reverse
 order (scatters into earlier nodes and cells) — Treister & Haber (2016).
 
@@ -193,9 +195,9 @@ def _update(k, ix, iz, slow, nx, nz, dx, dz, dist, gx, gz, u, T, state,
             ridx, rw, rcell, rv, use_second, near_radius):  # fmt: skip
     """Recompute the trial value of node k from its accepted neighbours; write its recipe.
 
-    Candidates: the factored updates and the edge steps ``T = T_j + s_e h`` (``s_e`` the
-    smaller slowness of the cells along the edge). Returns the new ``u`` (``inf`` if no
-    accepted neighbour).
+    Candidates: the factored updates; if none is valid, the edge steps ``T = T_j + s_e h``
+    (``s_e`` the smaller slowness of the cells along the edge). Returns the new ``u``
+    (``inf`` if no accepted neighbour).
     """
     nxn = nx + 1
     d = dist[k]
@@ -222,6 +224,8 @@ def _update(k, ix, iz, slow, nx, nz, dx, dz, dist, gx, gz, u, T, state,
     bcell = -1
     bh = 0.0
     for q in range(4):
+        if uf < np.inf:
+            break  # edge steps only as a fallback
         sx = (-1, 1, 0, 0)[q]
         sz = (0, 0, -1, 1)[q]
         if not (0 <= ix + sx <= nx and 0 <= iz + sz <= nz):

@@ -99,13 +99,17 @@ class Eikonal2D(ForwardOperator):
       node is accepted and not later than :math:`u_1`); :math:`s_c` is the slowness of the
       cell between the two upwind neighbours; valid when both :math:`α u - β \ge 0`
       (upwind);
-    - one-axis updates (the other component of :math:`∇T` is :math:`u\,∂d` within
-      ``near_radius`` of the source, 0 beyond, as in plain fast marching), with the smaller
-      slowness of the cells along the edge;
-    - edge steps :math:`T = T_j + s_e h` from each accepted neighbour :math:`j`, with
-      :math:`s_e` the smaller slowness of the one or two cells along the edge: a wave
-      travels along a cell boundary at the faster side's speed (head waves along an
-      interface on a grid line).
+    - one-axis updates :math:`(α_x u - β_x)^2 + (t_z u)^2 = s_e^2` (likewise along z),
+      where :math:`s_e` is the smaller slowness of the one or two cells along the edge to
+      the neighbour, so a wave runs along a cell boundary at the faster side's speed (head
+      waves along an interface on a grid line); the other component of :math:`∇T` is
+      :math:`t_z u` with :math:`t_z = ∂_z d` within ``near_radius`` of the source (exact in a
+      homogeneous medium) and 0 beyond, as in plain fast marching (never too fast where
+      :math:`u` differs from the local slowness).
+
+    If no candidate is valid (rare), the second-order stencils are replaced by first-order
+    ones, and failing that the node takes the edge step :math:`T = T_j + s_e h` from its
+    best accepted neighbour :math:`j`.
 
     The source's cell has its four corners initialised with :math:`u = s_0`, the slowness
     of the cell holding the source (a source on a cell edge or node belongs to the cell
