@@ -6,6 +6,7 @@ import pytest
 from bayesinv import Grid2D
 from bayesinv.operators import ForwardOperator
 from bayesinv.operators.eikonal import Eikonal2D, crosshole_survey, refraction_survey
+from bayesinv.operators.eikonal._kernels_numba import eikonal_forward, eikonal_jvp, eikonal_vjp
 from bayesinv.testing import check_compiled_model, dot_test, taylor_test
 
 
@@ -153,26 +154,34 @@ def test_log_slowness_parameter(smooth_case):
         log_op.forward(np.r_[np.log(m[:3]), 1e4, np.log(m[4:])])
 
 
-def test_compiled_model_no_object_mode(smooth_case):
-    op, _ = smooth_case
-    log_op = Eikonal2D(op.grid, op.sources, op.receivers, parameter="log_slowness")
+@pytest.fixture(scope="module")
+def log_op():
+    # one instance, so its numba closures compile once for the tests below
+    grid = Grid2D(nx=12, nz=10, dx=1.0, dz=1.0)
+    survey = crosshole_survey(grid, 3, 4, margin=1.0)
+    return Eikonal2D(grid, survey.sources, survey.receivers, parameter="log_slowness")
+
+
+def test_compiled_model_no_object_mode(log_op):
     check_compiled_model(log_op, seed=5, sigma=0.05)
 
 
-def test_kernels_return_nan_for_bad_slowness(smooth_case):
+def test_kernels_return_nan_for_bad_slowness(smooth_case, log_op):
     op, m = smooth_case
-    k = op.numba_kernels()
+    args = op._args()
     for bad in (0.0, -0.1, np.nan, np.inf):
         mb = m.copy()
         mb[7] = bad
-        assert np.all(np.isnan(k.forward(mb)))
-        assert np.all(np.isnan(k.vjp(mb, np.ones(op.n_data))))
-        assert np.all(np.isnan(k.jvp(mb, np.ones(op.n_params))))
-    log_k = Eikonal2D(op.grid, op.sources, op.receivers, parameter="log_slowness").numba_kernels()
+        assert np.all(np.isnan(eikonal_forward(mb, *args, True)))
+        assert np.all(np.isnan(eikonal_vjp(mb, np.ones(op.n_data), *args, True)))
+        assert np.all(np.isnan(eikonal_jvp(mb, np.ones(op.n_params), *args, True)))
+    # the compiled model's kernels: exp overflows for a wild proposal -> NaN, never a crash
+    k = log_op.numba_kernels()
     mb = np.log(m)
-    mb[2] = 800.0  # exp overflows: a non-physical proposal, rejected (NaN), never a crash
-    assert np.all(np.isnan(log_k.forward(mb)))
-    assert np.all(np.isnan(log_k.vjp(mb, np.ones(op.n_data))))
+    mb[2] = 800.0
+    assert np.all(np.isnan(k.forward(mb)))
+    assert np.all(np.isnan(k.vjp(mb, np.ones(op.n_data))))
+    assert np.all(np.isnan(k.jvp(mb, np.ones(op.n_params))))
 
 
 def test_python_api_rejects_bad_slowness(smooth_case):
