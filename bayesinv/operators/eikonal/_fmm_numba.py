@@ -46,28 +46,21 @@ _TRIAL = 1
 _DONE = 2
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _push(hk, hv, n, key, val):
-    i = n
-    hk[i] = key
-    hv[i] = val
+@numba.njit(cache=True, nogil=True)
+def _sift_up(hk, hv, pos, i):
     while i > 0:
         p = (i - 1) >> 1
         if hk[p] <= hk[i]:
             break
         hk[p], hk[i] = hk[i], hk[p]
         hv[p], hv[i] = hv[i], hv[p]
+        pos[hv[i]] = i
+        pos[hv[p]] = p
         i = p
-    return n + 1
 
 
 @numba.njit(cache=True, nogil=True)
-def _pop(hk, hv, n):
-    # remove the root of a heap of size n (> 0); the caller reads hk[0], hv[0] first
-    n -= 1
-    hk[0] = hk[n]
-    hv[0] = hv[n]
-    i = 0
+def _sift_down(hk, hv, pos, i, n):
     while True:
         left = 2 * i + 1
         if left >= n:
@@ -79,7 +72,40 @@ def _pop(hk, hv, n):
             break
         hk[c], hk[i] = hk[i], hk[c]
         hv[c], hv[i] = hv[i], hv[c]
+        pos[hv[i]] = i
+        pos[hv[c]] = c
         i = c
+
+
+@numba.njit(cache=True, nogil=True)
+def _heap_set(hk, hv, pos, n, node, key):
+    """Insert ``node`` with ``key`` or change its key (an indexed binary heap); new size."""
+    i = pos[node]
+    if i < 0:
+        hk[n] = key
+        hv[n] = node
+        pos[node] = n
+        _sift_up(hk, hv, pos, n)
+        return n + 1
+    old = hk[i]
+    hk[i] = key
+    if key < old:
+        _sift_up(hk, hv, pos, i)
+    else:
+        _sift_down(hk, hv, pos, i, n)
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _heap_pop(hk, hv, pos, n):
+    """Remove the root (the caller reads ``hv[0]`` first); new size."""
+    pos[hv[0]] = -1
+    n -= 1
+    if n > 0:
+        hk[0] = hk[n]
+        hv[0] = hv[n]
+        pos[hv[0]] = 0
+        _sift_down(hk, hv, pos, 0, n)
     return n
 
 
@@ -284,8 +310,9 @@ def march(slow, nx, nz, dx, dz, x0, z0, xs, zs, second, near_radius,
     ixs = min(max(int(np.floor((xs - x0) / dx)), 0), nx - 1)
     izs = min(max(int(np.floor((zs - z0) / dz)), 0), nz - 1)
     c0 = izs * nx + ixs
-    hk = np.empty(4 * n + 16)
-    hv = np.empty(4 * n + 16, dtype=np.int64)
+    hk = np.empty(n)
+    hv = np.empty(n, dtype=np.int64)
+    pos = np.full(n, -1, dtype=np.int64)
     nh = 0
     n_acc = 0
     for q in range(4):
@@ -299,24 +326,21 @@ def march(slow, nx, nz, dx, dz, x0, z0, xs, zs, second, near_radius,
         order[n_acc] = k
         n_acc += 1
     for q in range(4):
-        nh = _relax(order[q], nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, nh,
+        nh = _relax(order[q], nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, pos, nh,
                     ridx, rw, rcell, rv, second, near_radius)  # fmt: skip
     while nh > 0:
-        key = hk[0]
         k = hv[0]
-        nh = _pop(hk, hv, nh)
-        if state[k] == _DONE or key != T[k]:
-            continue  # a stale heap entry
+        nh = _heap_pop(hk, hv, pos, nh)
         state[k] = _DONE
         order[n_acc] = k
         n_acc += 1
-        nh = _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, nh,
+        nh = _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, pos, nh,
                     ridx, rw, rcell, rv, second, near_radius)  # fmt: skip
     return n_acc
 
 
 @numba.njit(cache=True, nogil=True)
-def _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, nh,
+def _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, pos, nh,
            ridx, rw, rcell, rv, second, near_radius):  # fmt: skip
     # recompute the four neighbours of the newly accepted node k
     nxn = nx + 1
@@ -336,5 +360,5 @@ def _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, nh,
             u[j] = val
             T[j] = dist[j] * val
             state[j] = _TRIAL
-            nh = _push(hk, hv, nh, T[j], j)
+            nh = _heap_set(hk, hv, pos, nh, j, T[j])
     return nh
