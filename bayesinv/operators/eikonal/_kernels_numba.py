@@ -44,39 +44,6 @@ def _solve_source(slow, geom, src, second):
     return u, order[:n_acc], ridx, rw, rcell, rv
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _node_ds(k, nx, nz, ds):
-    # derivative of the node slowness (mean of the cells around node k) along ds
-    nxn = nx + 1
-    ix = k % nxn
-    iz = k // nxn
-    acc = 0.0
-    cnt = 0
-    for cz in (iz - 1, iz):
-        for cx in (ix - 1, ix):
-            if 0 <= cz < nz and 0 <= cx < nx:
-                acc += ds[cz * nx + cx]
-                cnt += 1
-    return acc / cnt
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _node_scatter(k, nx, nz, g, w):
-    # transpose of _node_ds: spread w over the cells around node k
-    nxn = nx + 1
-    ix = k % nxn
-    iz = k // nxn
-    cnt = 0
-    for cz in (iz - 1, iz):
-        for cx in (ix - 1, ix):
-            if 0 <= cz < nz and 0 <= cx < nx:
-                cnt += 1
-    for cz in (iz - 1, iz):
-        for cx in (ix - 1, ix):
-            if 0 <= cz < nz and 0 <= cx < nx:
-                g[cz * nx + cx] += w / cnt
-
-
 @numba.njit(cache=True, nogil=True)
 def _rec_dist(src, rec):
     return np.hypot(rec[0] - src[0], rec[1] - src[1])
@@ -106,8 +73,6 @@ def eikonal_jvp(slow, dslow, geom, sources, receivers, rnodes, rweights, second)
     """Jacobian times a slowness perturbation (forward substitution; gathers)."""
     ns = sources.shape[0]
     nr = receivers.shape[0]
-    nx = int(geom[0])
-    nz = int(geom[1])
     out = np.empty(ns * nr)
     if not valid_slowness(slow):
         out[:] = np.nan
@@ -117,8 +82,7 @@ def eikonal_jvp(slow, dslow, geom, sources, receivers, rnodes, rweights, second)
         du = np.zeros(u.size)
         for t in range(order.size):
             k = order[t]
-            c = rcell[k]
-            acc = rv[k] * (dslow[c] if c >= 0 else _node_ds(k, nx, nz, dslow))
+            acc = rv[k] * dslow[rcell[k]]
             for q in range(4):
                 j = ridx[k, q]
                 if j >= 0:
@@ -138,8 +102,6 @@ def eikonal_vjp(slow, dd, geom, sources, receivers, rnodes, rweights, second):
     ns = sources.shape[0]
     nr = receivers.shape[0]
     nc = slow.size
-    nx = int(geom[0])
-    nz = int(geom[1])
     if not valid_slowness(slow):
         return np.full(nc, np.nan)
     grads = np.zeros((ns, nc))
@@ -156,11 +118,7 @@ def eikonal_vjp(slow, dd, geom, sources, receivers, rnodes, rweights, second):
             lk = lam[k]
             if lk == 0.0:
                 continue
-            c = rcell[k]
-            if c >= 0:
-                g[c] += rv[k] * lk
-            else:
-                _node_scatter(k, nx, nz, g, rv[k] * lk)
+            g[rcell[k]] += rv[k] * lk
             for q in range(4):
                 j = ridx[k, q]
                 if j >= 0:
