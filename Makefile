@@ -30,7 +30,12 @@ format: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-bench: $(STAMP)
+# benchmark-only peers (scikit-fmm) come from the bench extra
+$(VENV)/.installed-bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	@touch $@
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run.py --out benchmarks/results
 
 sbc-full: $(STAMP)

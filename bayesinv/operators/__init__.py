@@ -13,6 +13,7 @@ from bayesinv.operators.base import (
     linear_kernels,
 )
 from bayesinv.operators.crossgradient import CrossGradient2D
+from bayesinv.operators.eikonal import Eikonal2D
 from bayesinv.operators.elliptic import (
     CellAverage,
     Elliptic1D,
@@ -43,6 +44,7 @@ __all__ = [
     "CrossGradient2D",
     "DCResistivity2p5D",
     "Differencer",
+    "Eikonal2D",
     "Elliptic1D",
     "Elliptic2D",
     "ForwardOperator",
