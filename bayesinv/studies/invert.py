@@ -119,6 +119,8 @@ def _read(cfg: dict, base: Path, name: str, source: str):
     """Read a modality's data file with the loader its kind and format select."""
     from bayesinv import formats
 
+    if cfg["flatten"] and cfg["kind"] != "ert":
+        raise UserError(f"{source}: modality.{name}.flatten: only for ert data, not {cfg['kind']}")
     file = base / cfg["file"]
     fmt, kind, suffix = cfg["format"], cfg["kind"], file.suffix.lower()
     if fmt == "auto":
@@ -142,11 +144,7 @@ def _read(cfg: dict, base: Path, name: str, source: str):
     if (kind, fmt) not in readers:
         raise UserError(f"{source}: modality.{name}.format: {fmt!r} is not a format of {kind} data")
     survey = readers[(kind, fmt)](file)
-    if cfg["flatten"]:
-        if kind != "ert":
-            raise UserError(f"{source}: modality.{name}.flatten: only for ert data, not {kind}")
-        survey = flatten_ert_survey(survey)
-    return survey
+    return flatten_ert_survey(survey) if cfg["flatten"] else survey
 
 
 def flatten_ert_survey(survey):
