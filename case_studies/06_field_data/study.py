@@ -287,6 +287,15 @@ def run(config: dict, out: Path) -> dict:
     if result.truth is not None:
         t = result.truth.loc["log_conductivity"]
         headline |= {"truth_coverage_90": float(t["coverage_90"]), "truth_rmse": float(t["rmse"])}
+    cli_scale = cli["posterior"]["ert_sigma"].values.ravel()
+    headline["table"] = [
+        {"inversion": "python API", "noise_scale_mean": float(scale.mean()), "wall_s": wall},
+        {
+            "inversion": "bayesinv invert",
+            "noise_scale_mean": float(cli_scale.mean()),
+            "wall_s": wall_cli,
+        },
+    ]
     same = headline["api_vs_cli_max_abs_diff"] < 1e-6
     headline["verdict"] = (
         "PASS: the Python API and bayesinv invert give the same posterior"
