@@ -21,8 +21,17 @@ import numpy as np
 
 from bayesinv.io import UserError, read_toml
 from bayesinv.studies.config import Key, check_table
+from bayesinv.studies.field_data import add_prior_draws, flatten_ert_survey
 
-__all__ = ["KINDS", "SCHEMA", "build_inversion", "load_invert_config", "run_invert"]
+__all__ = [
+    "KINDS",
+    "SCHEMA",
+    "add_prior_draws",
+    "build_inversion",
+    "flatten_ert_survey",
+    "load_invert_config",
+    "run_invert",
+]
 
 #: per data kind: field name, prior mean and sd, report label
 KINDS = {
@@ -47,6 +56,7 @@ SCHEMA = {
         "tune": Key(int, default=1000, low=0),
         "chains": Key(int, default=4, low=1),
         "seed": Key(int, default=1, low=0),
+        "prior_draws": Key(int, default=500, low=1),
     },
 }
 MODALITY = {
@@ -56,6 +66,7 @@ MODALITY = {
     "error": Key(float, default=None, low=0.0, low_open=True),
     "noise": Key(str, default="scaled", choices=("known", "scaled")),
     "offset": Key(bool, default=False),
+    "flatten": Key(bool, default=False),
     "offset_sd": Key(float, default=1.0, low=0.0, low_open=True),
     "offset_per_line": Key(bool, default=False),
     "trend_sd": Key(float, default=0.0, low=0.0),
@@ -109,6 +120,8 @@ def _read(cfg: dict, base: Path, name: str, source: str):
     """Read a modality's data file with the loader its kind and format select."""
     from bayesinv import formats
 
+    if cfg["flatten"] and cfg["kind"] != "ert":
+        raise UserError(f"{source}: modality.{name}.flatten: only for ert data, not {cfg['kind']}")
     file = base / cfg["file"]
     fmt, kind, suffix = cfg["format"], cfg["kind"], file.suffix.lower()
     if fmt == "auto":
@@ -131,7 +144,8 @@ def _read(cfg: dict, base: Path, name: str, source: str):
     }
     if (kind, fmt) not in readers:
         raise UserError(f"{source}: modality.{name}.format: {fmt!r} is not a format of {kind} data")
-    return readers[(kind, fmt)](file)
+    survey = readers[(kind, fmt)](file)
+    return flatten_ert_survey(survey) if cfg["flatten"] else survey
 
 
 def _is_unified(path: Path) -> bool:
@@ -323,6 +337,7 @@ def run_invert(config: InvertConfig, out=None) -> dict:
             random_seed=inf["seed"],
             progressbar=False,
         )
+    idata = add_prior_draws(idata, model, inf["prior_draws"], inf["seed"])
     figures = _doi_figure(idata, inv, out)
     receivers = np.vstack([_positions(k, s) for k, s in surveys.values()])
     title = config.tables["output"]["title"] or f"bayesinv invert: {config.path.name}"

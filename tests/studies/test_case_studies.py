@@ -25,6 +25,7 @@ STUDIES = [
     "02_gravity_ert_petrophysics",
     "03_model_discrepancy",
     "04_multiscale_continuation",
+    "06_field_data",
 ]
 
 FAKE_STUDY = """
@@ -183,6 +184,22 @@ def _tiny_models():
     cfg = check_config(load_config(ROOT / STUDIES[3], "quick"), s04.REQUIRED, "04")
     grid, _, _, op, _, data, wavelet = s04._problem(8, cfg | {"coarsest": 2}, rng=_rng())
     yield "04 besov", s04._builder(grid, op, data, wavelet, cfg)()
+    yield "06 field data", _tiny_06()
+
+
+def _tiny_06():
+    import tempfile
+
+    from bayesinv.formats import read_unified
+    from bayesinv.studies.invert import flatten_ert_survey
+
+    s06 = load_study(ROOT / STUDIES[4])
+    cfg = check_config(load_config(ROOT / STUDIES[4], "quick"), s06.REQUIRED, "06")
+    with tempfile.TemporaryDirectory() as tmp:
+        path, _ = s06._data_file(cfg, Path(tmp))
+        survey = flatten_ert_survey(read_unified(path))
+    grid = s06._grid(survey, cfg | {"nx": 8, "nz": 3})
+    return s06._api_inversion(survey, grid, cfg).build()
 
 
 def _rng():

@@ -108,3 +108,52 @@ def test_invert_end_to_end_on_an_ert_file(tmp_path, capsys):
     post = read_datatree(tmp_path / "out" / "posterior.nc")["posterior"]
     # a 100 ohm-m half-space: the posterior mean log-conductivity is near log(0.01)
     assert abs(float(post["log_conductivity"].mean()) - np.log(0.01)) < 0.3
+
+
+def _sloped_line(tmp_path, slope):
+    """A Wenner line of 8 electrodes 2 m apart along a ground rising at ``slope``."""
+    from bayesinv.formats import ERTSurvey, geometric_factors, write_unified
+    from bayesinv.operators.resistivity import wenner
+
+    s = 2.0 * np.arange(8)
+    elec = np.column_stack([s / np.hypot(1.0, slope), -slope * s / np.hypot(1.0, slope)])
+    abmn = wenner(8)
+    k = geometric_factors(elec, abmn)
+    r = 1.0 + 0.1 * np.arange(abmn.shape[0])
+    path = tmp_path / "sloped.ohm"
+    write_unified(path, ERTSurvey(elec, abmn, r, k * r, k))
+    return path, s, abmn, r
+
+
+def test_flatten_keeps_distances_along_the_ground(tmp_path):
+    from bayesinv.formats import read_unified
+    from bayesinv.studies.invert import flatten_ert_survey
+
+    path, s, abmn, r = _sloped_line(tmp_path, 0.5)
+    flat = flatten_ert_survey(read_unified(path))
+    np.testing.assert_allclose(flat.electrodes[:, 0], s, atol=1e-12)
+    np.testing.assert_array_equal(flat.electrodes[:, 1], 0.0)
+    np.testing.assert_array_equal(flat.resistance, r)
+    a = 2.0 * (abmn[:, 2] - abmn[:, 0])  # Wenner A M N B: K = 2 pi a on a flat surface
+    np.testing.assert_allclose(flat.geometric_factor, 2 * np.pi * a, rtol=1e-12)
+    np.testing.assert_allclose(flat.apparent_resistivity, 2 * np.pi * a * r, rtol=1e-12)
+    assert "flat line" in flat.report[-1]
+    # negative control: without flattening the horizontal spacing is shorter than 2 m
+    assert np.diff(read_unified(path).electrodes[:, 0]).max() < 1.9
+
+
+def test_invert_flatten_key(tmp_path, capsys):
+    from bayesinv.studies.invert import build_inversion, load_invert_config
+
+    _sloped_line(tmp_path, 0.3)
+    text = (
+        '[grid]\nnx = 8\nnz = 3\n[modality.ert]\nkind = "ert"\nfile = "sloped.ohm"\nerror = 0.03\n'
+    )
+    (tmp_path / "a.toml").write_text(text + "flatten = true\n")
+    _, grid, surveys, _ = build_inversion(load_invert_config(tmp_path / "a.toml"))
+    assert grid.z0 == 0.0 and np.all(surveys["ert"][1].electrodes[:, 1] == 0.0)
+    (tmp_path / "b.toml").write_text(
+        text.replace('"ert"\nfile', '"gravity"\nfile') + "flatten = true\n"
+    )
+    assert main(["invert", str(tmp_path / "b.toml")]) == 2
+    assert "flatten: only for ert data" in capsys.readouterr().err

@@ -1,0 +1,369 @@
+"""Case study 06: a field ERT profile from a unified-format file to a posterior.
+
+The data are the slag-dump profile of pyGIMLi's example data (``ert/slagdump.ohm``: 38
+electrodes, Wenner array, 2 m spacing, resistances, topography), read with
+:func:`bayesinv.formats.read_unified` from a path the user gives (``data_file``). The file
+is not shipped (its repository states no licence); without it, the study writes a synthetic
+stand-in of the same geometry and array (see :func:`_stand_in`) and inverts that, so that
+CI runs end to end.
+
+The same inversion runs twice: built with the Python API, and from a configuration file
+through ``bayesinv invert`` (:func:`bayesinv.studies.invert.run_invert`); with the same
+seed the two posteriors must be the same.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bayesinv.studies.config import Key
+
+REQUIRED = {
+    "data_file": str,
+    "nx": Key(int, low=2),
+    "nz": Key(int, low=1),
+    "depth": Key(float, low=0.0, low_open=True),
+    "padding": Key(float, low=0.0),
+    "relative_error": Key(float, low=0.0, low_open=True),
+    "method": Key(str, choices=("laplace", "nuts")),
+    "draws": Key(int, low=1),
+    "tune": Key(int, low=0),
+    "chains": Key(int, low=1),
+    "n_gradient_timings": Key(int, low=1),
+    "prior_draws": Key(int, low=1),
+}
+
+UNITS = {
+    "log_conductivity": "log conductivity (ln S/m)",
+    "ert": "apparent resistivity (ohm m)",
+}
+DOWNLOAD = (
+    "https://github.com/gimli-org/example-data/raw/"
+    "3bab9c6b96a606e2ca12cbdafc8c7da4f1b73c67/ert/slagdump.ohm"
+)
+
+
+def _stand_in(path: Path, seed: int) -> dict:
+    """Write a synthetic file with the geometry and array of the field profile.
+
+    38 electrodes 2 m apart along the ground over a dump-shaped topography (a 12 m rise, a
+    plateau, a fall), the 222 Wenner-alpha data, resistances only (no errors, no ``k``),
+    like the field file. The section (distance along the ground, depth below it) holds a
+    15 Ω·m host, a 60 Ω·m body under the plateau and a 6 Ω·m layer below 9 m; data are
+    computed on a grid twice as fine as the inversion's with 3 % Gaussian noise.
+    """
+    from bayesinv import Grid2D
+    from bayesinv.formats import ERTSurvey, geometric_factors, write_unified
+    from bayesinv.operators.resistivity import DCResistivity2p5D
+    from bayesinv.operators.resistivity.arrays import wenner
+
+    n = 38
+    s = 2.0 * np.arange(n)
+    elevation = 108.8 + 12.4 * np.clip(s / 16.0, 0, 1) - 7.0 * np.clip((s - 52.0) / 22.0, 0, 1)
+    step = np.diff(elevation)
+    x = np.concatenate([[0.0], np.cumsum(np.sqrt(4.0 - step**2))])
+    abmn = wenner(n)
+    grid = Grid2D(96, 32, 1.0, 0.75, x0=-11.0, z0=0.0)
+    rho = np.exp(-_truth_log_conductivity(grid))
+    flat = np.column_stack([s, np.zeros(n)])
+    op = DCResistivity2p5D(grid, flat, abmn, data="apparent_resistivity")
+    clean = op.forward(grid.ravel(-np.log(rho)))
+    rng = np.random.default_rng(seed)
+    rhoa = clean * (1.0 + 0.03 * rng.standard_normal(clean.size))
+    resistance = rhoa / geometric_factors(flat, abmn)
+    electrodes = np.column_stack([x, -elevation])
+    k = geometric_factors(electrodes, abmn)
+    survey = ERTSurvey(electrodes, abmn, resistance, k * resistance, k)
+    write_unified(path, survey)
+    return {"grid": grid}
+
+
+def _truth_log_conductivity(grid):
+    """Log conductivity of the stand-in's section at the centres of ``grid``, (nz, nx)."""
+    xc, zc = np.meshgrid(grid.x_centers, grid.z_centers)
+    rho = np.full(grid.shape, 15.0)
+    rho[(np.abs(xc - 34.0) < 9.0) & (zc > 1.5) & (zc < 5.0)] = 60.0
+    rho[zc > 9.0] = 6.0
+    return -np.log(rho)
+
+
+def _data_file(config: dict, out: Path) -> tuple[Path, dict | None]:
+    """Return the field file if ``data_file`` is set, else a stand-in written to ``out``."""
+    from bayesinv.io import UserError
+
+    if config["data_file"]:
+        path = Path(config["data_file"]).expanduser()
+        if not path.is_file():
+            raise UserError(
+                f"data_file: {path} is not a file; download the profile with\n"
+                f"  curl -L -o slagdump.ohm {DOWNLOAD}\n"
+                "and set data_file to its path (or leave data_file empty for the stand-in)"
+            )
+        return path.resolve(), None
+    path = out / "stand_in.ohm"
+    return path, _stand_in(path, config["seed"])
+
+
+def _invert_config(path: Path, data: Path, config: dict) -> Path:
+    """Write the ``bayesinv invert`` configuration of the same inversion."""
+    text = f"""# bayesinv invert configuration of case study 06 (written by study.py)
+[output]
+folder = "invert"
+title = "case study 06: bayesinv invert of {data.name}"
+
+[grid]
+nx = {config["nx"]}
+nz = {config["nz"]}
+depth = {config["depth"]}
+padding = {config["padding"]}
+
+[inference]
+method = "{config["method"]}"
+draws = {config["draws"]}
+tune = {config["tune"]}
+chains = {config["chains"]}
+seed = {config["seed"]}
+prior_draws = {config["prior_draws"]}
+
+[modality.ert]
+kind = "ert"
+file = "{data.as_posix()}"
+format = "unified"
+flatten = true           # the operator takes a flat surface: distance along the ground
+error = {config["relative_error"]}            # relative; the file gives none
+noise = "scaled"         # learn a scale factor on the stated errors
+"""
+    path.write_text(text)
+    return path
+
+
+def _gradient_time(model, n: int, seed: int) -> float:
+    """Median wall time (s) of one log-density gradient, at ``n`` different points."""
+    from bayesinv.inference._model_space import FlatDensity
+
+    flat = FlatDensity(model, mode="NUMBA")
+    rng = np.random.default_rng(seed)
+    x0 = flat.flatten(model.initial_point())
+    flat.logp_dlogp(x0)  # compile and warm up
+    times = []
+    for _ in range(n):
+        x = x0 + 0.05 * rng.standard_normal(x0.size)  # a new point: no cached solve
+        t0 = time.perf_counter()
+        flat.logp_dlogp(x)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def _infer(model, config: dict):
+    from bayesinv.inference import laplace, sample
+
+    if config["method"] == "laplace":
+        return laplace(
+            model, draws=config["draws"], chains=config["chains"], random_seed=config["seed"]
+        ).idata
+    return sample(
+        model,
+        draws=config["draws"],
+        tune=config["tune"],
+        chains=config["chains"],
+        random_seed=config["seed"],
+        progressbar=False,
+    )
+
+
+def _api_inversion(survey, grid, config: dict):
+    """Build with the Python API the inversion that ``bayesinv invert`` builds from the file."""
+    from bayesinv.model import IIDNormal, JointInversion, Modality
+    from bayesinv.model.noise import ScaledNoise
+    from bayesinv.operators.resistivity import from_survey
+
+    rhoa = survey.apparent_resistivity
+    errors = config["relative_error"] * np.abs(rhoa)
+    mean = float(-np.log(np.median(rhoa[survey.mask])))
+    inv = JointInversion()
+    inv.add_field("log_conductivity", grid, IIDNormal(mean, 1.0))
+    op = from_survey(grid, survey, data="apparent_resistivity")
+    noise = ScaledNoise(np.where(survey.mask, errors, 1.0))
+    coords = np.arange(survey.n_data)
+    inv.add_modality(
+        Modality("ert", op, rhoa, noise, field="log_conductivity", coords=coords, mask=survey.mask)
+    )
+    return inv
+
+
+def _grid(survey, config: dict):
+    """Return the grid under the electrodes, ``padding`` of the line length on each side."""
+    from bayesinv import Grid2D
+
+    x = survey.electrodes[:, 0]
+    width = x.max() - x.min()
+    pad = config["padding"] * width
+    nx, nz = config["nx"], config["nz"]
+    return Grid2D(nx, nz, (width + 2 * pad) / nx, config["depth"] / nz, x0=x.min() - pad, z0=0.0)
+
+
+def _pseudo(survey):
+    """Pseudo-position of each datum: midpoint of the used electrodes, and their spread."""
+    e = survey.electrodes[:, 0]
+    idx = survey.abmn
+    pos = np.where(idx >= 0, e[np.maximum(idx, 0)], np.nan)
+    return np.nanmean(pos, axis=1), np.nanmax(pos, axis=1) - np.nanmin(pos, axis=1)
+
+
+def run(config: dict, out: Path) -> dict:
+    """Run the study; return the fit, noise scale, depth of investigation and timings."""
+    from bayesinv.diagnostics.report import report
+    from bayesinv.formats import read_unified
+    from bayesinv.io import read_datatree
+    from bayesinv.studies.invert import (
+        add_prior_draws,
+        flatten_ert_survey,
+        load_invert_config,
+        run_invert,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    path, truth = _data_file(config, out)
+    survey = flatten_ert_survey(read_unified(path))
+    grid = _grid(survey, config)
+    inv = _api_inversion(survey, grid, config)
+    model = inv.build()
+    per_gradient = _gradient_time(model, config["n_gradient_timings"], config["seed"])
+    t0 = time.perf_counter()
+    tree = _infer(model, config)
+    wall = time.perf_counter() - t0
+    tree = add_prior_draws(tree, model, config["prior_draws"], config["seed"])
+    field_truth = None
+    if truth is not None:
+        field_truth = {"log_conductivity": _truth_log_conductivity(grid)}
+    result = report(
+        tree,
+        out / "api",
+        fields={"log_conductivity": grid},
+        truth=field_truth,
+        model=model,
+        config=config,
+        seed=config["seed"],
+        units=UNITS,
+        receivers=survey.electrodes,
+        title=f"case study 06: {path.name}, Python API, {config['method']}",
+        kinds={"log_conductivity": "absolute"},
+    )
+    idata = result.idata
+    toml = _invert_config(out / "invert.toml", path, config)
+    t0 = time.perf_counter()
+    run_invert(load_invert_config(toml), out / "invert")
+    wall_cli = time.perf_counter() - t0
+    cli = read_datatree(out / "invert" / "posterior.nc")
+    api_mean = idata["posterior"]["log_conductivity"].mean(("chain", "draw")).values
+    cli_mean = cli["posterior"]["log_conductivity"].mean(("chain", "draw")).values
+    pseudo_x, spread = _pseudo(survey)
+    summary = _figures(
+        idata, survey, grid, pseudo_x, spread, out, field_truth, config["relative_error"]
+    )
+    scale = idata["posterior"]["ert_sigma"].values.ravel()
+    ppc = result.ppc
+    headline = {
+        "data": "field file" if truth is None else "synthetic stand-in",
+        "file": path.name,
+        "n_electrodes": int(survey.electrodes.shape[0]),
+        "n_data": int(survey.mask.sum()),
+        "n_cells": grid.size,
+        "method": config["method"],
+        "time_per_gradient_s": round(per_gradient, 3),
+        "inference_s": round(wall, 1),
+        "invert_cli_s": round(wall_cli, 1),
+        "noise_scale_mean": float(scale.mean()),
+        "noise_scale_90": f"{np.quantile(scale, 0.05):.2f} to {np.quantile(scale, 0.95):.2f}",
+        "api_vs_cli_max_abs_diff": float(np.max(np.abs(api_mean - cli_mean))),
+    }
+    headline |= summary
+    if ppc is not None:
+        row = ppc.loc["ert"] if "ert" in ppc.index else ppc.iloc[0]
+        headline |= {f"ppc_{k}": _scalar(v) for k, v in row.items()}
+    if result.truth is not None:
+        t = result.truth.loc["log_conductivity"]
+        headline |= {"truth_coverage_90": float(t["coverage_90"]), "truth_rmse": float(t["rmse"])}
+    cli_scale = cli["posterior"]["ert_sigma"].values.ravel()
+    headline["table"] = [
+        {"inversion": "python API", "noise_scale_mean": float(scale.mean()), "wall_s": wall},
+        {
+            "inversion": "bayesinv invert",
+            "noise_scale_mean": float(cli_scale.mean()),
+            "wall_s": wall_cli,
+        },
+    ]
+    same = headline["api_vs_cli_max_abs_diff"] < 1e-6
+    headline["verdict"] = (
+        "PASS: the Python API and bayesinv invert give the same posterior"
+        if same
+        else "FAIL: the Python API and bayesinv invert disagree"
+    )
+    return headline
+
+
+def _scalar(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _figures(idata, survey, grid, pseudo_x, spread, out: Path, truth, relative: float) -> dict:
+    """Plot the maps (resistivity, sd, depth of investigation) and data fit; return numbers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bayesinv.diagnostics import plot_field_maps
+
+    post = idata["posterior"]["log_conductivity"].values.reshape(-1, *grid.shape)
+    log10_rho = -post / np.log(10.0)
+    ratio = post.std(axis=0) / 1.0  # prior sd of the IID normal prior is 1
+    panels = {"posterior mean log10 resistivity": log10_rho.mean(axis=0)}
+    if truth is not None:
+        panels["stand-in truth log10 resistivity"] = -truth["log_conductivity"] / np.log(10.0)
+    panels["posterior sd / prior sd (depth of investigation)"] = ratio
+    labels = {k: "log10 (ohm m)" for k in panels}
+    labels["posterior sd / prior sd (depth of investigation)"] = "sd ratio"
+    plot_field_maps(
+        grid,
+        panels,
+        out / "maps.png",
+        units=labels,
+        kinds="absolute",
+        shared=[tuple(k for k in panels if "log10" in k)],
+        receivers=survey.electrodes,
+    )
+    obs = survey.apparent_resistivity
+    pred = idata["posterior_predictive"]["ert"].values.reshape(-1, obs.size)
+    scale = float(idata["posterior"]["ert_sigma"].mean())
+    z = (obs - pred.mean(axis=0)) / (scale * relative * np.abs(obs))
+    fig, axes = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    im = axes[0].scatter(pseudo_x, obs, c=spread, s=14, cmap="viridis", label="observed")
+    axes[0].scatter(pseudo_x, pred.mean(axis=0), c="k", s=3, label="posterior predictive mean")
+    axes[0].set(ylabel="apparent resistivity (ohm m)", yscale="log")
+    axes[0].legend(loc="upper right", fontsize=8)
+    fig.colorbar(im, ax=axes, label="array length (m)")
+    axes[1].scatter(pseudo_x, z, c=spread, s=14, cmap="viridis")
+    axes[1].axhline(0, color="k", lw=0.5)
+    axes[1].set(xlabel="pseudo-position: array midpoint (m)", ylabel="residual / learned sd")
+    fig.savefig(out / "data_fit.png", dpi=100)
+    plt.close(fig)
+    lo, hi = np.quantile(pred, [0.05, 0.95], axis=0)
+    x = survey.electrodes[:, 0]
+    inside = (grid.x_centers > x.min()) & (grid.x_centers < x.max())
+    row_ratio = np.median(ratio[:, inside], axis=1)
+    resolved = np.flatnonzero(row_ratio < 0.8)
+    doi = float(grid.z_edges[resolved.max() + 1]) if resolved.size else 0.0
+    return {
+        "rms_residual_over_learned_sd": float(np.sqrt(np.mean(z**2))),
+        "data_in_90_interval": float(np.mean((obs >= lo) & (obs <= hi))),
+        "doi_depth_m": doi,
+        "sd_ratio_top_row": float(row_ratio[0]),
+        "sd_ratio_bottom_row": float(row_ratio[-1]),
+    }
