@@ -194,6 +194,9 @@ class ForwardOperator:
     n_state : int
         Length of the state vector of the kernels' ``forward_state`` (0: no state; see
         :class:`NumbaKernels`).
+    propagates_nan : bool
+        Whether ``vjp`` returns NaN for a non-finite cotangent (the cotangent of a failed
+        solve in a Python-mode graph) instead of raising.
 
     Notes
     -----
@@ -205,6 +208,8 @@ class ForwardOperator:
     n_data: int
     linear: bool = False
     object_mode_reason: str | None = None
+    #: ``vjp`` of a non-finite cotangent (that of a failed solve) is NaN instead of an error
+    propagates_nan: bool = False
 
     @property
     def name(self) -> str:
@@ -225,7 +230,7 @@ class ForwardOperator:
         numpy.ndarray
             Predicted data of length :attr:`n_data`.
         """
-        return self._forward(as_vector(m, self.n_params, self.name, "m"))
+        return self._forward(self._point(m))
 
     def jvp(self, m, dm) -> np.ndarray:
         """Apply the Jacobian at ``m`` to a model perturbation ``dm``.
@@ -242,7 +247,7 @@ class ForwardOperator:
         numpy.ndarray
             Data perturbation ``J(m) dm`` of length :attr:`n_data`.
         """
-        m = as_vector(m, self.n_params, self.name, "m")
+        m = self._point(m)
         return self._jvp(m, as_vector(dm, self.n_params, self.name, "dm"))
 
     def vjp(self, m, dd) -> np.ndarray:
@@ -260,8 +265,27 @@ class ForwardOperator:
         numpy.ndarray
             ``J(m)^T dd`` of length :attr:`n_params`.
         """
-        m = as_vector(m, self.n_params, self.name, "m")
+        m = self._point(m)
+        if self.propagates_nan:
+            arr = np.asarray(dd, dtype=np.float64)
+            if arr.shape == (self.n_data,) and not np.all(np.isfinite(arr)):
+                return np.full(self.n_params, np.nan)
         return self._vjp(m, as_vector(dd, self.n_data, self.name, "dd"))
+
+    def _point(self, m) -> np.ndarray:
+        """Validate a model vector: shape and finiteness, then :meth:`_check_point`."""
+        m = as_vector(m, self.n_params, self.name, "m")
+        self._check_point(m)
+        return m
+
+    def _check_point(self, m: np.ndarray) -> None:
+        """Raise ``ValueError`` if ``m`` is not a physical model (hook; default: accept).
+
+        PDE operators whose unknown must be positive (a coefficient itself rather than its
+        logarithm) or stable (a CFL limit) check it here, naming the index, so that every
+        public method refuses the same inputs. Their kernels return NaN instead (a rejected
+        proposal during sampling).
+        """
 
     def numba_kernels(self) -> NumbaKernels | None:
         """Compiled kernels for the PyTensor bridge, or ``None`` if this operator has none.
@@ -350,6 +374,7 @@ class ComposedOperator(ForwardOperator):
         self.n_params = inner.n_params
         self.n_data = outer.n_data
         self.linear = outer.linear and inner.linear
+        self.propagates_nan = outer.propagates_nan or inner.propagates_nan
         reasons = [r for r in (outer.object_mode_reason, inner.object_mode_reason) if r]
         self.object_mode_reason = "; ".join(reasons) or None
 
@@ -357,6 +382,9 @@ class ComposedOperator(ForwardOperator):
     def name(self) -> str:
         """``"Outer @ Inner"``."""
         return f"{self.outer.name} @ {self.inner.name}"
+
+    def _check_point(self, m):
+        self.inner._check_point(m)
 
     def _forward(self, m):
         return self.outer._forward(self.inner._forward(m))

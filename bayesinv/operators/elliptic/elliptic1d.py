@@ -8,7 +8,7 @@ import numpy as np
 
 from bayesinv._checks import check_array, check_choice, check_int
 from bayesinv.grid import Grid1D
-from bayesinv.operators.base import ForwardOperator, NumbaKernels, as_vector
+from bayesinv.operators.base import ForwardOperator, NumbaKernels
 from bayesinv.operators.elliptic import _p1_numba
 from bayesinv.operators.elliptic.operator import check_positive_coefficient
 
@@ -153,8 +153,9 @@ class Elliptic1D(ForwardOperator):
         self.n_params = grid.nz
         self.n_data = self.points.size + self.flux_points.size
 
-    def _checked(self, m):
-        m = as_vector(m, self.n_params, self.name, "m")
+    propagates_nan = True
+
+    def _check_point(self, m):
         if self.unknown == "a":
             check_positive_coefficient(m, self.name)
         elif self.unknown == "a_signed" and np.any(m == 0.0):
@@ -162,60 +163,6 @@ class Elliptic1D(ForwardOperator):
                 f"{_NAME}: m is the coefficient a (unknown='a_signed') and must not be 0; "
                 f"index {int(np.flatnonzero(m == 0.0)[0])} is"
             )
-        return m
-
-    def forward(self, m) -> np.ndarray:
-        """Predicted data ``[u(points); q(flux_points)]``.
-
-        Parameters
-        ----------
-        m : array_like
-            Parameter vector, length :attr:`n_params`.
-
-        Returns
-        -------
-        numpy.ndarray
-            Data of length :attr:`n_data`; NaN if the factorisation failed.
-        """
-        return self._forward(self._checked(m))
-
-    def jvp(self, m, dm) -> np.ndarray:
-        """Apply the Jacobian at ``m`` to ``dm`` (one factorisation, two solves).
-
-        Parameters
-        ----------
-        m, dm : array_like
-            Linearisation point and perturbation, length :attr:`n_params`.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``J(m) dm``, length :attr:`n_data`.
-        """
-        m = self._checked(m)
-        return self._jvp(m, as_vector(dm, self.n_params, self.name, "dm"))
-
-    def vjp(self, m, dd) -> np.ndarray:
-        """Apply the transposed Jacobian at ``m`` to ``dd`` (adjoint solve, same factor).
-
-        Parameters
-        ----------
-        m : array_like
-            Linearisation point, length :attr:`n_params`.
-        dd : array_like
-            Data-space vector, length :attr:`n_data`.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``J(m)^T dd``; NaN when ``dd`` holds NaN or infinite values (the cotangent of
-            a failed solve), so it propagates instead of raising.
-        """
-        m = self._checked(m)
-        arr = np.asarray(dd, dtype=np.float64)
-        if arr.shape == (self.n_data,) and not np.all(np.isfinite(arr)):
-            return np.full(self.n_params, np.nan)
-        return self._vjp(m, as_vector(dd, self.n_data, self.name, "dd"))
 
     def solve(self, m) -> np.ndarray:
         """Nodal solution ``u`` at :attr:`z_nodes` (NaN if the factorisation failed).
@@ -230,7 +177,7 @@ class Elliptic1D(ForwardOperator):
         numpy.ndarray
             ``u``, length ``mesh + 1``.
         """
-        m = self._checked(m)
+        m = self._point(m)
         a = np.exp(m) if self.unknown == "log" else m
         u, _, _, ok = _p1_numba.solve_state(a, self._data, self._kind == 2)
         return u if ok else np.full_like(u, np.nan)

@@ -6,7 +6,7 @@ import numpy as np
 
 from bayesinv._checks import check_choice
 from bayesinv.grid import Grid2D
-from bayesinv.operators.base import ForwardOperator, NumbaKernels, as_vector
+from bayesinv.operators.base import ForwardOperator, NumbaKernels
 from bayesinv.operators.elliptic import _q1_numba
 from bayesinv.operators.elliptic._setup import (
     build_mesh,
@@ -165,65 +165,11 @@ class Elliptic2D(ForwardOperator):
         self.n_params = grid.size * (2 if anisotropic else 1)
         self.n_data = self.points.shape[0] + self.flux_points.shape[0]
 
-    # --- public methods: the unknown="a" positivity check --------------------------------
-    def _checked(self, m):
-        m = as_vector(m, self.n_params, self.name, "m")
+    propagates_nan = True
+
+    def _check_point(self, m):
         if self.unknown == "a":
             check_positive_coefficient(m, self.name)
-        return m
-
-    def forward(self, m) -> np.ndarray:
-        """Predicted data ``[u(points); q·n(flux_points)]``.
-
-        Parameters
-        ----------
-        m : array_like
-            Parameter vector, length :attr:`n_params`.
-
-        Returns
-        -------
-        numpy.ndarray
-            Data of length :attr:`n_data`; NaN if the factorisation failed.
-        """
-        return self._forward(self._checked(m))
-
-    def jvp(self, m, dm) -> np.ndarray:
-        """Apply the Jacobian at ``m`` to ``dm`` (one factorisation, two solves).
-
-        Parameters
-        ----------
-        m, dm : array_like
-            Linearisation point and perturbation, length :attr:`n_params`.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``J(m) dm``, length :attr:`n_data`.
-        """
-        m = self._checked(m)
-        return self._jvp(m, as_vector(dm, self.n_params, self.name, "dm"))
-
-    def vjp(self, m, dd) -> np.ndarray:
-        """Apply the transposed Jacobian at ``m`` to ``dd`` (adjoint solve, same factor).
-
-        Parameters
-        ----------
-        m : array_like
-            Linearisation point, length :attr:`n_params`.
-        dd : array_like
-            Data-space vector, length :attr:`n_data`.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``J(m)^T dd``; NaN when ``dd`` holds NaN or infinite values (the cotangent of
-            a failed solve), so it propagates instead of raising.
-        """
-        m = self._checked(m)
-        arr = np.asarray(dd, dtype=np.float64)
-        if arr.shape == (self.n_data,) and not np.all(np.isfinite(arr)):
-            return np.full(self.n_params, np.nan)
-        return self._vjp(m, as_vector(dd, self.n_data, self.name, "dd"))
 
     def solve(self, m) -> np.ndarray:
         """Nodal solution ``u`` of shape :attr:`shape` (rows: ``z`` nodes, columns: ``x``).
@@ -238,7 +184,7 @@ class Elliptic2D(ForwardOperator):
         numpy.ndarray
             ``u`` at the mesh nodes; NaN everywhere if the factorisation failed.
         """
-        m = self._checked(m)
+        m = self._point(m)
         ax, az, _, _, _ = _q1_numba.coefficients(m, self.unknown == "log", self.anisotropic)
         u, _, ok = _q1_numba.solve_state(ax, az, self._mesh, self._solver)
         return (u if ok else np.full_like(u, np.nan)).reshape(self.shape)

@@ -273,6 +273,8 @@ class TransientBase(ForwardOperator):
 
     # the Python path calls the module-level kernels with the data tuple (no closure to
     # compile); compiled PyTensor graphs use the closures of _build_numba_kernels
+    propagates_nan = True  # vjp of a failed solve's NaN cotangent is NaN
+
     def _forward(self, m):
         return kk.forward_kernel(m, self._kernel_data())
 
@@ -281,14 +283,6 @@ class TransientBase(ForwardOperator):
 
     def _vjp(self, m, dd):
         return kk.vjp_kernel(m, dd, self._kernel_data())
-
-    def vjp(self, m, dd) -> np.ndarray:
-        """``J(m)^T dd``; NaN when the model is not physical or ``dd`` is not finite."""
-        arr = np.asarray(dd, dtype=np.float64)
-        if arr.shape == (self.n_data,) and not np.all(np.isfinite(arr)):
-            self._check_m(m)
-            return np.full(self.n_params, np.nan)
-        return super().vjp(m, dd)
 
     def _build_numba_kernels(self) -> NumbaKernels:
         return build_kernels(self)
