@@ -232,6 +232,18 @@ def test_topography_dot_and_taylor_and_kernels(ridge_survey, rng):
     assert not np.isfinite(logp({"m": np.full(op.n_params, 800.0)}))
 
 
+def test_remote_with_topography_dot_and_taylor(ridge_survey, rng):
+    grid, topo, el, _ = ridge_survey
+    abmn = pole_dipole(el.shape[0], n_max=3)
+    op = DCResistivity2p5D(
+        grid, el, abmn, topography=topo, remote_b=(-100.0, 3.0), n_wavenumbers=7, padding=5
+    )
+    m = np.log(0.01) + 0.5 * rng.standard_normal(op.n_params)
+    assert dot_test(op, rng, m, tol=1e-10) <= 1e-10
+    assert 1.9 <= taylor_test(op, m, rng, dm=0.3 * rng.standard_normal(m.size)).order < 2.5
+    np.testing.assert_allclose(op.forward(np.full(op.n_params, np.log(0.01))), 100.0)
+
+
 def test_topography_bad_input(ridge_survey):
     grid, topo, el, abmn = ridge_survey
     bad_order = topo.copy()
