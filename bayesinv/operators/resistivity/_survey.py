@@ -85,12 +85,15 @@ def check_abmn(abmn, n_electrodes: int, where: str = _NAME) -> np.ndarray:
 _TERMS = ((0, 2, 1.0), (1, 2, -1.0), (0, 3, -1.0), (1, 3, 1.0))  # (current, potential, sign)
 
 
-def geometric_factor(elec: np.ndarray, abmn: np.ndarray, z0: float):
+def geometric_factor(elec: np.ndarray, abmn: np.ndarray, z0: float, depth=None):
     """Half-space geometric factors and the range of source-receiver distances.
 
     ``K = 4π / Σ ±(1/r + 1/r')`` with ``r'`` the distance from the image of the current
-    electrode above the surface (``K = 2π / Σ ±1/r`` for surface electrodes).
+    electrode above the surface (``K = 2π / Σ ±1/r`` for surface electrodes). With depths
+    ``h`` below the (local) surface, ``r'² = r² + 4 h_c h_p`` (the flat-surface identity,
+    used as the definition under topography); by default ``h = z - z0``.
     """
+    depth = elec[:, 1] - z0 if depth is None else depth
     inv = np.zeros(abmn.shape[0])
     scale = np.zeros(abmn.shape[0])
     dists = []
@@ -99,7 +102,7 @@ def geometric_factor(elec: np.ndarray, abmn: np.ndarray, z0: float):
         ok = (cur >= 0) & (pot >= 0)
         d = elec[cur[ok]] - elec[pot[ok]]
         r = np.hypot(d[:, 0], d[:, 1])
-        r_image = np.hypot(d[:, 0], elec[cur[ok], 1] + elec[pot[ok], 1] - 2.0 * z0)
+        r_image = np.sqrt(r**2 + 4.0 * depth[cur[ok]] * depth[pot[ok]])
         inv[ok] += sign * (1.0 / r + 1.0 / r_image)
         scale[ok] += 1.0 / r + 1.0 / r_image
         dists.extend([r, r_image])

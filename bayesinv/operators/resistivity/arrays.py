@@ -4,8 +4,11 @@ A four-electrode measurement injects current between ``A`` and ``B`` and measure
 potential difference between ``M`` and ``N``. Each generator returns an integer array of
 shape ``(n_data, 4)`` whose columns are the indices ``(a, b, m, n)`` into an electrode array
 (see :func:`surface_electrodes`); ``-1`` stands for a remote electrode (``B`` or ``N`` "at
-infinity") in pole configurations. Electrode indices are assumed to be ordered along the
-line, with equal spacing when the array's geometry (Wenner, Schlumberger, ...) requires it.
+infinity") in pole configurations, or at the position given to
+:class:`~bayesinv.operators.resistivity.DCResistivity2p5D` as ``remote_b`` / ``remote_n``
+(one position per column: all ``-1`` in the ``B`` column are that one electrode).
+Electrode indices are assumed to be ordered along the line, with equal spacing when the
+array's geometry (Wenner, Schlumberger, ...) requires it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""2.5-D DC resistivity: bilinear finite elements with adjoint-state derivatives."""
+"""2.5-D DC resistivity: bilinear finite elements with adjoint-state derivatives.
+
+long: the class docstring carries the full derivation of the method (discretisation, source,
+derivatives, topography, remote electrodes) that users and reviewers need in one place.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from bayesinv.grid import Grid2D
 from bayesinv.operators.base import ForwardOperator, NumbaKernels, as_vector
 from bayesinv.operators.resistivity import _fe_numba as fk
 from bayesinv.operators.resistivity._fe import element_matrices, fe_mesh
+from bayesinv.operators.resistivity._geometry import Surface, with_remotes
 from bayesinv.operators.resistivity._solve import FieldSolver
 from bayesinv.operators.resistivity._survey import (
     check_abmn,
@@ -74,6 +79,19 @@ class DCResistivity2p5D(ForwardOperator):
         Elements per model-cell side (default 1): each cell of the grid is split into
         ``refinement x refinement`` elements of the same conductivity, so accuracy improves at
         the same number of parameters (cost grows about as ``refinement**3``).
+    remote_b, remote_n : array_like, optional
+        Stated ``(x, z)`` position of the remote current electrode ``B`` and of the remote
+        potential electrode ``N`` of pole arrays: ``-1`` in the ``B`` (``N``) column of
+        ``abmn`` then means this electrode (otherwise an electrode at infinity, its terms
+        dropped). It must be in the ground and at least one cell outside the grid (an
+        electrode inside the model belongs in ``electrodes``); it may be far outside. See
+        Notes.
+    topography : array_like, optional
+        Ground surface as ``(n, 2)`` points ``(x, z)`` (``z`` positive down, strictly
+        increasing ``x``, inside the grid's depth range), linear between points and flat
+        beyond the ends; it must cover every electrode's ``x``. Surface electrodes are given
+        at ``z = s(x)``, buried ones below it. Cells above the surface are air and not
+        parameters (see :attr:`active`). Default: the flat surface ``z = grid.z0``.
 
     Attributes
     ----------
@@ -86,6 +104,12 @@ class DCResistivity2p5D(ForwardOperator):
         ``K`` of each measurement (m).
     correction : numpy.ndarray
         Per-datum half-space correction factor (ones when ``halfspace_correction=False``).
+    active : numpy.ndarray
+        Boolean mask over ``grid`` cells: the cells that are model parameters (ground). ``m``
+        holds their values in C order (``n_params = active.sum()``; all cells without
+        topography); :meth:`to_grid` scatters ``m`` into a full grid.
+    surface : Surface or None
+        The topography (``height(x)``), ``None`` for a flat surface.
     mesh : FEMesh
         The finite-element mesh: node lines ``x_nodes``, ``z_nodes`` (padding and electrode
         lines included), element-to-cell map ``cell`` and ``electrode_nodes``.
@@ -188,6 +212,32 @@ class DCResistivity2p5D(ForwardOperator):
     ``min`` of the two node counts wide, and ``n_wavenumbers x n_electrodes_used``
     triangular solve pairs; see ``benchmarks/bench_resistivity.py`` and docs/ert.md.
 
+    **Remote electrodes.** A remote electrode at a stated position is *placed in the mesh at
+    that position*, not added analytically: the padding is extended (continuing its geometric
+    growth, so the extra cost is logarithmic in the distance) until the boundary lies beyond
+    the remote by at least the electrode span, node lines are graded around it (steps
+    ``dx·2^j`` up to the local padding width), and its terms ``V_{MB}``, ``V_{NA}``,
+    ``V_{NB}`` are computed by the same finite elements as any other. Why: an analytic term
+    needs a resistivity for the ground between the line and the remote, which the model does
+    not define, and would have no derivative; in the mesh the remote's contribution follows
+    the model (the padding takes the edge cells' conductivities) and the adjoint stays exact.
+    The geometric factor includes the remote terms.
+
+    **Topography.** The mesh follows the surface: node ``(ζ, x)`` of the flat reference mesh
+    is moved to depth :math:`ζ + d(x)\,t(ζ)` with :math:`d(x) = s(x) - z_0` and :math:`t = 1`
+    down to the grid bottom (or the deepest electrode), falling linearly to 0 at the mesh
+    bottom (the bottom stays flat, the sides vertical). Elements become quadrilaterals
+    (parallelograms in the grid) whose isoparametric Q1 matrices are integrated by 2x2 Gauss
+    quadrature (exact for parallelograms); :math:`A_k` is still :math:`\sum_e σ_e B_e(k)`, so
+    the derivatives above hold unchanged. An element takes the conductivity of the model
+    cell containing its centre; cells containing no element centre are air and are not
+    parameters (:attr:`active`). The geometric factor uses true distances and depths below
+    the local surface (:math:`r'^2 = r^2 + 4 h_c h_p`), and the half-space correction is
+    computed on the homogeneous earth *under the topography*, so it also removes the
+    topographic effect of a homogeneous earth (apparent resistivity = its resistivity). A
+    flat surface given as points uses exactly the flat mesh. The Robin reference point is on
+    the surface above the centre of the spread.
+
     **Failures.** If :math:`e^m` overflows or underflows, a factorisation fails or the result
     is not finite, ``forward``, ``jvp`` and ``vjp`` return NaN arrays instead of raising, so a
     sampler rejects the proposal (NaN log-density) rather than crashing. Non-finite ``m`` is a
@@ -227,6 +277,9 @@ class DCResistivity2p5D(ForwardOperator):
         halfspace_correction: bool = True,
         cache_size: int = 4,
         refinement: int = 1,
+        remote_b=None,
+        remote_n=None,
+        topography=None,
     ):
         if not isinstance(grid, Grid2D):
             raise TypeError(f"{_NAME}: grid must be a Grid2D, got {type(grid).__name__}")
@@ -236,30 +289,49 @@ class DCResistivity2p5D(ForwardOperator):
         cache_size = check_int(cache_size, _NAME, "cache_size", low=1)
         refinement = check_int(refinement, _NAME, "refinement", low=1)
         padding_factor = check_float(padding_factor, _NAME, "padding_factor", low=1.0)
+        surface = None if topography is None else Surface(grid, topography)
         elec = check_electrodes(grid, electrodes)
+        if surface is not None:
+            elec = surface.check_electrodes(elec)
         abmn = check_abmn(abmn, elec.shape[0])
-        k_factor, (r_min, r_max) = geometric_factor(elec, abmn, grid.z0)
+        n_e = elec.shape[0]
+        elec_all, abmn_all = with_remotes(grid, elec, abmn, remote_b, remote_n, surface)
+        s_all = grid.z0 if surface is None else surface.height(elec_all[:, 0])
+        k_factor, (r_min, r_max) = geometric_factor(
+            elec_all, abmn_all, grid.z0, elec_all[:, 1] - s_all
+        )
 
         self.grid = grid
         self.electrodes = elec
         self.abmn = abmn
         self.data = data
-        self.n_params = grid.size
         self.n_data = abmn.shape[0]
         self.geometric_factor = k_factor
+        self.surface = surface
 
         # electrodes that take part in a measurement, and local indices into them
-        used = np.unique(abmn[abmn >= 0])
-        local = np.full(elec.shape[0] + 1, -1)  # last slot keeps -1 for remote electrodes
+        used = np.unique(abmn_all[abmn_all >= 0])
+        local = np.full(elec_all.shape[0] + 1, -1)  # last slot keeps -1 for remote electrodes
         local[used] = np.arange(used.size)
-        self.mesh = fe_mesh(grid, elec[used], padding, padding_factor, refinement)
+        ref_elec = elec_all[used].copy()
+        if surface is not None:
+            ref_elec[:, 1] -= surface.shift(ref_elec[:, 0])
+        shift = None if surface is None else surface.shift
+        self.mesh = fe_mesh(grid, ref_elec, padding, padding_factor, refinement, shift)
+        # model parameters: the cells holding ground elements (all cells without topography)
+        self.active = np.zeros(grid.size, dtype=bool)
+        self.active[self.mesh.cell] = True
+        self.n_params = int(self.active.sum())
+        param = np.cumsum(self.active) - 1
         k, w, err = wavenumber_quadrature(r_min, r_max, n_wavenumbers)
         self.wavenumbers, self.weights, self.quadrature_error = k, w, err
-        reference = np.array([0.5 * (elec[used, 0].min() + elec[used, 0].max()), grid.z0])
+        in_grid = used[used < n_e]
+        x_ref = 0.5 * (elec[in_grid, 0].min() + elec[in_grid, 0].max())
+        z_ref = grid.z0 if surface is None else float(surface.height(x_ref))
         self._solver = FieldSolver(
-            element_matrices(self.mesh, k, reference),
+            element_matrices(self.mesh, k, np.array([x_ref, z_ref])),
             self.mesh.element_nodes,
-            self.mesh.cell,
+            param[self.mesh.cell],
             self.mesh.electrode_nodes,
             w / np.pi,
             self.mesh.n_nodes,
@@ -268,7 +340,7 @@ class DCResistivity2p5D(ForwardOperator):
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-        self._pot, self._cur, self._scale = selection(local[abmn], np.ones(self.n_data))
+        self._pot, self._cur, self._scale = selection(local[abmn_all], np.ones(self.n_data))
         self.correction = np.ones(self.n_data)
         if halfspace_correction:
             # exact / numerical transfer resistance of the unit-conductivity half-space
@@ -283,7 +355,7 @@ class DCResistivity2p5D(ForwardOperator):
             self.correction = exact / numeric
             self._cache.clear()  # that entry holds uncorrected data
         scale = self.correction * (k_factor if data == "apparent_resistivity" else 1.0)
-        self._pot, self._cur, self._scale = selection(local[abmn], scale)
+        self._pot, self._cur, self._scale = selection(local[abmn_all], scale)
 
     # --- solves and cache ----------------------------------------------------------------
     def _state(self, m: np.ndarray) -> _State:
@@ -349,6 +421,25 @@ class DCResistivity2p5D(ForwardOperator):
             return np.full(self.n_params, np.nan)
         W = fk.data_weights(dd, self._pot, self._cur, self._scale, self._solver.n_used)
         return self._solver.gradient(st.fields, st.sigma, W, self.n_params)
+
+    def to_grid(self, m, fill: float = np.nan) -> np.ndarray:
+        """Model vector (active cells) as a full-grid vector, air cells set to ``fill``.
+
+        Parameters
+        ----------
+        m : array_like
+            Values of the :attr:`active` cells, length :attr:`n_params`.
+        fill : float
+            Value of the air cells.
+
+        Returns
+        -------
+        numpy.ndarray
+            Length ``grid.size``; ``out[active] = m``.
+        """
+        out = np.full(self.grid.size, float(fill))
+        out[self.active] = as_vector(m, self.n_params, self.name, "m")
+        return out
 
     def _build_numba_kernels(self) -> NumbaKernels:
         kernels = self._solver.kernels(self._pot, self._cur, self._scale, self.n_params)
