@@ -44,8 +44,8 @@ class AcousticWaveBase(ForwardOperator):
         self.n_sources, self.n_receivers = len(src[0]), len(rec[0])
         self.wavelet = check_wavelet(wavelet, self.nt, self.n_sources, where)
         self._cell = _frozen(_layout.cell_map(nz, nx, self.pad, pad_x))
-        med0, boxes = _layout.pml(nz, nx, self.pad, pad_x, hz, hx, self.dt, vref)
-        self._med0 = tuple(_frozen(a) for a in med0)
+        prof, boxes = _layout.pml(nz, nx, self.pad, pad_x, hz, hx, self.dt, vref)
+        self._prof = tuple(_frozen(a) for a in prof)
         self._boxes = _frozen(boxes)
         self._geo = (_frozen(_layout.stencil(hz, hx)), _frozen(_layout.first_derivative(hz, hx)))
         area = hz * (1.0 if hx is None else hx)
@@ -63,7 +63,7 @@ class AcousticWaveBase(ForwardOperator):
             self._cell,
             self.dt,
             self._factor,
-            self._med0,
+            self._prof,
             self._geo,
             self._boxes,
             self._src_i,

@@ -38,32 +38,30 @@ def _ramp(n_inner: int, pad: int) -> np.ndarray:
 
 
 def pml(nz, nx, pad_z, pad_x, hz, hx, dt, velocity):
-    """PML coefficients on the halo'd node grid and the boxes where PML terms can be non-zero.
+    """PML profiles along each axis and the boxes where PML terms can be non-zero.
 
     ``zeta = zeta_max (d / L)^2`` along each axis, ``d`` the depth into the layer of
     thickness ``L``, ``zeta_max = 3 v ln(1/R) / (2 L)`` (Collino and Tsogka's design formula,
-    ``R = DESIGN_REFLECTION``). Returns ``(A, B, C, ax, bx, az, bz)`` and an int array of
-    disjoint boxes ``[z_lo, z_hi, x_lo, x_hi]`` covering the PML and two nodes beyond it.
+    ``R = DESIGN_REFLECTION``). Returns ``(prof_z, prof_x)``, each of shape ``(3, n)`` over
+    the halo'd nodes of its axis with rows ``h = dt zeta / 2``, ``a = (1 - h) / (1 + h)`` and
+    ``r = 1 / (1 + h)``, from which the kernels form the per-node coefficients
+
+        A = 1 / (1 + hx + hz),  B = 1 - hx - hz,  C = 4 hx hz,
+        ax = a_x,  bx = 2 (hz - hx) r_x,  az = a_z,  bz = 2 (hx - hz) r_z
+
+    (``C = dt^2 zx zz``, ``bx = dt (zz - zx) / (1 + dt zx / 2)``: Grote and Sim's scheme);
+    and an int array of disjoint boxes ``[z_lo, z_hi, x_lo, x_hi]`` covering the PML and
+    two nodes beyond it.
     """
     rz, rx = _ramp(nz, pad_z), _ramp(nx, pad_x)
     zz = np.zeros(rz.size) if not pad_z else _zeta_max(velocity, pad_z * hz) * rz**2
     zx = np.zeros(rx.size) if not pad_x else _zeta_max(velocity, pad_x * hx) * rx**2
-    zz, zx = np.broadcast_arrays(zz[:, None], zx[None, :])
-    inner = {
-        "A": 1.0 / (1.0 + 0.5 * dt * (zx + zz)),
-        "B": 1.0 - 0.5 * dt * (zx + zz),
-        "C": dt * dt * zx * zz,
-        "ax": (1.0 - 0.5 * dt * zx) / (1.0 + 0.5 * dt * zx),
-        "bx": dt * (zz - zx) / (1.0 + 0.5 * dt * zx),
-        "az": (1.0 - 0.5 * dt * zz) / (1.0 + 0.5 * dt * zz),
-        "bz": dt * (zx - zz) / (1.0 + 0.5 * dt * zz),
-    }
-    out = []
-    for arr in inner.values():
-        full = np.zeros((rz.size + 2 * HALO, rx.size + 2 * HALO))
-        full[HALO:-HALO, HALO:-HALO] = arr
-        out.append(full)
-    return tuple(out), _boxes(rz.size, rx.size, pad_z, pad_x)
+    profiles = []
+    for zeta in (zz, zx):
+        h = np.zeros(zeta.size + 2 * HALO)
+        h[HALO:-HALO] = 0.5 * dt * zeta
+        profiles.append(np.stack([h, (1.0 - h) / (1.0 + h), 1.0 / (1.0 + h)]))
+    return tuple(profiles), _boxes(rz.size, rx.size, pad_z, pad_x)
 
 
 def _zeta_max(velocity, thickness):

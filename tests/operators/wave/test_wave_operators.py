@@ -180,7 +180,17 @@ def numpy_forward(op, m):
     cell = op._cell
     kk = np.zeros(cell.shape)
     kk[cell >= 0] = np.exp(2 * m[cell[cell >= 0]]) * op.dt**2
-    A, B, C, ax, bx, az, bz = op._med0
+    # the PML coefficients from the damping profiles, as in Grote and Sim's scheme
+    hz, hx = op._prof[0][0][:, None], op._prof[1][0][None, :]
+    zz, zx = 2 * hz / op.dt, 2 * hx / op.dt  # the damping zeta on each axis
+    dt = op.dt
+    A = 1.0 / (1.0 + 0.5 * dt * (zx + zz))
+    B = 1.0 - 0.5 * dt * (zx + zz)
+    C = dt * dt * zx * zz
+    ax = (1.0 - 0.5 * dt * zx) / (1.0 + 0.5 * dt * zx)
+    bx = dt * (zz - zx) / (1.0 + 0.5 * dt * zx)
+    az = (1.0 - 0.5 * dt * zz) / (1.0 + 0.5 * dt * zz)
+    bz = dt * (zx - zz) / (1.0 + 0.5 * dt * zz)
     cc, cx1, cx2, cz1, cz2 = op._geo[0]
     x1, x2, z1, z2 = op._geo[1]
     inner = (slice(2, -2), slice(2, -2))
