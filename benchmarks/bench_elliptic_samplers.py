@@ -21,6 +21,11 @@ when both agree, so a max over 64 of up to ~3.2 is agreement).
 
 Usage: ``python benchmarks/bench_elliptic_samplers.py [--quick]`` (prints the table) or
 ``python benchmarks/run.py --only elliptic_samplers``.
+
+Full-size simulation-based calibration (not part of ``run.py``: it measures calibration, not
+speed): ``python benchmarks/bench_elliptic_samplers.py --sbc 200`` runs the SBC of
+``tests/inference/test_mcmc_elliptic.py`` (pCN; delayed acceptance; delayed acceptance with
+its second-stage correction dropped, which must fail) with 200 replicates each.
 """
 
 from __future__ import annotations
@@ -189,8 +194,49 @@ def run(quick: bool = False) -> list[dict]:
     return rows
 
 
+def full_sbc(n_sims: int) -> list[dict]:
+    """The SBC studies of ``tests/inference/test_mcmc_elliptic.py`` with ``n_sims`` replicates."""
+    import importlib.util
+    from pathlib import Path
+
+    from bayesinv.inference.mcmc import delayed_acceptance as da
+
+    path = Path(__file__).resolve().parent.parent / "tests/inference/test_mcmc_elliptic.py"
+    spec = importlib.util.spec_from_file_location("test_mcmc_elliptic", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = []
+    correct = da._fine_log_ratio
+    studies = (("pCN", module._sbc_pcn, True), ("delayed acceptance", module._sbc_da, True))
+    studies += (
+        ("delayed acceptance, correction dropped (negative control)", module._sbc_da, False),
+    )
+    for name, study, keep in studies:
+        da._fine_log_ratio = correct if keep else (lambda fn, fo, cn, co: fn - fo)
+        t0 = time.perf_counter()
+        try:
+            result = study(n_sims)
+        finally:
+            da._fine_log_ratio = correct
+        rows.append(
+            {
+                "benchmark": "elliptic_samplers_sbc",
+                "case": f"1-D elliptic, 3 layers, {n_sims} replicates",
+                "method": name,
+                "passed": bool(result.passed),
+                "verdict": result.verdict,
+                "wall_s": round(time.perf_counter() - t0, 1),
+            }
+        )
+        print(rows[-1], file=sys.stderr, flush=True)
+    return rows
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
     from run import format_table
 
-    print(format_table(run(quick="--quick" in sys.argv)))
+    if "--sbc" in sys.argv:
+        print(format_table(full_sbc(int(sys.argv[sys.argv.index("--sbc") + 1]))))
+    else:
+        print(format_table(run(quick="--quick" in sys.argv)))
