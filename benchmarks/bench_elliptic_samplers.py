@@ -1,0 +1,242 @@
+"""The elliptic benchmark of issue 17: NUTS, pCN, Laplace-pCN and delayed acceptance side by side.
+
+The problem is :func:`bayesinv.operators.elliptic.problems.elliptic_benchmark` (unit square,
+``f = 10``, ``u = 0`` on the boundary, 8x8 blocks of ``log a ~ N(0, 2^2)``, Q1 on a 32x32
+mesh, 169 point observations, ``σ = 0.05``). In one run, each sampler on the same posterior:
+
+- NUTS (``bayesinv.sample``, nutpie, default adaptation) on the PyMC model with
+  ``ForwardOp(problem.operator)``;
+- pCN (prior reference) and Laplace-pCN (Gauss–Newton Laplace reference) on the fine model;
+- two-level delayed acceptance (MLDA), fine = the 32x32 mesh, coarse = the same physics on a
+  16x16 mesh (``problem.operator_on(16)``), adaptive error model, Laplace-pCN base;
+- the same with the homogenized model (``problem.homogenized_on(4, 16)``) as coarse level.
+
+Reported per sampler: min and median bulk ESS over the 64 coefficients, ESS per second of
+sampling (compilation and Laplace fits excluded, reported apart), ESS per fine-model
+evaluation (NUTS: per gradient evaluation, each one compiled logp+gradient that costs about
+1.2 forward solves because the factor of the forward solve is reused by the adjoint), max
+R-hat, and the max over coefficients of the standardized difference of the posterior mean
+to NUTS's, ``|m_s - m_NUTS| / sqrt(mcse_s^2 + mcse_NUTS^2)`` (about N(0, 1) per coefficient
+when both agree, so a max over 64 of up to ~3.2 is agreement).
+
+Usage: ``python benchmarks/bench_elliptic_samplers.py [--quick]`` (prints the table) or
+``python benchmarks/run.py --only elliptic_samplers``.
+
+Full-size simulation-based calibration (not part of ``run.py``: it measures calibration, not
+speed): ``python benchmarks/bench_elliptic_samplers.py --sbc 200`` runs the SBC of
+``tests/inference/test_mcmc_elliptic.py`` (pCN; delayed acceptance; delayed acceptance with
+its second-stage correction dropped, which must fail) with 200 replicates each.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+SEED = 1
+
+
+def _summary(x: np.ndarray) -> dict:
+    """ESS, R-hat and the posterior mean with its MCSE, from draws ``(chains, draws, 64)``."""
+    import arviz as az
+
+    ess = np.asarray(az.ess(x, method="bulk"), dtype=float)
+    mcse = np.asarray(az.mcse(x, method="mean"), dtype=float)
+    return {
+        "ess": ess,
+        "rhat": float(np.max(np.asarray(az.rhat(x), dtype=float))),
+        "mean": x.mean(axis=(0, 1)),
+        "mcse": mcse,
+    }
+
+
+def _row(method, x, wall, fine_evals, extra=None) -> dict:
+    s = _summary(x)
+    row = {
+        "benchmark": "elliptic_samplers",
+        "case": "elliptic 8x8 blocks, Q1 32x32, 169 obs, sigma 0.05",
+        "method": method,
+        "draws": int(x.shape[0] * x.shape[1]),
+        "min_ess": float(s["ess"].min()),
+        "median_ess": float(np.median(s["ess"])),
+        "max_rhat": s["rhat"],
+        "wall_s": float(wall),
+        "min_ess_per_s": float(s["ess"].min() / wall),
+        "median_ess_per_s": float(np.median(s["ess"]) / wall),
+        "fine_evals": int(fine_evals),
+        "min_ess_per_1000_fine": float(1000 * s["ess"].min() / fine_evals),
+        "median_ess_per_1000_fine": float(1000 * np.median(s["ess"]) / fine_evals),
+    }
+    row.update(extra or {})
+    print({k: v for k, v in row.items()}, file=sys.stderr, flush=True)  # partial results
+    row["_summary"] = s
+    return row
+
+
+def _nuts(problem, draws, seed):
+    import pymc as pm
+
+    import bayesinv
+    from bayesinv.inference import compile_model
+    from bayesinv.ops import ForwardOp
+
+    with pm.Model() as model:
+        log_a = pm.Normal("log_a", 0.0, problem.prior_sd, shape=problem.grid.size)
+        pm.Normal("u", ForwardOp(problem.operator)(log_a), problem.sigma, observed=problem.data)
+    t0 = time.perf_counter()
+    compiled = compile_model(model)
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tree = bayesinv.sample(
+        compiled,
+        draws=draws,
+        tune=draws,
+        chains=2,
+        cores=2,
+        random_seed=seed,
+        progressbar=False,
+        save_warmup=True,
+    )
+    wall = time.perf_counter() - t0
+    stats = tree["sample_stats"]
+    x = tree["posterior"]["log_a"].values
+    extra = {
+        "divergences": int(stats["diverging"].values.sum()),
+        "setup_s": round(compile_s, 1),
+        "total_wall_s": round(compile_s + wall, 1),
+    }
+    grads = int(stats["n_steps"].values.sum())
+    if "warmup_sample_stats" in tree.children:  # the warm-up's gradients count too
+        grads += int(tree["warmup_sample_stats"]["n_steps"].values.sum())
+    extra["grad_evals_kept_only"] = int(stats["n_steps"].values.sum())
+    method = f"NUTS (bayesinv.sample, nutpie), 2x{draws}+{draws}"
+    return _row(method, x, wall, grads, extra)
+
+
+def _targets(problem):
+    from bayesinv.inference.mcmc import GaussianPriorTarget
+
+    common = {"data": problem.data, "noise_sd": problem.sigma, "prior_sd": problem.prior_sd}
+    fine = GaussianPriorTarget(forward=problem.operator, name="log_a", **common)
+    mesh16 = GaussianPriorTarget(forward=problem.operator_on(16), name="log_a", **common)
+    homog = GaussianPriorTarget(forward=problem.homogenized_on(4, 16), name="log_a", **common)
+    return fine, mesh16, homog
+
+
+def _laplace(target, seed):
+    from bayesinv.inference import gauss_newton_laplace
+
+    return gauss_newton_laplace(
+        target.operator,
+        target.data,
+        prior_mean=target.prior_mean,
+        prior_cov=target.prior_cov(),
+        noise_sd=target.noise_sd,
+        random_seed=seed,
+        draws=1,
+        chains=1,
+    )
+
+
+def _gradient_free(tree, method, extra=None):
+    stats = tree["sample_stats"]
+    evals = np.asarray(stats["likelihood_evaluations"].values)
+    fine = evals.sum() if evals.ndim == 1 else evals[..., -1].sum()
+    wall = float(tree.attrs["sampling_wall_time_s"])
+    extra = dict(extra or {})
+    extra["accept"] = round(float(stats["accept"].values.mean()), 3)
+    return _row(method, tree["posterior"]["log_a"].values, wall, fine, extra)
+
+
+def run(quick: bool = False) -> list[dict]:
+    """All samplers on the benchmark problem, one run; rows with the comparison to NUTS."""
+    from bayesinv.inference.mcmc import sample_mlda, sample_pcn
+    from bayesinv.operators.elliptic.problems import elliptic_benchmark
+
+    problem = elliptic_benchmark(SEED)
+    fine, mesh16, homog = _targets(problem)
+    nuts_draws = 300 if quick else 1000
+    pcn_draws = 2000 if quick else 20000
+    mlda_draws = 500 if quick else 4000
+    common = {"chains": 2, "cores": 2, "random_seed": 7}
+    rows = [_nuts(problem, nuts_draws, 7)]
+    t0 = time.perf_counter()
+    lap_fine = _laplace(fine, 1)
+    lap_s = round(time.perf_counter() - t0, 1)
+    lap_coarse = _laplace(mesh16, 1)
+    pcn = sample_pcn(fine, draws=pcn_draws, tune=pcn_draws // 4, **common)
+    rows.append(_gradient_free(pcn, f"pCN, 2x{pcn_draws}+{pcn_draws // 4}"))
+    lap = sample_pcn(fine, reference=lap_fine, draws=pcn_draws, tune=pcn_draws // 4, **common)
+    rows.append(
+        _gradient_free(lap, f"Laplace-pCN, 2x{pcn_draws}+{pcn_draws // 4}", {"setup_s": lap_s})
+    )
+    mlda_args = {"draws": mlda_draws, "tune": mlda_draws // 4, "subchain_length": 10}
+    for name, coarse in (("mesh 16x16", mesh16), ("homogenized 4x4 on 16x16", homog)):
+        ref = lap_coarse if coarse is mesh16 else "laplace"
+        tree = sample_mlda([coarse, fine], error_model=True, reference=ref, **mlda_args, **common)
+        acc = np.asarray(tree["sample_stats"]["acceptance_rate"].values).mean(axis=0)
+        rows.append(
+            _gradient_free(
+                tree,
+                f"MLDA coarse={name}, J<=10, error model, Laplace-pCN base, 2x{mlda_draws}",
+                {"fine_accept": round(float(acc[-1]), 3)},
+            )
+        )
+    ref = rows[0]["_summary"]
+    pcn_rate = rows[1]["min_ess_per_1000_fine"]
+    for row in rows:
+        s = row.pop("_summary")
+        z = np.abs(s["mean"] - ref["mean"]) / np.sqrt(s["mcse"] ** 2 + ref["mcse"] ** 2)
+        row["max_std_mean_diff_vs_nuts"] = float(z.max()) if row is not rows[0] else 0.0
+        row["min_ess_per_fine_vs_pcn"] = row["min_ess_per_1000_fine"] / pcn_rate
+    return rows
+
+
+def full_sbc(n_sims: int) -> list[dict]:
+    """The SBC studies of ``tests/inference/test_mcmc_elliptic.py`` with ``n_sims`` replicates."""
+    import importlib.util
+    from pathlib import Path
+
+    from bayesinv.inference.mcmc import delayed_acceptance as da
+
+    path = Path(__file__).resolve().parent.parent / "tests/inference/test_mcmc_elliptic.py"
+    spec = importlib.util.spec_from_file_location("test_mcmc_elliptic", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = []
+    correct = da._fine_log_ratio
+    studies = (("pCN", module._sbc_pcn, True), ("delayed acceptance", module._sbc_da, True))
+    studies += (
+        ("delayed acceptance, correction dropped (negative control)", module._sbc_da, False),
+    )
+    for name, study, keep in studies:
+        da._fine_log_ratio = correct if keep else (lambda fn, fo, cn, co: fn - fo)
+        t0 = time.perf_counter()
+        try:
+            result = study(n_sims)
+        finally:
+            da._fine_log_ratio = correct
+        rows.append(
+            {
+                "benchmark": "elliptic_samplers_sbc",
+                "case": f"1-D elliptic, 3 layers, {n_sims} replicates",
+                "method": name,
+                "passed": bool(result.passed),
+                "verdict": result.verdict,
+                "wall_s": round(time.perf_counter() - t0, 1),
+            }
+        )
+        print(rows[-1], file=sys.stderr, flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from run import format_table
+
+    if "--sbc" in sys.argv:
+        print(format_table(full_sbc(int(sys.argv[sys.argv.index("--sbc") + 1]))))
+    else:
+        print(format_table(run(quick="--quick" in sys.argv)))

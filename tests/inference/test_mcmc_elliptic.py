@@ -1,0 +1,126 @@
+"""pCN and delayed acceptance on elliptic inverse problems (issue 17's sampler checks).
+
+- Acceptance of pCN under mesh refinement of the benchmark problem (same 8x8 coefficient
+  grid, Q1 meshes 16², 32², 64²), next to random-walk Metropolis at the same step.
+- Simulation-based calibration of pCN and of two-level delayed acceptance on a small 1-D
+  elliptic model (coarse level: the same physics on a coarser mesh), with the negative
+  control: delayed acceptance with its second-stage correction dropped.
+"""
+
+import numpy as np
+import pytest
+
+from bayesinv.calibration import simulation_based_calibration
+from bayesinv.grid import Grid1D
+from bayesinv.inference.mcmc import GaussianPriorTarget, sample_mlda, sample_pcn
+from bayesinv.inference.mcmc import delayed_acceptance as da
+from bayesinv.operators.elliptic import Elliptic1D
+from bayesinv.operators.elliptic.problems import elliptic_benchmark
+
+
+def _acceptance(target, z0, beta, steps, rng, kind):
+    """Fraction of accepted pCN or random-walk proposals, in the prior-whitened ``z``.
+
+    Random walk: ``z' = z + βξ``, accepted with the likelihood AND prior ratio; pCN:
+    ``z' = sqrt(1-β²) z + βξ``, accepted with the likelihood ratio alone.
+    """
+    z, ll, accepted = z0, target.log_likelihood(target.prior_apply(z0)), 0
+    for _ in range(steps):
+        xi = rng.standard_normal(z.size)
+        if kind == "pcn":
+            v = np.sqrt(1.0 - beta**2) * z + beta * xi
+            ll_v = target.log_likelihood(target.prior_apply(v))
+            log_alpha = ll_v - ll
+        else:
+            v = z + beta * xi
+            ll_v = target.log_likelihood(target.prior_apply(v))
+            log_alpha = ll_v - ll - 0.5 * (v @ v - z @ z)
+        if np.log(rng.random()) < log_alpha:
+            z, ll, accepted = v, ll_v, accepted + 1
+    return accepted / steps
+
+
+def test_pcn_acceptance_is_flat_under_mesh_refinement():
+    # Each chain starts at the truth: (truth, data) is a draw of the joint, so the truth is
+    # an exact posterior draw and the rates are stationary ones, not a burn-in's.
+    beta, steps = 0.004, 150
+    pcn, rwm = [], []
+    for mesh in (16, 32, 64):
+        problem = elliptic_benchmark(3, mesh=mesh)
+        target = GaussianPriorTarget(
+            forward=problem.operator,
+            data=problem.data,
+            noise_sd=problem.sigma,
+            prior_sd=problem.prior_sd,
+        )
+        z0 = target.prior_whiten(problem.truth)
+        pcn.append(_acceptance(target, z0, beta, steps, np.random.default_rng(mesh), "pcn"))
+        rwm.append(_acceptance(target, z0, beta, steps, np.random.default_rng(mesh), "rwm"))
+    # measured: pCN 0.76, 0.74, 0.80; random walk 0.77, 0.72, 0.81
+    assert min(pcn) > 0.5, pcn
+    assert max(pcn) - min(pcn) < 0.15, pcn
+    # With the coefficient grid fixed the number of unknowns (64) does not grow with the
+    # mesh, so the random walk's prior ratio does not grow either: its rate is flat too
+    # (what collapses it is refining the coefficient itself; see docs/samplers.md).
+    assert max(rwm) - min(rwm) < 0.15, rwm
+
+
+# -- SBC on a 1-D elliptic model: 3 layers of log a, u observed at 5 points ----------------
+
+_POINTS = np.array([0.15, 0.35, 0.5, 0.65, 0.85])
+_NOISE = 0.02
+
+
+def _operator(mesh):
+    return Elliptic1D(Grid1D(3, 1.0 / 3.0), _POINTS, mesh=mesh, source=10.0)
+
+
+def _simulate(rng):
+    truth = rng.normal(0.0, 1.0, 3)
+    return {"m": truth}, _operator(24).forward(truth) + rng.normal(0.0, _NOISE, _POINTS.size)
+
+
+def _target(data, mesh):
+    return GaussianPriorTarget(
+        forward=_operator(mesh), data=data, noise_sd=_NOISE, prior_sd=1.0, name="m"
+    )
+
+
+def _sbc_pcn(n_sims):
+    def fit(data, seed):
+        return sample_pcn(
+            _target(data, 24), draws=300, tune=150, chains=2, cores=1, random_seed=seed
+        )
+
+    return simulation_based_calibration(_simulate, fit, n_sims, random_seed=21, n_ranks=19, bins=4)
+
+
+def _sbc_da(n_sims):
+    def fit(data, seed):
+        levels = [_target(data, 3), _target(data, 24)]
+        return sample_mlda(
+            levels, draws=150, tune=50, chains=2, cores=1, subchain_length=4, random_seed=seed
+        )
+
+    return simulation_based_calibration(_simulate, fit, n_sims, random_seed=22, n_ranks=19, bins=4)
+
+
+@pytest.mark.slow
+def test_pcn_passes_sbc_on_a_1d_elliptic_model():
+    # measured: min p = 0.28 over the 3 layers (30 replicates)
+    result = _sbc_pcn(30)
+    assert result.passed, result
+
+
+@pytest.mark.slow
+def test_delayed_acceptance_passes_sbc_and_the_dropped_correction_fails(monkeypatch):
+    # coarse level: 3 linear elements (one per layer), its predictions ~8 noise sds off the
+    # 24-element fine level. Measured (30 replicates, Bonferroni level 0.0033): min p =
+    # 0.0048 with the correction (worst rank mean 0.67: short chains, low fine acceptance),
+    # 1.4e-4 without it (the chain then targets about prior x L_coarse x L_fine).
+    # Caution: at 200 replicates (bench_elliptic_samplers.py --sbc 200) this configuration
+    # FAILS with the correction too (p = 3e-31): 150 draws with a coarse level this far off
+    # do not mix; this reduced size does not see it (open, see docs/samplers.md).
+    assert _sbc_da(30).passed
+    monkeypatch.setattr(da, "_fine_log_ratio", lambda fn, fo, cn, co: fn - fo)
+    assert not _sbc_da(30).passed
