@@ -234,7 +234,9 @@ def coregional_replicate(seed: int, n: int = 15, amp: float = 0.3, ell: float = 
     rng = np.random.default_rng(seed)
     x = np.linspace(0.0, 100.0, n)
     s = np.exp(-0.5 * ((x - 50.0) / 25.0) ** 2)
-    e = rng.multivariate_normal(np.zeros(n), kernel_matrix("matern52", x, amp, ell), "cholesky")
+    e = rng.multivariate_normal(
+        np.zeros(n), kernel_matrix("matern52", x, amp, ell), method="cholesky"
+    )
     return x, s, s + e + rng.normal(0, 0.05, n), -s - e + rng.normal(0, 0.05, n)
 
 
