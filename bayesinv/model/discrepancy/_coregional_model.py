@@ -49,7 +49,6 @@ def joint_blocks(mods, field_vectors, model) -> list:
     import pymc as pm
     import pytensor.tensor as pt
 
-    from bayesinv.model.modality import _typical
     from bayesinv.ops import forward
 
     blocks = []
@@ -75,7 +74,7 @@ def joint_blocks(mods, field_vectors, model) -> list:
                 float(np.std(observed)) or 1.0,
                 method="exact",
                 dims=dim,
-                noise_scale=_typical(noise) if kind == "sd" else None,
+                noise_scale=_typical(noise) if kind == "sd" else None,  # as Modality does
                 operator=mod.operator,
                 used=used,
                 model=model,
@@ -137,3 +136,10 @@ def _past_covariance(blocks, shared):
         own = pt.set_subtensor(own[start : start + n, start : start + n], b.cov)
         start += n
     return own + shared
+
+
+def _typical(sd) -> float | None:
+    """Median of a numeric noise standard deviation; ``None`` when it is learned."""
+    if isinstance(sd, np.ndarray | float | int):
+        return float(np.median(sd))
+    return None
