@@ -50,6 +50,7 @@ class JointInversion:
         self.fields: dict[str, Field] = {}
         self.modalities: dict[str, Modality] = {}
         self.couplings: list = []
+        self.cross_discrepancies: list = []
 
     def _check_new_name(self, name: str, what: str):
         if name in self.fields or name in self.modalities:
@@ -126,6 +127,29 @@ class JointInversion:
         target.offsets = (*target.offsets, term)
         return self
 
+    def add_discrepancy(self, term) -> JointInversion:
+        """Declare a discrepancy shared by several modalities (issue 20).
+
+        Parameters
+        ----------
+        term : CrossModalDiscrepancy
+            See :mod:`bayesinv.model.discrepancy.coregional`; its modalities are then observed
+            jointly (one chained Gaussian term each, under their own names).
+
+        Returns
+        -------
+        JointInversion
+            ``self``, for chaining.
+        """
+        from bayesinv.model.discrepancy.coregional import CrossModalDiscrepancy
+
+        if not isinstance(term, CrossModalDiscrepancy):
+            raise TypeError(
+                f"add_discrepancy: expected a CrossModalDiscrepancy, got {type(term).__name__}"
+            )
+        self.cross_discrepancies.append(term)
+        return self
+
     def add_coupling(self, coupling) -> JointInversion:
         """Declare a coupling between fields (see :mod:`bayesinv.model.coupling`).
 
@@ -192,6 +216,18 @@ class JointInversion:
             missing = [f for f in coupling.fields if f not in self.fields]
             if missing:
                 raise ValueError(f"{type(coupling).__name__} needs undeclared field(s) {missing}")
+        seen: set = set()
+        for term in self.cross_discrepancies:
+            missing = [m for m in term.modalities if m not in self.modalities]
+            if missing:
+                raise ValueError(
+                    f"{term.where}: modality {missing} is not declared; modalities are "
+                    f"{sorted(self.modalities)}"
+                )
+            twice = seen.intersection(term.modalities)
+            if twice:
+                raise ValueError(f"{term.where}: modality {sorted(twice)} is already in a term")
+            seen.update(term.modalities)
 
     def add_to_model(self, *, model=None) -> dict:
         """Add every declared term to a PyMC model.
@@ -218,8 +254,13 @@ class JointInversion:
             else:  # a 0.1 coupling, warned about in add_coupling
                 with model:
                     coupling.add(tensors, grids)
+        joint = {m for term in self.cross_discrepancies for m in term.modalities}
         for modality in self.modalities.values():
-            modality.add_to_model(tensors[self._field_of(modality)], model=model)
+            if modality.name not in joint:
+                modality.add_to_model(tensors[self._field_of(modality)], model=model)
+        for term in self.cross_discrepancies:
+            fields = {m: tensors[self._field_of(self.modalities[m])] for m in term.modalities}
+            term.add_to_model(self.modalities, fields, model=model)
         return tensors
 
     def build(self):

@@ -14,7 +14,7 @@ through the Hilbert-space basis with the Woodbury identity for large ones
 (:mod:`._lowrank`); with a Student-t likelihood it is represented by PyMC's HSGP with explicit
 basis weights. The hyperpriors are set from the survey geometry and the noise level
 (:mod:`._priors`); :mod:`.guard` keeps the GP out of the span the physics explains;
-:mod:`.posterior` draws δ at the data from the draws of an integrated model.
+:mod:`.posterior` draws δ at the data; :mod:`.coregional` couples modalities' discrepancies.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ import numpy as np
 
 from bayesinv._checks import check_choice, check_float, check_int, check_positive
 from bayesinv.model.discrepancy._priors import TAIL, geometry_ranges, invgamma_from_tails
+from bayesinv.model.discrepancy.coregional import CrossModalDiscrepancy
 from bayesinv.model.discrepancy.hsgp import hsgp_basis, hsgp_weights
 
-__all__ = ["EXACT_MAX_DATA", "METHODS", "Discrepancy"]
+__all__ = ["EXACT_MAX_DATA", "METHODS", "CrossModalDiscrepancy", "Discrepancy"]
 
 #: largest data set marginalised exactly by ``method="auto"`` (the exact path factorises an
 #: ``n x n`` covariance per gradient, O(n³); timings in ``benchmarks/bench_discrepancy.py``).
