@@ -16,7 +16,7 @@ import numpy as np
 
 from bayesinv._checks import check_choice, check_positive
 from bayesinv.model.discrepancy import Discrepancy
-from bayesinv.model.noise import Noise, numeric_array
+from bayesinv.model.noise import Noise, numeric_array, typical_sd
 from bayesinv.operators.base import ForwardOperator
 
 __all__ = ["LIKELIHOODS", "Modality", "check_name"]
@@ -196,6 +196,49 @@ class Modality:
         kind = "diagonal_normal" if diagonal else "normal"
         return self.discrepancy.resolve_method(self.used.size, kind)
 
+    def add_prediction(self, field_vector, *, model=None):
+        """Add the coordinates, offsets and noise terms; return what the likelihood needs.
+
+        The part of :meth:`add_to_model` before the likelihood, shared with likelihoods
+        built elsewhere (e.g. a cross-modal discrepancy observing several modalities).
+
+        Parameters
+        ----------
+        field_vector : TensorVariable
+            Flat input of the operator.
+        model : pymc.Model, optional
+            Defaults to the model in context.
+
+        Returns
+        -------
+        predicted : TensorVariable
+            ``H F(m)`` at the used data, plus offsets and trends.
+        observed : numpy.ndarray
+            The used data.
+        kind : str
+            ``"sd"`` (``noise`` is a standard deviation) or ``"cov"`` (a covariance).
+        noise : TensorVariable or numpy.ndarray
+            The noise term of :attr:`noise`.
+        """
+        import pymc as pm
+
+        from bayesinv.ops import forward
+
+        model = pm.modelcontext(model)
+        name, used, dim = self.name, self.used, self.obs_dim
+        with model:
+            model.add_coord(dim, used)
+            coord_dim = f"{name}_coord"
+            model.add_coord(coord_dim, [f"c{i}" for i in range(self.coords.shape[1])])
+            pm.Data(f"{name}_coords", self.coords[used], dims=(dim, coord_dim))
+            predicted = forward(self.operator, field_vector)
+            if used.size < self.operator.n_data:
+                predicted = predicted[used]
+            for term in self.offsets:
+                predicted = predicted + term.add_to_model(name, self.coords, used, model=model)
+            kind, noise = self.noise.add_to_model(name, self.operator.n_data, used, model=model)
+        return predicted, self.data[used], kind, noise
+
     def add_to_model(self, field_vector, *args, model=None):
         """Add this modality's variables and likelihood to a PyMC model.
 
@@ -215,7 +258,6 @@ class Modality:
         import pymc as pm
         import pytensor.tensor as pt
 
-        from bayesinv.ops import forward
 
         if args:
             if len(args) > 1 or model is not None:
@@ -230,17 +272,7 @@ class Modality:
         model = pm.modelcontext(model)
         name, used, dim = self.name, self.used, self.obs_dim
         with model:
-            model.add_coord(dim, used)
-            coord_dim = f"{name}_coord"
-            model.add_coord(coord_dim, [f"c{i}" for i in range(self.coords.shape[1])])
-            pm.Data(f"{name}_coords", self.coords[used], dims=(dim, coord_dim))
-            predicted = forward(self.operator, field_vector)
-            if used.size < self.operator.n_data:
-                predicted = predicted[used]
-            observed = self.data[used]
-            for term in self.offsets:
-                predicted = predicted + term.add_to_model(name, self.coords, used, model=model)
-            kind, noise = self.noise.add_to_model(name, self.operator.n_data, used, model=model)
+            predicted, observed, kind, noise = self.add_prediction(field_vector, model=model)
             method = self.method()
             if method is not None:
                 data_scale = float(np.std(observed)) or 1.0
@@ -250,7 +282,7 @@ class Modality:
                     data_scale,
                     method=method,
                     dims=dim,
-                    noise_scale=_typical(noise) if kind == "sd" else None,
+                    noise_scale=typical_sd(noise) if kind == "sd" else None,
                     operator=self.operator,
                     used=used,
                     model=model,
@@ -283,10 +315,3 @@ class Modality:
         if self.nu is not None:
             return float(self.nu)
         return pm.Gamma(f"{self.name}_nu", alpha=2.0, beta=0.1)
-
-
-def _typical(sd) -> float | None:
-    """Median of a numeric noise standard deviation; ``None`` when it is learned."""
-    if isinstance(sd, np.ndarray | float | int):
-        return float(np.median(sd))
-    return None

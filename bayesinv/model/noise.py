@@ -284,3 +284,20 @@ class CovarianceNoise(Noise):
     def add_to_model(self, name, n, used, *, model=None):
         """Return the covariance of the used data (no variables)."""
         return "cov", self._matrix(name, n)[np.ix_(used, used)]
+
+
+def typical_sd(sd) -> float | None:
+    """Median of a numeric noise standard deviation; ``None`` when it is learned.
+
+    Parameters
+    ----------
+    sd : numpy.ndarray, float or TensorVariable
+        A noise standard deviation (a tensor when it is a model variable).
+
+    Returns
+    -------
+    float or None
+    """
+    if isinstance(sd, np.ndarray | float | int):
+        return float(np.median(sd))
+    return None

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayesinv.model.noise import typical_sd
+
 __all__ = ["Block", "joint_blocks", "observe_chain"]
 
 
@@ -46,26 +48,14 @@ def joint_blocks(mods, field_vectors, model) -> list:
     -------
     list of Block
     """
-    import pymc as pm
     import pytensor.tensor as pt
 
-    from bayesinv.ops import forward
 
     blocks = []
     for mod in mods:
         # the same terms, under the same names, as Modality.add_to_model adds them
         name, used, dim = mod.name, mod.used, mod.obs_dim
-        model.add_coord(dim, used)
-        coord_dim = f"{name}_coord"
-        model.add_coord(coord_dim, [f"c{i}" for i in range(mod.coords.shape[1])])
-        pm.Data(f"{name}_coords", mod.coords[used], dims=(dim, coord_dim))
-        predicted = forward(mod.operator, field_vectors[name])
-        if used.size < mod.operator.n_data:
-            predicted = predicted[used]
-        observed = mod.data[used]
-        for term in mod.offsets:
-            predicted = predicted + term.add_to_model(name, mod.coords, used, model=model)
-        kind, noise = mod.noise.add_to_model(name, mod.operator.n_data, used, model=model)
+        predicted, observed, kind, noise = mod.add_prediction(field_vectors[name], model=model)
         cov = pt.diag(pt.as_tensor(noise) ** 2 * pt.ones(used.size)) if kind == "sd" else noise
         if mod.discrepancy is not None:
             _, k = mod.discrepancy.add_to_model(
@@ -74,7 +64,7 @@ def joint_blocks(mods, field_vectors, model) -> list:
                 float(np.std(observed)) or 1.0,
                 method="exact",
                 dims=dim,
-                noise_scale=_typical(noise) if kind == "sd" else None,  # as Modality does
+                noise_scale=typical_sd(noise) if kind == "sd" else None,  # as Modality does
                 operator=mod.operator,
                 used=used,
                 model=model,
@@ -136,10 +126,3 @@ def _past_covariance(blocks, shared):
         own = pt.set_subtensor(own[start : start + n, start : start + n], b.cov)
         start += n
     return own + shared
-
-
-def _typical(sd) -> float | None:
-    """Median of a numeric noise standard deviation; ``None`` when it is learned."""
-    if isinstance(sd, np.ndarray | float | int):
-        return float(np.median(sd))
-    return None
