@@ -25,6 +25,7 @@ STUDIES = [
     "02_gravity_ert_petrophysics",
     "03_model_discrepancy",
     "04_multiscale_continuation",
+    "08_hydrogeophysics",
 ]
 
 FAKE_STUDY = """
@@ -183,6 +184,10 @@ def _tiny_models():
     cfg = check_config(load_config(ROOT / STUDIES[3], "quick"), s04.REQUIRED, "04")
     grid, _, _, op, _, data, wavelet = s04._problem(8, cfg | {"coarsest": 2}, rng=_rng())
     yield "04 besov", s04._builder(grid, op, data, wavelet, cfg)()
+    s08 = load_study(ROOT / "08_hydrogeophysics")
+    cfg = check_config(load_config(ROOT / "08_hydrogeophysics", "quick"), s08.REQUIRED, "08")
+    cfg |= {"nx": 8, "nz": 4, "cell": 15.0, "n_times": 3}
+    yield "08 joint", s08._model(s08._survey(cfg), cfg, ("pumping", "ert"), True, "joint")
 
 
 def _rng():
