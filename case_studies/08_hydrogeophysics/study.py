@@ -51,6 +51,7 @@ REQUIRED = {
     "ert_wavenumbers": int,
     "prior_sd": float,
     "length_scale": float,
+    "coarsening": int,
     "draws": int,
     "tune": int,
     "chains": int,
@@ -177,7 +178,13 @@ def _model(survey, config, modalities, coupled: bool, name: str):
     inv = JointInversion(name)
 
     def prior(mean):
-        return MaternPrior(c["prior_sd"] ** 2, c["length_scale"], 1.5, mean=mean)
+        return MaternPrior(
+            c["prior_sd"] ** 2,
+            c["length_scale"],
+            1.5,
+            coarsening=c["coarsening"],
+            mean=mean,
+        )
 
     inv.add_field("log_k", grid, prior(c["log_k_background"]))
     if "ert" in modalities:
