@@ -258,7 +258,6 @@ class Modality:
         import pymc as pm
         import pytensor.tensor as pt
 
-
         if args:
             if len(args) > 1 or model is not None:
                 raise TypeError("Modality.add_to_model: takes field_vector and model= only")

@@ -26,6 +26,7 @@ STUDIES = [
     "03_model_discrepancy",
     "04_multiscale_continuation",
     "06_field_data",
+    "08_hydrogeophysics",
 ]
 
 FAKE_STUDY = """
@@ -185,6 +186,10 @@ def _tiny_models():
     grid, _, _, op, _, data, wavelet = s04._problem(8, cfg | {"coarsest": 2}, rng=_rng())
     yield "04 besov", s04._builder(grid, op, data, wavelet, cfg)()
     yield "06 field data", _tiny_06()
+    s08 = load_study(ROOT / "08_hydrogeophysics")
+    cfg = check_config(load_config(ROOT / "08_hydrogeophysics", "quick"), s08.REQUIRED, "08")
+    cfg |= {"nx": 8, "nz": 4, "cell": 15.0, "n_times": 3}
+    yield "08 joint", s08._model(s08._survey(cfg), cfg, ("pumping", "ert"), True, "joint")
 
 
 def _tiny_06():

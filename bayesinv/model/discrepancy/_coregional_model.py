@@ -50,7 +50,6 @@ def joint_blocks(mods, field_vectors, model) -> list:
     """
     import pytensor.tensor as pt
 
-
     blocks = []
     for mod in mods:
         # the same terms, under the same names, as Modality.add_to_model adds them
