@@ -2,12 +2,9 @@
 
 A measurement ``(A, B, M, N)`` and its reciprocal ``(M, N, A, B)`` have the same transfer
 resistance in theory (reciprocity); their difference in the field measures the data error.
-The usual model (e.g. Slater et al. 2000; Tso et al. 2017) is linear in ``|R|``:
-
-    e = a + b |R|,
-
-fitted to the reciprocal differences ``|R_normal - R_reciprocal|`` against the mean
-``|R|`` of each pair, and applied to every datum.
+The usual model (e.g. Slater et al. 2000; Tso et al. 2017) is linear in ``|R|``,
+``e = a + b |R|``, fitted to the reciprocal differences ``|R_normal - R_reciprocal|``
+against the mean ``|R|`` of each pair, and applied to every datum.
 """
 
 from __future__ import annotations
