@@ -11,6 +11,7 @@ from bayesinv import Grid2D
 from bayesinv.operators import ForwardOperator
 from bayesinv.operators.resistivity._fe import element_matrices, fe_mesh
 from bayesinv.operators.resistivity._wavenumbers import wavenumber_quadrature
+from bayesinv.operators.resistivity.analytic import two_layer_potential
 from bayesinv.operators.resistivity.arrays import (
     dipole_dipole,
     pole_pole,
@@ -24,19 +25,6 @@ from bayesinv.testing import dot_test, taylor_test
 
 
 # --- independent references ---------------------------------------------------------------
-def two_layer_potential(r, rho1, rho2, h, n_terms=4000):
-    """Surface potential of a unit current over a two-layer earth (image series).
-
-    The closed form of Stefanescu's integral for two layers:
-    V(r) = rho1 / (2 pi) [1/r + 2 sum_n q^n / sqrt(r^2 + (2 n h)^2)], q = (rho2-rho1)/(rho2+rho1).
-    """
-    q = (rho2 - rho1) / (rho2 + rho1)
-    n = np.arange(1, n_terms + 1)
-    r = np.asarray(r, dtype=float)[..., None]
-    series = np.sum(q**n / np.sqrt(r**2 + (2 * n * h) ** 2), axis=-1)
-    return rho1 / (2 * np.pi) * (1.0 / r[..., 0] + 2.0 * series)
-
-
 def two_layer_potential_hankel(r, rho1, rho2, h):
     """The same potential by direct numerical Hankel integration of Stefanescu's kernel."""
     q = (rho2 - rho1) / (rho2 + rho1)
