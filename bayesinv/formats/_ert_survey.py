@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bayesinv.formats._compare import same_array, same_fields
 from bayesinv.formats._errors import FormatError, report_missing
 
 __all__ = ["ERTSurvey", "depth_below_surface", "geometric_factors"]
@@ -109,24 +110,11 @@ class ERTSurvey:
         """Whether two surveys hold the same geometry, data, errors, mask and extras."""
         names = ("electrodes", "abmn", "resistance", "apparent_resistivity")
         names += ("geometric_factor", "error", "mask", "ip", "topography")
-        for n in names:
-            a, b = getattr(self, n), getattr(other, n)
-            if (a is None) != (b is None):
-                return False
-            if a is not None and not _same(a, b, rtol):
-                return False
+        if not same_fields(self, other, names, rtol):
+            return False
         if self.ip_unit != other.ip_unit or set(self.extra) != set(other.extra):
             return False
-        return all(_same(v, other.extra[k], rtol) for k, v in self.extra.items())
-
-
-def _same(a, b, rtol) -> bool:
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape:
-        return False
-    if a.dtype == bool or np.issubdtype(a.dtype, np.integer):
-        return bool(np.array_equal(a, b))
-    return bool(np.allclose(a, b, rtol=rtol, atol=0.0, equal_nan=True))
+        return all(same_array(v, other.extra[k], rtol) for k, v in self.extra.items())
 
 
 def depth_below_surface(electrodes: np.ndarray, topography=None) -> np.ndarray:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bayesinv.formats._compare import same_fields
 from bayesinv.formats._errors import FormatError, report_missing
 from bayesinv.formats._unified import MISSING
 from bayesinv.formats.columns import read_columns, write_columns
@@ -96,16 +97,7 @@ class PotentialSurvey:
         """Whether two surveys hold the same kind, positions, values, errors, mask, lines."""
         if self.kind != other.kind or self.inducing_field != other.inducing_field:
             return False
-        for n in ("receivers", "values", "error", "mask", "line"):
-            a, b = getattr(self, n), getattr(other, n)
-            if (a is None) != (b is None):
-                return False
-            if a is not None and not (
-                np.shape(a) == np.shape(b)
-                and np.allclose(a, b, rtol=rtol, atol=0.0, equal_nan=True)
-            ):
-                return False
-        return True
+        return same_fields(self, other, ("receivers", "values", "error", "mask", "line"), rtol)
 
 
 def _finish(kind, path, lines, rx, values, error, *, line=None, field=None):

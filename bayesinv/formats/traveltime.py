@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bayesinv.formats._compare import same_fields
 from bayesinv.formats._errors import FormatError, report_missing
 from bayesinv.formats._unified import read_blocks, write_block
 from bayesinv.formats._units import factor
@@ -75,16 +76,9 @@ class TravelTimeSurvey:
 
     def equals(self, other, rtol: float = 0.0) -> bool:
         """Whether two surveys hold the same rays, times, errors and mask."""
-        for n in ("sources", "receivers", "times", "error", "mask", "sensors", "sg"):
-            a, b = getattr(self, n), getattr(other, n)
-            if (a is None) != (b is None):
-                return False
-            if a is not None and not (
-                np.shape(a) == np.shape(b)
-                and np.allclose(a, b, rtol=rtol, atol=0.0, equal_nan=True)
-            ):
-                return False
-        return True
+        return same_fields(
+            self, other, ("sources", "receivers", "times", "error", "mask", "sensors", "sg"), rtol
+        )
 
 
 def _mask(path, lines, times, error, valid, report):
