@@ -1,7 +1,8 @@
 """Helpers for field data in ``bayesinv invert`` and the case studies.
 
 - :func:`flatten_ert_survey`: an ERT line with topography put on a flat surface.
-- :func:`add_prior_draws`: a chosen number of prior draws for the report.
+- :func:`add_prior_draws`: a chosen number of prior draws, the posterior predictive and
+  the log-likelihood for the report, without compiling a graph with numba.
 - :func:`field_prior`: the prior spec of a field from the ``[prior]`` table of an
   ``invert`` configuration (independent normal, Matérn or Besov).
 """
@@ -14,6 +15,7 @@ from bayesinv.io import UserError
 
 __all__ = [
     "PRIOR_KEYS",
+    "PYTHON_MODE",
     "add_prior_draws",
     "check_prior_on_grid",
     "field_prior",
@@ -82,11 +84,21 @@ def flatten_ert_survey(survey):
     )
 
 
-def add_prior_draws(idata, model, draws: int, seed: int):
-    """Add ``draws`` prior and prior-predictive draws to ``idata`` (the report's prior).
+#: PyTensor mode of the draws and Laplace gradients of ``invert``: the graph runs in Python
+#: and calls the operators' numba kernels, so nothing is numba-compiled per graph (3 s each,
+#: more than the few hundred evaluations of these steps cost)
+PYTHON_MODE = "FAST_COMPILE"
+
+
+def add_prior_draws(idata, model, draws: int, seed: int, *, predictive: bool = True):
+    """Add prior draws and the posterior predictive and log-likelihood groups to ``idata``.
 
     Each draw costs a forward solve; the report would otherwise draw
-    :data:`bayesinv.diagnostics.report.PRIOR_DRAWS` of them.
+    :data:`bayesinv.diagnostics.report.PRIOR_DRAWS` of them. The graphs run in
+    :data:`PYTHON_MODE` (no numba compilation of the graph; the operators' kernels are
+    compiled once either way), which for these few hundred evaluations is several times
+    faster than compiling; the draws are those :func:`~bayesinv.diagnostics.report.report`
+    would make with the same seed.
 
     Parameters
     ----------
@@ -98,17 +110,32 @@ def add_prior_draws(idata, model, draws: int, seed: int):
         Number of prior draws.
     seed : int
         Seed of the draws.
+    predictive : bool
+        Also add ``posterior_predictive`` and ``log_likelihood`` (when missing).
 
     Returns
     -------
     xarray.DataTree
-        A copy with ``prior`` and ``prior_predictive`` groups.
+        A copy with ``prior`` and ``prior_predictive`` groups (and the predictive ones).
     """
     import pymc as pm
 
     tree = idata.copy()
+    mode = {"mode": PYTHON_MODE}
     with model:
-        prior = pm.sample_prior_predictive(draws=draws, random_seed=seed)
+        prior = pm.sample_prior_predictive(draws=draws, random_seed=seed, compile_kwargs=mode)
+        if predictive and "posterior_predictive" not in tree.children:
+            pm.sample_posterior_predictive(
+                tree,
+                extend_inferencedata=True,
+                random_seed=seed,
+                progressbar=False,
+                compile_kwargs=mode,
+            )
+        if predictive and "log_likelihood" not in tree.children:
+            tree["log_likelihood"] = pm.compute_log_likelihood(
+                tree, extend_inferencedata=False, progressbar=False, compile_kwargs=mode
+            )
     for group in ("prior", "prior_predictive"):
         if group in prior.children and group not in tree.children:
             tree[group] = prior[group]

@@ -23,6 +23,7 @@ import numpy as np
 from bayesinv.io import UserError, read_toml
 from bayesinv.studies.config import Key, check_table
 from bayesinv.studies.field_data import (
+    PYTHON_MODE,
     add_prior_draws,
     check_prior_on_grid,
     field_prior,
@@ -352,7 +353,11 @@ def run_invert(config: InvertConfig, out=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     if inf["method"] == "laplace":
         idata = laplace(
-            model, draws=inf["draws"], chains=inf["chains"], random_seed=inf["seed"]
+            model,
+            draws=inf["draws"],
+            chains=inf["chains"],
+            random_seed=inf["seed"],
+            mode=PYTHON_MODE,
         ).idata
     else:
         idata = sample(
