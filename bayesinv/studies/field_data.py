@@ -1,7 +1,10 @@
 """Helpers for field data in ``bayesinv invert`` and the case studies.
 
 - :func:`flatten_ert_survey`: an ERT line with topography put on a flat surface.
-- :func:`add_prior_draws`: a chosen number of prior draws for the report.
+- :func:`add_prior_draws`: a chosen number of prior draws, the posterior predictive and
+  the log-likelihood for the report, without compiling a graph with numba.
+- :func:`field_prior`: the prior spec of a field from the ``[prior]`` table of an
+  ``invert`` configuration (independent normal, Matérn or Besov).
 """
 
 from __future__ import annotations
@@ -10,7 +13,20 @@ import numpy as np
 
 from bayesinv.io import UserError
 
-__all__ = ["add_prior_draws", "flatten_ert_survey"]
+__all__ = [
+    "PRIOR_KEYS",
+    "PYTHON_MODE",
+    "add_prior_draws",
+    "check_prior_on_grid",
+    "field_prior",
+    "flatten_ert_survey",
+]
+
+#: keys of the ``[prior]`` table that only one prior kind takes
+PRIOR_KEYS = {
+    "matern": ("length_scale", "nu", "coarsening"),
+    "besov": ("s", "p", "wavelet", "levels"),
+}
 
 
 def flatten_ert_survey(survey):
@@ -68,11 +84,21 @@ def flatten_ert_survey(survey):
     )
 
 
-def add_prior_draws(idata, model, draws: int, seed: int):
-    """Add ``draws`` prior and prior-predictive draws to ``idata`` (the report's prior).
+#: PyTensor mode of the draws and Laplace gradients of ``invert``: the graph runs in Python
+#: and calls the operators' numba kernels, so nothing is numba-compiled per graph (3 s each,
+#: more than the few hundred evaluations of these steps cost)
+PYTHON_MODE = "FAST_COMPILE"
+
+
+def add_prior_draws(idata, model, draws: int, seed: int, *, predictive: bool = True):
+    """Add prior draws and the posterior predictive and log-likelihood groups to ``idata``.
 
     Each draw costs a forward solve; the report would otherwise draw
-    :data:`bayesinv.diagnostics.report.PRIOR_DRAWS` of them.
+    :data:`bayesinv.diagnostics.report.PRIOR_DRAWS` of them. The graphs run in
+    :data:`PYTHON_MODE` (no numba compilation of the graph; the operators' kernels are
+    compiled once either way), which for these few hundred evaluations is several times
+    faster than compiling; the draws are those :func:`~bayesinv.diagnostics.report.report`
+    would make with the same seed.
 
     Parameters
     ----------
@@ -84,18 +110,124 @@ def add_prior_draws(idata, model, draws: int, seed: int):
         Number of prior draws.
     seed : int
         Seed of the draws.
+    predictive : bool
+        Also add ``posterior_predictive`` and ``log_likelihood`` (when missing).
 
     Returns
     -------
     xarray.DataTree
-        A copy with ``prior`` and ``prior_predictive`` groups.
+        A copy with ``prior`` and ``prior_predictive`` groups (and the predictive ones).
     """
     import pymc as pm
 
     tree = idata.copy()
+    mode = {"mode": PYTHON_MODE}
     with model:
-        prior = pm.sample_prior_predictive(draws=draws, random_seed=seed)
+        prior = pm.sample_prior_predictive(draws=draws, random_seed=seed, compile_kwargs=mode)
+        if predictive and "posterior_predictive" not in tree.children:
+            pm.sample_posterior_predictive(
+                tree,
+                extend_inferencedata=True,
+                random_seed=seed,
+                progressbar=False,
+                compile_kwargs=mode,
+            )
+        if predictive and "log_likelihood" not in tree.children:
+            tree["log_likelihood"] = pm.compute_log_likelihood(
+                tree, extend_inferencedata=False, progressbar=False, compile_kwargs=mode
+            )
     for group in ("prior", "prior_predictive"):
         if group in prior.children and group not in tree.children:
             tree[group] = prior[group]
     return tree
+
+
+def field_prior(table: dict, given, mean: float, sd: float, width: float, *, where: str):
+    r"""Return the prior spec of a field from the checked ``[prior]`` table of a config.
+
+    Parameters
+    ----------
+    table : dict
+        The ``[prior]`` table with defaults filled in (``kind``, ``length_scale``, ``nu``,
+        ``coarsening``, ``s``, ``p``, ``wavelet``, ``levels``).
+    given : iterable of str
+        The keys written in the file (a key of another kind is an error).
+    mean, sd : float
+        Prior mean and standard deviation (``sd``: the marginal sd of the iid and Matérn
+        priors, the overall scale :math:`\kappa` of the Besov series).
+    width : float
+        x-range of the data (m); the default Matérn length scale is ``width / 8``.
+    where : str
+        ``"FILE: prior"``, starting every message.
+
+    Returns
+    -------
+    IIDNormal, MaternPrior or BesovPrior
+
+    Raises
+    ------
+    UserError
+        For a key of another prior kind, naming the key, the file and the kind it belongs to.
+
+    Notes
+    -----
+    - ``kind = "iid"``: :math:`m_i \sim N(\mu, \sigma^2)` independently per cell.
+    - ``kind = "matern"``: a Gaussian field with covariance
+      :math:`\sigma^2 k_\nu(\lVert x_i - x_j \rVert / \ell)`
+      (:class:`~bayesinv.model.MaternPrior`), on a grid ``coarsening`` times coarser,
+      prolonged bilinearly.
+    - ``kind = "besov"``: the wavelet series
+      :math:`m = \mu + \kappa \sum_{j,k} 2^{-j(s + d/2 - d/p)} \xi_{jk} \psi_{jk}`
+      (:class:`~bayesinv.model.BesovPrior`), Gaussian for ``p = 2``, Laplace (blocky) for
+      ``p = 1``.
+    """
+    from bayesinv.model import BesovPrior, IIDNormal, MaternPrior
+
+    kind = table["kind"]
+    for other, keys in PRIOR_KEYS.items():
+        wrong = [k for k in keys if k in given and other != kind]
+        if wrong:
+            raise UserError(
+                f"{where}.{wrong[0]}: only for kind = {other!r}, the prior here is kind = {kind!r}"
+            )
+    if kind == "iid":
+        return IIDNormal(mean, sd)
+    if kind == "matern":
+        ell = table["length_scale"] or width / 8.0
+        return MaternPrior(sd**2, ell, table["nu"], table["coarsening"], mean=mean)
+    return BesovPrior(
+        table["s"], table["p"], table["wavelet"], table["levels"], scale=sd, mean=mean
+    )
+
+
+def check_prior_on_grid(prior, grid, where: str) -> None:
+    """Check that a prior spec fits the grid before the model is built.
+
+    Parameters
+    ----------
+    prior : IIDNormal, MaternPrior or BesovPrior
+        From :func:`field_prior`.
+    grid : Grid2D
+        The field's grid.
+    where : str
+        ``"FILE: prior"``, starting the message.
+
+    Raises
+    ------
+    UserError
+        When the Matérn ``coarsening`` does not divide ``[grid] nx`` and ``nz``, or the
+        wavelet ``levels`` (or ``wavelet``) do not fit the grid, naming the key.
+    """
+    from bayesinv.model import BesovPrior, MaternPrior
+    from bayesinv.multiscale import WaveletField, coarsen
+
+    try:
+        if isinstance(prior, MaternPrior) and prior.coarsening > 1:
+            coarsen(grid, prior.coarsening)
+        if isinstance(prior, BesovPrior):
+            WaveletField(grid, prior.wavelet, levels=prior.levels)
+    except ValueError as err:
+        key = "coarsening" if isinstance(prior, MaternPrior) else "levels (or wavelet)"
+        raise UserError(
+            f"{where}.{key}: does not fit the grid nx = {grid.nx}, nz = {grid.nz} ({err})"
+        ) from None

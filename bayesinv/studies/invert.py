@@ -1,7 +1,8 @@
 """``bayesinv invert CONFIG.toml``: a user's own inversion from data files and a checked config.
 
 A configuration names the data files (read by :mod:`bayesinv.formats`), the grid (from the
-data extent by default), the prior of each field, data terms (offset, trend), the noise
+data extent by default), the prior of the fields (``[prior]``: independent normal, Matérn
+or Besov; mean and sd per modality), data terms (offset, trend), the noise
 model and the inference method, and the output folder. Every key is checked by
 :mod:`bayesinv.studies.config` (unknown keys are errors with a suggestion). The run writes
 the report of :func:`bayesinv.diagnostics.report` (posterior maps with the sensors drawn,
@@ -21,7 +22,13 @@ import numpy as np
 
 from bayesinv.io import UserError, read_toml
 from bayesinv.studies.config import Key, check_table
-from bayesinv.studies.field_data import add_prior_draws, flatten_ert_survey
+from bayesinv.studies.field_data import (
+    PYTHON_MODE,
+    add_prior_draws,
+    check_prior_on_grid,
+    field_prior,
+    flatten_ert_survey,
+)
 
 __all__ = [
     "KINDS",
@@ -41,6 +48,8 @@ KINDS = {
     "ert": ("log_conductivity", None, 1.0, "apparent resistivity (ohm m)"),
 }
 FORMATS = ("auto", "columns", "unified", "res2dinv", "sgt", "ubc", "ubc2d")
+#: prior kinds of the ``[prior]`` table (see :func:`~bayesinv.studies.field_data.field_prior`)
+PRIORS = ("iid", "matern", "besov")
 
 SCHEMA = {
     "output": {"folder": Key(str, default="output/invert"), "title": Key(str, default="")},
@@ -49,6 +58,16 @@ SCHEMA = {
         "nz": Key(int, default=15, low=1),
         "depth": Key(float, default=None, low=0.0, low_open=True),
         "padding": Key(float, default=0.1, low=0.0),
+    },
+    "prior": {
+        "kind": Key(str, default="iid", choices=PRIORS),
+        "length_scale": Key(float, default=None, low=0.0, low_open=True),
+        "nu": Key(float, default=1.5, choices=(0.5, 1.5, 2.5)),
+        "coarsening": Key(int, default=1, low=1),
+        "s": Key(float, default=2.0, low=0.0, low_open=True),
+        "p": Key(int, default=2, choices=(1, 2)),
+        "wavelet": Key(str, default="haar", nonempty=True),
+        "levels": Key(int, default=None, low=1),
     },
     "inference": {
         "method": Key(str, default="nuts", choices=("nuts", "laplace")),
@@ -234,7 +253,7 @@ def build_inversion(config: InvertConfig):
         ``(inversion, grid, surveys, units)``: surveys by modality name as
         ``(kind, survey)``, report labels by variable.
     """
-    from bayesinv.model import IIDNormal, JointInversion, KnownNoise, LinearTrend, Modality, Offset
+    from bayesinv.model import JointInversion, KnownNoise, LinearTrend, Modality, Offset
     from bayesinv.model.noise import ScaledNoise
 
     source = str(config.path)
@@ -243,6 +262,9 @@ def build_inversion(config: InvertConfig):
         for n, c in config.modalities.items()
     }
     grid = _grid(config.tables, surveys)
+    pos = np.vstack([_positions(kind, s) for kind, s in surveys.values()])
+    width = max(float(np.ptp(pos[:, 0])), 1.0)
+    given = config.raw.get("prior", {})
     inv, units = JointInversion(), {}
     for name, cfg in config.modalities.items():
         kind, survey = surveys[name]
@@ -254,7 +276,11 @@ def build_inversion(config: InvertConfig):
         mean = cfg["prior_mean"] if cfg["prior_mean"] is not None else mean
         sd = cfg["prior_sd"] or sd
         if field not in inv.fields:
-            inv.add_field(field, grid, IIDNormal(mean, sd))
+            prior = field_prior(
+                config.tables["prior"], given, mean, sd, width, where=f"{source}: prior"
+            )
+            check_prior_on_grid(prior, grid, f"{source}: prior")
+            inv.add_field(field, grid, prior)
         op = _operator(kind, grid, survey, cfg, where)
         noise = ScaledNoise(errors) if cfg["noise"] == "scaled" else KnownNoise(errors)
         coords = (
@@ -273,21 +299,22 @@ def build_inversion(config: InvertConfig):
 
 
 def _doi_figure(idata, inv, out: Path) -> list:
-    """Posterior sd / prior sd of each field (a depth-of-investigation map)."""
+    """Posterior sd / prior sd of each field (a depth-of-investigation map).
+
+    The prior sd of each cell is that of the prior draws (any prior kind), as in the
+    report's ``posterior sd / prior sd`` panel.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from bayesinv.diagnostics.truth import CONTRACTION, field_summaries
+
     figures = []
     for name, field in inv.fields.items():
-        post = (
-            idata["posterior"][name]
-            .std(("chain", "draw"))
-            .values.reshape(field.grid.nz, field.grid.nx)
-        )
-        ratio = post / field.prior.sigma
         g = field.grid
+        ratio = field_summaries(idata, name, g)[CONTRACTION]
         fig, ax = plt.subplots(figsize=(7, 3))
         extent = (g.x_edges[0], g.x_edges[-1], g.z_edges[-1], g.z_edges[0])
         im = ax.imshow(ratio, extent=extent, vmin=0, vmax=1, cmap="viridis", aspect="auto")
@@ -326,7 +353,11 @@ def run_invert(config: InvertConfig, out=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     if inf["method"] == "laplace":
         idata = laplace(
-            model, draws=inf["draws"], chains=inf["chains"], random_seed=inf["seed"]
+            model,
+            draws=inf["draws"],
+            chains=inf["chains"],
+            random_seed=inf["seed"],
+            mode=PYTHON_MODE,
         ).idata
     else:
         idata = sample(

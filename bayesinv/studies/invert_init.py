@@ -8,7 +8,7 @@ import numpy as np
 
 from bayesinv.io import UserError
 from bayesinv.studies.config import check_table
-from bayesinv.studies.invert import FORMATS, KINDS, MODALITY, _read
+from bayesinv.studies.invert import FORMATS, KINDS, MODALITY, _positions, _read
 
 __all__ = ["init_config"]
 
@@ -57,6 +57,8 @@ def init_config(data_file, kind: str | None = None) -> str:
     n = len(survey.mask)
     has_error = getattr(survey, "error", None) is not None
     field, mean, sd, _ = KINDS[kind]
+    width = max(float(np.ptp(_positions(kind, survey)[:, 0])), 1.0)
+    ell = float(f"{width / 8.0:.2g}")
     error_line = (
         "# error = 0.05"
         if has_error
@@ -74,6 +76,14 @@ nx = 40
 nz = 15
 padding = 0.1         # fraction of the data's x range added on each side
 # depth = 100.0       # m (default: a third of the data's x range)
+
+[prior]               # the prior of the field {field!r}; mean and sd: prior_mean, prior_sd below
+kind = "matern"       # "matern": smooth Gaussian field; "iid": independent cells; "besov": wavelets
+length_scale = {ell!r}  # m, correlation length of the Matérn field (default: data x-range / 8)
+nu = 1.5              # Matérn smoothness: 0.5 (rough), 1.5, 2.5 (smooth)
+coarsening = 1        # > 1: the field lives on a grid this many times coarser (cost ~ cells^3)
+# kind = "besov" takes instead: s = 2.0 (smoothness), p = 2 (1: blocky), wavelet = "haar",
+# levels = ... (nx and nz must be divisible by 2**levels)
 
 [inference]
 method = "nuts"       # or "laplace" (fast, Gaussian approximation around the MAP)

@@ -32,8 +32,11 @@ REQUIRED = {
     "draws": Key(int, low=1),
     "tune": Key(int, low=0),
     "chains": Key(int, low=1),
-    "n_gradient_timings": Key(int, low=1),
+    "n_gradient_timings": Key(int, low=0),
     "prior_draws": Key(int, low=1),
+    "n_electrodes": Key(int, low=4),
+    "prior": Key(str, choices=("iid", "matern")),
+    "length_scale": Key(float, low=0.0, low_open=True),
 }
 
 UNITS = {
@@ -46,31 +49,34 @@ DOWNLOAD = (
 )
 
 
-def _stand_in(path: Path, seed: int) -> dict:
+def _stand_in(path: Path, seed: int, n: int = 38) -> dict:
     """Write a synthetic file with the geometry and array of the field profile.
 
-    38 electrodes 2 m apart along the ground over a dump-shaped topography (a 12 m rise, a
-    plateau, a fall), the 222 Wenner-alpha data, resistances only (no errors, no ``k``),
-    like the field file. The section (distance along the ground, depth below it) holds a
-    15 Ω·m host, a 60 Ω·m body under the plateau and a 6 Ω·m layer below 9 m; data are
-    computed on a grid twice as fine as the inversion's with 3 % Gaussian noise.
+    ``n`` electrodes 2 m apart along the ground (38 and a line of L = 74 m like the field
+    file) over a dump-shaped topography (a rise of 12.4 m L / 74 over the first 0.22 L, a
+    plateau, a fall of 7 m L / 74 over the last 0.3 L), all Wenner-alpha data (222 for 38
+    electrodes), resistances only (no errors, no ``k``), like the field file. The section
+    (distance along the ground, depth below it) holds a 15 Ω·m host, a 60 Ω·m body under
+    the plateau and a 6 Ω·m layer below 0.12 L (see :func:`_truth_log_conductivity`); data
+    are computed on a grid of 1 m x 0.75 m cells (finer than the inversion's) with 3 %
+    Gaussian noise.
     """
     from bayesinv import Grid2D
     from bayesinv.formats import ERTSurvey, geometric_factors, write_unified
     from bayesinv.operators.resistivity import DCResistivity2p5D
     from bayesinv.operators.resistivity.arrays import wenner
 
-    n = 38
     s = 2.0 * np.arange(n)
-    elevation = 108.8 + 12.4 * np.clip(s / 16.0, 0, 1) - 7.0 * np.clip((s - 52.0) / 22.0, 0, 1)
+    f = s[-1] / 74.0
+    rise = 12.4 * f * np.clip(s / (16.0 * f), 0, 1)
+    elevation = 108.8 + rise - 7.0 * f * np.clip((s - 52.0 * f) / (22.0 * f), 0, 1)
     step = np.diff(elevation)
     x = np.concatenate([[0.0], np.cumsum(np.sqrt(4.0 - step**2))])
     abmn = wenner(n)
-    grid = Grid2D(96, 32, 1.0, 0.75, x0=-11.0, z0=0.0)
-    rho = np.exp(-_truth_log_conductivity(grid))
+    grid = Grid2D(int(s[-1]) + 22, int(np.ceil(0.32 * s[-1] / 0.75)), 1.0, 0.75, x0=-11.0)
     flat = np.column_stack([s, np.zeros(n)])
     op = DCResistivity2p5D(grid, flat, abmn, data="apparent_resistivity")
-    clean = op.forward(grid.ravel(-np.log(rho)))
+    clean = op.forward(grid.ravel(_truth_log_conductivity(grid, s[-1])))
     rng = np.random.default_rng(seed)
     rhoa = clean * (1.0 + 0.03 * rng.standard_normal(clean.size))
     resistance = rhoa / geometric_factors(flat, abmn)
@@ -78,15 +84,21 @@ def _stand_in(path: Path, seed: int) -> dict:
     k = geometric_factors(electrodes, abmn)
     survey = ERTSurvey(electrodes, abmn, resistance, k * resistance, k)
     write_unified(path, survey)
-    return {"grid": grid}
+    return {"grid": grid, "length": float(s[-1])}
 
 
-def _truth_log_conductivity(grid):
-    """Log conductivity of the stand-in's section at the centres of ``grid``, (nz, nx)."""
+def _truth_log_conductivity(grid, length: float = 74.0):
+    """Log conductivity of the stand-in's section at the centres of ``grid``, (nz, nx).
+
+    For a line of ``length`` L (m): 15 Ω·m, a 60 Ω·m body at ``|x - 0.46 L| < 0.12 L``,
+    ``0.02 L < z < 0.068 L`` and 6 Ω·m below ``z = 0.12 L`` (for L = 74 m: the body at
+    25–43 m, 1.5–5 m deep, the layer below 9 m).
+    """
     xc, zc = np.meshgrid(grid.x_centers, grid.z_centers)
+    f = length / 74.0
     rho = np.full(grid.shape, 15.0)
-    rho[(np.abs(xc - 34.0) < 9.0) & (zc > 1.5) & (zc < 5.0)] = 60.0
-    rho[zc > 9.0] = 6.0
+    rho[(np.abs(xc - 34.0 * f) < 9.0 * f) & (zc > 1.5 * f) & (zc < 5.0 * f)] = 60.0
+    rho[zc > 9.0 * f] = 6.0
     return -np.log(rho)
 
 
@@ -104,7 +116,7 @@ def _data_file(config: dict, out: Path) -> tuple[Path, dict | None]:
             )
         return path.resolve(), None
     path = out / "stand_in.ohm"
-    return path, _stand_in(path, config["seed"])
+    return path, _stand_in(path, config["seed"], config["n_electrodes"])
 
 
 def _invert_config(path: Path, data: Path, config: dict) -> Path:
@@ -119,6 +131,9 @@ nx = {config["nx"]}
 nz = {config["nz"]}
 depth = {config["depth"]}
 padding = {config["padding"]}
+
+[prior]
+kind = "{config["prior"]}"{_length_scale_line(config)}
 
 [inference]
 method = "{config["method"]}"
@@ -140,6 +155,12 @@ noise = "scaled"         # learn a scale factor on the stated errors
     return path
 
 
+def _length_scale_line(config: dict) -> str:
+    if config["prior"] != "matern":
+        return ""
+    return f"\nlength_scale = {config['length_scale']}   # m"
+
+
 def _gradient_time(model, n: int, seed: int) -> float:
     """Median wall time (s) of one log-density gradient, at ``n`` different points."""
     from bayesinv.inference._model_space import FlatDensity
@@ -158,12 +179,19 @@ def _gradient_time(model, n: int, seed: int) -> float:
 
 
 def _infer(model, config: dict):
+    """Return the posterior draws and, for Laplace, the time per gradient of its Hessian."""
     from bayesinv.inference import laplace, sample
+    from bayesinv.studies.field_data import PYTHON_MODE
 
     if config["method"] == "laplace":
-        return laplace(
-            model, draws=config["draws"], chains=config["chains"], random_seed=config["seed"]
-        ).idata
+        result = laplace(
+            model,
+            draws=config["draws"],
+            chains=config["chains"],
+            random_seed=config["seed"],
+            mode=PYTHON_MODE,  # what bayesinv invert does
+        )
+        return result.idata, result.info["laplace_s"] / max(result.info["n_gradients"], 1)
     return sample(
         model,
         draws=config["draws"],
@@ -171,12 +199,12 @@ def _infer(model, config: dict):
         chains=config["chains"],
         random_seed=config["seed"],
         progressbar=False,
-    )
+    ), None
 
 
 def _api_inversion(survey, grid, config: dict):
     """Build with the Python API the inversion that ``bayesinv invert`` builds from the file."""
-    from bayesinv.model import IIDNormal, JointInversion, Modality
+    from bayesinv.model import IIDNormal, JointInversion, MaternPrior, Modality
     from bayesinv.model.noise import ScaledNoise
     from bayesinv.operators.resistivity import from_survey
 
@@ -184,7 +212,10 @@ def _api_inversion(survey, grid, config: dict):
     errors = config["relative_error"] * np.abs(rhoa)
     mean = float(-np.log(np.median(rhoa[survey.mask])))
     inv = JointInversion()
-    inv.add_field("log_conductivity", grid, IIDNormal(mean, 1.0))
+    prior = IIDNormal(mean, 1.0)
+    if config["prior"] == "matern":
+        prior = MaternPrior(1.0, config["length_scale"], 1.5, mean=mean)
+    inv.add_field("log_conductivity", grid, prior)
     op = from_survey(grid, survey, data="apparent_resistivity")
     noise = ScaledNoise(np.where(survey.mask, errors, 1.0))
     coords = np.arange(survey.n_data)
@@ -231,14 +262,17 @@ def run(config: dict, out: Path) -> dict:
     grid = _grid(survey, config)
     inv = _api_inversion(survey, grid, config)
     model = inv.build()
-    per_gradient = _gradient_time(model, config["n_gradient_timings"], config["seed"])
+    per_gradient = None
+    if config["n_gradient_timings"]:
+        per_gradient = _gradient_time(model, config["n_gradient_timings"], config["seed"])
     t0 = time.perf_counter()
-    tree = _infer(model, config)
+    tree, hessian_gradient = _infer(model, config)
     wall = time.perf_counter() - t0
+    per_gradient = per_gradient if per_gradient is not None else hessian_gradient
     tree = add_prior_draws(tree, model, config["prior_draws"], config["seed"])
     field_truth = None
     if truth is not None:
-        field_truth = {"log_conductivity": _truth_log_conductivity(grid)}
+        field_truth = {"log_conductivity": _truth_log_conductivity(grid, truth["length"])}
     result = report(
         tree,
         out / "api",
@@ -273,7 +307,7 @@ def run(config: dict, out: Path) -> dict:
         "n_data": int(survey.mask.sum()),
         "n_cells": grid.size,
         "method": config["method"],
-        "time_per_gradient_s": round(per_gradient, 3),
+        "time_per_gradient_s": None if per_gradient is None else round(per_gradient, 4),
         "inference_s": round(wall, 1),
         "invert_cli_s": round(wall_cli, 1),
         "noise_scale_mean": float(scale.mean()),
@@ -323,12 +357,17 @@ def _figures(idata, survey, grid, pseudo_x, spread, out: Path, truth, relative: 
 
     post = idata["posterior"]["log_conductivity"].values.reshape(-1, *grid.shape)
     log10_rho = -post / np.log(10.0)
-    ratio = post.std(axis=0) / 1.0  # prior sd of the IID normal prior is 1
+    # the prior sd of every cell is 1 (ln units) for both priors: iid N(mean, 1), and the
+    # Matérn field of variance 1 on the cell grid (variance 1 + 1e-6 with its jitter)
+    ratio = post.std(axis=0) / 1.0
     panels = {"posterior mean log10 resistivity": log10_rho.mean(axis=0)}
     if truth is not None:
         panels["stand-in truth log10 resistivity"] = -truth["log_conductivity"] / np.log(10.0)
+    sd_title = "posterior sd (decades of resistivity)"
+    panels[sd_title] = log10_rho.std(axis=0)
     panels["posterior sd / prior sd (depth of investigation)"] = ratio
     labels = {k: "log10 (ohm m)" for k in panels}
+    labels[sd_title] = "sd of log10 (ohm m)"
     labels["posterior sd / prior sd (depth of investigation)"] = "sd ratio"
     plot_field_maps(
         grid,

@@ -172,14 +172,17 @@ result.ppc
 #
 # `bayesinv init` reads the file once and writes a commented configuration (it sees the
 # `sd` column and the need for a base level); we shrink it to tutorial size and add the
-# regional slope. Its grid comes from the data extent (`[grid] padding`, `depth`). In a
-# shell: `bayesinv init line3.csv --out line3.toml`, edit, `bayesinv invert line3.toml`.
+# regional slope. Its grid comes from the data extent (`[grid] padding`, `depth`). Its
+# `[prior]` table chooses a smooth Matérn field (`kind = "matern"`, a length scale of an
+# eighth of the line) instead of the independent cells used above; `kind = "iid"` and
+# `kind = "besov"` are the other choices (keys on the "file formats" page). In a shell:
+# `bayesinv init line3.csv --out line3.toml`, edit, `bayesinv invert line3.toml`.
 
 # %%
 config = work / "line3.toml"
 main(["init", str(csv), "--out", str(config)])
 text = config.read_text()
-print(text[:1200])
+print(text)
 
 # %%
 for old, new in [("nx = 40", "nx = 24"), ("nz = 15", "nz = 8"),
