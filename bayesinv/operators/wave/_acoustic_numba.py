@@ -1,5 +1,8 @@
 """Numba kernels of the acoustic wave operators (1-D and 2-D share them).
 
+long: the forward, tangent and adjoint time stepping of one scheme stay in one module (the
+adjoint mirrors the forward step by step, and their serial twins sit beside them).
+
 Scheme (``AcousticWave2D``) on padded nodes with a halo of two zero nodes on every side:
 
     u^{n+1} = A (2 u^n - B u^{n-1} - C u^n + k (L u^n + Dx px^n + Dz pz^n + q^n)),
