@@ -27,6 +27,7 @@ STUDIES = [
     "04_multiscale_continuation",
     "06_field_data",
     "08_hydrogeophysics",
+    "07_cycle_skipping",
 ]
 
 FAKE_STUDY = """
@@ -190,6 +191,18 @@ def _tiny_models():
     cfg = check_config(load_config(ROOT / "08_hydrogeophysics", "quick"), s08.REQUIRED, "08")
     cfg |= {"nx": 8, "nz": 4, "cell": 15.0, "n_times": 3}
     yield "08 joint", s08._model(s08._survey(cfg), cfg, ("pumping", "ert"), True, "joint")
+    yield "07 band", _tiny_07()
+
+
+def _tiny_07():
+    from bayesinv.inference.continuation.bands import band_levels, lowpass_bands
+
+    s07 = load_study(ROOT / "07_cycle_skipping")
+    cfg = check_config(load_config(ROOT / "07_cycle_skipping", "quick"), s07.REQUIRED, "07")
+    _, op, truth, blocks = s07._problem(cfg | {"duration": 0.2})
+    bands = lowpass_bands(5.0, 20.0, 2)
+    levels = band_levels(op, op.forward(truth), 0.01, bands, n_traces=3, nt=op.nt, dt=op.dt)
+    return s07._builder(levels, blocks, cfg, None)(0)
 
 
 def _tiny_06():

@@ -111,22 +111,28 @@ class AcousticWaveBase(ForwardOperator):
     def _check(self, m):
         _layout.check_cfl(m, self._factor, self.name, self.dt)
 
+    def _kernels(self):
+        """Threaded kernels (``prange`` over shots), or their serial twins for one shot."""
+        if self.n_sources > 1:
+            return K.forward, K.jvp, K.vjp
+        return K.forward_serial, K.jvp_serial, K.vjp_serial
+
     def _forward(self, m):
         self._check(m)
-        return K.forward(m, *self._args())
+        return self._kernels()[0](m, *self._args())
 
     def _jvp(self, m, dm):
         self._check(m)
-        return K.jvp(m, dm, *self._args())
+        return self._kernels()[1](m, dm, *self._args())
 
     def _vjp(self, m, dd):
         self._check(m)
-        return K.vjp(m, dd, *self._args(), self.checkpoint_interval)
+        return self._kernels()[2](m, dd, *self._args(), self.checkpoint_interval)
 
     def _build_numba_kernels(self):
         args = self._args()
         ck = self.checkpoint_interval
-        fwd, tan, adj = K.forward, K.jvp, K.vjp
+        fwd, tan, adj = self._kernels()
 
         @numba.njit(nogil=True)
         def forward(m):

@@ -8,38 +8,71 @@ from numba import prange
 
 from bayesinv._checks import check_positive
 from bayesinv.operators.base import ForwardOperator, linear_kernels
+from bayesinv.operators.wave._bandpass_numba import SERIAL_TRACES
 
 __all__ = ["TraceWhitening"]
 
 
+@numba.njit(nogil=True, cache=True)
+def _lower_trace(ys, x, lb, t, nt):
+    """x[t] = L^{-1} ys[t], L banded lower (lb[n, j] = L[n, n - j]); gathers."""
+    bw = lb.shape[1] - 1
+    for n in range(nt):
+        s = ys[t, n]
+        for j in range(1, min(bw, n) + 1):
+            s -= lb[n, j] * x[t, n - j]
+        x[t, n] = s / lb[n, 0]
+
+
+@numba.njit(nogil=True, cache=True)
+def _upper_trace(xs, z, lb, t, nt):
+    """z[t] = L^{-T} xs[t] (the adjoint of :func:`_lower_trace`); gathers."""
+    bw = lb.shape[1] - 1
+    for n in range(nt - 1, -1, -1):
+        s = xs[t, n]
+        for j in range(1, min(bw, nt - 1 - n) + 1):
+            s -= lb[n + j, j] * z[t, n + j]
+        z[t, n] = s / lb[n, 0]
+
+
 @numba.njit(nogil=True, cache=True, parallel=True)
-def _solve_lower(y, lb, n_traces, nt):
-    """X = L^{-1} y per trace, L banded lower (lb[n, j] = L[n, n - j]); gathers."""
+def _solve_threads(y, lb, n_traces, nt, upper):
     ys = y.reshape((n_traces, nt))
     x = np.zeros((n_traces, nt))
-    bw = lb.shape[1] - 1
     for t in prange(n_traces):  # traces are independent
-        for n in range(nt):
-            s = ys[t, n]
-            for j in range(1, min(bw, n) + 1):
-                s -= lb[n, j] * x[t, n - j]
-            x[t, n] = s / lb[n, 0]
+        if upper:
+            _upper_trace(ys, x, lb, t, nt)
+        else:
+            _lower_trace(ys, x, lb, t, nt)
     return x.ravel()
 
 
-@numba.njit(nogil=True, cache=True, parallel=True)
+@numba.njit(nogil=True, cache=True)
+def _solve_serial(y, lb, n_traces, nt, upper):
+    ys = y.reshape((n_traces, nt))
+    x = np.zeros((n_traces, nt))
+    for t in range(n_traces):
+        if upper:
+            _upper_trace(ys, x, lb, t, nt)
+        else:
+            _lower_trace(ys, x, lb, t, nt)
+    return x.ravel()
+
+
+@numba.njit(nogil=True, cache=True)
+def _solve_lower(y, lb, n_traces, nt):
+    """X = L^{-1} y per trace (threads over traces from ``SERIAL_TRACES`` traces on)."""
+    if n_traces < SERIAL_TRACES:
+        return _solve_serial(y, lb, n_traces, nt, False)
+    return _solve_threads(y, lb, n_traces, nt, False)
+
+
+@numba.njit(nogil=True, cache=True)
 def _solve_upper(x, lb, n_traces, nt):
-    """Z = L^{-T} x per trace (the adjoint of :func:`_solve_lower`); gathers."""
-    xs = x.reshape((n_traces, nt))
-    z = np.zeros((n_traces, nt))
-    bw = lb.shape[1] - 1
-    for t in prange(n_traces):
-        for n in range(nt - 1, -1, -1):
-            s = xs[t, n]
-            for j in range(1, min(bw, nt - 1 - n) + 1):
-                s -= lb[n + j, j] * z[t, n + j]
-            z[t, n] = s / lb[n, 0]
-    return z.ravel()
+    """Z = L^{-T} x per trace (the adjoint of :func:`_solve_lower`)."""
+    if n_traces < SERIAL_TRACES:
+        return _solve_serial(x, lb, n_traces, nt, True)
+    return _solve_threads(x, lb, n_traces, nt, True)
 
 
 class TraceWhitening(ForwardOperator):
