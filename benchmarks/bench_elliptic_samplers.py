@@ -75,29 +75,51 @@ def _row(method, x, wall, fine_evals, extra=None) -> dict:
     return row
 
 
-def _nuts(problem, draws, seed):
+def _laplace_preconditioner(model, laplace):
+    """The Gauss–Newton Laplace approximation ``N(m_MAP, C)`` as NUTS's change of variables.
+
+    ``x = m_MAP + A z`` with ``A = diag(s) V diag(sqrt(w)) V^T``, ``s = sqrt(diag C)`` and
+    ``V diag(w) V^T`` the correlation matrix of ``C``: ``A A^T = C`` (all 64 directions).
+    """
+    from bayesinv.inference.preconditioning import Preconditioner, unconstrained_layout
+
+    cov = laplace.cov()
+    s = np.sqrt(np.diag(cov))
+    w, v = np.linalg.eigh(cov / np.outer(s, s))
+    return Preconditioner(
+        laplace.map, s, v, np.sqrt(np.maximum(w, 1e-12)), unconstrained_layout(model)
+    )
+
+
+def _nuts(problem, draws, seed, adaptation=None, laplace=None, tune=None):
+    """NUTS on the PyMC model; with ``laplace`` in the coordinates of that approximation."""
     import pymc as pm
 
     import bayesinv
     from bayesinv.inference import compile_model
+    from bayesinv.inference.preconditioning import precondition
     from bayesinv.ops import ForwardOp
 
+    tune = draws if tune is None else tune
     with pm.Model() as model:
         log_a = pm.Normal("log_a", 0.0, problem.prior_sd, shape=problem.grid.size)
         pm.Normal("u", ForwardOp(problem.operator)(log_a), problem.sigma, observed=problem.data)
     t0 = time.perf_counter()
+    if laplace is not None:
+        model = precondition(model, _laplace_preconditioner(model, laplace))
     compiled = compile_model(model)
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     tree = bayesinv.sample(
         compiled,
         draws=draws,
-        tune=draws,
+        tune=tune,
         chains=2,
         cores=2,
         random_seed=seed,
         progressbar=False,
         save_warmup=True,
+        adaptation=adaptation,
     )
     wall = time.perf_counter() - t0
     stats = tree["sample_stats"]
@@ -111,7 +133,8 @@ def _nuts(problem, draws, seed):
     if "warmup_sample_stats" in tree.children:  # the warm-up's gradients count too
         grads += int(tree["warmup_sample_stats"]["n_steps"].values.sum())
     extra["grad_evals_kept_only"] = int(stats["n_steps"].values.sum())
-    method = f"NUTS (bayesinv.sample, nutpie), 2x{draws}+{draws}"
+    how = f"adaptation={adaptation or 'diag'}" + (", Laplace-preconditioned" if laplace else "")
+    method = f"NUTS (bayesinv.sample, nutpie, {how}), 2x{draws}+{tune}"
     return _row(method, x, wall, grads, extra)
 
 
@@ -232,11 +255,42 @@ def full_sbc(n_sims: int) -> list[dict]:
     return rows
 
 
+def run_nuts(draws: int, tune: int, adaptation: str | None, laplace: bool) -> list[dict]:
+    """NUTS alone on the benchmark problem (one configuration); with ``laplace`` preconditioned."""
+    from bayesinv.operators.elliptic.problems import elliptic_benchmark
+
+    problem = elliptic_benchmark(SEED)
+    extra = {}
+    lap = None
+    if laplace:
+        t0 = time.perf_counter()
+        lap = _laplace(_targets(problem)[0], 1)
+        extra["laplace_s"] = round(time.perf_counter() - t0, 1)
+    row = _nuts(problem, draws, 7, adaptation=adaptation, laplace=lap, tune=tune)
+    row.pop("_summary")
+    row.update(extra)
+    return [row]
+
+
+def _arg(name, default):
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
     from run import format_table
 
-    if "--sbc" in sys.argv:
+    if "--nuts" in sys.argv:
+        # python bench_elliptic_samplers.py --nuts [--draws N] [--tune N]
+        #     [--adaptation diag|low_rank] [--laplace]
+        rows = run_nuts(
+            int(_arg("--draws", 1000)),
+            int(_arg("--tune", 1000)),
+            _arg("--adaptation", None),
+            "--laplace" in sys.argv,
+        )
+        print(format_table(rows))
+    elif "--sbc" in sys.argv:
         print(format_table(full_sbc(int(sys.argv[sys.argv.index("--sbc") + 1]))))
     else:
         print(format_table(run(quick="--quick" in sys.argv)))
