@@ -22,6 +22,13 @@ when both agree, so a max over 64 of up to ~3.2 is agreement).
 Usage: ``python benchmarks/bench_elliptic_samplers.py [--quick]`` (prints the table) or
 ``python benchmarks/run.py --only elliptic_samplers``.
 
+One configuration of NUTS alone: ``python benchmarks/bench_elliptic_samplers.py --nuts
+[--laplace] [--adaptation low_rank] [--draws N] [--tune N]`` (``--laplace``: in the
+coordinates of the fine level's Gauss–Newton Laplace approximation). Gradient-free samplers
+run to convergence on a cheaper level of the same problem (4x4 blocks, 16x16 mesh, MLDA's
+coarse level 8x8): ``python benchmarks/bench_elliptic_samplers.py --gradient-free
+[--pcn-draws N] [--lpcn-draws N] [--mlda-draws N]``. Measured tables: ``docs/samplers.md``.
+
 Full-size simulation-based calibration (not part of ``run.py``: it measures calibration, not
 speed): ``python benchmarks/bench_elliptic_samplers.py --sbc 200`` runs the SBC of
 ``tests/inference/test_mcmc_elliptic.py`` (pCN; delayed acceptance; delayed acceptance with
@@ -272,7 +279,13 @@ def run_nuts(draws: int, tune: int, adaptation: str | None, laplace: bool) -> li
     return [row]
 
 
-def run_gradient_free(pcn_draws: int, mlda_draws: int, n_blocks: int = 4, mesh: int = 16):
+def run_gradient_free(
+    pcn_draws: int,
+    mlda_draws: int,
+    lpcn_draws: int | None = None,
+    n_blocks: int = 4,
+    mesh: int = 16,
+):
     """pCN, Laplace-pCN and MLDA on a cheaper level of the benchmark, run until they converge.
 
     The benchmark's physics, data layout and noise with ``n_blocks x n_blocks`` coefficient
@@ -296,10 +309,9 @@ def run_gradient_free(pcn_draws: int, mlda_draws: int, n_blocks: int = 4, mesh: 
     rows = []
     pcn = sample_pcn(fine, draws=pcn_draws, tune=pcn_draws // 4, **run_args)
     rows.append(_gradient_free(pcn, f"pCN, 2x{pcn_draws}+{pcn_draws // 4}"))
-    lpcn = sample_pcn(fine, reference=lap, draws=pcn_draws, tune=pcn_draws // 4, **run_args)
-    rows.append(
-        _gradient_free(lpcn, f"Laplace-pCN, 2x{pcn_draws}+{pcn_draws // 4}", {"setup_s": lap_s})
-    )
+    n_l = pcn_draws if lpcn_draws is None else lpcn_draws
+    lpcn = sample_pcn(fine, reference=lap, draws=n_l, tune=n_l // 4, **run_args)
+    rows.append(_gradient_free(lpcn, f"Laplace-pCN, 2x{n_l}+{n_l // 4}", {"setup_s": lap_s}))
     tree = sample_mlda(
         [coarse, fine],
         draws=mlda_draws,
@@ -351,7 +363,12 @@ if __name__ == "__main__":
         print(format_table(rows))
     elif "--gradient-free" in sys.argv:
         # python bench_elliptic_samplers.py --gradient-free [--pcn-draws N] [--mlda-draws N]
-        rows = run_gradient_free(int(_arg("--pcn-draws", 100000)), int(_arg("--mlda-draws", 5000)))
+        # [--lpcn-draws N]
+        rows = run_gradient_free(
+            int(_arg("--pcn-draws", 100000)),
+            int(_arg("--mlda-draws", 2000)),
+            int(_arg("--lpcn-draws", 10000)),
+        )
         print(format_table(rows))
     elif "--sbc" in sys.argv:
         print(format_table(full_sbc(int(sys.argv[sys.argv.index("--sbc") + 1]))))
