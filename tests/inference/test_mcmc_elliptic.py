@@ -3,8 +3,9 @@
 - Acceptance of pCN under mesh refinement of the benchmark problem (same 8x8 coefficient
   grid, Q1 meshes 16², 32², 64²), next to random-walk Metropolis at the same step.
 - Simulation-based calibration of pCN and of two-level delayed acceptance on a small 1-D
-  elliptic model (coarse level: the same physics on a coarser mesh), with the negative
-  control: delayed acceptance with its second-stage correction dropped.
+  elliptic model (coarse level: the same physics on a coarser mesh, with the error model),
+  ranking the log-likelihood as well as the parameters, with the negative control: delayed
+  acceptance with its second-stage correction dropped, which must fail.
 """
 
 import numpy as np
