@@ -22,6 +22,13 @@ when both agree, so a max over 64 of up to ~3.2 is agreement).
 Usage: ``python benchmarks/bench_elliptic_samplers.py [--quick]`` (prints the table) or
 ``python benchmarks/run.py --only elliptic_samplers``.
 
+One configuration of NUTS alone: ``python benchmarks/bench_elliptic_samplers.py --nuts
+[--laplace] [--adaptation low_rank] [--draws N] [--tune N]`` (``--laplace``: in the
+coordinates of the fine level's Gauss–Newton Laplace approximation). Gradient-free samplers
+run to convergence on a cheaper level of the same problem (4x4 blocks, 16x16 mesh, MLDA's
+coarse level 8x8): ``python benchmarks/bench_elliptic_samplers.py --gradient-free
+[--pcn-draws N] [--lpcn-draws N] [--mlda-draws N]``. Measured tables: ``docs/samplers.md``.
+
 Full-size simulation-based calibration (not part of ``run.py``: it measures calibration, not
 speed): ``python benchmarks/bench_elliptic_samplers.py --sbc 200`` runs the SBC of
 ``tests/inference/test_mcmc_elliptic.py`` (pCN; delayed acceptance; delayed acceptance with
@@ -75,29 +82,51 @@ def _row(method, x, wall, fine_evals, extra=None) -> dict:
     return row
 
 
-def _nuts(problem, draws, seed):
+def _laplace_preconditioner(model, laplace):
+    """The Gauss–Newton Laplace approximation ``N(m_MAP, C)`` as NUTS's change of variables.
+
+    ``x = m_MAP + A z`` with ``A = diag(s) V diag(sqrt(w)) V^T``, ``s = sqrt(diag C)`` and
+    ``V diag(w) V^T`` the correlation matrix of ``C``: ``A A^T = C`` (all 64 directions).
+    """
+    from bayesinv.inference.preconditioning import Preconditioner, unconstrained_layout
+
+    cov = laplace.cov()
+    s = np.sqrt(np.diag(cov))
+    w, v = np.linalg.eigh(cov / np.outer(s, s))
+    return Preconditioner(
+        laplace.map, s, v, np.sqrt(np.maximum(w, 1e-12)), unconstrained_layout(model)
+    )
+
+
+def _nuts(problem, draws, seed, adaptation=None, laplace=None, tune=None):
+    """NUTS on the PyMC model; with ``laplace`` in the coordinates of that approximation."""
     import pymc as pm
 
     import bayesinv
     from bayesinv.inference import compile_model
+    from bayesinv.inference.preconditioning import precondition
     from bayesinv.ops import ForwardOp
 
+    tune = draws if tune is None else tune
     with pm.Model() as model:
         log_a = pm.Normal("log_a", 0.0, problem.prior_sd, shape=problem.grid.size)
         pm.Normal("u", ForwardOp(problem.operator)(log_a), problem.sigma, observed=problem.data)
     t0 = time.perf_counter()
+    if laplace is not None:
+        model = precondition(model, _laplace_preconditioner(model, laplace))
     compiled = compile_model(model)
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     tree = bayesinv.sample(
         compiled,
         draws=draws,
-        tune=draws,
+        tune=tune,
         chains=2,
         cores=2,
         random_seed=seed,
         progressbar=False,
         save_warmup=True,
+        adaptation=adaptation,
     )
     wall = time.perf_counter() - t0
     stats = tree["sample_stats"]
@@ -111,7 +140,8 @@ def _nuts(problem, draws, seed):
     if "warmup_sample_stats" in tree.children:  # the warm-up's gradients count too
         grads += int(tree["warmup_sample_stats"]["n_steps"].values.sum())
     extra["grad_evals_kept_only"] = int(stats["n_steps"].values.sum())
-    method = f"NUTS (bayesinv.sample, nutpie), 2x{draws}+{draws}"
+    how = f"adaptation={adaptation or 'diag'}" + (", Laplace-preconditioned" if laplace else "")
+    method = f"NUTS (bayesinv.sample, nutpie, {how}), 2x{draws}+{tune}"
     return _row(method, x, wall, grads, extra)
 
 
@@ -232,11 +262,115 @@ def full_sbc(n_sims: int) -> list[dict]:
     return rows
 
 
+def run_nuts(draws: int, tune: int, adaptation: str | None, laplace: bool) -> list[dict]:
+    """NUTS alone on the benchmark problem (one configuration); with ``laplace`` preconditioned."""
+    from bayesinv.operators.elliptic.problems import elliptic_benchmark
+
+    problem = elliptic_benchmark(SEED)
+    extra = {}
+    lap = None
+    if laplace:
+        t0 = time.perf_counter()
+        lap = _laplace(_targets(problem)[0], 1)
+        extra["laplace_s"] = round(time.perf_counter() - t0, 1)
+    row = _nuts(problem, draws, 7, adaptation=adaptation, laplace=lap, tune=tune)
+    row.pop("_summary")
+    row.update(extra)
+    return [row]
+
+
+def run_gradient_free(
+    pcn_draws: int,
+    mlda_draws: int,
+    lpcn_draws: int | None = None,
+    n_blocks: int = 4,
+    mesh: int = 16,
+):
+    """pCN, Laplace-pCN and MLDA on a cheaper level of the benchmark, run until they converge.
+
+    The benchmark's physics, data layout and noise with ``n_blocks x n_blocks`` coefficient
+    blocks on a ``mesh``² Q1 mesh (default 16 unknowns on 16x16); MLDA's coarse level is the
+    same physics on a ``mesh/2`` mesh with the error model. Laplace-pCN and MLDA share one
+    Gauss–Newton Laplace fit of the fine level (their reference; not counted). Rows as in
+    :func:`run`, with the standardized difference of each mean to Laplace-pCN's.
+    """
+    from bayesinv.inference.mcmc import GaussianPriorTarget, sample_mlda, sample_pcn
+    from bayesinv.operators.elliptic.problems import elliptic_benchmark
+
+    problem = elliptic_benchmark(SEED, mesh=mesh, n_blocks=n_blocks)
+    common = {"data": problem.data, "noise_sd": problem.sigma, "prior_sd": problem.prior_sd}
+    fine = GaussianPriorTarget(forward=problem.operator, name="log_a", **common)
+    coarse = GaussianPriorTarget(forward=problem.operator_on(mesh // 2), name="log_a", **common)
+    t0 = time.perf_counter()
+    lap = _laplace(fine, 1)
+    lap_s = round(time.perf_counter() - t0, 1)
+    run_args = {"chains": 2, "cores": 2, "random_seed": 7}
+    case = f"elliptic {n_blocks}x{n_blocks} blocks, Q1 {mesh}x{mesh}, 169 obs, sigma 0.05"
+    rows = []
+    pcn = sample_pcn(fine, draws=pcn_draws, tune=pcn_draws // 4, **run_args)
+    rows.append(_gradient_free(pcn, f"pCN, 2x{pcn_draws}+{pcn_draws // 4}"))
+    n_l = pcn_draws if lpcn_draws is None else lpcn_draws
+    lpcn = sample_pcn(fine, reference=lap, draws=n_l, tune=n_l // 4, **run_args)
+    rows.append(_gradient_free(lpcn, f"Laplace-pCN, 2x{n_l}+{n_l // 4}", {"setup_s": lap_s}))
+    tree = sample_mlda(
+        [coarse, fine],
+        draws=mlda_draws,
+        tune=mlda_draws // 4,
+        subchain_length=10,
+        error_model=True,
+        reference=lap,
+        **run_args,
+    )
+    acc = np.asarray(tree["sample_stats"]["acceptance_rate"].values).mean(axis=0)
+    rows.append(
+        _gradient_free(
+            tree,
+            f"MLDA coarse=mesh {mesh // 2}, J<=10, error model, Laplace-pCN base, "
+            f"2x{mlda_draws}+{mlda_draws // 4}",
+            {"fine_accept": round(float(acc[-1]), 3)},
+        )
+    )
+    ref = rows[1]["_summary"]
+    pcn_rate = rows[0]["min_ess_per_1000_fine"]
+    lpcn_rate = rows[1]["min_ess_per_1000_fine"]
+    for row in rows:
+        s = row.pop("_summary")
+        z = np.abs(s["mean"] - ref["mean"]) / np.sqrt(s["mcse"] ** 2 + ref["mcse"] ** 2)
+        row["case"] = case
+        row["max_std_mean_diff_vs_laplace_pcn"] = float(z.max()) if row is not rows[1] else 0.0
+        row["min_ess_per_fine_vs_pcn"] = row["min_ess_per_1000_fine"] / pcn_rate
+        row["min_ess_per_fine_vs_laplace_pcn"] = row["min_ess_per_1000_fine"] / lpcn_rate
+    return rows
+
+
+def _arg(name, default):
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
     from run import format_table
 
-    if "--sbc" in sys.argv:
+    if "--nuts" in sys.argv:
+        # python bench_elliptic_samplers.py --nuts [--draws N] [--tune N]
+        #     [--adaptation diag|low_rank] [--laplace]
+        rows = run_nuts(
+            int(_arg("--draws", 1000)),
+            int(_arg("--tune", 1000)),
+            _arg("--adaptation", None),
+            "--laplace" in sys.argv,
+        )
+        print(format_table(rows))
+    elif "--gradient-free" in sys.argv:
+        # python bench_elliptic_samplers.py --gradient-free [--pcn-draws N] [--mlda-draws N]
+        # [--lpcn-draws N]
+        rows = run_gradient_free(
+            int(_arg("--pcn-draws", 100000)),
+            int(_arg("--mlda-draws", 2000)),
+            int(_arg("--lpcn-draws", 10000)),
+        )
+        print(format_table(rows))
+    elif "--sbc" in sys.argv:
         print(format_table(full_sbc(int(sys.argv[sys.argv.index("--sbc") + 1]))))
     else:
         print(format_table(run(quick="--quick" in sys.argv)))

@@ -6,6 +6,11 @@ Chain ``c`` draws from its own generator, seeded by child ``c`` of the run's see
 run or in which order chains finish. Threads run truly in parallel only inside code that
 releases the GIL (numba kernels compiled with ``nogil``, BLAS, sparse solvers); a
 log-likelihood written in plain Python runs one chain at a time.
+
+BLAS is limited to one thread per call while chains run (as in ``bayesinv.sample``): the
+dense products of these samplers are small (error-model whitening, Laplace references), and
+a multi-threaded BLAS spinning next to the chain threads on a busy machine made delayed
+acceptance 20-30 times slower (measured on the elliptic benchmark, load ~12 on 2 cores).
 """
 
 from __future__ import annotations
@@ -57,12 +62,15 @@ def run_chains(run_one, chains: int, cores: int, random_seed, where: str):
     seeds = _seeds.child_seeds(random_seed, chains, where)
     rngs = [np.random.default_rng(s) for s in seeds]
     _progress.stage(f"{where} ({chains} chains)")
+    from threadpoolctl import threadpool_limits
+
     t0 = time.perf_counter()
-    if cores == 1 or chains == 1:
-        results = [run_one(c, rngs[c]) for c in range(chains)]
-    else:
-        with ThreadPoolExecutor(max_workers=cores) as pool:
-            results = list(pool.map(run_one, range(chains), rngs))
+    with threadpool_limits(limits=1, user_api="blas"):
+        if cores == 1 or chains == 1:
+            results = [run_one(c, rngs[c]) for c in range(chains)]
+        else:
+            with ThreadPoolExecutor(max_workers=cores) as pool:
+                results = list(pool.map(run_one, range(chains), rngs))
     wall = time.perf_counter() - t0
     draws = np.stack([r[0] for r in results])
     stats = {k: np.stack([r[1][k] for r in results]) for k in results[0][1]}
