@@ -79,7 +79,7 @@ def _optimised_unit(ratio: float, n: int):
     return k, w, err
 
 
-def optimised_wavenumbers(r_min: float, r_max: float, n: int):
+def optimised_wavenumbers(r_min: float, r_max: float, n, tol: float = 1e-3):
     """Wavenumbers ``k``, weights ``w`` and largest relative error, nodes optimised.
 
     Parameters
@@ -87,8 +87,11 @@ def optimised_wavenumbers(r_min: float, r_max: float, n: int):
     r_min, r_max : float
         Range of source-receiver distances the rule must integrate (``r_max`` is raised to at
         least ``2 r_min``; the rule is fitted on a range rounded up to a quarter octave).
-    n : int
-        Number of wavenumbers.
+    n : int or None
+        Number of wavenumbers; ``None``: the fewest from 4 to 15 whose error is at most
+        ``tol`` (15 if none is).
+    tol : float
+        Error target when ``n`` is ``None``.
 
     Returns
     -------
@@ -105,6 +108,12 @@ def optimised_wavenumbers(r_min: float, r_max: float, n: int):
     negative). Falls back to
     :func:`wavenumber_quadrature` if the optimised rule is not more accurate.
     """
+    if n is None:
+        for count in range(4, 16):
+            rule = optimised_wavenumbers(r_min, r_max, count)
+            if rule[2] <= tol:
+                break
+        return rule
     fixed = wavenumber_quadrature(r_min, r_max, n)
     ratio = max(r_max / r_min, 2.0)
     ratio = float(2.0 ** (np.ceil(4.0 * np.log2(ratio) - 1e-9) / 4.0))

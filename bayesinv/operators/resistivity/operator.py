@@ -60,10 +60,15 @@ class DCResistivity2p5D(ForwardOperator):
     data : {"apparent_resistivity", "resistance"}
         Output: transfer resistance ``ΔV / I`` in Ω, or apparent resistivity ``K ΔV / I``
         in Ω·m with the half-space geometric factor ``K``.
-    n_wavenumbers : int
+    n_wavenumbers : int or None
         Number of wavenumbers ``k`` in the inverse cosine transform (cost grows linearly).
-        The default 6 (optimised nodes) integrates the half-space response to about 1e-4
-        for electrode-distance ratios up to 100 and 1e-3 up to 300 (:attr:`quadrature_error`).
+        Default ``None``: the fewest (at least 4, at most 15) whose optimised rule integrates
+        the half-space response over the survey's distances to ``quadrature_tol``
+        (:attr:`quadrature_error`); measured: 5 for distance ratios up to about 100, 6 up
+        to 300.
+    quadrature_tol : float
+        Largest relative quadrature error accepted when ``n_wavenumbers`` is ``None``
+        (default 1e-3, well below the discretisation error of about 2%).
     padding : int
         Number of padding cells added on the left, right and bottom of the grid.
     padding_factor : float
@@ -285,7 +290,7 @@ class DCResistivity2p5D(ForwardOperator):
         electrodes,
         abmn,
         data: str = "apparent_resistivity",
-        n_wavenumbers: int = 6,
+        n_wavenumbers: int | None = None,
         padding: int = 5,
         padding_factor: float = 2.0,
         halfspace_correction: bool = True,
@@ -294,11 +299,14 @@ class DCResistivity2p5D(ForwardOperator):
         remote_b=None,
         remote_n=None,
         topography=None,
+        quadrature_tol: float = 1e-3,
     ):
         if not isinstance(grid, Grid2D):
             raise TypeError(f"{_NAME}: grid must be a Grid2D, got {type(grid).__name__}")
         check_choice(data, _NAME, "data", _DATA_KINDS)
-        n_wavenumbers = check_int(n_wavenumbers, _NAME, "n_wavenumbers", low=1)
+        if n_wavenumbers is not None:
+            n_wavenumbers = check_int(n_wavenumbers, _NAME, "n_wavenumbers", low=1)
+        quadrature_tol = check_float(quadrature_tol, _NAME, "quadrature_tol", low=0.0)
         padding = check_int(padding, _NAME, "padding", low=0)
         cache_size = check_int(cache_size, _NAME, "cache_size", low=1)
         refinement = check_int(refinement, _NAME, "refinement", low=1)
@@ -337,7 +345,7 @@ class DCResistivity2p5D(ForwardOperator):
         self.active[self.mesh.cell] = True
         self.n_params = int(self.active.sum())
         param = np.cumsum(self.active) - 1
-        k, w, err = optimised_wavenumbers(r_min, r_max, n_wavenumbers)
+        k, w, err = optimised_wavenumbers(r_min, r_max, n_wavenumbers, quadrature_tol)
         self.wavenumbers, self.weights, self.quadrature_error = k, w, err
         in_grid = used[used < n_e]
         x_ref = 0.5 * (elec[in_grid, 0].min() + elec[in_grid, 0].max())
