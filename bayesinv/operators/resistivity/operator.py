@@ -224,11 +224,12 @@ class DCResistivity2p5D(ForwardOperator):
     gradient from kept fields adds ``~16 n_elements n_electrodes_used`` per wavenumber.
     Measured (``benchmarks/bench_resistivity.py``, CPU time, one thread; 32x16 cells,
     16 electrodes, dipole-dipole + Wenner): the defaults before the speed work (11
-    wavenumbers, 10 padding cells x 1.3: 2,295 nodes) took about 24 ms for a compiled
-    forward + gradient, the present ones (6 optimised wavenumbers, 5 padding cells x 2:
-    1,650 nodes) about 7 ms, with the same accuracy-test results. Most of the remaining
-    nodes are the half-cell lines around electrodes on cell edges, which the accuracy at
-    the electrodes needs (without them the uncorrected two-layer error reaches 6%).
+    log-spaced wavenumbers, 10 padding cells x 1.3: 2,295 nodes) took 22.9 ms for a
+    compiled forward + gradient, the present ones (4 optimised wavenumbers, 5 padding cells
+    x 2: 1,650 nodes) 4.9 ms (1.15x the factorisations and solves; the old cell-centred
+    operator 34.6 ms), with the same accuracy-test results. Most of the remaining nodes are
+    the half-cell lines around electrodes on cell edges, which the accuracy at the
+    electrodes needs (without them the uncorrected two-layer error reaches 6%).
     See docs/ert.md.
 
     **Remote electrodes.** A remote electrode at a stated position is *placed in the mesh at
