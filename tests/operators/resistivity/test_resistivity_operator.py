@@ -400,6 +400,21 @@ def test_bad_input_raises_clear_errors(small_survey):
         DCResistivity2p5D(grid, electrodes, [0, 1, 2, 3])
     with pytest.raises(ValueError, match="DCResistivity2p5D: data must be one of"):
         DCResistivity2p5D(grid, electrodes, abmn, data="potential")
+    with pytest.raises(ValueError, match="DCResistivity2p5D: quadrature_tol"):
+        DCResistivity2p5D(grid, electrodes, abmn, quadrature_tol=-1e-3)
+    with pytest.raises(ValueError, match="DCResistivity2p5D: n_wavenumbers"):
+        DCResistivity2p5D(grid, electrodes, abmn, n_wavenumbers=0)
+
+
+def test_default_wavenumber_count_is_the_fewest_meeting_the_tolerance(small_survey):
+    """``n_wavenumbers=None``: error <= quadrature_tol, and one fewer would not meet it."""
+    grid, electrodes, abmn = small_survey
+    for tol in (1e-3, 1e-5):
+        op = DCResistivity2p5D(grid, electrodes, abmn, padding=2, quadrature_tol=tol)
+        n = op.wavenumbers.size
+        assert op.quadrature_error <= tol and 4 <= n <= 15
+        fewer = DCResistivity2p5D(grid, electrodes, abmn, n_wavenumbers=n - 1, padding=2)
+        assert n == 4 or fewer.quadrature_error > tol
 
 
 def test_extreme_model_gives_nan_not_an_exception(small_op):
