@@ -6,15 +6,23 @@ Per size (16x8, 32x16, 64x32, 128x64 cells; electrodes every 2 cells on cell edg
 - ``fs_ms``: the factorisations and multi-right-hand-side solves alone (``solve_fields``:
   assembly, one envelope Cholesky per wavenumber, all sources in one call, prange over
   wavenumbers) — the floor of one forward;
-- ``forward_ms`` / ``fwd_plus_grad_ms``: the numba kernels the compiled model calls
-  (``kernels.forward(m)``; ``kernels.forward(m)`` then ``kernels.vjp(m, dd)``, each at a
-  fresh model). The vjp kernel factorises again (kernels keep no state), so
-  ``grad_over_fs`` is about 2 + contraction cost;
+- ``forward_ms``: the numba forward kernel (``kernels.forward(m)``), ``fwd_over_fs`` its
+  ratio to ``fs_ms`` (goal <= 1.5);
+- ``state_fwd_plus_grad_ms``: what a compiled log-density-and-gradient does (``bayesinv.ops``):
+  ``kernels.forward_state(m)`` then ``kernels.vjp_state(m, state, dd)`` — one factorisation
+  per wavenumber, the gradient from the kept fields (``state_over_fs``);
+- ``fwd_plus_grad_ms``: the plain kernel pair ``kernels.forward(m)`` then
+  ``kernels.vjp(m, dd)`` (the vjp kernel factorises again, so ``grad_over_fs`` is about 2 +
+  contraction cost), used when the state would be too large (``_solve.STATE_LIMIT``);
+- ``prev_defaults_state_ms``: the same compiled pair as ``state_fwd_plus_grad_ms`` with the
+  defaults before the speed work (11 wavenumbers, 10 padding cells growing by 1.3), and
+  ``speedup_from_defaults`` the ratio of the two (same accuracy tests pass with both);
 - ``python_fwd_plus_grad_ms``: the Python API ``forward(m)`` then ``vjp(m, dd)``, whose
   per-model cache reuses the factorised fields (``python_over_fs``);
 - ``old_*``: the replaced cell-centred finite-volume operator (SciPy SuperLU per
   wavenumber, Python assembly; ``_resistivity_reference.py``) on the same survey, and the
-  speed-up of the compiled forward + gradient over the old forward + gradient.
+  speed-up of the compiled forward + gradient (``speedup_compiled``: state path; also
+  ``speedup_fwd_plus_grad``: plain pair) over the old forward + gradient (goal >= 5).
 
 Timings are CPU times of this process (``time.process_time``; everything runs in the
 calling thread: BLAS on one thread, set by ``run.py``, numba loops compiled serially), the
@@ -61,13 +69,16 @@ def _case(nx, nz, repeats, rng):
     abmn = np.vstack([dipole_dipole(n_el, n_max=6), wenner(n_el)])
     el = surface_electrodes(x)
     op = DCResistivity2p5D(grid, el, abmn)
+    prev = DCResistivity2p5D(grid, el, abmn, n_wavenumbers=11, padding=10, padding_factor=1.3)
     old = ReferenceFVResistivity(grid, el, abmn)
     k = op.numba_kernels()
+    kp = prev.numba_kernels()
     s = op._solver
     dd = rng.standard_normal(op.n_data)
     models = [np.log(0.01) + 0.5 * rng.standard_normal(grid.size) for _ in range(repeats + 1)]
     m0 = models[-1]
     k.forward(m0), k.vjp(m0, dd), op.forward(m0), op.vjp(m0, dd), old.forward(m0)  # warm-up
+    k.vjp_state(m0, k.forward_state(m0)[1], dd), kp.vjp_state(m0, kp.forward_state(m0)[1], dd)
 
     def fs(m):
         solve_fields(m, s.cell, s.B, *s._args(), s.coef, s.n_factor)
@@ -75,6 +86,10 @@ def _case(nx, nz, repeats, rng):
     def grad(m):
         k.forward(m)
         k.vjp(m, dd)
+
+    def state_grad(m, kernels=k):
+        _, state = kernels.forward_state(m)
+        kernels.vjp_state(m, state, dd)
 
     def python_grad(m):
         op._cache.clear()
@@ -89,6 +104,8 @@ def _case(nx, nz, repeats, rng):
     t_fs = _best(fs, models, repeats)
     t_fwd = _best(k.forward, models, repeats)
     t_grad = _best(grad, models, repeats)
+    t_state = _best(state_grad, models, repeats)
+    t_prev = _best(lambda m: state_grad(m, kp), models, repeats)
     t_py = _best(python_grad, models, repeats)
     t_old_fwd = _best(lambda m: (old._cache.clear(), old.forward(m)), models, repeats)
     t_old_grad = _best(old_grad, models, repeats)
@@ -100,14 +117,20 @@ def _case(nx, nz, repeats, rng):
         "n_wavenumbers": op.wavenumbers.size,
         "fs_ms": t_fs,
         "forward_ms": t_fwd,
+        "state_fwd_plus_grad_ms": t_state,
         "fwd_plus_grad_ms": t_grad,
         "fwd_over_fs": t_fwd / t_fs,
+        "state_over_fs": t_state / t_fs,
         "grad_over_fs": t_grad / t_fs,
         "python_fwd_plus_grad_ms": t_py,
         "python_over_fs": t_py / t_fs,
         "old_forward_ms": t_old_fwd,
         "old_fwd_plus_grad_ms": t_old_grad,
+        "speedup_compiled": t_old_grad / t_state,
         "speedup_fwd_plus_grad": t_old_grad / t_grad,
+        "prev_defaults_nodes": prev.mesh.n_nodes,
+        "prev_defaults_state_ms": t_prev,
+        "speedup_from_defaults": t_prev / t_state,
         "speedup_python_fwd_plus_grad": t_old_grad / t_py,
         "repeats": repeats,
     }

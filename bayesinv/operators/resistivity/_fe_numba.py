@@ -77,29 +77,32 @@ def electrode_potentials(U, nodes):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def element_gradient(U, W, b_k, sigma_e, enodes, coef):
     """``-c σ_e Σ_ab W_ab U[a, e]^T B_e U[b, e]`` per element (one wavenumber).
 
-    ``U`` holds one field per row. Gathers: each element reads its four nodes of every
-    field and of the adjoint fields ``W U``; the element loop is the inner one so each row
-    is read contiguously.
+    ``U`` holds one field per row. The fields and the adjoint fields ``W U`` are transposed
+    to node-major order first, so each element gathers its four nodes' values of all fields
+    as contiguous rows and forms ``G_pq = Σ_a U[a, n_p] (W U)[a, n_q]`` (inner loop over the
+    fields, vectorised), then ``g_e = Σ_pq B_e[p, q] G_pq``. Gathers only (each element
+    writes its own ``g[e]``).
     """
-    adj = W @ U
+    ut = np.ascontiguousarray(U.T)
+    vt = np.ascontiguousarray((W @ U).T)
+    nu = ut.shape[1]
     ne = enodes.shape[0]
-    g = np.zeros(ne)
-    for a in range(U.shape[0]):
-        u = U[a]
-        v = adj[a]
-        for e in range(ne):
-            acc = 0.0
-            for p in range(4):
-                up = u[enodes[e, p]]
-                for q in range(4):
-                    acc += b_k[e, 4 * p + q] * up * v[enodes[e, q]]
-            g[e] += acc
+    g = np.empty(ne)
     for e in range(ne):
-        g[e] *= -coef * sigma_e[e]
+        acc = 0.0
+        for p in range(4):
+            up = ut[enodes[e, p]]
+            for q in range(4):
+                vq = vt[enodes[e, q]]
+                s = 0.0
+                for a in range(nu):
+                    s += up[a] * vq[a]
+                acc += b_k[e, 4 * p + q] * s
+        g[e] = -coef * sigma_e[e] * acc
     return g
 
 

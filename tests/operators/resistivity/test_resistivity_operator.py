@@ -10,7 +10,10 @@ from scipy.special import j0, k0
 from bayesinv import Grid2D
 from bayesinv.operators import ForwardOperator
 from bayesinv.operators.resistivity._fe import element_matrices, fe_mesh
-from bayesinv.operators.resistivity._wavenumbers import wavenumber_quadrature
+from bayesinv.operators.resistivity._wavenumbers import (
+    optimised_wavenumbers,
+    wavenumber_quadrature,
+)
 from bayesinv.operators.resistivity.analytic import two_layer_potential
 from bayesinv.operators.resistivity.arrays import (
     dipole_dipole,
@@ -135,6 +138,19 @@ def test_mesh_puts_every_electrode_on_a_node():
 def test_wavenumber_rule_integrates_k0(r_min, r_max, n):
     k, w, err = wavenumber_quadrature(r_min, r_max, n)
     assert np.all(w >= 0) and err < 1e-3
+    r = np.geomspace(r_min, r_max, 37)  # not the fitting points
+    approx = (2 / np.pi) * (k0(np.outer(r, k)) @ w)
+    np.testing.assert_allclose(approx, 1.0 / r, rtol=1.5 * err)
+
+
+@pytest.mark.parametrize(
+    ("r_min", "r_max", "n"), [(1.0, 20.0, 5), (2.0, 100.0, 6), (1.0, 300.0, 7)]
+)
+def test_optimised_wavenumbers_integrate_k0_better_than_fixed_nodes(r_min, r_max, n):
+    """Moving the nodes (Xu et al. 2000) beats log-spaced nodes at the same count."""
+    k, w, err = optimised_wavenumbers(r_min, r_max, n)
+    _, _, err_fixed = wavenumber_quadrature(r_min, r_max, n)
+    assert k.size == n and np.all(w >= 0) and err < 1e-3 and err < 0.2 * err_fixed
     r = np.geomspace(r_min, r_max, 37)  # not the fitting points
     approx = (2 / np.pi) * (k0(np.outer(r, k)) @ w)
     np.testing.assert_allclose(approx, 1.0 / r, rtol=1.5 * err)
@@ -384,6 +400,21 @@ def test_bad_input_raises_clear_errors(small_survey):
         DCResistivity2p5D(grid, electrodes, [0, 1, 2, 3])
     with pytest.raises(ValueError, match="DCResistivity2p5D: data must be one of"):
         DCResistivity2p5D(grid, electrodes, abmn, data="potential")
+    with pytest.raises(ValueError, match="DCResistivity2p5D: quadrature_tol"):
+        DCResistivity2p5D(grid, electrodes, abmn, quadrature_tol=-1e-3)
+    with pytest.raises(ValueError, match="DCResistivity2p5D: n_wavenumbers"):
+        DCResistivity2p5D(grid, electrodes, abmn, n_wavenumbers=0)
+
+
+def test_default_wavenumber_count_is_the_fewest_meeting_the_tolerance(small_survey):
+    """``n_wavenumbers=None``: error <= quadrature_tol, and one fewer would not meet it."""
+    grid, electrodes, abmn = small_survey
+    for tol in (1e-3, 1e-5):
+        op = DCResistivity2p5D(grid, electrodes, abmn, padding=2, quadrature_tol=tol)
+        n = op.wavenumbers.size
+        assert op.quadrature_error <= tol and 4 <= n <= 15
+        fewer = DCResistivity2p5D(grid, electrodes, abmn, n_wavenumbers=n - 1, padding=2)
+        assert n == 4 or fewer.quadrature_error > tol
 
 
 def test_extreme_model_gives_nan_not_an_exception(small_op):
