@@ -4,41 +4,35 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+import scipy.sparse as sp
 from numba import prange
 
 from bayesinv._checks import check_positive
+from bayesinv.operators._cholesky_numba import (
+    CholeskyPattern,
+    cholesky_solve_lower,
+    cholesky_solve_upper,
+)
 from bayesinv.operators.base import ForwardOperator, linear_kernels
 
 __all__ = ["TraceWhitening"]
 
 
 @numba.njit(nogil=True, cache=True, parallel=True)
-def _solve_lower(y, lb, n_traces, nt):
-    """X = L^{-1} y per trace, L banded lower (lb[n, j] = L[n, n - j]); gathers."""
-    ys = y.reshape((n_traces, nt))
-    x = np.zeros((n_traces, nt))
-    bw = lb.shape[1] - 1
+def _solve_lower(y, first, ptr, L, n_traces, nt):
+    """X = L^{-1} y per trace (the shared envelope Cholesky's forward half-solve; gathers)."""
+    x = y.copy().reshape((n_traces, nt))
     for t in prange(n_traces):  # traces are independent
-        for n in range(nt):
-            s = ys[t, n]
-            for j in range(1, min(bw, n) + 1):
-                s -= lb[n, j] * x[t, n - j]
-            x[t, n] = s / lb[n, 0]
+        cholesky_solve_lower(first, ptr, L, x[t])
     return x.ravel()
 
 
 @numba.njit(nogil=True, cache=True, parallel=True)
-def _solve_upper(x, lb, n_traces, nt):
-    """Z = L^{-T} x per trace (the adjoint of :func:`_solve_lower`); gathers."""
-    xs = x.reshape((n_traces, nt))
-    z = np.zeros((n_traces, nt))
-    bw = lb.shape[1] - 1
+def _solve_upper(x, first, ptr, L, n_traces, nt):
+    """Z = L^{-T} x per trace (the adjoint of :func:`_solve_lower`; scatters within a trace)."""
+    z = x.copy().reshape((n_traces, nt))
     for t in prange(n_traces):
-        for n in range(nt - 1, -1, -1):
-            s = xs[t, n]
-            for j in range(1, min(bw, nt - 1 - n) + 1):
-                s -= lb[n + j, j] * z[t, n + j]
-            z[t, n] = s / lb[n, 0]
+        cholesky_solve_upper(first, ptr, L, z[t])
     return z.ravel()
 
 
@@ -78,8 +72,10 @@ class TraceWhitening(ForwardOperator):
     :math:`|H(f)|^2 / (|H(f)|^2 + ε)` — about :math:`1 - ε` in the pass band and
     :math:`|H|^2/ε` in the stop band — so the posterior of the band's information is
     exact up to a variance inflation of :math:`1 + ε` (slightly conservative).
-    ``W`` and ``W^T = L^{-T}`` are banded triangular solves (``nt * 2M`` operations per
-    trace); ``prange`` runs over traces.
+    ``L`` is the envelope Cholesky factor of the shared SPD solver
+    (``bayesinv/operators/_cholesky_numba.py``) in time order; ``W`` and ``W^T = L^{-T}``
+    are its two half-solves (``nt * 2M`` operations per trace); ``prange`` runs over
+    traces.
 
     Examples
     --------
@@ -102,14 +98,13 @@ class TraceWhitening(ForwardOperator):
         self.nugget = check_positive(nugget, where, "nugget")
         self.n_traces, self.nt = bandpass.n_traces, bandpass.nt
         self.n_params = self.n_data = self.n_traces * self.nt
-        cov = self.trace_covariance(bandpass.taps, self.nt, self.nugget)
-        lower = np.linalg.cholesky(cov)
-        bw = min(bandpass.taps.size - 1, self.nt - 1)
-        lb = np.zeros((self.nt, bw + 1))
-        for j in range(bw + 1):  # lb[n, j] = L[n, n - j]
-            lb[j:, j] = np.diagonal(lower, -j)
-        lb.flags.writeable = False
-        self._lb = lb
+        # the banded covariance of one trace, factorised by the shared envelope Cholesky in
+        # the time order (perm = identity, so that W = L^-1 is lower triangular: causal)
+        cov = _band_covariance(bandpass.taps, self.nt, self.nugget).tocoo()
+        pattern = CholeskyPattern(cov.row, cov.col, self.nt, perm=np.arange(self.nt))
+        L = pattern.factor(cov.data).L
+        L.flags.writeable = False
+        self._factor = (pattern.first, pattern.ptr, L)
 
     @staticmethod
     def trace_covariance(taps, nt, nugget=0.0) -> np.ndarray:
@@ -129,19 +124,25 @@ class TraceWhitening(ForwardOperator):
         numpy.ndarray
             ``(nt, nt)``; ``F[n, k] = taps[n - k + M]`` for ``|n - k| <= M``.
         """
-        taps = np.asarray(taps, dtype=np.float64)
-        half = (taps.size - 1) // 2
-        f = np.zeros((nt, nt))
-        for j in range(-half, half + 1):
-            f += np.eye(nt, k=-j) * taps[j + half]
-        return f @ f.T + nugget * np.eye(nt)
+        return _band_covariance(taps, int(nt), nugget).toarray()
 
     def _forward(self, m):
-        return _solve_lower(np.ascontiguousarray(m), self._lb, self.n_traces, self.nt)
+        return _solve_lower(np.ascontiguousarray(m), *self._factor, self.n_traces, self.nt)
 
     def _vjp(self, m, dd):
-        return _solve_upper(np.ascontiguousarray(dd), self._lb, self.n_traces, self.nt)
+        return _solve_upper(np.ascontiguousarray(dd), *self._factor, self.n_traces, self.nt)
 
     def _build_numba_kernels(self):
-        args = (self._lb, self.n_traces, self.nt)
+        args = (*self._factor, self.n_traces, self.nt)
         return linear_kernels(_solve_lower, _solve_upper, args)
+
+
+def _band_covariance(taps, nt, nugget):
+    """``F F^T + nugget I`` of one trace as a sparse matrix (bandwidth ``2M``)."""
+    taps = np.asarray(taps, dtype=np.float64)
+    half = (taps.size - 1) // 2
+    offsets = [j for j in range(-half, half + 1) if abs(j) < nt]
+    # F[n, n - j] = taps[j + half]: diagonal -j
+    f = sp.diags([np.full(nt - abs(j), taps[j + half]) for j in offsets],
+                 [-j for j in offsets], shape=(nt, nt), format="csr")  # fmt: skip
+    return (f @ f.T + nugget * sp.identity(nt, format="csr")).tocsr()
