@@ -2,18 +2,24 @@
 
 A pumping test on an ``n x n`` plan-view grid (one pumping well, four observation wells,
 20 observation times), graded time steps (``steps_per_level`` sets their number). Timings
-are of the numba kernels that compiled models call, each at a fresh random model:
+are of the numba kernels that compiled models call, each at a fresh random model, as the CPU
+time of the calling thread (the kernels are serial; unlike wall time this does not count the
+time other processes take on a shared machine), the best of ``repeats``:
 
 - ``forward_ms``: ``forward(m)`` (factorisations + forward march + observation);
-- ``gradient_ms``: ``vjp(m, dd)`` at a new ``m`` — the whole gradient: its own forward march
-  (states kept), then the backward adjoint sweep with the same factors. Goal: ``<= 2.5x``
-  forward;
-- ``logp_grad_over_forward``: ``(forward + vjp) / forward``, what one log-density-and-gradient
-  evaluation of a compiled PyMC model costs today (the bridge calls the forward and the vjp
-  kernels separately, so the forward march runs twice);
+- ``gradient_ms``: ``vjp(m, dd)`` at a new ``m`` — a gradient on its own: its own
+  factorisations and forward march (states kept), then the backward adjoint sweep. Goal:
+  ``<= 2.5x`` forward;
+- ``logp_grad_over_forward``: ``(forward_state + vjp_state) / forward``, what one
+  log-density-and-gradient evaluation of a compiled PyMC model costs: the forward hands its
+  factors and kept states to the gradient, which runs the backward sweep only (and marches
+  every segment but the last again when checkpointing). Goal: ``<= 1.5x``.
+  ``plain_logp_grad_over_forward`` is ``(forward + vjp) / forward``, the cost without the
+  state (before issue 19's state hand-over);
 - ``gradient_memory_mb``: bytes of the arrays the gradient keeps: states (all of them,
   ``8 (2N + 1) n``, or checkpoints and one segment) and one envelope Cholesky factor per
-  distinct step size. The last row keeps checkpoints every ``sqrt(N/2)`` steps (one more
+  distinct step size. ``handed_state_mb`` is the state handed from the forward to the gradient
+  (factors + kept states). The last row keeps checkpoints every ``sqrt(N/2)`` steps (one more
   forward march in the gradient, much less memory).
 """
 
@@ -39,16 +45,21 @@ def _operator(n, steps_per_level, checkpoint_every=None):
 
 
 def _interleaved(k, models, dd):
-    """Best forward and vjp times, measured alternately at each model (robust to load)."""
-    t_fwd, t_grad = [], []
+    """Best forward, vjp and state-path times, measured alternately at each model."""
+    t_fwd, t_grad, t_state = [], [], []
     for m in models:
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         k.forward(m)
-        t1 = time.perf_counter()
+        t1 = time.thread_time()
         k.vjp(m + 1e-3, dd)  # a new model: nothing to reuse from the forward
-        t_grad.append(time.perf_counter() - t1)
+        t2 = time.thread_time()
+        _, state = k.forward_state(m)
+        k.vjp_state(m, state, dd)
+        t3 = time.thread_time()
         t_fwd.append(t1 - t0)
-    return min(t_fwd), min(t_grad)
+        t_grad.append(t2 - t1)
+        t_state.append(t3 - t2)
+    return min(t_fwd), min(t_grad), min(t_state)
 
 
 def _state_bytes(op):
@@ -69,7 +80,8 @@ def _case(n, steps_per_level, repeats, rng, checkpointed=False):
     for _ in range(3):  # compile, and let the allocator settle (glibc's mmap threshold)
         k.forward(models[0])
         k.vjp(models[0], dd)
-    fwd, grad = _interleaved(k, models, dd)
+        k.vjp_state(models[0], k.forward_state(models[0])[1], dd)
+    fwd, grad, logp_grad = _interleaved(k, models, dd)
     L = kernels.prepare(models[0], op._data())[4]
     return {
         "benchmark": "transient",
@@ -81,11 +93,13 @@ def _case(n, steps_per_level, repeats, rng, checkpointed=False):
         "forward_ms": 1e3 * fwd,
         "gradient_ms": 1e3 * grad,
         "gradient_over_forward": grad / fwd,
-        "logp_grad_over_forward": (fwd + grad) / fwd,
+        "logp_grad_over_forward": logp_grad / fwd,
+        "plain_logp_grad_over_forward": (fwd + grad) / fwd,
         "forward_us_per_step_cell": 1e6 * fwd / (op.steps.size * op.n_cells),
         "states_mb": _state_bytes(op) / 2**20,
         "factors_mb": L.nbytes / 2**20,
         "gradient_memory_mb": (_state_bytes(op) + L.nbytes) / 2**20,
+        "handed_state_mb": 8 * op.n_state / 2**20,
         "repeats": repeats,
     }
 

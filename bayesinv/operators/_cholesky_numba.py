@@ -49,7 +49,9 @@ __all__ = [
     "cholesky_factor",
     "cholesky_logdet",
     "cholesky_solve",
+    "cholesky_solve_lower",
     "cholesky_solve_rows",
+    "cholesky_solve_upper",
 ]
 
 
@@ -297,21 +299,43 @@ def cholesky_factor(first, ptr, scatter, values, L):  # pragma: no cover - numba
 
 @numba.njit(cache=True, nogil=True)
 def _solve_permuted(first, ptr, L, y):  # pragma: no cover - numba
-    n = first.size
-    for i in range(n):  # L y = z (row-oriented: contiguous inner products)
+    cholesky_solve_lower(first, ptr, L, y)
+    cholesky_solve_upper(first, ptr, L, y)
+
+
+@numba.njit(cache=True, nogil=True)
+def cholesky_solve_lower(first, ptr, L, y):  # pragma: no cover - numba
+    """Solve ``L z = y`` in place (``y`` 1-D, in the reordered numbering: no permutation).
+
+    Row-oriented: contiguous inner products (gathers). With ``perm`` the identity this is
+    the whitening ``z = L^{-1} y`` of a vector of covariance ``A = L Lᵀ``.
+    """
+    for i in range(first.size):
         fi = first[i]
         row = ptr[i] - fi
+        # slices indexed from 0: numba then knows the index is non-negative and skips its
+        # wraparound check (measured 1.7x faster than indexing L[row + k], y[k])
+        Lrow, yrow = L[row + fi : row + i], y[fi:i]
         s = y[i]
-        for k in range(fi, i):
-            s -= L[row + k] * y[k]
+        for k in range(i - fi):
+            s -= Lrow[k] * yrow[k]
         y[i] = s / L[row + i]
-    for i in range(n - 1, -1, -1):  # Lᵀ x = y (column-oriented: contiguous updates)
+
+
+@numba.njit(cache=True, nogil=True)
+def cholesky_solve_upper(first, ptr, L, y):  # pragma: no cover - numba
+    """Solve ``Lᵀ z = y`` in place (the adjoint of :func:`cholesky_solve_lower`).
+
+    Column-oriented: contiguous updates (scatters into ``y[first[i]:i]``).
+    """
+    for i in range(first.size - 1, -1, -1):
         fi = first[i]
         row = ptr[i] - fi
         xi = y[i] / L[row + i]
         y[i] = xi
-        for k in range(fi, i):
-            y[k] -= L[row + k] * xi
+        Lrow, yrow = L[row + fi : row + i], y[fi:i]  # as in cholesky_solve_lower
+        for k in range(i - fi):
+            yrow[k] -= Lrow[k] * xi
 
 
 @numba.njit(cache=True, nogil=True)

@@ -8,6 +8,8 @@ from bayesinv.operators._cholesky_numba import (
     CholeskyPattern,
     cholesky_factor,
     cholesky_solve,
+    cholesky_solve_lower,
+    cholesky_solve_upper,
 )
 
 
@@ -131,3 +133,22 @@ def test_a_given_ordering_is_used_and_checked():
     np.testing.assert_allclose(pattern.factor(vals).solve(b), np.linalg.solve(A, b), rtol=1e-9)
     with pytest.raises(ValueError, match=r"perm must be a permutation of range\(30\)"):
         CholeskyPattern(rows, cols, n, perm=np.zeros(n, dtype=int))
+
+
+def test_half_solves_apply_the_inverse_factor_and_its_transpose():
+    rng = np.random.default_rng(9)
+    rows, cols, vals, n = grid_laplacian(5, 4, rng)
+    pattern = CholeskyPattern(rows, cols, n, perm=np.arange(n))  # the given numbering
+    L = np.empty(pattern.size)
+    assert cholesky_factor(pattern.first, pattern.ptr, pattern.scatter, vals, L)
+    A = sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).toarray()
+    dense = np.linalg.cholesky(A)  # the unique factor with a positive diagonal
+    b = rng.standard_normal(n)
+    lo, up = b.copy(), b.copy()
+    cholesky_solve_lower(pattern.first, pattern.ptr, L, lo)
+    cholesky_solve_upper(pattern.first, pattern.ptr, L, up)
+    np.testing.assert_allclose(dense @ lo, b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dense.T @ up, b, rtol=1e-12, atol=1e-12)
+    both = lo.copy()
+    cholesky_solve_upper(pattern.first, pattern.ptr, L, both)  # L^-T L^-1 = A^-1
+    np.testing.assert_allclose(A @ both, b, rtol=1e-10, atol=1e-12)

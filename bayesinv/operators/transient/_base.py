@@ -17,6 +17,8 @@ from bayesinv.operators.transient.schedule import PumpingSchedule, graded_steps
 _DATA_KINDS = ("drawdown", "head")
 #: the gradient keeps every state below this size, and checkpoints above it
 STATE_MEMORY_BYTES = 64 * 2**20
+#: the compiled forward hands its state (factors + kept states) to the gradient up to this size
+FORWARD_STATE_BYTES = 128 * 2**20
 
 
 def check_inside(mesh: Mesh, points: np.ndarray, where: str, name: str) -> None:
@@ -287,11 +289,25 @@ class TransientBase(ForwardOperator):
     def _build_numba_kernels(self) -> NumbaKernels:
         return build_kernels(self)
 
+    @property
+    def forward_state_size(self) -> int:
+        """Floats of the state the forward hands to the gradient (factors + kept states)."""
+        layout = kk.state_layout(
+            self.n_cells, self.steps.size, self.checkpoint_every, self.step_sizes.size,
+            int(self._pattern.arrays[2][-1]),
+        )  # fmt: skip
+        return int(layout[3])
+
 
 def build_kernels(op: TransientBase) -> NumbaKernels:
-    """Njit closures of forward, jvp and vjp over the operator's constant data tuple."""
+    """Njit closures of forward, jvp and vjp over the operator's constant data tuple.
+
+    With ``forward_state``/``vjp_state`` (the forward's factors and kept states handed to
+    the gradient) when that state takes at most :data:`FORWARD_STATE_BYTES`.
+    """
     data = op._data()
     fwd, jvp_k, vjp_k = kk.forward_kernel, kk.jvp_kernel, kk.vjp_kernel
+    fs_k, vs_k = kk.forward_state_kernel, kk.vjp_state_kernel
 
     @numba.njit(nogil=True)
     def forward(m):
@@ -305,4 +321,17 @@ def build_kernels(op: TransientBase) -> NumbaKernels:
     def vjp(m, dd):
         return vjp_k(m, dd, data)
 
-    return NumbaKernels(forward, jvp, vjp)
+    size = op.forward_state_size
+    if 8 * size > FORWARD_STATE_BYTES:
+        return NumbaKernels(forward, jvp, vjp)
+    op._n_state = size
+
+    @numba.njit(nogil=True)
+    def forward_state(m):
+        return fs_k(m, data)
+
+    @numba.njit(nogil=True)
+    def vjp_state(m, state, dd):
+        return vs_k(m, state, dd, data)
+
+    return NumbaKernels(forward, jvp, vjp, forward_state, vjp_state)

@@ -76,9 +76,15 @@ def apply_stiffness(T, face_a, face_b, x, out, scale):
 @numba.njit(cache=True, nogil=True)
 def factor_levels(T, mass, dts, face_a, face_b, chol):
     """Factors of ``B = M + c A`` for each distinct step size; ``ok`` False on failure."""
+    L = np.zeros((dts.size, chol[2][-1]))
+    return factor_levels_into(T, mass, dts, face_a, face_b, chol, L), L
+
+
+@numba.njit(cache=True, nogil=True)
+def factor_levels_into(T, mass, dts, face_a, face_b, chol, L):
+    """Write the factors of ``B = M + c A`` into the rows of ``L``; ``False`` on failure."""
     _, first, ptr, scatter = chol
     n, nf = mass.size, T.size
-    L = np.zeros((dts.size, ptr[-1]))
     values = np.empty(n + 2 * nf)
     for k in range(dts.size):
         c = C_STEP * dts[k]
@@ -89,19 +95,27 @@ def factor_levels(T, mass, dts, face_a, face_b, chol):
             values[n + f] = -c * T[f]
             values[n + nf + f] = -c * T[f]
         if not cholesky_factor(first, ptr, scatter, values, L[k]):
-            return False, L
-    return True, L
+            return False
+    return True
 
 
 # --- forward march ----------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True)
 def march_segment(h_start, s0, s1, L, level, dts, interval, forcing, T, mass, faces, chol):
     """States ``H`` at nodes ``s0..s1`` and stage values ``Y`` of steps ``s0..s1-1``."""
-    face_a, face_b = faces
-    perm, first, ptr, _ = chol
     n = h_start.size
     H = np.empty((s1 - s0 + 1, n))
     Y = np.empty((s1 - s0, n))
+    march_into(h_start, s0, s1, L, level, dts, interval, forcing, T, mass, faces, chol, H, Y)
+    return H, Y
+
+
+@numba.njit(cache=True, nogil=True)
+def march_into(h_start, s0, s1, L, level, dts, interval, forcing, T, mass, faces, chol, H, Y):
+    """:func:`march_segment` writing into given ``H``, ``Y`` (at least ``s1 - s0 + 1`` rows)."""
+    face_a, face_b = faces
+    perm, first, ptr, _ = chol
+    n = h_start.size
     H[0] = h_start
     rhs = np.empty(n)
     for s in range(s0, s1):
@@ -118,7 +132,6 @@ def march_segment(h_start, s0, s1, L, level, dts, interval, forcing, T, mass, fa
             rhs[i] = mass[i] * (ALPHA * Y[j, i] - BETA * h[i]) + c * f[i]
         cholesky_solve(perm, first, ptr, L[level[s]], rhs)
         H[j + 1] = rhs
-    return H, Y
 
 
 @numba.njit(cache=True, nogil=True)

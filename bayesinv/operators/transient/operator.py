@@ -133,6 +133,14 @@ class TransientDiffusion2D(TransientBase):
     segments of :math:`C` steps, smallest at :math:`C ≈ \sqrt{N/2}`). ``forward`` and ``jvp``
     keep one segment at a time. Add one Cholesky factor per distinct step size.
 
+    **Compiled gradient.** In a compiled log density the forward hands the gradient its
+    state (``forward_state``/``vjp_state``, see :class:`~bayesinv.operators.NumbaKernels`):
+    the factors of every step size, the checkpoints and the states of the last segment (all
+    the states with one segment), :attr:`forward_state_size` floats, when they take at most
+    128 MB (``_base.FORWARD_STATE_BYTES``; otherwise the gradient factorises and marches
+    again). The gradient is then the backward sweep alone (plus one march of every segment
+    but the last when checkpointing).
+
     **Failures.** If :math:`e^m` over- or underflows, a transmissibility is not positive and
     finite, or a factorisation fails, ``forward``, ``jvp`` and ``vjp`` return NaN (a sampler
     rejects the proposal). Non-positive ``storage``, K or S given to :meth:`parameters`,

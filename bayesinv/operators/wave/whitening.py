@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+import scipy.sparse as sp
 from numba import prange
 
 from bayesinv._checks import check_positive
+from bayesinv.operators._cholesky_numba import (
+    CholeskyPattern,
+    cholesky_solve_lower,
+    cholesky_solve_upper,
+)
 from bayesinv.operators.base import ForwardOperator, linear_kernels
 from bayesinv.operators.wave._bandpass_numba import SERIAL_TRACES
 
@@ -14,65 +20,44 @@ __all__ = ["TraceWhitening"]
 
 
 @numba.njit(nogil=True, cache=True)
-def _lower_trace(ys, x, lb, t, nt):
-    """x[t] = L^{-1} ys[t], L banded lower (lb[n, j] = L[n, n - j]); gathers."""
-    bw = lb.shape[1] - 1
-    for n in range(nt):
-        s = ys[t, n]
-        for j in range(1, min(bw, n) + 1):
-            s -= lb[n, j] * x[t, n - j]
-        x[t, n] = s / lb[n, 0]
-
-
-@numba.njit(nogil=True, cache=True)
-def _upper_trace(xs, z, lb, t, nt):
-    """z[t] = L^{-T} xs[t] (the adjoint of :func:`_lower_trace`); gathers."""
-    bw = lb.shape[1] - 1
-    for n in range(nt - 1, -1, -1):
-        s = xs[t, n]
-        for j in range(1, min(bw, nt - 1 - n) + 1):
-            s -= lb[n + j, j] * z[t, n + j]
-        z[t, n] = s / lb[n, 0]
+def _half_solve(x, first, ptr, L, t, upper):
+    """Trace ``t`` of ``x`` overwritten by L^{-T} x[t] (``upper``) or L^{-1} x[t]."""
+    if upper:
+        cholesky_solve_upper(first, ptr, L, x[t])  # scatters within the trace
+    else:
+        cholesky_solve_lower(first, ptr, L, x[t])  # gathers
 
 
 @numba.njit(nogil=True, cache=True, parallel=True)
-def _solve_threads(y, lb, n_traces, nt, upper):
-    ys = y.reshape((n_traces, nt))
-    x = np.zeros((n_traces, nt))
+def _solve_threads(y, first, ptr, L, n_traces, nt, upper):
+    x = y.copy().reshape((n_traces, nt))
     for t in prange(n_traces):  # traces are independent
-        if upper:
-            _upper_trace(ys, x, lb, t, nt)
-        else:
-            _lower_trace(ys, x, lb, t, nt)
+        _half_solve(x, first, ptr, L, t, upper)
     return x.ravel()
 
 
 @numba.njit(nogil=True, cache=True)
-def _solve_serial(y, lb, n_traces, nt, upper):
-    ys = y.reshape((n_traces, nt))
-    x = np.zeros((n_traces, nt))
+def _solve_serial(y, first, ptr, L, n_traces, nt, upper):
+    x = y.copy().reshape((n_traces, nt))
     for t in range(n_traces):
-        if upper:
-            _upper_trace(ys, x, lb, t, nt)
-        else:
-            _lower_trace(ys, x, lb, t, nt)
+        _half_solve(x, first, ptr, L, t, upper)
     return x.ravel()
 
 
 @numba.njit(nogil=True, cache=True)
-def _solve_lower(y, lb, n_traces, nt):
-    """X = L^{-1} y per trace (threads over traces from ``SERIAL_TRACES`` traces on)."""
+def _solve_lower(y, first, ptr, L, n_traces, nt):
+    """X = L^{-1} y per trace (shared Cholesky half-solve; threads from ``SERIAL_TRACES`` on)."""
     if n_traces < SERIAL_TRACES:
-        return _solve_serial(y, lb, n_traces, nt, False)
-    return _solve_threads(y, lb, n_traces, nt, False)
+        return _solve_serial(y, first, ptr, L, n_traces, nt, False)
+    return _solve_threads(y, first, ptr, L, n_traces, nt, False)
 
 
 @numba.njit(nogil=True, cache=True)
-def _solve_upper(x, lb, n_traces, nt):
+def _solve_upper(x, first, ptr, L, n_traces, nt):
     """Z = L^{-T} x per trace (the adjoint of :func:`_solve_lower`)."""
     if n_traces < SERIAL_TRACES:
-        return _solve_serial(x, lb, n_traces, nt, True)
-    return _solve_threads(x, lb, n_traces, nt, True)
+        return _solve_serial(x, first, ptr, L, n_traces, nt, True)
+    return _solve_threads(x, first, ptr, L, n_traces, nt, True)
 
 
 class TraceWhitening(ForwardOperator):
@@ -111,8 +96,10 @@ class TraceWhitening(ForwardOperator):
     :math:`|H(f)|^2 / (|H(f)|^2 + ε)` — about :math:`1 - ε` in the pass band and
     :math:`|H|^2/ε` in the stop band — so the posterior of the band's information is
     exact up to a variance inflation of :math:`1 + ε` (slightly conservative).
-    ``W`` and ``W^T = L^{-T}`` are banded triangular solves (``nt * 2M`` operations per
-    trace); ``prange`` runs over traces.
+    ``L`` is the envelope Cholesky factor of the shared SPD solver
+    (``bayesinv/operators/_cholesky_numba.py``) in time order; ``W`` and ``W^T = L^{-T}``
+    are its two half-solves (``nt * 2M`` operations per trace); ``prange`` runs over
+    traces.
 
     Examples
     --------
@@ -135,14 +122,13 @@ class TraceWhitening(ForwardOperator):
         self.nugget = check_positive(nugget, where, "nugget")
         self.n_traces, self.nt = bandpass.n_traces, bandpass.nt
         self.n_params = self.n_data = self.n_traces * self.nt
-        cov = self.trace_covariance(bandpass.taps, self.nt, self.nugget)
-        lower = np.linalg.cholesky(cov)
-        bw = min(bandpass.taps.size - 1, self.nt - 1)
-        lb = np.zeros((self.nt, bw + 1))
-        for j in range(bw + 1):  # lb[n, j] = L[n, n - j]
-            lb[j:, j] = np.diagonal(lower, -j)
-        lb.flags.writeable = False
-        self._lb = lb
+        # the banded covariance of one trace, factorised by the shared envelope Cholesky in
+        # the time order (perm = identity, so that W = L^-1 is lower triangular: causal)
+        cov = _band_covariance(bandpass.taps, self.nt, self.nugget).tocoo()
+        pattern = CholeskyPattern(cov.row, cov.col, self.nt, perm=np.arange(self.nt))
+        L = pattern.factor(cov.data).L
+        L.flags.writeable = False
+        self._factor = (pattern.first, pattern.ptr, L)
 
     @staticmethod
     def trace_covariance(taps, nt, nugget=0.0) -> np.ndarray:
@@ -162,19 +148,25 @@ class TraceWhitening(ForwardOperator):
         numpy.ndarray
             ``(nt, nt)``; ``F[n, k] = taps[n - k + M]`` for ``|n - k| <= M``.
         """
-        taps = np.asarray(taps, dtype=np.float64)
-        half = (taps.size - 1) // 2
-        f = np.zeros((nt, nt))
-        for j in range(-half, half + 1):
-            f += np.eye(nt, k=-j) * taps[j + half]
-        return f @ f.T + nugget * np.eye(nt)
+        return _band_covariance(taps, int(nt), nugget).toarray()
 
     def _forward(self, m):
-        return _solve_lower(np.ascontiguousarray(m), self._lb, self.n_traces, self.nt)
+        return _solve_lower(np.ascontiguousarray(m), *self._factor, self.n_traces, self.nt)
 
     def _vjp(self, m, dd):
-        return _solve_upper(np.ascontiguousarray(dd), self._lb, self.n_traces, self.nt)
+        return _solve_upper(np.ascontiguousarray(dd), *self._factor, self.n_traces, self.nt)
 
     def _build_numba_kernels(self):
-        args = (self._lb, self.n_traces, self.nt)
+        args = (*self._factor, self.n_traces, self.nt)
         return linear_kernels(_solve_lower, _solve_upper, args)
+
+
+def _band_covariance(taps, nt, nugget):
+    """``F F^T + nugget I`` of one trace as a sparse matrix (bandwidth ``2M``)."""
+    taps = np.asarray(taps, dtype=np.float64)
+    half = (taps.size - 1) // 2
+    offsets = [j for j in range(-half, half + 1) if abs(j) < nt]
+    # F[n, n - j] = taps[j + half]: diagonal -j
+    f = sp.diags([np.full(nt - abs(j), taps[j + half]) for j in offsets],
+                 [-j for j in offsets], shape=(nt, nt), format="csr")  # fmt: skip
+    return (f @ f.T + nugget * sp.identity(nt, format="csr")).tocsr()
