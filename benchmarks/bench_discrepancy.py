@@ -7,8 +7,12 @@ Sampling rows (issue 20): a 2-D gravity line with an unmodelled regional trend (
 station spacing, learned η and ℓ) and case study 03's model, sampled with nutpie without a
 discrepancy, with the 0.2 discrepancy ("before": half-normal η, log-normal ℓ, and the
 tutorial's HSGP recipe) and with the current one ("after": inverse-gamma priors from the
-survey geometry and the noise level, GP integrated out). Wall time is reported as a ratio
-to the no-discrepancy model sampled in the same run.
+survey geometry and the noise level, GP integrated out), and the marginalized model
+(``JointInversion.build(marginalize=True)``: field and GP integrated out, NUTS on η and ℓ
+only, then the field and δ drawn from their exact conditionals by ``recover_marginals``; its
+wall time includes the recovery). Wall time (build, compile, sample) is reported as a ratio
+to the no-discrepancy model sampled in the same run. ``python bench_discrepancy.py --only
+marginalized after`` runs a subset of the variants.
 """
 
 from __future__ import annotations
@@ -86,7 +90,8 @@ def gravity_line(n_stations: int, seed: int = 1):
     return grid, op, receivers, data
 
 
-def line_model(n_stations: int, disc):
+def line_inversion(n_stations: int, disc) -> JointInversion:
+    """The gravity line's joint inversion (Matérn field prior, known noise, ``disc``)."""
     grid, op, receivers, data = gravity_line(n_stations)
     inv = JointInversion().add_field(
         "density", grid, MaternPrior(200.0**2, 100.0, 1.5, coarsening=2)
@@ -94,10 +99,14 @@ def line_model(n_stations: int, disc):
     inv.add_modality(
         Modality("gravity", op, data, KnownNoise(NOISE), coords=receivers, discrepancy=disc)
     )
-    return inv.build()
+    return inv
 
 
-def study03_model(disc, quick: bool):
+def line_model(n_stations: int, disc):
+    return line_inversion(n_stations, disc).build()
+
+
+def study03_model(disc, quick: bool, build: bool = True):
     """Case study 03's model at its quick (or full) size, with the given discrepancy."""
     import importlib.util
     import tomllib
@@ -110,13 +119,14 @@ def study03_model(disc, quick: bool):
     raw = tomllib.loads((folder / "config.toml").read_text())
     config = raw["common"] | raw["quick" if quick else "full"]
     grid, survey, regional = study._survey(config)
-    return study._model(grid, survey, survey.data + regional, config, disc or False)
+    return study._model(grid, survey, survey.data + regional, config, disc or False, build=build)
 
 
 #: nutpie's low-rank mass-matrix adaptation (learns the GP/field correlations)
 LOW_RANK = {"nuts": {"adaptation": "low_rank"}}
 
-#: the variants compared: label -> (Discrepancy or None, extra sample() arguments)
+#: the variants compared: label -> (Discrepancy or None, extra sample() arguments); a label
+#: starting with "marginalized" samples ``build(marginalize=True)`` and times the recovery too
 VARIANTS = {
     "no GP": (None, {}),
     "before: exact, 0.2 priors": (Discrepancy("matern52", priors="legacy"), {}),
@@ -127,19 +137,24 @@ VARIANTS = {
     "after: geometry priors": (Discrepancy("matern52"), {}),
     "after: geometry priors + low-rank adaptation": (Discrepancy("matern52"), LOW_RANK),
     "no GP + low-rank adaptation": (None, LOW_RANK),
+    "marginalized: field and GP integrated out": (Discrepancy("matern52"), {}),
 }
 
 
-def _sample_row(label: str, model, draws: int, seed: int, **kwargs) -> dict:
+def _sample_row(label: str, inv, draws: int, seed: int, **kwargs) -> dict:
     import arviz as az
 
     from bayesinv.diagnostics import convergence_report
     from bayesinv.inference import sample
 
+    marginal = label.startswith("marginalized")
     t0 = time.perf_counter()
+    model = inv.build(marginalize=marginal)
     tree = sample(
         model, draws=draws, tune=draws, chains=4, random_seed=seed, progressbar=False, **kwargs
     )
+    if marginal:  # the field and δ drawn from their exact conditionals, timed too
+        tree = inv.recover_marginals(tree, random_seed=seed)
     wall = time.perf_counter() - t0
     conv = convergence_report(tree)
     row = {
@@ -157,28 +172,27 @@ def _sample_row(label: str, model, draws: int, seed: int, **kwargs) -> dict:
     return row
 
 
-def sampling_rows(quick: bool) -> list[dict]:
+def sampling_rows(quick: bool, only: tuple = ()) -> list[dict]:
+    """Sampling before/after table; wall time (build, compile, sample, recover) vs no GP.
+
+    ``only``: label prefixes of the variants to run (the first, "no GP", always runs).
+    """
     draws = 500 if quick else 1000
     problems = [
-        ("gravity line, 33 stations", lambda d: line_model(33, d)),
-        ("case study 03 (quick size)", lambda d: study03_model(d, quick=True)),
+        ("gravity line, 33 stations", lambda d: line_inversion(33, d)),
+        ("case study 03 (quick size)", lambda d: study03_model(d, quick=True, build=False)),
     ]
     if not quick:
-        problems.append(("gravity line, 80 stations", lambda d: line_model(80, d)))
+        problems.append(("gravity line, 80 stations", lambda d: line_inversion(80, d)))
     rows = []
-    for problem, build in problems:
+    for problem, inversion in problems:
         base = None
         for label, (disc, kwargs) in VARIANTS.items():
+            if only and label != "no GP" and not label.startswith(tuple(only)):
+                continue
             row = {"benchmark": "Discrepancy sampling", "case": problem}
-            row |= _sample_row(label, build(disc), draws, seed=3, **kwargs)
+            row |= _sample_row(label, inversion(disc), draws, seed=3, **kwargs)
             base = base or row["wall_s"]
-            row["wall_vs_no_gp"] = round(row["wall_s"] / base, 2)
-            rows.append(row)
-        if problem.startswith("gravity line"):
-            n = int(problem.split(", ")[1].split()[0])
-            label = "prototype: field and GP integrated out (linear physics)"
-            row = {"benchmark": "Discrepancy sampling", "case": problem}
-            row |= _sample_row(label, collapsed_line_model(n), draws, seed=3)
             row["wall_vs_no_gp"] = round(row["wall_s"] / base, 2)
             rows.append(row)
     return rows
@@ -186,40 +200,6 @@ def sampling_rows(quick: bool) -> list[dict]:
 
 def run(quick: bool = False) -> list[dict]:
     return cost_rows(quick) + sampling_rows(quick)
-
-
-def collapsed_line_model(n_stations: int):
-    """Prototype (not in the library yet): the field integrated out with the GP.
-
-    For linear physics and a Gaussian field prior, ``m = m̄ + B z``, the field can be
-    integrated out as well: ``d - G m̄ ~ N(0, Σ + K(η, ℓ) + (GB)(GB)ᵀ)``, so NUTS samples η and
-    ℓ only and ``z | η, ℓ, d`` is drawn exactly afterwards. This removes the funnel between
-    η and the field (their conditional width changes with η) that remains when only the GP is
-    integrated out. Same data, field prior and hyperpriors as :func:`line_model`.
-    """
-    import pymc as pm
-    import pytensor
-
-    from bayesinv.model.discrepancy._priors import geometry_ranges, invgamma_from_tails
-
-    _, op, receivers, data = gravity_line(n_stations)
-    base = line_model(n_stations, None)
-    raw = base["density_raw"]
-    field = pytensor.function([raw], base["density"].flatten())
-    p = int(base.initial_point()["density_raw"].size)
-    mean = field(np.zeros(p))
-    b = np.stack([field(e) - mean for e in np.eye(p)], axis=1)
-    a = np.stack([op.forward(col) for col in b.T], axis=1)  # G B, (n, p)
-    x = receivers[:, :1]
-    eta_ab = invgamma_from_tails(NOISE, 2 * float(np.std(data)))
-    ell_ab = invgamma_from_tails(*geometry_ranges(x))
-    with pm.Model() as model:
-        eta = pm.InverseGamma("gravity_discrepancy_amplitude", *eta_ab)
-        ell = pm.InverseGamma("gravity_discrepancy_lengthscale", *ell_ab)
-        k = eta**2 * pm.gp.cov.Matern52(1, ls=ell)(x)
-        cov = k + NOISE**2 * np.eye(n_stations) + a @ a.T
-        pm.MvNormal("gravity", mu=op.forward(mean), cov=cov, observed=data)
-    return model
 
 
 def coregional_replicate(seed: int, n: int = 15, amp: float = 0.3, ell: float = 30.0):
@@ -317,5 +297,6 @@ if __name__ == "__main__":  # the sampling table alone: python benchmarks/bench_
     if "--coregional-study" in sys.argv:
         n_rep = int(sys.argv[sys.argv.index("--coregional-study") + 1])
         print(format_table(coregional_study(n_rep)), flush=True)
-    else:
-        print(format_table(sampling_rows("--full" not in sys.argv)), flush=True)
+    else:  # --only "marginalized" "after" ...: a subset of the variants
+        only = sys.argv[sys.argv.index("--only") + 1 :] if "--only" in sys.argv else ()
+        print(format_table(sampling_rows("--full" not in sys.argv, tuple(only))), flush=True)

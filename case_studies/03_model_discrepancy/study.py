@@ -53,7 +53,7 @@ def _survey(config: dict):
     return grid, survey, regional
 
 
-def _model(grid, survey, data, config, discrepancy):
+def _model(grid, survey, data, config, discrepancy, build: bool = True):
     """Build the study's model.
 
     ``discrepancy`` is True/False (the study's GP or none) or a
@@ -82,7 +82,7 @@ def _model(grid, survey, data, config, discrepancy):
             discrepancy=discrepancy,
         )
     )
-    return inv.build()
+    return inv.build() if build else inv
 
 
 def _discrepancy(config: dict):

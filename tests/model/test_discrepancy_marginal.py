@@ -207,3 +207,20 @@ def test_coupling_is_refused():
 def test_marginalize_must_be_bool():
     with pytest.raises(TypeError, match="marginalize must be True or False"):
         _inv().build(marginalize="yes")
+
+
+def test_report_shows_discrepancy_band(problem, recovered, tmp_path):
+    # δ's band against station position: mean at the closed-form posterior mean of δ
+    from bayesinv.diagnostics.discrepancy import discrepancy_bands
+    from bayesinv.diagnostics.report import _checks
+
+    mean, cov = closed_form(*problem[1])
+    band = discrepancy_bands(recovered)
+    assert list(band) == ["a"]
+    n = recovered["posterior"].sizes["draw"] * recovered["posterior"].sizes["chain"]
+    se = np.sqrt(np.diag(cov)[4:] / n)
+    assert np.all(np.abs(band["a"].mean - mean[4:]) < 5 * se)
+    assert np.all(band["a"].bands[0.9][0] < band["a"].bands[0.5][0])
+    *_, figures = _checks(recovered, tmp_path, {}, {}, {}, {}, None)  # the report's figures
+    assert figures["ppc"] == ["discrepancy_a.png"]
+    assert (tmp_path / "discrepancy_a.png").stat().st_size > 0
