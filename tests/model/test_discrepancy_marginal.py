@@ -224,3 +224,25 @@ def test_report_shows_discrepancy_band(problem, recovered, tmp_path):
     *_, figures = _checks(recovered, tmp_path, {}, {}, {}, {}, None)  # the report's figures
     assert figures["ppc"] == ["discrepancy_a.png"]
     assert (tmp_path / "discrepancy_a.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_coverage_study_small(monkeypatch):
+    # two replicates of the benchmark's coverage study (a regional trend the physics lacks,
+    # drawn from REGIONAL_SD): the GP covers the truth, no GP (negative control) does not.
+    # 50 replicates: `python benchmarks/bench_discrepancy.py --coverage 50`
+    import importlib.util
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "benchmarks"
+    monkeypatch.syspath_prepend(str(folder))
+    spec = importlib.util.spec_from_file_location(
+        "bench_discrepancy", folder / "bench_discrepancy.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    seeds, kw = (101, 102), {"n_grid": 12, "n_draws": 150}
+    gp = [bench.coverage_replicate(s, bench.COVERAGE_VARIANTS["GP"], **kw) for s in seeds]
+    plain = [bench.coverage_replicate(s, None, **kw) for s in seeds]
+    assert np.mean(gp) >= 0.8, gp
+    assert np.mean(plain) <= 0.7, plain
