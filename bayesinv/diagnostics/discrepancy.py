@@ -5,7 +5,8 @@ HSGP path samples it, and :meth:`~bayesinv.model.JointInversion.recover_marginal
 for a marginalised model) gets its posterior mean and central bands against station
 position, :math:`\bar δ_i = \frac{1}{S}\sum_s δ_i^{(s)}` and the 5/25/75/95% quantiles over
 draws :math:`s`. The position is the one the posterior predictive check plots
-(:func:`~bayesinv.diagnostics.ppc.posterior_predictive_check`).
+(:func:`~bayesinv.diagnostics.ppc.posterior_predictive_check`), or else the first varying
+column of the modality's coordinates ``{name}_coords`` (constant data: receiver ``(x, z)``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,20 @@ class DiscrepancyBand:
     x_label: str
     mean: np.ndarray
     bands: dict
+
+
+def _station_position(idata, name, x, label):
+    """First varying column of the modality's ``{name}_coords`` (constant data), if any."""
+    key = f"{name}_coords"
+    if "constant_data" not in idata.children or key not in idata["constant_data"].data_vars:
+        return x, label
+    coords = np.asarray(idata["constant_data"][key].values, dtype=float)
+    if coords.ndim != 2 or coords.shape[0] != x.size:
+        return x, label
+    for j, axis in enumerate("xz"[: coords.shape[1]] if coords.shape[1] <= 2 else []):
+        if np.ptp(coords[:, j]) > 0:
+            return coords[:, j], f"station {axis} (m)"
+    return x, label
 
 
 def discrepancy_bands(idata) -> dict[str, DiscrepancyBand]:
@@ -80,6 +95,8 @@ def discrepancy_bands(idata) -> dict[str, DiscrepancyBand]:
         draws = draws.reshape(-1, obs.size)
         q = np.quantile(draws, [0.05, 0.25, 0.75, 0.95], axis=0)
         x, label, _ = _plot_coordinate(obs, obs.size)
+        if label == "datum index" or label == obs.dims[0]:
+            x, label = _station_position(idata, name, x, label)
         out[name] = DiscrepancyBand(
             name, x, label, draws.mean(axis=0), {0.5: (q[1], q[2]), 0.9: (q[0], q[3])}
         )

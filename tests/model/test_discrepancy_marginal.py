@@ -217,6 +217,7 @@ def test_report_shows_discrepancy_band(problem, recovered, tmp_path):
     mean, cov = closed_form(*problem[1])
     band = discrepancy_bands(recovered)
     assert list(band) == ["a"]
+    np.testing.assert_allclose(band["a"].x, problem[1][2])  # station position, not the index
     n = recovered["posterior"].sizes["draw"] * recovered["posterior"].sizes["chain"]
     se = np.sqrt(np.diag(cov)[4:] / n)
     assert np.all(np.abs(band["a"].mean - mean[4:]) < 5 * se)
