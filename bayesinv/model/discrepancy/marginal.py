@@ -137,7 +137,8 @@ def field_map(field) -> FieldMap:
     mean = at(np.zeros(p))
     basis = np.stack([at(e) - mean for e in np.eye(p)], axis=1)
     probe = 3.0 * np.sin(np.arange(1.0, p + 1.0))  # deterministic probe of affinity
-    if not np.allclose(at(probe), mean + basis @ probe, rtol=1e-8, atol=1e-10 * np.abs(mean).max()):
+    scale = np.abs(mean).max() + 3.0 * np.abs(basis).sum(axis=1).max()  # size of the terms
+    if not np.allclose(at(probe), mean + basis @ probe, rtol=1e-8, atol=1e-10 * scale):
         raise ValueError(
             f"{_WHERE}: field {field.name!r} ({prior}) is not an affine function of its "
             "latent variables; marginalizing needs a Gaussian prior"
