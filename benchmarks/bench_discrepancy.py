@@ -13,6 +13,10 @@ only, then the field and δ drawn from their exact conditionals by ``recover_mar
 wall time includes the recovery). Wall time (build, compile, sample) is reported as a ratio
 to the no-discrepancy model sampled in the same run. ``python bench_discrepancy.py --only
 marginalized after`` runs a subset of the variants.
+
+Coverage study (issue 20, ``--coverage 50``): truth coverage at 90% of the density over
+replicate data sets with a regional the physics lacks (drawn from :data:`REGIONAL_SD`), for
+no GP (the negative control), the GP, and the GP with the projection guard.
 """
 
 from __future__ import annotations
