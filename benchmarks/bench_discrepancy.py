@@ -7,8 +7,16 @@ Sampling rows (issue 20): a 2-D gravity line with an unmodelled regional trend (
 station spacing, learned η and ℓ) and case study 03's model, sampled with nutpie without a
 discrepancy, with the 0.2 discrepancy ("before": half-normal η, log-normal ℓ, and the
 tutorial's HSGP recipe) and with the current one ("after": inverse-gamma priors from the
-survey geometry and the noise level, GP integrated out). Wall time is reported as a ratio
-to the no-discrepancy model sampled in the same run.
+survey geometry and the noise level, GP integrated out), and the marginalized model
+(``JointInversion.build(marginalize=True)``: field and GP integrated out, NUTS on η and ℓ
+only, then the field and δ drawn from their exact conditionals by ``recover_marginals``; its
+wall time includes the recovery). Wall time (build, compile, sample) is reported as a ratio
+to the no-discrepancy model sampled in the same run. ``python bench_discrepancy.py --only
+marginalized after`` runs a subset of the variants.
+
+Coverage study (issue 20, ``--coverage 50``): truth coverage at 90% of the density over
+replicate data sets with a regional the physics lacks (drawn from :data:`REGIONAL_SD`), for
+no GP (the negative control), the GP, and the GP with the projection guard.
 """
 
 from __future__ import annotations
@@ -86,7 +94,8 @@ def gravity_line(n_stations: int, seed: int = 1):
     return grid, op, receivers, data
 
 
-def line_model(n_stations: int, disc):
+def line_inversion(n_stations: int, disc) -> JointInversion:
+    """The gravity line's joint inversion (Matérn field prior, known noise, ``disc``)."""
     grid, op, receivers, data = gravity_line(n_stations)
     inv = JointInversion().add_field(
         "density", grid, MaternPrior(200.0**2, 100.0, 1.5, coarsening=2)
@@ -94,10 +103,14 @@ def line_model(n_stations: int, disc):
     inv.add_modality(
         Modality("gravity", op, data, KnownNoise(NOISE), coords=receivers, discrepancy=disc)
     )
-    return inv.build()
+    return inv
 
 
-def study03_model(disc, quick: bool):
+def line_model(n_stations: int, disc):
+    return line_inversion(n_stations, disc).build()
+
+
+def study03_model(disc, quick: bool, build: bool = True):
     """Case study 03's model at its quick (or full) size, with the given discrepancy."""
     import importlib.util
     import tomllib
@@ -110,13 +123,14 @@ def study03_model(disc, quick: bool):
     raw = tomllib.loads((folder / "config.toml").read_text())
     config = raw["common"] | raw["quick" if quick else "full"]
     grid, survey, regional = study._survey(config)
-    return study._model(grid, survey, survey.data + regional, config, disc or False)
+    return study._model(grid, survey, survey.data + regional, config, disc or False, build=build)
 
 
 #: nutpie's low-rank mass-matrix adaptation (learns the GP/field correlations)
 LOW_RANK = {"nuts": {"adaptation": "low_rank"}}
 
-#: the variants compared: label -> (Discrepancy or None, extra sample() arguments)
+#: the variants compared: label -> (Discrepancy or None, extra sample() arguments); a label
+#: starting with "marginalized" samples ``build(marginalize=True)`` and times the recovery too
 VARIANTS = {
     "no GP": (None, {}),
     "before: exact, 0.2 priors": (Discrepancy("matern52", priors="legacy"), {}),
@@ -127,19 +141,24 @@ VARIANTS = {
     "after: geometry priors": (Discrepancy("matern52"), {}),
     "after: geometry priors + low-rank adaptation": (Discrepancy("matern52"), LOW_RANK),
     "no GP + low-rank adaptation": (None, LOW_RANK),
+    "marginalized: field and GP integrated out": (Discrepancy("matern52"), {}),
 }
 
 
-def _sample_row(label: str, model, draws: int, seed: int, **kwargs) -> dict:
+def _sample_row(label: str, inv, draws: int, seed: int, **kwargs) -> dict:
     import arviz as az
 
     from bayesinv.diagnostics import convergence_report
     from bayesinv.inference import sample
 
+    marginal = label.startswith("marginalized")
     t0 = time.perf_counter()
+    model = inv.build(marginalize=marginal)
     tree = sample(
         model, draws=draws, tune=draws, chains=4, random_seed=seed, progressbar=False, **kwargs
     )
+    if marginal:  # the field and δ drawn from their exact conditionals, timed too
+        tree = inv.recover_marginals(tree, random_seed=seed)
     wall = time.perf_counter() - t0
     conv = convergence_report(tree)
     row = {
@@ -157,28 +176,27 @@ def _sample_row(label: str, model, draws: int, seed: int, **kwargs) -> dict:
     return row
 
 
-def sampling_rows(quick: bool) -> list[dict]:
+def sampling_rows(quick: bool, only: tuple = ()) -> list[dict]:
+    """Sampling before/after table; wall time (build, compile, sample, recover) vs no GP.
+
+    ``only``: label prefixes of the variants to run (the first, "no GP", always runs).
+    """
     draws = 500 if quick else 1000
     problems = [
-        ("gravity line, 33 stations", lambda d: line_model(33, d)),
-        ("case study 03 (quick size)", lambda d: study03_model(d, quick=True)),
+        ("gravity line, 33 stations", lambda d: line_inversion(33, d)),
+        ("case study 03 (quick size)", lambda d: study03_model(d, quick=True, build=False)),
     ]
     if not quick:
-        problems.append(("gravity line, 80 stations", lambda d: line_model(80, d)))
+        problems.append(("gravity line, 80 stations", lambda d: line_inversion(80, d)))
     rows = []
-    for problem, build in problems:
+    for problem, inversion in problems:
         base = None
         for label, (disc, kwargs) in VARIANTS.items():
+            if only and label != "no GP" and not label.startswith(tuple(only)):
+                continue
             row = {"benchmark": "Discrepancy sampling", "case": problem}
-            row |= _sample_row(label, build(disc), draws, seed=3, **kwargs)
+            row |= _sample_row(label, inversion(disc), draws, seed=3, **kwargs)
             base = base or row["wall_s"]
-            row["wall_vs_no_gp"] = round(row["wall_s"] / base, 2)
-            rows.append(row)
-        if problem.startswith("gravity line"):
-            n = int(problem.split(", ")[1].split()[0])
-            label = "prototype: field and GP integrated out (linear physics)"
-            row = {"benchmark": "Discrepancy sampling", "case": problem}
-            row |= _sample_row(label, collapsed_line_model(n), draws, seed=3)
             row["wall_vs_no_gp"] = round(row["wall_s"] / base, 2)
             rows.append(row)
     return rows
@@ -186,40 +204,6 @@ def sampling_rows(quick: bool) -> list[dict]:
 
 def run(quick: bool = False) -> list[dict]:
     return cost_rows(quick) + sampling_rows(quick)
-
-
-def collapsed_line_model(n_stations: int):
-    """Prototype (not in the library yet): the field integrated out with the GP.
-
-    For linear physics and a Gaussian field prior, ``m = m̄ + B z``, the field can be
-    integrated out as well: ``d - G m̄ ~ N(0, Σ + K(η, ℓ) + (GB)(GB)ᵀ)``, so NUTS samples η and
-    ℓ only and ``z | η, ℓ, d`` is drawn exactly afterwards. This removes the funnel between
-    η and the field (their conditional width changes with η) that remains when only the GP is
-    integrated out. Same data, field prior and hyperpriors as :func:`line_model`.
-    """
-    import pymc as pm
-    import pytensor
-
-    from bayesinv.model.discrepancy._priors import geometry_ranges, invgamma_from_tails
-
-    _, op, receivers, data = gravity_line(n_stations)
-    base = line_model(n_stations, None)
-    raw = base["density_raw"]
-    field = pytensor.function([raw], base["density"].flatten())
-    p = int(base.initial_point()["density_raw"].size)
-    mean = field(np.zeros(p))
-    b = np.stack([field(e) - mean for e in np.eye(p)], axis=1)
-    a = np.stack([op.forward(col) for col in b.T], axis=1)  # G B, (n, p)
-    x = receivers[:, :1]
-    eta_ab = invgamma_from_tails(NOISE, 2 * float(np.std(data)))
-    ell_ab = invgamma_from_tails(*geometry_ranges(x))
-    with pm.Model() as model:
-        eta = pm.InverseGamma("gravity_discrepancy_amplitude", *eta_ab)
-        ell = pm.InverseGamma("gravity_discrepancy_lengthscale", *ell_ab)
-        k = eta**2 * pm.gp.cov.Matern52(1, ls=ell)(x)
-        cov = k + NOISE**2 * np.eye(n_stations) + a @ a.T
-        pm.MvNormal("gravity", mu=op.forward(mean), cov=cov, observed=data)
-    return model
 
 
 def coregional_replicate(seed: int, n: int = 15, amp: float = 0.3, ell: float = 30.0):
@@ -307,6 +291,113 @@ def coregional_study(n_rep: int, seed: int = 0) -> list[dict]:
     return rows
 
 
+#: the stated misspecification distribution of the coverage study: a regional trend
+#: ``a + b t + c t²`` (t = x / line length, in mGal) with independent normal coefficients
+REGIONAL_SD = (0.5, 1.0, 0.5)
+
+#: coverage-study variants: label -> Discrepancy (None: no GP, the negative control)
+COVERAGE_VARIANTS = {
+    "no GP (negative control)": None,
+    "GP": Discrepancy("matern52"),
+    "GP + guard": Discrepancy("matern52", guard="projection"),
+}
+
+
+def coverage_data(seed: int, n_stations: int = 33):
+    """One replicate: a truth drawn from the field prior, a regional from REGIONAL_SD, noise."""
+    from bayesinv.model.discrepancy.marginal import field_map
+
+    grid, op, receivers, _ = gravity_line(n_stations)
+    field = line_inversion(n_stations, None).fields["density"]
+    fmap = field_map(field)
+    rng = np.random.default_rng(seed)
+    truth = fmap.mean + fmap.basis @ rng.standard_normal(fmap.basis.shape[1])
+    t = receivers[:, 0] / (grid.nx * grid.dx)
+    a, b, c = rng.normal(0.0, REGIONAL_SD)
+    data = op.forward(truth) + a + b * t + c * t**2 + rng.normal(0.0, NOISE, n_stations)
+    return grid, op, receivers, data, truth
+
+
+def hyper_posterior(model, n_grid: int, n_draws: int, rng):
+    """Draws of the marginal model's (positive) hyperparameters by quadrature on a grid.
+
+    The marginal log density (PyMC's, on the log-transformed values) is evaluated on an
+    ``n_grid``-point grid per parameter spanning its prior's 0.1%-99.9% quantiles; draws are
+    grid points resampled by their posterior weight and jittered uniformly within a cell.
+    """
+    import xarray as xr
+    from scipy import stats
+
+    names = [rv.name for rv in model.free_RVs]
+    if not names:  # nothing left to sample: the posterior is the exact conditional
+        return xr.DataTree.from_dict(
+            {"posterior": xr.Dataset(coords={"chain": [0], "draw": np.arange(n_draws)})}
+        )
+    axes = []
+    for rv in model.free_RVs:  # inverse-gamma priors (η, ℓ)
+        alpha, beta = (float(v.eval()) for v in rv.owner.inputs[-2:])
+        lo, hi = stats.invgamma(alpha, scale=beta).ppf([1e-3, 1 - 1e-3])
+        axes.append(np.linspace(np.log(lo), np.log(hi), n_grid))
+    mesh = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(names))
+    logp = model.compile_logp()
+    keys = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    lp = np.array([logp(dict(zip(keys, row, strict=True))) for row in mesh])
+    w = np.exp(lp - lp.max())
+    pick = rng.choice(mesh.shape[0], size=n_draws, p=w / w.sum())
+    steps = np.array([ax[1] - ax[0] for ax in axes])
+    draws = mesh[pick] + steps * rng.uniform(-0.5, 0.5, (n_draws, len(names)))
+    post = {n: (("chain", "draw"), np.exp(draws[None, :, i])) for i, n in enumerate(names)}
+    return xr.DataTree.from_dict({"posterior": xr.Dataset(post)})
+
+
+def coverage_replicate(seed: int, disc, n_grid: int = 20, n_draws: int = 200) -> float:
+    """Truth coverage of the density at 90% in one replicate (marginalized model)."""
+    grid, op, receivers, data, truth = coverage_data(seed)
+    inv = JointInversion().add_field(
+        "density", grid, MaternPrior(200.0**2, 100.0, 1.5, coarsening=2)
+    )
+    inv.add_modality(
+        Modality("gravity", op, data, KnownNoise(NOISE), coords=receivers, discrepancy=disc)
+    )
+    rng = np.random.default_rng([seed, 1])
+    tree = hyper_posterior(inv.build(marginalize=True), n_grid, n_draws, rng)
+    tree = inv.recover_marginals(tree, random_seed=np.random.SeedSequence([seed, 2]))
+    draws = tree["posterior"]["density"].values.reshape(n_draws, -1)
+    lo, hi = np.quantile(draws, [0.05, 0.95], axis=0)
+    return float(np.mean((truth >= lo) & (truth <= hi)))
+
+
+def coverage_study(n_rep: int, seed: int = 100, log=None) -> list[dict]:
+    """Coverage at 90% over ``n_rep`` replicates with a misspecified regional (issue 20).
+
+    The variants are interleaved per replicate; ``log`` (a file) gets one line per replicate.
+    """
+    cov = {label: [] for label in COVERAGE_VARIANTS}
+    wall = dict.fromkeys(COVERAGE_VARIANTS, 0.0)
+    for r in range(n_rep):
+        for label, disc in COVERAGE_VARIANTS.items():
+            t0 = time.perf_counter()
+            cov[label].append(coverage_replicate(seed + r, disc))
+            wall[label] += time.perf_counter() - t0
+        if log is not None:
+            print(seed + r, *(round(v[-1], 4) for v in cov.values()), file=log, flush=True)
+    rows = []
+    for label, values in cov.items():
+        c = np.array(values)
+        rows.append(
+            {
+                "benchmark": "Discrepancy coverage study",
+                "case": label,
+                "replicates": n_rep,
+                "coverage_90_mean": round(float(c.mean()), 3),
+                "coverage_90_q10": round(float(np.quantile(c, 0.1)), 3),
+                "coverage_90_q90": round(float(np.quantile(c, 0.9)), 3),
+                "wall_s": round(wall[label], 1),
+            }
+        )
+    return rows
+
+
 if __name__ == "__main__":  # the sampling table alone: python benchmarks/bench_discrepancy.py
     import sys
 
@@ -314,8 +405,13 @@ if __name__ == "__main__":  # the sampling table alone: python benchmarks/bench_
     from run import format_table
 
     # cross-modal study: python benchmarks/bench_discrepancy.py --coregional-study 50
-    if "--coregional-study" in sys.argv:
+    # coverage study (marginalized model): python benchmarks/bench_discrepancy.py --coverage 50
+    if "--coverage" in sys.argv:
+        n_rep = int(sys.argv[sys.argv.index("--coverage") + 1])
+        print(format_table(coverage_study(n_rep, log=sys.stderr)), flush=True)
+    elif "--coregional-study" in sys.argv:
         n_rep = int(sys.argv[sys.argv.index("--coregional-study") + 1])
         print(format_table(coregional_study(n_rep)), flush=True)
-    else:
-        print(format_table(sampling_rows("--full" not in sys.argv)), flush=True)
+    else:  # --only "marginalized" "after" ...: a subset of the variants
+        only = sys.argv[sys.argv.index("--only") + 1 :] if "--only" in sys.argv else ()
+        print(format_table(sampling_rows("--full" not in sys.argv, tuple(only))), flush=True)

@@ -16,6 +16,7 @@ from bayesinv.io import atomic_path
 __all__ = [
     "field_kind",
     "plot_data_fit",
+    "plot_discrepancy",
     "plot_field_maps",
     "plot_posterior_field",
     "plot_ppc",
@@ -361,6 +362,38 @@ def plot_ppc(check, path, *, ylabel: str = "", truth=None) -> Path:
     axz.plot(x, check.z[order], "k.", ms=4)
     axz.set_ylabel("standardised\nresidual")
     axz.set_xlabel(check.x_label)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    return Path(path)
+
+
+def plot_discrepancy(band, path, *, ylabel: str = "") -> Path:
+    """Plot a modality's discrepancy δ: posterior mean and 50%/90% bands against position.
+
+    Parameters
+    ----------
+    band : DiscrepancyBand
+        One entry of :func:`~bayesinv.diagnostics.discrepancy.discrepancy_bands`.
+    path : str or Path
+        Output PNG (written atomically).
+    ylabel : str
+        Data units.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    order = np.argsort(band.x, kind="stable")
+    ax = (fig := Figure(figsize=(7, 3.2))).subplots()
+    for p, alpha in ((0.9, 0.25), (0.5, 0.55)):
+        lo, hi = (b[order] for b in band.bands[p])
+        ax.fill_between(band.x[order], lo, hi, color="C1", alpha=alpha, lw=0)
+    ax.plot(band.x[order], band.mean[order], "C1.-", lw=1, ms=3)
+    ax.axhline(0.0, color="0.5", lw=0.8)
+    ax.set(xlabel=band.x_label, ylabel=f"δ ({ylabel})" if ylabel else "δ")
+    ax.set_title(f"{band.name}: model discrepancy δ at the data (50% and 90% bands)")
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")

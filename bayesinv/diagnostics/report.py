@@ -10,6 +10,8 @@ modality, every entry of ``fields`` a gridded field) and writes to ``out``:
 - ``ppc.csv``, ``loo.csv``: per-modality posterior predictive checks and PSIS-LOO,
 - ``truth.csv``: coverage of the known truth and RMSE of the posterior mean,
 - ``field_<name>.png``, ``ppc_<name>.png``: maps of each field, data fit of each modality,
+- ``discrepancy_<name>.png``: the discrepancy δ's posterior against station position, for
+  each modality with ``{name}_discrepancy`` in the posterior,
 - ``report.json``: the headline numbers, ``provenance.json``: versions, seed, configuration
   and data hash,
 - ``index.html``: one page tying them together.
@@ -289,7 +291,8 @@ def _checks(tree, out: Path, truth, units, fields, kinds, receivers):
     Returns ``(ppc, loo, truth_table, figures)`` with ``figures`` mapping ``"ppc"`` and
     ``"fields"`` to the names of the PNGs written.
     """
-    from bayesinv.diagnostics.plots import plot_posterior_field, plot_ppc
+    from bayesinv.diagnostics.discrepancy import discrepancy_bands
+    from bayesinv.diagnostics.plots import plot_discrepancy, plot_posterior_field, plot_ppc
     from bayesinv.diagnostics.ppc import modality_loo, posterior_predictive_check, ppc_table
     from bayesinv.diagnostics.truth import truth_coverage
     from bayesinv.io import write_text
@@ -306,6 +309,8 @@ def _checks(tree, out: Path, truth, units, fields, kinds, receivers):
             fig = f"ppc_{name}.png"
             plot_ppc(check, out / fig, ylabel=units.get(name, ""), truth=truth.get(name))
             figures["ppc"].append(fig)
+    for name, band in discrepancy_bands(tree).items():  # δ against station position
+        figures["ppc"].append(plot_discrepancy(band, out / f"discrepancy_{name}.png").name)
 
     loo = None
     if "log_likelihood" in tree.children:

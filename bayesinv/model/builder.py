@@ -229,23 +229,35 @@ class JointInversion:
                 raise ValueError(f"{term.where}: modality {sorted(twice)} is already in a term")
             seen.update(term.modalities)
 
-    def add_to_model(self, *, model=None) -> dict:
+    def add_to_model(self, *, model=None, marginalize: bool = False) -> dict:
         """Add every declared term to a PyMC model.
 
         Parameters
         ----------
         model : pymc.Model, optional
             Defaults to the model in context.
+        marginalize : bool
+            Integrate the fields and the discrepancies out exactly (see :meth:`build`).
 
         Returns
         -------
         dict of str to TensorVariable
-            The flat field tensors by field name.
+            The flat field tensors by field name (empty with ``marginalize=True``: the fields
+            are not in the model).
         """
         import pymc as pm
 
         self._check()
         model = pm.modelcontext(model)
+        if not isinstance(marginalize, bool):
+            raise TypeError(
+                f"JointInversion: marginalize must be True or False, got {marginalize!r}"
+            )
+        if marginalize:
+            from bayesinv.model.discrepancy.marginal import add_marginal
+
+            add_marginal(self, model)
+            return {}
         tensors = {name: f.add_to_model(model=model) for name, f in self.fields.items()}
         grids = {name: f.grid for name, f in self.fields.items()}
         for coupling in self.couplings:
@@ -263,19 +275,60 @@ class JointInversion:
             term.add_to_model(self.modalities, fields, model=model)
         return tensors
 
-    def build(self):
-        """Build a new PyMC model holding every declared term (see :meth:`add_to_model`).
+    def build(self, *, marginalize: bool = False):
+        r"""Build a new PyMC model holding every declared term (see :meth:`add_to_model`).
+
+        Parameters
+        ----------
+        marginalize : bool
+            ``False`` (default): the fields' latent variables are sampled. ``True``: the
+            fields and the discrepancies are integrated out exactly, so the model holds only
+            the hyperparameters (noise, discrepancy η and ℓ, offsets, coregionalization) and
+            one observed variable per modality; after sampling, :meth:`recover_marginals`
+            draws the fields and δ from their exact conditionals. Needs every field that a
+            modality observes to have a Gaussian prior with fixed hyperparameters, linear
+            operators, normal likelihoods and no couplings (otherwise a ``ValueError`` names
+            the offending field, modality or coupling).
 
         Returns
         -------
         pymc.Model
+
+        Notes
+        -----
+        With :math:`m = \bar m + B z`, :math:`z \sim N(0, I)` and linear physics :math:`G`,
+        the stacked data are :math:`d \mid θ \sim N(G\bar m + \text{offsets},\;
+        (GB)(GB)^T + K_δ(θ) + Σ(θ))`; see :mod:`bayesinv.model.discrepancy.marginal`.
         """
         import pymc as pm
 
         self._check()
         with pm.Model() as model:
-            self.add_to_model(model=model)
+            self.add_to_model(model=model, marginalize=marginalize)
         return model
+
+    def recover_marginals(self, idata, *, random_seed):
+        """Draw the fields and discrepancies of a marginalised model's posterior.
+
+        Parameters
+        ----------
+        idata : xarray.DataTree
+            The result of sampling ``build(marginalize=True)``.
+        random_seed : int or numpy.random.Generator
+            Seed (same seed, same draws).
+
+        Returns
+        -------
+        xarray.DataTree
+            ``idata`` whose ``posterior`` also holds each field and its latent variables
+            (names and dims of ``build()``'s model, so :meth:`posterior_predictive` works on
+            it) and ``{modality}_discrepancy`` (δ at the used data), one exact conditional
+            draw per posterior draw.
+        """
+        from bayesinv.model.discrepancy.marginal import recover
+
+        self._check()
+        return recover(self, idata, random_seed=random_seed)
 
     def prior_predictive(self, draws: int = 500, *, random_seed, model=None):
         """Draw from the prior predictive distribution.

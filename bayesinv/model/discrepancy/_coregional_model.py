@@ -25,11 +25,17 @@ __all__ = ["Block", "joint_blocks", "observe_chain"]
 
 @dataclass
 class Block:
-    """One modality's prediction, data and covariance (noise + its own discrepancy)."""
+    """One modality's prediction, data and covariance (noise + its own discrepancy).
+
+    ``noise`` and ``disc`` are the two parts of ``cov`` (``disc`` is ``None`` without a
+    discrepancy of its own); the marginalised model draws δ from them.
+    """
 
     predicted: object
     observed: np.ndarray
     cov: object
+    noise: object = None
+    disc: object = None
 
 
 def joint_blocks(mods, field_vectors, model) -> list:
@@ -56,6 +62,7 @@ def joint_blocks(mods, field_vectors, model) -> list:
         name, used, dim = mod.name, mod.used, mod.obs_dim
         predicted, observed, kind, noise = mod.add_prediction(field_vectors[name], model=model)
         cov = pt.diag(pt.as_tensor(noise) ** 2 * pt.ones(used.size)) if kind == "sd" else noise
+        noise_cov, k = cov, None
         if mod.discrepancy is not None:
             _, k = mod.discrepancy.add_to_model(
                 name,
@@ -69,7 +76,7 @@ def joint_blocks(mods, field_vectors, model) -> list:
                 model=model,
             )
             cov = cov + k
-        blocks.append(Block(predicted, observed, cov))
+        blocks.append(Block(predicted, observed, cov, noise_cov, k))
     return blocks
 
 
