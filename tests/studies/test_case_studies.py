@@ -26,8 +26,9 @@ STUDIES = [
     "03_model_discrepancy",
     "04_multiscale_continuation",
     "06_field_data",
-    "08_hydrogeophysics",
     "07_cycle_skipping",
+    "08_hydrogeophysics",
+    "09_bent_rays",
 ]
 
 FAKE_STUDY = """
@@ -192,6 +193,13 @@ def _tiny_models():
     cfg |= {"nx": 8, "nz": 4, "cell": 15.0, "n_times": 3}
     yield "08 joint", s08._model(s08._survey(cfg), cfg, ("pumping", "ert"), True, "joint")
     yield "07 band", _tiny_07()
+    s09 = load_study(ROOT / "09_bent_rays")
+    cfg = load_config(ROOT / "09_bent_rays", "quick")
+    cfg = check_config(cfg, s09.REQUIRED, "09", optional=s09.OPTIONAL)
+    cfg |= {"nx": 4, "nz": 6, "n_sources": 3, "n_receivers": 3}
+    problem = s09._survey(cfg)
+    for method in s09.METHODS:
+        yield f"09 {method}", s09._model(problem, cfg, method)
 
 
 def _tiny_07():

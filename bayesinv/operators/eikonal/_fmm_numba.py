@@ -15,10 +15,13 @@ the spacing, one-sided differences of ``u`` give the axis term ``α u - β`` wit
 Candidates: the quadrant ``(α_x u - β_x)² + (α_z u - β_z)² = s_c²`` with the slowness of
 the cell between the two upwind neighbours (valid when both axis terms are >= 0, i.e.
 upwind), and the two one-axis updates ``(α_x u - β_x)² + (t_z u)² = s_e²`` (likewise for
-z) with ``s_e`` the smaller slowness of the (one or two) cells along the edge (head waves
-along an interface on a grid line) and ``t_z = ∂d/∂z`` within ``near_radius`` of the source
-(exact in a homogeneous medium), 0 beyond (plain fast marching: never too fast where ``u``
-is far from the local slowness). The smallest valid candidate is kept. If none is valid,
+z) with ``t_z = ∂d/∂z`` within ``near_radius`` of the source (exact in a homogeneous
+medium), 0 beyond (plain fast marching: never too fast where ``u`` is far from the local
+slowness). With ``t_z = 0``, ``s_e`` is the smaller slowness of the (one or two) cells along
+the edge (a wave running along it: head waves along an interface on a grid line); with
+``t_z != 0`` the wave crosses the edge obliquely, and ``s_e`` is the slowness of the cell on
+the source's side (the faster cell there made waves near a fast layer arrive too early).
+The smallest valid candidate is kept. If none is valid,
 first order is tried, then the edge step ``T = T_j + s_e h``.
 
 Derivatives. An accepted node's value is ``u_k = f(u_j..., s_c)`` with the neighbours it
@@ -171,6 +174,18 @@ def _edge_cell(slow, nx, nz, i_along, i_across, n_across, along_is_x):
 
 
 @numba.njit(cache=True, nogil=True)
+def _side_cell(slow, nx, nz, i_along, i_across, n_across, along_is_x, t):
+    # the cell of a one-axis update: with a transverse term t != 0 (near the source, a wave
+    # crossing the edge obliquely) the cell on the source's side of the edge; with t = 0 the
+    # faster of the two (a wave running along the edge: head waves)
+    if t == 0.0:
+        return _edge_cell(slow, nx, nz, i_along, i_across, n_across, along_is_x)
+    a = i_across - 1 if t > 0.0 else i_across
+    a = min(max(a, 0), n_across - 1)
+    return a * nx + i_along if along_is_x else i_along * nx + a
+
+
+@numba.njit(cache=True, nogil=True)
 def _factored(k, ix, iz, slow, nx, nz, dx, dz, d, gxk, gzk, u, T, state, use_second, near):
     """Best factored candidate (u, D, cell, x1, x2, wx1, wx2, z1, z2, wz1, wz2); u = inf: none."""
     nxn = nx + 1
@@ -194,12 +209,12 @@ def _factored(k, ix, iz, slow, nx, nz, dx, dz, d, gxk, gzk, u, T, state, use_sec
             if uq > 0.0 and ax * uq - bx >= 0.0 and az * uq - bz >= 0.0:
                 best, bd, kind, bc = uq, dq, 0, c
         if okx:
-            c = _edge_cell(slow, nx, nz, min(ix, x1 % nxn), iz, nz, True)
+            c = _side_cell(slow, nx, nz, min(ix, x1 % nxn), iz, nz, True, tz)
             ue, de = _solve(ax, bx, tz, 0.0, slow[c])
             if ue > 0.0 and ax * ue - bx >= 0.0 and ue < best:
                 best, bd, kind, bc = ue, de, 1, c
         if okz:
-            c = _edge_cell(slow, nx, nz, min(iz, z1 // nxn), ix, nx, False)
+            c = _side_cell(slow, nx, nz, min(iz, z1 // nxn), ix, nx, False, tx)
             ue, de = _solve(tx, 0.0, az, bz, slow[c])
             if ue > 0.0 and az * ue - bz >= 0.0 and ue < best:
                 best, bd, kind, bc = ue, de, 2, c

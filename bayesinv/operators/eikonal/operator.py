@@ -100,12 +100,14 @@ class Eikonal2D(ForwardOperator):
       cell between the two upwind neighbours; valid when both :math:`α u - β \ge 0`
       (upwind);
     - one-axis updates :math:`(α_x u - β_x)^2 + (t_z u)^2 = s_e^2` (likewise along z),
-      where :math:`s_e` is the smaller slowness of the one or two cells along the edge to
-      the neighbour, so a wave runs along a cell boundary at the faster side's speed (head
-      waves along an interface on a grid line); the other component of :math:`∇T` is
-      :math:`t_z u` with :math:`t_z = ∂_z d` within ``near_radius`` of the source (exact in a
-      homogeneous medium) and 0 beyond, as in plain fast marching (never too fast where
-      :math:`u` differs from the local slowness).
+      where the other component of :math:`∇T` is :math:`t_z u` with :math:`t_z = ∂_z d`
+      within ``near_radius`` of the source (exact in a homogeneous medium) and 0 beyond, as
+      in plain fast marching (never too fast where :math:`u` differs from the local
+      slowness). With :math:`t_z = 0`, :math:`s_e` is the smaller slowness of the one or two
+      cells along the edge to the neighbour, so a wave runs along a cell boundary at the
+      faster side's speed (head waves along an interface on a grid line); with
+      :math:`t_z \ne 0` the wave crosses the edge obliquely and :math:`s_e` is the slowness
+      of the cell on the source's side of the edge.
 
     If no candidate is valid (rare), the second-order stencils are replaced by first-order
     ones, and failing that the node takes the edge step :math:`T = T_j + s_e h` from its
