@@ -4,7 +4,8 @@ One implementation shared by every physics that solves an SPD system (resistivit
 elliptic, transient diffusion): a symbolic analysis once per sparsity pattern in Python
 (:class:`CholeskyPattern`), then numeric factorisation and solves as plain numba functions
 that a kernel calls from compiled code, in parallel over independent systems and without
-the GIL.
+the GIL. (long: one numerical idea, the envelope Cholesky with its ordering, factorisation,
+half-solves, blocked solves and log-determinant, kept in one module that every kernel imports.)
 
 Method
 ------
