@@ -308,16 +308,15 @@ def modality_loo(idata, model=None, var_names=None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Indexed by modality, with columns ``elpd_loo``, ``se``, ``p_loo``, ``n_data``,
-        ``good_k``, ``max_k``, ``n_bad_k`` (observations with k above ``good_k``) and
-        ``warning`` (a sentence, empty when the estimate is reliable).
+        ``n_constant`` (data whose log-likelihood is the same in every draw: counted exactly,
+        with Pareto k = -inf), ``good_k``, ``max_k``, ``n_bad_k`` (observations with k above
+        ``good_k``) and ``warning`` (a sentence, empty when the estimate is reliable).
 
     Raises
     ------
     ValueError
         If there is no log-likelihood and no model to compute it.
     """
-    import arviz as az
-
     tree = idata
     if "log_likelihood" not in idata.children:
         if model is None:
@@ -346,25 +345,56 @@ def modality_loo(idata, model=None, var_names=None) -> pd.DataFrame:
         raise ValueError(f"modality_loo: no log-likelihood for {missing} (have {available})")
     rows = {}
     for name in names:
-        with warnings.catch_warnings():  # the Pareto-k warning is reported in the table
-            warnings.simplefilter("ignore", UserWarning)
-            res = az.loo(tree, var_name=name, pointwise=True)
-        k = np.asarray(res.pareto_k.values, dtype=float).ravel()
-        n_bad = int(np.sum(k > res.good_k))
+        elpd_i, p_loo, k, good_k = _pointwise_loo(tree, name)
+        n_bad = int(np.sum(k > good_k))
         warning = ""
         if n_bad:
             warning = (
-                f"{n_bad} of {k.size} observations have Pareto k > {res.good_k:.2f} "
+                f"{n_bad} of {k.size} observations have Pareto k > {good_k:.2f} "
                 f"(max {np.max(k):.2f}): the PSIS-LOO estimate of {name!r} is unreliable"
             )
+        n = elpd_i.size
         rows[name] = {
-            "elpd_loo": float(res.elpd),
-            "se": float(res.se),
-            "p_loo": float(res.p),
-            "n_data": int(res.n_data_points),
-            "good_k": float(res.good_k),
+            "elpd_loo": float(np.sum(elpd_i)),
+            "se": float(np.sqrt(n * np.var(elpd_i, ddof=1))) if n > 1 else 0.0,
+            "p_loo": p_loo,
+            "n_data": int(n),
+            "n_constant": int(np.sum(k == -np.inf)),
+            "good_k": good_k,
             "max_k": float(np.max(k)),
             "n_bad_k": n_bad,
             "warning": warning,
         }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("modality")
+
+
+def _pointwise_loo(tree, name):
+    """Pointwise PSIS-LOO ``elpd_i``, ``p_loo``, Pareto ``k``, ``good_k`` of ``name``.
+
+    A datum whose log-likelihood is the same in every draw (it does not depend on the
+    parameters) has the exact value ``elpd_i = log p(y_i)``; PSIS is undefined there, so it
+    is counted exactly with ``k = -inf`` and PSIS runs on the others.
+    """
+    import arviz as az
+    import xarray as xr
+
+    ll = np.asarray(tree["log_likelihood"][name].values, dtype=float)
+    flat = ll.reshape(ll.shape[0], ll.shape[1], -1)
+    const = np.all(flat == flat[:1, :1, :], axis=(0, 1))
+    n_samples = flat.shape[0] * flat.shape[1]
+    elpd_i = np.where(const, flat[0, 0, :], np.nan)
+    k = np.full(const.size, -np.inf)
+    good_k, p_loo = min(1.0 - 1.0 / np.log10(n_samples), 0.7), 0.0
+    if not np.all(const):
+        sub = tree
+        if np.any(const):
+            sub = tree.copy()
+            dims = ("chain", "draw", f"{name}_varying")
+            sub["log_likelihood"] = xr.Dataset({name: xr.DataArray(flat[:, :, ~const], dims=dims)})
+        with warnings.catch_warnings():  # the Pareto-k warning is reported in the table
+            warnings.simplefilter("ignore", UserWarning)
+            res = az.loo(sub, var_name=name, pointwise=True)
+        elpd_i[~const] = np.asarray(res.elpd_i.values, dtype=float).ravel()
+        k[~const] = np.asarray(res.pareto_k.values, dtype=float).ravel()
+        good_k, p_loo = float(res.good_k), float(res.p)
+    return elpd_i, p_loo, k, good_k

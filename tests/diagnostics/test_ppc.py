@@ -137,3 +137,32 @@ def test_without_positions_the_index_or_dim_coordinate_is_used(rng):
     )
     check = posterior_predictive_check(tree)["g"]
     assert check.x_label == "datum index" and check.x.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_loo_counts_data_that_do_not_depend_on_the_parameters_exactly(rng):
+    # PSIS is undefined for a datum whose log-likelihood is the same in every draw (ArviZ
+    # raises); its exact leave-one-out value is that log-likelihood
+    ll = rng.normal(-1.0, 0.3, size=(2, 200, 6))
+    ll[:, :, [0, 3]] = [-0.7, -2.1]
+    mu = rng.normal(size=(2, 200))  # one posterior: ArviZ takes the relative efficiency from it
+    tree = az.from_dict({"posterior": {"mu": mu}, "log_likelihood": {"y": ll}})
+    with pytest.raises(ValueError, match="tail values are the same"):
+        az.loo(tree, var_name="y")  # the negative control: ArviZ alone fails
+    loo = modality_loo(tree)
+    varying = az.from_dict(
+        {
+            "posterior": {"mu": mu},
+            "log_likelihood": {"y": ll[:, :, [1, 2, 4, 5]]},
+        }
+    )
+    ref = az.loo(varying, var_name="y", pointwise=True)
+    assert loo.loc["y", "n_data"] == 6 and loo.loc["y", "n_constant"] == 2
+    assert loo.loc["y", "elpd_loo"] == pytest.approx(ref.elpd - 0.7 - 2.1)
+    assert loo.loc["y", "p_loo"] == pytest.approx(ref.p)
+    elpd_i = np.r_[-0.7, ref.elpd_i.values[:2], -2.1, ref.elpd_i.values[2:]]
+    assert loo.loc["y", "se"] == pytest.approx(np.sqrt(6 * np.var(elpd_i, ddof=1)))
+    only_constant = az.from_dict(
+        {"posterior": {"mu": mu}, "log_likelihood": {"y": ll[:, :, [0, 3]]}}
+    )
+    row = modality_loo(only_constant).loc["y"]
+    assert row["elpd_loo"] == pytest.approx(-2.8) and row["p_loo"] == 0.0 and row["n_bad_k"] == 0
