@@ -49,6 +49,16 @@ def _rec_dist(src, rec):
     return np.hypot(rec[0] - src[0], rec[1] - src[1])
 
 
+@numba.njit(cache=True, nogil=True)
+def _sample_receivers(u, source, receivers, rnodes, rweights, out):
+    """``out[r]``: ``u`` sampled bilinearly at receiver ``r`` times its source distance."""
+    for r in range(receivers.shape[0]):
+        acc = 0.0
+        for q in range(4):
+            acc += rweights[r, q] * u[rnodes[r, q]]
+        out[r] = _rec_dist(source, receivers[r]) * acc
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def eikonal_forward(slow, geom, sources, receivers, rnodes, rweights, second):
     """First-arrival times of every source-receiver pair (NaN for invalid slowness)."""
@@ -60,11 +70,7 @@ def eikonal_forward(slow, geom, sources, receivers, rnodes, rweights, second):
         return out
     for i in prange(ns):
         u = _solve_source(slow, geom, sources[i], second)[0]
-        for r in range(nr):
-            acc = 0.0
-            for q in range(4):
-                acc += rweights[r, q] * u[rnodes[r, q]]
-            out[i * nr + r] = _rec_dist(sources[i], receivers[r]) * acc
+        _sample_receivers(u, sources[i], receivers, rnodes, rweights, out[i * nr : (i + 1) * nr])
     return out
 
 
@@ -88,11 +94,7 @@ def eikonal_jvp(slow, dslow, geom, sources, receivers, rnodes, rweights, second)
                 if j >= 0:
                     acc += rw[k, q] * du[j]
             du[k] = acc
-        for r in range(nr):
-            acc = 0.0
-            for q in range(4):
-                acc += rweights[r, q] * du[rnodes[r, q]]
-            out[i * nr + r] = _rec_dist(sources[i], receivers[r]) * acc
+        _sample_receivers(du, sources[i], receivers, rnodes, rweights, out[i * nr : (i + 1) * nr])
     return out
 
 
