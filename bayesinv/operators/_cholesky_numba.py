@@ -108,32 +108,7 @@ class CholeskyPattern:
         rows = np.asarray(rows, dtype=np.int64).ravel()
         cols = np.asarray(cols, dtype=np.int64).ravel()
         n = int(n)
-        if rows.shape != cols.shape:
-            raise ValueError(
-                f"CholeskyPattern: rows and cols must have the same length, got "
-                f"{rows.size} and {cols.size}"
-            )
-        if n < 1:
-            raise ValueError(f"CholeskyPattern: n must be >= 1, got {n}")
-        bad = np.flatnonzero((rows < 0) | (rows >= n) | (cols < 0) | (cols >= n))
-        if bad.size:
-            raise ValueError(
-                f"CholeskyPattern: entry {bad[0]} at ({rows[bad[0]]}, {cols[bad[0]]}) lies "
-                f"outside a {n} x {n} matrix"
-            )
-        ones = np.ones(rows.size)
-        graph = sp.coo_matrix((ones, (rows, cols)), shape=(n, n)).tocsr()
-        diagonal = graph.diagonal()
-        if np.any(diagonal == 0):
-            raise ValueError(
-                f"CholeskyPattern: row {int(np.flatnonzero(diagonal == 0)[0])} has no "
-                f"diagonal entry"
-            )
-        if (graph != graph.T).nnz:
-            raise ValueError(
-                "CholeskyPattern: the listed pattern is not symmetric; list both (i, j) "
-                "and (j, i) of every off-diagonal entry"
-            )
+        graph = _pattern_graph(rows, cols, n, "CholeskyPattern")
         if perm is None:
             candidates = [
                 np.asarray(reverse_cuthill_mckee(graph, symmetric_mode=True), dtype=np.int64),
@@ -202,6 +177,35 @@ class CholeskyPattern:
                 "non-positive or not finite)"
             )
         return CholeskyFactor(self, L)
+
+
+def _pattern_graph(rows, cols, n: int, name: str):
+    """Check a listed pattern (``name`` is the caller, for the messages); its CSR graph."""
+    if rows.shape != cols.shape:
+        raise ValueError(
+            f"{name}: rows and cols must have the same length, got {rows.size} and {cols.size}"
+        )
+    if n < 1:
+        raise ValueError(f"{name}: n must be >= 1, got {n}")
+    bad = np.flatnonzero((rows < 0) | (rows >= n) | (cols < 0) | (cols >= n))
+    if bad.size:
+        raise ValueError(
+            f"{name}: entry {bad[0]} at ({rows[bad[0]]}, {cols[bad[0]]}) lies "
+            f"outside a {n} x {n} matrix"
+        )
+    ones = np.ones(rows.size)
+    graph = sp.coo_matrix((ones, (rows, cols)), shape=(n, n)).tocsr()
+    diagonal = graph.diagonal()
+    if np.any(diagonal == 0):
+        raise ValueError(
+            f"{name}: row {int(np.flatnonzero(diagonal == 0)[0])} has no diagonal entry"
+        )
+    if (graph != graph.T).nnz:
+        raise ValueError(
+            f"{name}: the listed pattern is not symmetric; list both (i, j) "
+            "and (j, i) of every off-diagonal entry"
+        )
+    return graph
 
 
 def _envelope(perm, rows, cols, n) -> np.ndarray:

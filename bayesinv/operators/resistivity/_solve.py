@@ -6,8 +6,10 @@ weights ``c_k = w_k / π``) and computes, for a model ``m``, the fields
 ``U_k = A_k^{-1} Q`` of unit sources at the used electrodes (one row per source), the
 electrode potentials ``V = Σ_k c_k Q^T U_k`` and the derivative contractions of ``_fe_numba``.
 
-Each wavenumber is factorised once by the shared envelope Cholesky
-(:mod:`bayesinv.operators._cholesky_numba`) and all its sources are solved in one
+Each wavenumber is factorised once by the shared sparse Cholesky
+(:class:`~bayesinv.operators._supernodal_numba.SparseCholesky`: the envelope factor after
+reverse Cuthill–McKee on small meshes, the supernodal factor after nested dissection of the
+node grid on large ones, whichever needs fewer flops) and all its sources are solved in one
 multi-right-hand-side call; the adjoint fields are ``W U_k`` (no further solve). The loops
 over wavenumbers are ``prange`` loops: each iteration allocates its own matrix values,
 factor and fields and writes only its own slot of a per-wavenumber output, which is summed
@@ -19,10 +21,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from bayesinv.operators._cholesky_numba import (
-    CholeskyPattern,
-    cholesky_factor,
-    cholesky_solve_rows,
+from bayesinv.operators._supernodal_numba import (
+    SparseCholesky,
+    sparse_factor,
+    sparse_solve_rows,
 )
 from bayesinv.operators.base import NumbaKernels
 from bayesinv.operators.resistivity import _fe_numba as fk
@@ -41,30 +43,30 @@ STATE_LIMIT = 4_000_000
 
 
 @numba.njit(cache=True, nogil=True)
-def _factor_solve(sigma, b_k, first, ptr, scatter, perm, nodes, n_factor):
+def _factor_solve(sigma, b_k, chol, nodes, n_factor):
     """Fields ``U`` (``(n_used, n)``) of one wavenumber and whether the factorisation worked."""
     L = np.empty(n_factor)
-    ok = cholesky_factor(first, ptr, scatter, fk.assemble(sigma, b_k), L)
-    U = np.zeros((nodes.shape[0], perm.shape[0]))
+    ok = sparse_factor(chol, fk.assemble(sigma, b_k), L)
+    U = np.zeros((nodes.shape[0], chol[1].shape[0]))
     if not ok:
         return U, False
     for a in range(nodes.shape[0]):
         U[a, nodes[a]] = 1.0
-    cholesky_solve_rows(perm, first, ptr, L, U)
+    sparse_solve_rows(chol, L, U)
     return U, True
 
 
 @numba.njit(cache=True, nogil=True, parallel=PARALLEL)
-def solve_fields(m, cell, B, first, ptr, scatter, perm, nodes, coef, n_factor):
+def solve_fields(m, cell, B, chol, nodes, coef, n_factor):
     """``(σ_e, U (n_k, n_used, n), V, ok)``; prange over wavenumbers (each writes its slot)."""
     sigma, ok = fk.element_sigma(m, cell)
     nk, nu = B.shape[0], nodes.shape[0]
-    U = np.zeros((nk, nu, perm.shape[0]))
+    U = np.zeros((nk, nu, chol[1].shape[0]))
     good = np.zeros(nk, dtype=np.bool_)
     if not ok:
         return sigma, U, np.zeros((nu, nu)), False
     for i in numba.prange(nk):
-        Ui, good[i] = _factor_solve(sigma, B[i], first, ptr, scatter, perm, nodes, n_factor)
+        Ui, good[i] = _factor_solve(sigma, B[i], chol, nodes, n_factor)
         U[i] = Ui
     V = np.zeros((nu, nu))
     for i in range(nk):
@@ -75,17 +77,18 @@ def solve_fields(m, cell, B, first, ptr, scatter, perm, nodes, coef, n_factor):
 class FieldSolver:
     """Constant data of the system and the per-model solves (see module docstring)."""
 
-    def __init__(self, B, enodes, cell, nodes, coef, n_nodes):
+    def __init__(self, B, enodes, cell, nodes, coef, n_nodes, grid_shape=None):
         self.B, self.enodes, self.cell, self.nodes, self.coef = B, enodes, cell, nodes, coef
         self.n_used = nodes.size
         rows = np.repeat(enodes, 4, axis=1).ravel()
         cols = np.tile(enodes, (1, 4)).ravel()
-        pattern = CholeskyPattern(rows, cols, n_nodes)
-        self.perm, self.first, self.ptr, self.scatter = pattern.arrays
-        self.n_factor = pattern.size
+        self.cholesky = SparseCholesky(rows, cols, n_nodes, grid_shape)
+        self.chol = self.cholesky.arrays
+        self.perm = self.cholesky.perm
+        self.n_factor = self.cholesky.size
 
     def _args(self):
-        return (self.first, self.ptr, self.scatter, self.perm, self.nodes)
+        return (self.chol, self.nodes)
 
     def fields(self, m):
         """``(σ_e, U, V)`` at ``m``; ``(None, None, None)`` if ``σ`` or a factorisation fails."""
@@ -117,10 +120,7 @@ class FieldSolver:
         args = (
             self.cell,
             self.B,
-            self.first,
-            self.ptr,
-            self.scatter,
-            self.perm,
+            self.chol,
             self.nodes,
             self.coef,
             self.n_factor,
@@ -169,7 +169,7 @@ class FieldSolver:
 # PARALLEL); each iteration writes only its own slot of a per-wavenumber array (gather per
 # wavenumber), summed serially afterwards in a fixed order (deterministic).
 @numba.njit(cache=True, nogil=True, parallel=PARALLEL)
-def forward_kernel(m, cell, B, first, ptr, scatter, perm, nodes, coef, n_factor, pot, cur, scale):
+def forward_kernel(m, cell, B, chol, nodes, coef, n_factor, pot, cur, scale):
     """Return the data at ``m`` (NaN if ``σ`` or a factorisation fails)."""
     n_data, nk, nu = pot.shape[0], coef.shape[0], nodes.shape[0]
     sigma, ok = fk.element_sigma(m, cell)
@@ -178,7 +178,7 @@ def forward_kernel(m, cell, B, first, ptr, scatter, perm, nodes, coef, n_factor,
     Vk = np.zeros((nk, nu, nu))
     good = np.zeros(nk, dtype=np.bool_)
     for i in numba.prange(nk):
-        U, good[i] = _factor_solve(sigma, B[i], first, ptr, scatter, perm, nodes, n_factor)
+        U, good[i] = _factor_solve(sigma, B[i], chol, nodes, n_factor)
         Vk[i] = coef[i] * fk.electrode_potentials(U, nodes)
     V = np.zeros((nu, nu))
     for i in range(nk):
@@ -190,9 +190,7 @@ def forward_kernel(m, cell, B, first, ptr, scatter, perm, nodes, coef, n_factor,
 
 
 @numba.njit(cache=True, nogil=True, parallel=PARALLEL)
-def jvp_kernel(
-    m, dm, cell, B, first, ptr, scatter, perm, nodes, coef, n_factor, enodes, pot, cur, scale
-):
+def jvp_kernel(m, dm, cell, B, chol, nodes, coef, n_factor, enodes, pot, cur, scale):
     """Return ``J(m) dm`` (NaN if ``σ`` or a factorisation fails)."""
     n_data, nk, nu = pot.shape[0], coef.shape[0], nodes.shape[0]
     sigma, ok = fk.element_sigma(m, cell)
@@ -204,7 +202,7 @@ def jvp_kernel(
     dVk = np.zeros((nk, nu, nu))
     good = np.zeros(nk, dtype=np.bool_)
     for i in numba.prange(nk):
-        U, good[i] = _factor_solve(sigma, B[i], first, ptr, scatter, perm, nodes, n_factor)
+        U, good[i] = _factor_solve(sigma, B[i], chol, nodes, n_factor)
         dVk[i] = fk.potential_perturbation(U, B[i], ds, enodes, coef[i])
     dV = np.zeros((nu, nu))
     for i in range(nk):
@@ -221,10 +219,7 @@ def vjp_kernel(
     dd,
     cell,
     B,
-    first,
-    ptr,
-    scatter,
-    perm,
+    chol,
     nodes,
     coef,
     n_factor,
@@ -243,7 +238,7 @@ def vjp_kernel(
     gk = np.zeros((nk, ne))
     good = np.zeros(nk, dtype=np.bool_)
     for i in numba.prange(nk):
-        U, good[i] = _factor_solve(sigma, B[i], first, ptr, scatter, perm, nodes, n_factor)
+        U, good[i] = _factor_solve(sigma, B[i], chol, nodes, n_factor)
         gk[i] = fk.element_gradient(U, W, B[i], sigma, enodes, coef[i])
     g = np.zeros(ne)
     for i in range(nk):
@@ -255,22 +250,20 @@ def vjp_kernel(
 
 
 @numba.njit(cache=True, nogil=True, parallel=PARALLEL)
-def forward_fields_kernel(
-    m, cell, B, first, ptr, scatter, perm, nodes, coef, n_factor, pot, cur, scale
-):
+def forward_fields_kernel(m, cell, B, chol, nodes, coef, n_factor, pot, cur, scale):
     """Return the data at ``m`` and the fields ``U`` of every wavenumber (the vjp's state).
 
     NaN data and NaN fields if ``σ`` or a factorisation fails.
     """
     n_data, nk, nu = pot.shape[0], coef.shape[0], nodes.shape[0]
-    U = np.full((nk, nu, perm.shape[0]), np.nan)
+    U = np.full((nk, nu, chol[1].shape[0]), np.nan)
     sigma, ok = fk.element_sigma(m, cell)
     if not ok:
         return np.full(n_data, np.nan), U
     Vk = np.zeros((nk, nu, nu))
     good = np.zeros(nk, dtype=np.bool_)
     for i in numba.prange(nk):
-        Ui, good[i] = _factor_solve(sigma, B[i], first, ptr, scatter, perm, nodes, n_factor)
+        Ui, good[i] = _factor_solve(sigma, B[i], chol, nodes, n_factor)
         U[i] = Ui
         Vk[i] = coef[i] * fk.electrode_potentials(Ui, nodes)
     V = np.zeros((nu, nu))

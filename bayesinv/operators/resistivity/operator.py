@@ -358,6 +358,7 @@ class DCResistivity2p5D(ForwardOperator):
             self.mesh.electrode_nodes,
             w / np.pi,
             self.mesh.n_nodes,
+            (self.mesh.x_nodes.size, self.mesh.z_nodes.size),
         )
         self._cache: OrderedDict[bytes, _State] = OrderedDict()
         self._cache_size = cache_size
