@@ -4,8 +4,14 @@ Per size (16x8, 32x16, 64x32, 128x64 cells; electrodes every 2 cells on cell edg
 48; dipole-dipole n <= 6 plus Wenner) one row with, all measured in this run:
 
 - ``fs_ms``: the factorisations and multi-right-hand-side solves alone (``solve_fields``:
-  assembly, one envelope Cholesky per wavenumber, all sources in one call, prange over
+  assembly, one sparse Cholesky per wavenumber, all sources in one call, prange over
   wavenumbers) — the floor of one forward;
+- ``storage``, ``nnz_L``, ``factor_mflops``: the factor the operator picked
+  (``SparseCholesky``: envelope after reverse Cuthill–McKee, or supernodal after nested
+  dissection of the node grid, whichever needs fewer multiply-adds), its nonzeros and
+  multiply-adds per factorisation; ``envelope_nnz``, ``envelope_mflops`` and
+  ``fs_envelope_ms`` the same for the envelope factor on the same system (the ordering
+  before this change), ``nd_gain`` = ``fs_envelope_ms / fs_ms``;
 - ``forward_ms``: the numba forward kernel (``kernels.forward(m)``), ``fwd_over_fs`` its
   ratio to ``fs_ms`` (goal <= 1.5);
 - ``state_fwd_plus_grad_ms``: what a compiled log-density-and-gradient does (``bayesinv.ops``):
@@ -46,6 +52,7 @@ import numpy as np
 from _resistivity_reference import ReferenceFVResistivity
 
 from bayesinv import Grid2D
+from bayesinv.operators._supernodal_numba import SUPERNODAL, SparseCholesky
 from bayesinv.operators.resistivity._solve import solve_fields
 from bayesinv.operators.resistivity.arrays import dipole_dipole, surface_electrodes, wenner
 from bayesinv.operators.resistivity.operator import DCResistivity2p5D
@@ -83,6 +90,14 @@ def _case(nx, nz, repeats, rng):
     def fs(m):
         solve_fields(m, s.cell, s.B, *s._args(), s.coef, s.n_factor)
 
+    rows_, cols_ = np.repeat(s.enodes, 4, axis=1).ravel(), np.tile(s.enodes, (1, 4)).ravel()
+    env = SparseCholesky(rows_, cols_, op.mesh.n_nodes, method="envelope")
+
+    def fs_envelope(m):
+        solve_fields(m, s.cell, s.B, env.arrays, s.nodes, s.coef, env.size)
+
+    fs_envelope(m0)
+
     def grad(m):
         k.forward(m)
         k.vjp(m, dd)
@@ -102,6 +117,7 @@ def _case(nx, nz, repeats, rng):
         old.vjp(m, dd)
 
     t_fs = _best(fs, models, repeats)
+    t_fs_env = _best(fs_envelope, models, repeats)
     t_fwd = _best(k.forward, models, repeats)
     t_grad = _best(grad, models, repeats)
     t_state = _best(state_grad, models, repeats)
@@ -115,7 +131,14 @@ def _case(nx, nz, repeats, rng):
         "n_nodes": op.mesh.n_nodes,
         "n_data": op.n_data,
         "n_wavenumbers": op.wavenumbers.size,
+        "storage": "supernodal" if s.cholesky.kind == SUPERNODAL else "envelope",
+        "nnz_L": s.cholesky.nnz_l,
+        "factor_mflops": s.cholesky.flops / 1e6,
+        "envelope_nnz": env.nnz_l,
+        "envelope_mflops": env.flops / 1e6,
+        "fs_envelope_ms": t_fs_env,
         "fs_ms": t_fs,
+        "nd_gain": t_fs_env / t_fs,
         "forward_ms": t_fwd,
         "state_fwd_plus_grad_ms": t_state,
         "fwd_plus_grad_ms": t_grad,

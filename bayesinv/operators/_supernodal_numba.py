@@ -327,6 +327,9 @@ class SparseCholesky:
     flops : float
         Multiply-adds of one numeric factorisation (``Σ_j |L_{*j}|² / 2``, or the envelope
         widths ``Σ_i w_i² / 2``).
+    nnz_l : int
+        Stored values of the factor below and on the diagonal (the envelope counts the zeros
+        inside it).
 
     Notes
     -----
@@ -354,10 +357,10 @@ class SparseCholesky:
         env_flops = np.inf if env is None else _profile_flops(env.first) / 2
         i0, i1 = np.zeros(0, dtype=np.int64), np.zeros((0, 3), dtype=np.int64)
         if sn is not None and sn.flops < env_flops:
-            self.kind, self.size, self.flops = SUPERNODAL, sn.size, sn.flops
+            self.kind, self.size, self.flops, self.nnz_l = SUPERNODAL, sn.size, sn.flops, sn.nnz_l
             self.arrays = (SUPERNODAL, *sn.arrays[:1], i0, i0, *sn.arrays[1:], sn.scatter)
         else:
-            self.kind, self.size, self.flops = ENVELOPE, env.size, env_flops
+            self.kind, self.size, self.flops, self.nnz_l = ENVELOPE, env.size, env_flops, env.size
             self.arrays = (ENVELOPE, env.perm, env.first, env.ptr, i0, i0, i0, i0, i0, i1)
             self.arrays += (i0, i0, env.scatter)
         self.perm = self.arrays[1]
