@@ -77,12 +77,12 @@ def solve_fields(m, cell, B, chol, nodes, coef, n_factor):
 class FieldSolver:
     """Constant data of the system and the per-model solves (see module docstring)."""
 
-    def __init__(self, B, enodes, cell, nodes, coef, n_nodes, grid_shape=None):
+    def __init__(self, B, enodes, cell, nodes, coef, n_nodes, grid_shape=None, method="auto"):
         self.B, self.enodes, self.cell, self.nodes, self.coef = B, enodes, cell, nodes, coef
         self.n_used = nodes.size
         rows = np.repeat(enodes, 4, axis=1).ravel()
         cols = np.tile(enodes, (1, 4)).ravel()
-        self.cholesky = SparseCholesky(rows, cols, n_nodes, grid_shape)
+        self.cholesky = SparseCholesky(rows, cols, n_nodes, grid_shape, method)
         self.chol = self.cholesky.arrays
         self.perm = self.cholesky.perm
         self.n_factor = self.cholesky.size
