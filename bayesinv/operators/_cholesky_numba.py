@@ -36,6 +36,14 @@ element assembly) once as ``rows, cols``; :class:`CholeskyPattern` maps each lis
 its place in ``L`` (``scatter``; ``-1`` for entries that fall above the diagonal after the
 reordering). A kernel then computes the entry values in that same order and calls
 :func:`cholesky_factor`.
+
+For large 2-D grids the envelope is not the cheapest storage: the supernodal factor after a
+nested-dissection ordering (:mod:`bayesinv.operators._supernodal_numba`, same assembly
+interface) needs ``O(n^{3/2})`` instead of ``O(n · min(nx, nz)²)`` flops, and
+:class:`~bayesinv.operators._supernodal_numba.SparseCholesky` picks the cheaper of the two.
+Measured on square grids (one thread, factorisation / one solve): 64x64 nine-point 7.9 /
+1.2 ms (envelope) vs 1.9 / 0.67 ms (nested dissection), 128x128 118 / 13 vs 11 / 3.4 ms;
+32x32 about equal.
 """
 
 from __future__ import annotations
