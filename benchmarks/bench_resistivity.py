@@ -21,7 +21,8 @@ Per size (16x8, 32x16, 64x32, 128x64 cells; electrodes every 2 cells on cell edg
   ``kernels.vjp(m, dd)`` (the vjp kernel factorises again, so ``grad_over_fs`` is about 2 +
   contraction cost), used when the state would be too large (``_solve.STATE_LIMIT``);
 - ``prev_defaults_state_ms``: the same compiled pair as ``state_fwd_plus_grad_ms`` with the
-  defaults before the speed work (11 wavenumbers, 10 padding cells growing by 1.3), and
+  defaults before the speed work (11 wavenumbers, 10 padding cells growing by 1.3; the plain
+  pair, ``prev_defaults_path``, where its fields exceed ``_solve.STATE_LIMIT``), and
   ``speedup_from_defaults`` the ratio of the two (same accuracy tests pass with both);
 - ``python_fwd_plus_grad_ms``: the Python API ``forward(m)`` then ``vjp(m, dd)``, whose
   per-model cache reuses the factorised fields (``python_over_fs``);
@@ -46,6 +47,7 @@ the same ``refinement=4`` solution.
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -85,7 +87,6 @@ def _case(nx, nz, repeats, rng):
     models = [np.log(0.01) + 0.5 * rng.standard_normal(grid.size) for _ in range(repeats + 1)]
     m0 = models[-1]
     k.forward(m0), k.vjp(m0, dd), op.forward(m0), op.vjp(m0, dd), old.forward(m0)  # warm-up
-    k.vjp_state(m0, k.forward_state(m0)[1], dd), kp.vjp_state(m0, kp.forward_state(m0)[1], dd)
 
     def fs(m):
         solve_fields(m, s.cell, s.B, *s._args(), s.coef, s.n_factor)
@@ -103,6 +104,10 @@ def _case(nx, nz, repeats, rng):
         k.vjp(m, dd)
 
     def state_grad(m, kernels=k):
+        if kernels.forward_state is None:  # fields above _solve.STATE_LIMIT: plain pair
+            kernels.forward(m)
+            kernels.vjp(m, dd)
+            return
         _, state = kernels.forward_state(m)
         kernels.vjp_state(m, state, dd)
 
@@ -116,6 +121,7 @@ def _case(nx, nz, repeats, rng):
         old.forward(m)
         old.vjp(m, dd)
 
+    state_grad(m0), state_grad(m0, kp)  # warm-up
     t_fs = _best(fs, models, repeats)
     t_fs_env = _best(fs_envelope, models, repeats)
     t_fwd = _best(k.forward, models, repeats)
@@ -141,6 +147,7 @@ def _case(nx, nz, repeats, rng):
         "nd_gain": t_fs_env / t_fs,
         "forward_ms": t_fwd,
         "state_fwd_plus_grad_ms": t_state,
+        "state_path": "plain" if k.forward_state is None else "state",
         "fwd_plus_grad_ms": t_grad,
         "fwd_over_fs": t_fwd / t_fs,
         "state_over_fs": t_state / t_fs,
@@ -153,6 +160,7 @@ def _case(nx, nz, repeats, rng):
         "speedup_fwd_plus_grad": t_old_grad / t_grad,
         "prev_defaults_nodes": prev.mesh.n_nodes,
         "prev_defaults_state_ms": t_prev,
+        "prev_defaults_path": "plain" if kp.forward_state is None else "state",
         "speedup_from_defaults": t_prev / t_state,
         "speedup_python_fwd_plus_grad": t_old_grad / t_py,
         "repeats": repeats,
@@ -207,12 +215,11 @@ def run(quick: bool) -> list[dict]:
     for nx, nz in sizes:
         repeats = 3 if (quick or nx >= 128) else 7
         rows.append(_case(nx, nz, repeats, rng))
+        print(rows[-1], file=sys.stderr, flush=True)  # progress: a long run shows each size
     return rows + _convergence_rows()
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
     from run import format_table
 
