@@ -84,7 +84,9 @@ def element_gradient(U, W, b_k, sigma_e, enodes, coef):
     ``U`` holds one field per row. The fields and the adjoint fields ``W U`` are transposed
     to node-major order first, so each element gathers its four nodes' values of all fields
     as contiguous rows and forms ``G_pq = Σ_a U[a, n_p] (W U)[a, n_q]`` (inner loop over the
-    fields, vectorised), then ``g_e = Σ_pq B_e[p, q] G_pq``. Gathers only (each element
+    fields, vectorised), then ``g_e = Σ_pq B_e[p, q] G_pq``. ``G_pq = u_pᵀ W u_q`` is
+    symmetric because ``W`` is (:func:`data_weights` symmetrises it), so only ``p <= q`` is
+    formed: ``g_e = Σ_p B_pp G_pp + Σ_{p<q} (B_pq + B_qp) G_pq``. Gathers only (each element
     writes its own ``g[e]``).
     """
     ut = np.ascontiguousarray(U.T)
@@ -96,12 +98,15 @@ def element_gradient(U, W, b_k, sigma_e, enodes, coef):
         acc = 0.0
         for p in range(4):
             up = ut[enodes[e, p]]
-            for q in range(4):
+            for q in range(p, 4):  # G is symmetric (W is): 10 products instead of 16
                 vq = vt[enodes[e, q]]
                 s = 0.0
                 for a in range(nu):
                     s += up[a] * vq[a]
-                acc += b_k[e, 4 * p + q] * s
+                if q == p:
+                    acc += b_k[e, 5 * p] * s
+                else:
+                    acc += (b_k[e, 4 * p + q] + b_k[e, 4 * q + p]) * s
         g[e] = -coef * sigma_e[e] * acc
     return g
 
