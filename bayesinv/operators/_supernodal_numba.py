@@ -33,7 +33,14 @@ triangular solve with it). A non-positive or non-finite pivot returns ``False``.
 
 *Solves* (:func:`supernodal_solve_rows`): ``L Y = Z`` then ``Lᵀ X = Y`` supernode by
 supernode, for blocks of right-hand sides held side by side so every factor value is read once
-per block and applied to a contiguous row of right-hand sides.
+per block and applied to a contiguous row of right-hand sides; the forward sweep skips a
+supernode whose right-hand-side rows are all zero (off the elimination-tree paths of unit
+sources).
+
+Thread safety: the numeric functions write only their ``L`` / right-hand-side arguments and
+local arrays (the pattern arrays are read only), so independent systems can be factorised
+and solved concurrently (``nogil``). Inside, the updates scatter into the target block
+``F_t`` and the forward sweep scatters into the rows below a supernode, serially.
 """
 
 from __future__ import annotations
