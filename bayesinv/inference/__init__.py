@@ -14,6 +14,7 @@ from bayesinv.inference.gauss_newton import LaplaceResult, gauss_newton_laplace
 from bayesinv.inference.laplace import GaussianApproximation, laplace
 from bayesinv.inference.mcmc import GaussianPriorTarget, sample_mlda, sample_pcn
 from bayesinv.inference.optimize import find_map
+from bayesinv.inference.preconditioned_sampling import sample_preconditioned
 from bayesinv.inference.preconditioning import (
     Preconditioner,
     hessian_preconditioner,
@@ -47,6 +48,7 @@ __all__ = [
     "sample",
     "sample_mlda",
     "sample_pcn",
+    "sample_preconditioned",
     "sample_smc",
     "zero_pad_transfer",
 ]

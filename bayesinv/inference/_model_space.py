@@ -30,6 +30,7 @@ __all__ = [
     "layout_size",
     "nested_count",
     "nested_indices",
+    "observed_data_group",
     "value_point",
     "zero_pad",
 ]
@@ -305,3 +306,35 @@ class FlatDensity(ModelSpace):
             self._fn = self.model.logp_dlogp_function(ravel_inputs=True, mode=self._mode)
             self._fn.set_extra_values({})
         return self._fn(np.asarray(x, dtype=np.float64))
+
+
+def observed_data_group(model):
+    """Return the observed data of a PyMC model as a DataTree node (``observed_data``).
+
+    Parameters
+    ----------
+    model : pymc.Model
+
+    Returns
+    -------
+    xarray.DataTree
+        One variable per observed variable, with the model's dims and coords.
+    """
+    import pymc as pm
+    import xarray as xr
+    from pymc.backends.arviz import (
+        coords_and_dims_for_inferencedata,
+        dict_to_dataset,
+        find_observations,
+    )
+
+    coords, dims = coords_and_dims_for_inferencedata(model)
+    return xr.DataTree(
+        dict_to_dataset(
+            find_observations(model),
+            inference_library=pm,
+            coords=coords,
+            dims=dims,
+            sample_dims=[],
+        )
+    )

@@ -31,7 +31,7 @@ import numpy as np
 
 from bayesinv import _checks, _deprecation, _progress, _seeds
 from bayesinv.inference import _linalg
-from bayesinv.inference._model_space import FlatDensity
+from bayesinv.inference._model_space import FlatDensity, observed_data_group
 from bayesinv.inference.optimize import find_map
 
 __all__ = ["GaussianApproximation", "LaplaceModelResult", "laplace", "laplace_at"]
@@ -367,13 +367,7 @@ def draws_to_datatree(space, x, chains: int):
         dims and coords) and ``observed_data``.
     """
     import arviz as az
-    import pymc as pm
-    import xarray as xr
-    from pymc.backends.arviz import (
-        coords_and_dims_for_inferencedata,
-        dict_to_dataset,
-        find_observations,
-    )
+    from pymc.backends.arviz import coords_and_dims_for_inferencedata
 
     model = space.model
     per = len(x) // chains
@@ -382,13 +376,5 @@ def draws_to_datatree(space, x, chains: int):
     post = {k: v.reshape(chains, per, *v.shape[1:]) for k, v in post.items()}
     coords, dims = coords_and_dims_for_inferencedata(model)
     tree = az.from_dict({"posterior": post}, coords=coords, dims=dims)
-    tree["observed_data"] = xr.DataTree(
-        dict_to_dataset(
-            find_observations(model),
-            inference_library=pm,
-            coords=coords,
-            dims=dims,
-            sample_dims=[],
-        )
-    )
+    tree["observed_data"] = observed_data_group(model)
     return tree

@@ -125,7 +125,7 @@ def boundary_band(shape: np.ndarray) -> np.ndarray:
     return (maximum_filter(a, 3) - minimum_filter(a, 3)) > 0.5
 
 
-def sample_preconditioned(model, config, seed: int, progressbar):
+def sample_in_laplace_coordinates(model, config, seed: int, progressbar):
     """NUTS in the coordinates of the model's Laplace approximation at its MAP point.
 
     The travel times pin down the mean slowness about 240 times better than its prior
@@ -152,8 +152,8 @@ def sample_preconditioned(model, config, seed: int, progressbar):
     xarray.DataTree
         Posterior draws of the model's variables and the sampler statistics.
     """
-    from bayesinv.inference import find_map, hessian_preconditioner, precondition, sample
-    from bayesinv.inference.preconditioning import Z_NAME, unconstrained_layout
+    from bayesinv.inference import find_map, hessian_preconditioner, sample_preconditioned
+    from bayesinv.inference.preconditioning import unconstrained_layout
 
     point = find_map(model, random_seed=seed)
     x_map = np.concatenate([np.ravel(point[v.name]) for v in model.value_vars])
@@ -161,8 +161,9 @@ def sample_preconditioned(model, config, seed: int, progressbar):
     logp_dlogp.set_extra_values({})
     layout = unconstrained_layout(model)
     guess, _ = hessian_preconditioner(logp_dlogp, x_map, layout, random_seed=seed)
-    idata = sample(
-        precondition(model, guess),
+    return sample_preconditioned(
+        model,
+        guess,
         draws=config.draws,
         tune=config.tune,
         chains=config.chains,
@@ -170,6 +171,3 @@ def sample_preconditioned(model, config, seed: int, progressbar):
         progressbar=progressbar,
         nuts={"adaptation": config.adaptation, "target_accept": config.target_accept},
     )
-    posterior = idata["posterior"].to_dataset()
-    idata["posterior"] = posterior.drop_dims(posterior[Z_NAME].dims[2:])
-    return idata

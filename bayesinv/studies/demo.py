@@ -52,7 +52,7 @@ from bayesinv.studies._demo_survey import (
     DemoSurvey,
     boundary_band,
     demo_survey,
-    sample_preconditioned,
+    sample_in_laplace_coordinates,
 )
 
 __all__ = [
@@ -321,7 +321,7 @@ def run_demo(out, config: DemoConfig | None = None, progressbar: bool | None = N
     -----
     Each inversion is sampled with NUTS in the coordinates of its Laplace approximation at
     the MAP point (about 15 leapfrog steps per draw instead of 500; see
-    :func:`~bayesinv.studies._demo_survey.sample_preconditioned`).
+    :func:`~bayesinv.studies._demo_survey.sample_in_laplace_coordinates`).
 
     Stages are reported through :mod:`bayesinv._progress` (building, sampling each
     inversion, writing reports); the last line on standard error names the report page.
@@ -341,7 +341,7 @@ def run_demo(out, config: DemoConfig | None = None, progressbar: bool | None = N
     for label, model in models.items():
         _progress.stage(f"demo: sampling the {label} inversion")
         t0 = time.perf_counter()
-        idata = sample_preconditioned(model, config, seeds[label], progressbar)
+        idata = sample_in_laplace_coordinates(model, config, seeds[label], progressbar)
         walls[label] = time.perf_counter() - t0
         # predictive draws and log-likelihood first, so that every group gets the geometry
         trees[label] = annotate(_complete(idata, model, seeds[label]), survey)
