@@ -56,7 +56,8 @@ failed (max R-hat 1.84 between runs; each population collapsed onto one side). L
 (``sample_pcn(reference=gauss_newton_laplace(...))``, 4 x 20000 + 5000): adapted β = 0.053,
 max R-hat 1.98, min ESS 5, each chain frozen in its own sign pattern of cells 70-77.
 The component-wise pCN alone (no ridge moves), 4 x 20000 sweeps: max R-hat 1.56, one chain
-stuck with the stagnation point shifted. With ridge moves: see docs/samplers.md.
+stuck with the stagnation point shifted. This sampler, ``mwg 200000 3``: max R-hat 1.0095,
+min bulk ESS 806, P(a<0) in cells 73 and 75 = 0.55 and 0.27 (docs/samplers.md).
 """
 
 from __future__ import annotations
