@@ -247,3 +247,18 @@ def test_coverage_study_small(monkeypatch):
         assert np.mean(cov) >= bound, (label, cov)
     plain = [bench.coverage_replicate(s, plans[labels[2]], n_draws=150) for s in seeds]
     assert np.mean(plain) <= 0.7, plain
+
+
+@pytest.mark.parametrize("kind", ["diagonal", "full", "singular"])
+def test_sqrt_psd_factors_psd_matrices(kind):
+    from bayesinv.model.discrepancy.marginal import _sqrt_psd
+
+    rng = np.random.default_rng(7)
+    b = rng.normal(size=(12, 12 if kind != "singular" else 5))
+    s = {"diagonal": np.diag(rng.uniform(0.1, 2.0, 12)), "full": b @ b.T}.get(kind, b @ b.T)
+    r = _sqrt_psd(s)
+    np.testing.assert_allclose(r @ r.T, s, atol=1e-9 * np.abs(s).max())
+    # negative control: a matrix that is not PSD cannot be reproduced
+    bad = s - 2.0 * np.abs(s).max() * np.outer(np.ones(12), np.ones(12)) / 12
+    rb = _sqrt_psd(bad)
+    assert not np.allclose(rb @ rb.T, bad, atol=1e-6)
