@@ -265,18 +265,13 @@ def add_marginal(inv, model) -> MarginalPlan:
 
 
 def _sqrt_psd(s: np.ndarray) -> np.ndarray:
-    """Return ``R`` with ``R Rᵀ = S`` for a symmetric positive semi-definite ``S``.
-
-    A diagonal ``S`` gives its square root; otherwise a Cholesky factor of
-    ``S + 1e-12 · mean(diag S) · I`` (the jitter is far below any variance that matters:
-    ``S`` is singular under the projection guard or a long length scale), and only if that
-    fails the eigendecomposition (about 30 times the cost of the Cholesky factor).
-    """
+    """Return ``R`` with ``R Rᵀ = S`` for a symmetric positive semi-definite ``S``."""
+    # diagonal: its sqrt; else Cholesky of S + 1e-12 mean(diag S) I (singular S under the
+    # projection guard); eigh (~30x the cost) only if that fails
     s = 0.5 * (s + s.T)
-    d = np.diag(s)
-    if np.count_nonzero(s - np.diag(d)) == 0:
-        return np.diag(np.sqrt(np.clip(d, 0.0, None)))
-    jitter = 1e-12 * max(float(np.mean(d)), 1e-300)
+    if np.count_nonzero(s - np.diag(np.diag(s))) == 0:
+        return np.diag(np.sqrt(np.clip(np.diag(s), 0.0, None)))
+    jitter = 1e-12 * max(float(np.mean(np.diag(s))), 1e-300)
     try:
         return np.linalg.cholesky(s + jitter * np.eye(s.shape[0]))
     except np.linalg.LinAlgError:
