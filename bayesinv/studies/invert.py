@@ -343,31 +343,18 @@ def run_invert(config: InvertConfig, out=None) -> dict:
     dict
         The report's headline (with ``verdict``).
     """
+    from threadpoolctl import threadpool_limits
+
     from bayesinv.diagnostics.report import report
-    from bayesinv.inference import laplace, sample
 
     inv, _, surveys, units = build_inversion(config)
     model = inv.build()
     inf = config.tables["inference"]
     out = Path(out if out is not None else config.tables["output"]["folder"])
     out.mkdir(parents=True, exist_ok=True)
-    if inf["method"] == "laplace":
-        idata = laplace(
-            model,
-            draws=inf["draws"],
-            chains=inf["chains"],
-            random_seed=inf["seed"],
-            mode=PYTHON_MODE,
-        ).idata
-    else:
-        idata = sample(
-            model,
-            draws=inf["draws"],
-            tune=inf["tune"],
-            chains=inf["chains"],
-            random_seed=inf["seed"],
-            progressbar=False,
-        )
+    # BLAS single-threaded: the operators call it from numba's threads (see sample)
+    with threadpool_limits(limits=1, user_api="blas"):
+        idata = _infer(model, inf)
     idata = add_prior_draws(idata, model, inf["prior_draws"], inf["seed"])
     figures = _doi_figure(idata, inv, out)
     receivers = np.vstack([_positions(k, s) for k, s in surveys.values()])
@@ -385,3 +372,27 @@ def run_invert(config: InvertConfig, out=None) -> dict:
         figures=figures,
     )
     return result.headline
+
+
+def _infer(model, inf: dict):
+    """Draws of the configured method (Laplace: graphs in :data:`PYTHON_MODE`)."""
+    from bayesinv.inference import laplace, sample
+    from bayesinv.inference.optimize import find_map
+
+    if inf["method"] == "laplace":
+        return laplace(
+            model,
+            find_map(model, random_seed=inf["seed"], mode=PYTHON_MODE),
+            draws=inf["draws"],
+            chains=inf["chains"],
+            random_seed=inf["seed"],
+            mode=PYTHON_MODE,
+        ).idata
+    return sample(
+        model,
+        draws=inf["draws"],
+        tune=inf["tune"],
+        chains=inf["chains"],
+        random_seed=inf["seed"],
+        progressbar=False,
+    )
