@@ -116,7 +116,7 @@ def _data_file(config: dict, out: Path) -> tuple[Path, dict | None]:
                 "and set data_file to its path (or leave data_file empty for the stand-in)"
             )
         return path.resolve(), None
-    path = out / "stand_in.ohm"
+    path = (out / "stand_in.ohm").resolve()  # the invert config names it from elsewhere
     return path, _stand_in(path, config["seed"], config["n_electrodes"])
 
 
