@@ -329,6 +329,8 @@ def run(config: dict, out: Path) -> dict:
     per wavenumber), and a multi-threaded OpenBLAS inside them made a gradient several
     times slower on a shared 2-core machine (0.19 s instead of 0.04 s at full size).
     """
+    import pymc  # noqa: F401  (loads NumPy's and SciPy's OpenBLAS before they are limited:
+    import scipy.linalg  # noqa: F401  threadpoolctl limits only the libraries already loaded)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
