@@ -398,8 +398,8 @@ def run(config: dict, out: Path) -> dict:
     report(
         first["runs"][METHODS[2]][1],
         out / "continuation_seed0",
-        model=None,  # with the model, modality_loo fails ('All tail values are the same'):
-        config=config,  # near-constant log-likelihoods of samples before the first arrival
+        model=first["model"],  # the full band's: PPC and LOO of the traces
+        config=config,
         seed=config["seed"],
         title="case study 07: continuation, then NUTS on the full band (seed 0)",
     )
