@@ -29,6 +29,9 @@ run to convergence on a cheaper level of the same problem (4x4 blocks, 16x16 mes
 coarse level 8x8): ``python benchmarks/bench_elliptic_samplers.py --gradient-free
 [--pcn-draws N] [--lpcn-draws N] [--mlda-draws N]``. Measured tables: ``docs/samplers.md``.
 
+pCN against random-walk Metropolis as the coefficient is refined with the mesh (16², 32²,
+64² unknowns): ``python benchmarks/bench_elliptic_samplers.py --refinement [--steps N]``.
+
 Full-size simulation-based calibration (not part of ``run.py``: it measures calibration, not
 speed): ``python benchmarks/bench_elliptic_samplers.py --sbc 200`` runs the SBC of
 ``tests/inference/test_mcmc_elliptic.py`` (pCN; delayed acceptance; delayed acceptance with
@@ -343,6 +346,50 @@ def run_gradient_free(
     return rows
 
 
+def run_refinement(steps: int = 500, meshes=(16, 32, 64), betas=(0.05, 0.1, 0.2)):
+    """pCN and random-walk acceptance at fixed steps as the coefficient is refined with the mesh.
+
+    :func:`~bayesinv.operators.elliptic.problems.refined_field_problem` (``log a`` a
+    Matérn-type field on the Q1 mesh itself, ``mesh²`` unknowns, 49 observations, σ = 0.2);
+    each chain starts at the truth (an exact posterior draw) and takes ``steps`` proposals
+    with a fixed step β, pCN with the package's kernel, the random walk
+    ``z' = z + βξ`` in the same prior-whitened coordinates with the prior ratio in its
+    acceptance (the test ``test_pcn_acceptance_is_flat_under_refinement_while_random_walk_
+    collapses`` runs the same at β = 0.1 and 120 steps).
+    """
+    import importlib.util
+    from pathlib import Path
+
+    from bayesinv.inference.mcmc import GaussianPriorTarget
+    from bayesinv.operators.elliptic.problems import refined_field_problem
+
+    path = Path(__file__).resolve().parent.parent / "tests/inference/test_mcmc_elliptic.py"
+    spec = importlib.util.spec_from_file_location("test_mcmc_elliptic", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = []
+    for mesh in meshes:
+        problem = refined_field_problem(3, mesh, sigma=0.2)
+        target = GaussianPriorTarget(
+            forward=problem.forward,
+            data=problem.data,
+            noise_sd=problem.sigma,
+            prior_sd=1.0,
+            n=mesh * mesh,
+        )
+        row = {"benchmark": "elliptic_refinement", "mesh": f"{mesh}x{mesh}", "unknowns": mesh**2}
+        t0 = time.perf_counter()
+        for beta in betas:
+            for kind in ("pcn", "rwm"):
+                rng = np.random.default_rng(mesh)
+                rate = module._acceptance(target, problem.truth, beta, steps, rng, kind)
+                row[f"{kind}_accept_beta_{beta}"] = round(rate, 3)
+        row["wall_s"] = round(time.perf_counter() - t0, 1)
+        print(row, file=sys.stderr, flush=True)
+        rows.append(row)
+    return rows
+
+
 def _arg(name, default):
     return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
 
@@ -370,6 +417,9 @@ if __name__ == "__main__":
             int(_arg("--lpcn-draws", 10000)),
         )
         print(format_table(rows))
+    elif "--refinement" in sys.argv:
+        # python bench_elliptic_samplers.py --refinement [--steps N]
+        print(format_table(run_refinement(int(_arg("--steps", 500)))))
     elif "--sbc" in sys.argv:
         print(format_table(full_sbc(int(sys.argv[sys.argv.index("--sbc") + 1]))))
     else:

@@ -371,18 +371,23 @@ def modality_loo(idata, model=None, var_names=None) -> pd.DataFrame:
 def _pointwise_loo(tree, name):
     """Pointwise PSIS-LOO ``elpd_i``, ``p_loo``, Pareto ``k``, ``good_k`` of ``name``.
 
-    A datum whose log-likelihood is the same in every draw (it does not depend on the
-    parameters) has the exact value ``elpd_i = log p(y_i)``; PSIS is undefined there, so it
-    is counted exactly with ``k = -inf`` and PSIS runs on the others.
+    A datum whose log-likelihood is the same in every draw up to round-off (it does not
+    depend on the parameters: a spread over the draws of at most ``1e-9 max(1, |log p|)``)
+    has the exact value ``elpd_i = log mean_s p(y_i | θ_s)``; PSIS is undefined there (its
+    tail values are all equal), so it is counted exactly with ``k = -inf`` and PSIS runs on
+    the others.
     """
     import arviz as az
     import xarray as xr
+    from scipy.special import logsumexp
 
     ll = np.asarray(tree["log_likelihood"][name].values, dtype=float)
     flat = ll.reshape(ll.shape[0], ll.shape[1], -1)
-    const = np.all(flat == flat[:1, :1, :], axis=(0, 1))
     n_samples = flat.shape[0] * flat.shape[1]
-    elpd_i = np.where(const, flat[0, 0, :], np.nan)
+    spread = np.ptp(flat, axis=(0, 1))
+    const = spread <= 1e-9 * np.maximum(1.0, np.abs(flat[0, 0, :]))
+    exact = logsumexp(flat.reshape(n_samples, -1), axis=0) - np.log(n_samples)
+    elpd_i = np.where(const, exact, np.nan)
     k = np.full(const.size, -np.inf)
     good_k, p_loo = min(1.0 - 1.0 / np.log10(n_samples), 0.7), 0.0
     if not np.all(const):

@@ -18,6 +18,7 @@ def find_map(
     jitter: bool = False,
     maxiter: int = 5000,
     progressbar: bool = False,
+    mode: str | None = "NUMBA",
 ) -> dict:
     """Maximum a posteriori point of a PyMC model (L-BFGS with the adjoint gradient).
 
@@ -38,6 +39,11 @@ def find_map(
         Largest number of optimizer iterations.
     progressbar : bool
         Show progress.
+    mode : str or None
+        PyTensor compile mode of the log density and its gradient (default ``"NUMBA"``);
+        ``"FAST_COMPILE"`` runs the graph in Python, still calling the operators' numba
+        kernels, which saves the graph's numba compilation (seconds) when the search
+        needs only a few hundred evaluations; ``None``: PyTensor's default mode.
 
     Returns
     -------
@@ -47,12 +53,18 @@ def find_map(
 
     Notes
     -----
-    Compiles with PyTensor's numba backend, so operators with numba kernels run compiled.
+    By default compiles with PyTensor's numba backend, so operators with numba kernels
+    run compiled.
     """
     import pymc as pm
 
     seed = _seeds.as_int(random_seed, "find_map")
     maxiter = _checks.check_int(maxiter, "find_map", "maxiter", low=1)
+    if mode is not None and not isinstance(mode, str):
+        raise TypeError(
+            f"find_map: mode must be a PyTensor mode name (str) or None, got {type(mode).__name__}"
+        )
+    compile_kwargs = {} if mode is None else {"mode": mode}
     model = pm.modelcontext(model)
     with warnings.catch_warnings():
         # our contract is the dict of values; PyMC's planned change of its default is not ours
@@ -64,7 +76,7 @@ def find_map(
             random_seed=seed,
             progressbar=progressbar,
             model=model,
-            compile_kwargs={"mode": "NUMBA"},
+            compile_kwargs=compile_kwargs,
             maxiter=maxiter,
             return_inferencedata=False,
         )

@@ -76,6 +76,8 @@ SCHEMA = {
         "chains": Key(int, default=4, low=1),
         "seed": Key(int, default=1, low=0),
         "prior_draws": Key(int, default=500, low=1),
+        # Oldenburg–Li index: references at the prior mean -/+ doi_shift prior sd; 0: off
+        "doi_shift": Key(float, default=0.0, low=0.0),
     },
 }
 MODALITY = {
@@ -298,36 +300,6 @@ def build_inversion(config: InvertConfig):
     return inv, grid, surveys, units
 
 
-def _doi_figure(idata, inv, out: Path) -> list:
-    """Posterior sd / prior sd of each field (a depth-of-investigation map).
-
-    The prior sd of each cell is that of the prior draws (any prior kind), as in the
-    report's ``posterior sd / prior sd`` panel.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from bayesinv.diagnostics.truth import CONTRACTION, field_summaries
-
-    figures = []
-    for name, field in inv.fields.items():
-        g = field.grid
-        ratio = field_summaries(idata, name, g)[CONTRACTION]
-        fig, ax = plt.subplots(figsize=(7, 3))
-        extent = (g.x_edges[0], g.x_edges[-1], g.z_edges[-1], g.z_edges[0])
-        im = ax.imshow(ratio, extent=extent, vmin=0, vmax=1, cmap="viridis", aspect="auto")
-        fig.colorbar(im, ax=ax, label="posterior sd / prior sd")
-        ax.set(xlabel="x (m)", ylabel="z (m, down)", title=f"{name}: depth of investigation")
-        fig.tight_layout()
-        fig.savefig(out / f"doi_{name}.png", dpi=100)
-        plt.close(fig)
-        caption = f"{name}: posterior sd / prior sd (near 1: the data say nothing there)"
-        figures.append((f"doi_{name}.png", caption))
-    return figures
-
-
 def run_invert(config: InvertConfig, out=None) -> dict:
     """Run an inversion from a checked configuration and write its report.
 
@@ -343,33 +315,27 @@ def run_invert(config: InvertConfig, out=None) -> dict:
     dict
         The report's headline (with ``verdict``).
     """
+    from threadpoolctl import threadpool_limits
+
     from bayesinv.diagnostics.report import report
-    from bayesinv.inference import laplace, sample
+    from bayesinv.studies.invert_doi import doi_figures, oldenburg_li_doi, sd_ratio_figures
 
     inv, _, surveys, units = build_inversion(config)
     model = inv.build()
     inf = config.tables["inference"]
     out = Path(out if out is not None else config.tables["output"]["folder"])
     out.mkdir(parents=True, exist_ok=True)
-    if inf["method"] == "laplace":
-        idata = laplace(
-            model,
-            draws=inf["draws"],
-            chains=inf["chains"],
-            random_seed=inf["seed"],
-            mode=PYTHON_MODE,
-        ).idata
-    else:
-        idata = sample(
-            model,
-            draws=inf["draws"],
-            tune=inf["tune"],
-            chains=inf["chains"],
-            random_seed=inf["seed"],
-            progressbar=False,
-        )
+    # BLAS single-threaded: the operators call it from numba's threads (see sample)
+    with threadpool_limits(limits=1, user_api="blas"):
+        idata = _infer(model, inf)
+        doi = None
+        if inf["doi_shift"] > 0:
+            doi = oldenburg_li_doi(inv, shift=inf["doi_shift"], random_seed=inf["seed"])
     idata = add_prior_draws(idata, model, inf["prior_draws"], inf["seed"])
-    figures = _doi_figure(idata, inv, out)
+    figures = sd_ratio_figures(idata, inv, out)
+    if doi is not None:
+        figures += doi_figures(doi, inv, out, inf["doi_shift"])
+        np.savez(out / "doi_oldenburg_li.npz", **doi)
     receivers = np.vstack([_positions(k, s) for k, s in surveys.values()])
     title = config.tables["output"]["title"] or f"bayesinv invert: {config.path.name}"
     result = report(
@@ -384,4 +350,37 @@ def run_invert(config: InvertConfig, out=None) -> dict:
         title=title,
         figures=figures,
     )
-    return result.headline
+    return result.headline | _doi_headline(doi)
+
+
+def _doi_headline(doi) -> dict:
+    """Median Oldenburg–Li index of the top and bottom rows of each field."""
+    out = {}
+    for name, values in (doi or {}).items():
+        out[f"doi_{name}_top_row"] = float(np.median(values[0]))
+        out[f"doi_{name}_bottom_row"] = float(np.median(values[-1]))
+    return out
+
+
+def _infer(model, inf: dict):
+    """Draws of the configured method (Laplace: graphs in :data:`PYTHON_MODE`)."""
+    from bayesinv.inference import laplace, sample
+    from bayesinv.inference.optimize import find_map
+
+    if inf["method"] == "laplace":
+        return laplace(
+            model,
+            find_map(model, random_seed=inf["seed"], mode=PYTHON_MODE),
+            draws=inf["draws"],
+            chains=inf["chains"],
+            random_seed=inf["seed"],
+            mode=PYTHON_MODE,
+        ).idata
+    return sample(
+        model,
+        draws=inf["draws"],
+        tune=inf["tune"],
+        chains=inf["chains"],
+        random_seed=inf["seed"],
+        progressbar=False,
+    )

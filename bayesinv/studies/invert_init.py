@@ -91,6 +91,7 @@ draws = 1000
 tune = 1000
 chains = 4
 seed = 1
+doi_shift = 0.0       # > 0: Oldenburg–Li index from two MAPs, references -/+ this many prior sd
 
 [modality.data]
 kind = "{kind}"

@@ -29,6 +29,7 @@ REQUIRED = {
     "padding": Key(float, low=0.0),
     "relative_error": Key(float, low=0.0, low_open=True),
     "method": Key(str, choices=("laplace", "nuts")),
+    "adaptation": Key(str, choices=("diag", "low_rank")),
     "draws": Key(int, low=1),
     "tune": Key(int, low=0),
     "chains": Key(int, low=1),
@@ -115,7 +116,7 @@ def _data_file(config: dict, out: Path) -> tuple[Path, dict | None]:
                 "and set data_file to its path (or leave data_file empty for the stand-in)"
             )
         return path.resolve(), None
-    path = out / "stand_in.ohm"
+    path = (out / "stand_in.ohm").resolve()  # the invert config names it from elsewhere
     return path, _stand_in(path, config["seed"], config["n_electrodes"])
 
 
@@ -136,7 +137,7 @@ padding = {config["padding"]}
 kind = "{config["prior"]}"{_length_scale_line(config)}
 
 [inference]
-method = "{config["method"]}"
+method = "laplace"       # the check of the Python API's Laplace step (NUTS: API only)
 draws = {config["draws"]}
 tune = {config["tune"]}
 chains = {config["chains"]}
@@ -178,28 +179,105 @@ def _gradient_time(model, n: int, seed: int) -> float:
     return float(np.median(times))
 
 
-def _infer(model, config: dict):
-    """Return the posterior draws and, for Laplace, the time per gradient of its Hessian."""
-    from bayesinv.inference import laplace, sample
+def _infer(model, config: dict) -> dict:
+    """Laplace approximation, and with ``method = "nuts"`` NUTS in its coordinates.
+
+    Returns ``idata`` (the draws the report uses), ``laplace`` (the Laplace draws, which
+    ``bayesinv invert`` must reproduce), ``per_gradient`` (s per gradient of the Laplace
+    Hessian) and ``nuts`` (headline entries of the NUTS run, empty for Laplace).
+    """
+    from bayesinv.inference import laplace
+    from bayesinv.inference.optimize import find_map
     from bayesinv.studies.field_data import PYTHON_MODE
 
-    if config["method"] == "laplace":
-        result = laplace(
-            model,
-            draws=config["draws"],
-            chains=config["chains"],
-            random_seed=config["seed"],
-            mode=PYTHON_MODE,  # what bayesinv invert does
-        )
-        return result.idata, result.info["laplace_s"] / max(result.info["n_gradients"], 1)
-    return sample(
+    t0 = time.perf_counter()
+    result = laplace(
         model,
+        find_map(model, random_seed=config["seed"], mode=PYTHON_MODE),
+        draws=config["draws"],
+        chains=config["chains"],
+        random_seed=config["seed"],
+        mode=PYTHON_MODE,  # what bayesinv invert does
+    )
+    per_gradient = result.info["laplace_s"] / max(result.info["n_gradients"], 1)
+    out = {"idata": result.idata, "laplace": result.idata, "per_gradient": per_gradient}
+    out["laplace_s"] = time.perf_counter() - t0
+    out["nuts"] = {}
+    if config["method"] == "nuts":
+        out["idata"], out["nuts"] = _nuts(model, result.gaussian, config)
+    return out
+
+
+def _nuts(model, gaussian, config: dict):
+    """NUTS (nutpie) in the coordinates of the Laplace approximation ``gaussian``.
+
+    ``x = m_MAP + A z`` with ``A A^T`` the Laplace covariance
+    (:func:`bayesinv.inference.preconditioning.precondition`); nutpie adapts a mass matrix
+    in ``z`` (``adaptation``, e.g. ``"low_rank"``) that only corrects what the Laplace
+    approximation missed. Returns the draws (the model's own variables) and the headline
+    entries: convergence over every cell and the noise scale, cost in gradients and time.
+    """
+    import arviz as az
+
+    import bayesinv
+    from bayesinv.inference import compile_model
+    from bayesinv.inference.preconditioning import (
+        Z_NAME,
+        Preconditioner,
+        precondition,
+        unconstrained_layout,
+    )
+
+    g = gaussian
+    pre = Preconditioner(g.mean, g.scale, g.basis, g.factors, unconstrained_layout(model))
+    cpu0 = _cpu()
+    t0 = time.perf_counter()
+    compiled = compile_model(precondition(model, pre))
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tree = bayesinv.sample(
+        compiled,
         draws=config["draws"],
         tune=config["tune"],
         chains=config["chains"],
+        cores=config["chains"],
         random_seed=config["seed"],
         progressbar=False,
-    ), None
+        save_warmup=True,
+        adaptation=config["adaptation"],
+    )
+    wall = time.perf_counter() - t0
+    tree["posterior"] = tree["posterior"].to_dataset().drop_vars(Z_NAME)
+    stats = tree["sample_stats"]
+    grads = int(stats["n_steps"].values.sum())
+    if "warmup_sample_stats" in tree.children:
+        grads += int(tree["warmup_sample_stats"]["n_steps"].values.sum())
+    names = ["log_conductivity", "ert_sigma"]
+    post = tree["posterior"].to_dataset()[names]
+    rhat = float(max(np.nanmax(np.asarray(az.rhat(post[n]))) for n in names))
+    ess = float(min(np.nanmin(np.asarray(az.ess(post[n], method="bulk"))) for n in names))
+    return tree, {
+        "nuts_adaptation": config["adaptation"],
+        "nuts_draws": f"{config['chains']} x ({config['tune']} + {config['draws']})",
+        "nuts_max_rhat": rhat,
+        "nuts_min_bulk_ess": ess,
+        "nuts_divergences": int(stats["diverging"].values.sum()),
+        "nuts_mean_steps": round(float(stats["n_steps"].values.mean()), 1),
+        "nuts_gradients": grads,
+        "nuts_compile_s": round(compile_s, 1),
+        "nuts_wall_s": round(wall, 1),
+        "nuts_cpu_s": round(_cpu() - cpu0, 1),
+        "nuts_wall_per_gradient_s": round(wall / max(grads, 1) * config["chains"], 4),
+        "nuts_converged": bool(rhat < 1.01 and ess >= 400),
+    }
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process so far, all threads."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def _api_inversion(survey, grid, config: dict):
@@ -245,31 +323,38 @@ def _pseudo(survey):
 
 
 def run(config: dict, out: Path) -> dict:
-    """Run the study; return the fit, noise scale, depth of investigation and timings."""
+    """Run the study; return the fit, noise scale, depth of investigation and timings.
+
+    BLAS runs single-threaded throughout: the ERT kernels call it from numba's threads (one
+    per wavenumber), and a multi-threaded OpenBLAS inside them made a gradient several
+    times slower on a shared 2-core machine (0.19 s instead of 0.04 s at full size).
+    """
+    import pymc  # noqa: F401  (loads NumPy's and SciPy's OpenBLAS before they are limited:
+    import scipy.linalg  # noqa: F401  threadpoolctl limits only the libraries already loaded)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run(config, out, _cpu())
+
+
+def _run(config: dict, out: Path, cpu0: float) -> dict:
     from bayesinv.diagnostics.report import report
     from bayesinv.formats import read_unified
-    from bayesinv.io import read_datatree
-    from bayesinv.studies.invert import (
-        add_prior_draws,
-        flatten_ert_survey,
-        load_invert_config,
-        run_invert,
-    )
+    from bayesinv.studies.invert import add_prior_draws, flatten_ert_survey
 
     out.mkdir(parents=True, exist_ok=True)
     path, truth = _data_file(config, out)
     survey = flatten_ert_survey(read_unified(path))
     grid = _grid(survey, config)
-    inv = _api_inversion(survey, grid, config)
-    model = inv.build()
+    model = _api_inversion(survey, grid, config).build()
     per_gradient = None
     if config["n_gradient_timings"]:
         per_gradient = _gradient_time(model, config["n_gradient_timings"], config["seed"])
     t0 = time.perf_counter()
-    tree, hessian_gradient = _infer(model, config)
+    inferred = _infer(model, config)
     wall = time.perf_counter() - t0
-    per_gradient = per_gradient if per_gradient is not None else hessian_gradient
-    tree = add_prior_draws(tree, model, config["prior_draws"], config["seed"])
+    per_gradient = per_gradient if per_gradient is not None else inferred["per_gradient"]
+    tree = add_prior_draws(inferred["idata"], model, config["prior_draws"], config["seed"])
     field_truth = None
     if truth is not None:
         field_truth = {"log_conductivity": _truth_log_conductivity(grid, truth["length"])}
@@ -287,19 +372,12 @@ def run(config: dict, out: Path) -> dict:
         kinds={"log_conductivity": "absolute"},
     )
     idata = result.idata
-    toml = _invert_config(out / "invert.toml", path, config)
-    t0 = time.perf_counter()
-    run_invert(load_invert_config(toml), out / "invert")
-    wall_cli = time.perf_counter() - t0
-    cli = read_datatree(out / "invert" / "posterior.nc")
-    api_mean = idata["posterior"]["log_conductivity"].mean(("chain", "draw")).values
-    cli_mean = cli["posterior"]["log_conductivity"].mean(("chain", "draw")).values
+    cli, wall_cli = _cli_inversion(path, config, out)
     pseudo_x, spread = _pseudo(survey)
     summary = _figures(
         idata, survey, grid, pseudo_x, spread, out, field_truth, config["relative_error"]
     )
     scale = idata["posterior"]["ert_sigma"].values.ravel()
-    ppc = result.ppc
     headline = {
         "data": "field file" if truth is None else "synthetic stand-in",
         "file": path.name,
@@ -308,35 +386,84 @@ def run(config: dict, out: Path) -> dict:
         "n_cells": grid.size,
         "method": config["method"],
         "time_per_gradient_s": None if per_gradient is None else round(per_gradient, 4),
+        "laplace_hessian_s_per_gradient": round(inferred["per_gradient"], 4),
         "inference_s": round(wall, 1),
         "invert_cli_s": round(wall_cli, 1),
         "noise_scale_mean": float(scale.mean()),
         "noise_scale_90": f"{np.quantile(scale, 0.05):.2f} to {np.quantile(scale, 0.95):.2f}",
-        "api_vs_cli_max_abs_diff": float(np.max(np.abs(api_mean - cli_mean))),
+        "api_vs_cli_max_abs_diff": _max_diff(inferred["laplace"], cli),
     }
-    headline |= summary
-    if ppc is not None:
+    headline |= inferred["nuts"] | summary
+    headline |= _ppc_and_truth(result)
+    if inferred["nuts"]:
+        headline["laplace_vs_nuts_max_z"] = _max_z(inferred["laplace"], idata)
+    headline["table"] = _table(inferred, idata, cli, wall, wall_cli, config["method"])
+    headline["total_cpu_s"] = round(_cpu() - cpu0, 1)
+    headline["verdict"] = _verdict(headline)
+    return headline
+
+
+def _cli_inversion(path: Path, config: dict, out: Path):
+    """Run ``bayesinv invert`` on the written configuration; return its draws and wall time."""
+    from bayesinv.io import read_datatree
+    from bayesinv.studies.invert import load_invert_config, run_invert
+
+    toml = _invert_config(out / "invert.toml", path, config)
+    t0 = time.perf_counter()
+    run_invert(load_invert_config(toml), out / "invert")
+    wall = time.perf_counter() - t0
+    return read_datatree(out / "invert" / "posterior.nc"), wall
+
+
+def _post_mean(tree, name="log_conductivity"):
+    return tree["posterior"][name].mean(("chain", "draw")).values
+
+
+def _max_diff(a, b) -> float:
+    return float(np.max(np.abs(_post_mean(a) - _post_mean(b))))
+
+
+def _max_z(laplace_tree, nuts_tree) -> float:
+    """Largest |Laplace mean - NUTS mean| / NUTS sd over the cells."""
+    sd = nuts_tree["posterior"]["log_conductivity"].std(("chain", "draw")).values
+    return float(np.max(np.abs(_post_mean(laplace_tree) - _post_mean(nuts_tree)) / sd))
+
+
+def _ppc_and_truth(result) -> dict:
+    out = {}
+    if result.ppc is not None:
+        ppc = result.ppc
         row = ppc.loc["ert"] if "ert" in ppc.index else ppc.iloc[0]
-        headline |= {f"ppc_{k}": _scalar(v) for k, v in row.items()}
+        out |= {f"ppc_{k}": _scalar(v) for k, v in row.items()}
     if result.truth is not None:
         t = result.truth.loc["log_conductivity"]
-        headline |= {"truth_coverage_90": float(t["coverage_90"]), "truth_rmse": float(t["rmse"])}
-    cli_scale = cli["posterior"]["ert_sigma"].values.ravel()
-    headline["table"] = [
-        {"inversion": "python API", "noise_scale_mean": float(scale.mean()), "wall_s": wall},
-        {
-            "inversion": "bayesinv invert",
-            "noise_scale_mean": float(cli_scale.mean()),
-            "wall_s": wall_cli,
-        },
-    ]
-    same = headline["api_vs_cli_max_abs_diff"] < 1e-6
-    headline["verdict"] = (
-        "PASS: the Python API and bayesinv invert give the same posterior"
-        if same
-        else "FAIL: the Python API and bayesinv invert disagree"
-    )
-    return headline
+        out |= {"truth_coverage_90": float(t["coverage_90"]), "truth_rmse": float(t["rmse"])}
+    return out
+
+
+def _table(inferred, idata, cli, wall, wall_cli, method: str) -> list:
+    """One row per posterior: the API's Laplace, NUTS (if run) and ``bayesinv invert``'s."""
+
+    def row(name, tree, seconds):
+        s = tree["posterior"]["ert_sigma"].values.ravel()
+        return {"inversion": name, "noise_scale_mean": float(s.mean()), "wall_s": seconds}
+
+    rows = [row("python API, laplace", inferred["laplace"], inferred["laplace_s"])]
+    if method == "nuts":
+        rows.append(row("python API, nuts (Laplace coordinates)", idata, wall))
+    rows.append(row("bayesinv invert, laplace", cli, wall_cli))
+    return rows
+
+
+def _verdict(headline: dict) -> str:
+    if headline["api_vs_cli_max_abs_diff"] >= 1e-6:
+        return "FAIL: the Python API and bayesinv invert disagree"
+    same = "the Python API and bayesinv invert give the same posterior"
+    if headline["method"] != "nuts":
+        return f"PASS: {same}"
+    if not headline["nuts_converged"]:
+        return f"FAIL: NUTS not converged (R-hat < 1.01, bulk ESS >= 400 needed); {same}"
+    return f"PASS: NUTS converged (R-hat < 1.01, bulk ESS >= 400); {same} (Laplace)"
 
 
 def _scalar(v):

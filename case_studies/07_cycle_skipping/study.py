@@ -104,6 +104,91 @@ def _builder(levels, blocks, cfg, theta_start):
     return lambda k: build(min(k, len(levels) - 1))
 
 
+def _band_matrix(level, nt) -> np.ndarray:
+    """``W F`` of one trace as an ``(nt, nt)`` matrix (filter and whitening act per trace)."""
+    n = level.bandpass.n_data
+    mat = np.empty((nt, nt))
+    for j in range(nt):
+        e = np.zeros(n)
+        e[j] = 1.0
+        mat[:, j] = level.whitening.forward(level.bandpass.forward(e))[:nt]
+    return mat
+
+
+def _compiled_once_model():
+    """Return a ``pymc.Model`` whose ``logp_dlogp_function`` is compiled once per arguments.
+
+    Its compiled function reads the model's ``pm.Data`` when called, so the three
+    continuations of a seed (and their Laplace levels of every band) share one compilation.
+    """
+    import pymc as pm
+
+    class CompiledOnce(pm.Model):
+        def logp_dlogp_function(self, *args, **kwargs):
+            cache = self.__dict__.setdefault("_compiled_once", {})
+            key = repr((args, sorted(kwargs.items())))
+            if key not in cache:
+                cache[key] = super().logp_dlogp_function(*args, **kwargs)
+            return cache[key]
+
+    return CompiledOnce()
+
+
+class _SharedBands:
+    """One PyMC model for every band of one survey, the band chosen by its data.
+
+    The model observes ``W_k F_k`` applied trace by trace to the unfiltered traces, with the
+    band matrix and the band data as ``pm.Data``: its density is compiled once
+    (:func:`_compiled_once_model`; ``continuation(..., nested=shared.model)``) and serves
+    every Laplace level of every band and method, instead of one compilation per level.
+    ``build`` sets the band's data, then returns a prior-only stand-in for a Laplace level
+    (evaluated through the shared density) and the band's own model for a NUTS or SMC
+    level (which sample it).
+    """
+
+    def __init__(self, op, levels, blocks, cfg):
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        from bayesinv.ops import ForwardOp
+
+        self.levels, self.blocks, self.cfg = levels, blocks, cfg
+        self.nr, self.nt = op.n_sources * op.n_receivers, op.nt
+        self.matrices = [_band_matrix(lev, self.nt) for lev in levels]
+        with _compiled_once_model() as model:
+            theta = pm.Normal("theta", 0.0, 1.0, shape=blocks.shape[1])
+            m = np.log(cfg["v_ref"]) + cfg["prior_sd"] * pt.dot(pt.constant(blocks), theta)
+            traces = ForwardOp(op)(m).reshape((self.nr, self.nt))
+            mat = pm.Data("band_matrix", self.matrices[0])
+            obs = pm.Data("band_data", self._data(0))
+            pm.Normal(NAME, pt.dot(traces, mat.T), levels[0].noise_sd, observed=obs)
+        self.model = model
+
+    def _data(self, band):
+        return self.levels[band].data.reshape(self.nr, self.nt)
+
+    def set_band(self, band: int) -> None:
+        """Point the shared model at band ``band`` (its matrix and data)."""
+        import pymc as pm
+
+        pm.set_data({"band_matrix": self.matrices[band], "band_data": self._data(band)},
+                    model=self.model)  # fmt: skip
+
+    def builder(self, start, kinds, bands):
+        """``build(k)`` for a continuation whose level ``k`` runs ``kinds[k]`` on ``bands[k]``."""
+        import pymc as pm
+
+        own = _builder(self.levels, self.blocks, self.cfg, start)
+        with pm.Model() as stand_in:  # same free variables as the shared model
+            pm.Normal("theta", 0.0, 1.0, shape=self.blocks.shape[1], initval=start)
+
+        def build(k):
+            self.set_band(bands[k])
+            return stand_in if kinds[k] == "laplace" else own(bands[k])
+
+        return build
+
+
 def _error(theta, truth, blocks, cfg) -> float:
     return float(np.sqrt(np.mean((_profile(theta, blocks, cfg) - truth) ** 2)))
 
@@ -138,22 +223,31 @@ def _seed_runs(op, truth, blocks, cfg, seed, sample):
     levels = band_levels(op, observed, sd, bands, n_traces=op.n_sources * op.n_receivers,
                          nt=op.nt, dt=op.dt)  # fmt: skip
     nb = len(levels)
-    build = _builder(levels, blocks, cfg, start)
+    shared = _SharedBands(op, levels, blocks, cfg)
     nuts = {"draws": cfg["draws"], "tune": cfg["tune"], "chains": cfg["chains"]}
     smc = {"draws": cfg["smc_draws"], "chains": cfg["smc_chains"], "progressbar": False}
     last = ["nuts"] if sample else []
-    single = continuation(lambda k: build(nb - 1), 1 + sample, random_seed=run_seeds[0],
-                          method=["laplace", *last], options={"nuts": nuts})  # fmt: skip
-    cont = continuation(build, nb + sample, random_seed=run_seeds[1],
-                        method=["laplace"] * nb + last, options={"nuts": nuts})  # fmt: skip
-    methods = ["smc"] + ["laplace"] * (nb - 1)
-    with_smc = continuation(build, nb, random_seed=run_seeds[2], method=methods,
-                            options={"smc": smc})  # fmt: skip
+    runs = []  # (kinds, bands, options) of single band, continuation, continuation + SMC
+    runs.append((["laplace", *last], [nb - 1] * (1 + sample), {"nuts": nuts}))
+    runs.append((["laplace"] * nb + last, [*range(nb), nb - 1][: nb + sample], {"nuts": nuts}))
+    runs.append((["smc"] + ["laplace"] * (nb - 1), list(range(nb)), {"smc": smc}))
+    single, cont, with_smc = (
+        continuation(
+            shared.builder(start, kinds, bands),
+            len(kinds),
+            random_seed=seed_k,
+            method=kinds,
+            options=options,
+            nested=shared.model,
+        )
+        for (kinds, bands, options), seed_k in zip(runs, run_seeds, strict=True)
+    )
     return {
         "u": float(u),
         "sd": sd,
         "levels": levels,
         "observed": observed,
+        "model": _builder(levels, blocks, cfg, None)(nb - 1),  # the full band's, for the report
         "runs": {
             METHODS[0]: (single.levels[:1], None),
             METHODS[2]: (cont.levels, cont.final.result if sample else None),
@@ -304,8 +398,8 @@ def run(config: dict, out: Path) -> dict:
     report(
         first["runs"][METHODS[2]][1],
         out / "continuation_seed0",
-        model=None,  # no PSIS-LOO: early samples do not depend on the model (constant
-        config=config,  # log-likelihood over draws), on which PSIS's tail fit fails
+        model=first["model"],  # the full band's: PPC and LOO of the traces
+        config=config,
         seed=config["seed"],
         title="case study 07: continuation, then NUTS on the full band (seed 0)",
     )

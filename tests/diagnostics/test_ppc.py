@@ -166,3 +166,20 @@ def test_loo_counts_data_that_do_not_depend_on_the_parameters_exactly(rng):
     )
     row = modality_loo(only_constant).loc["y"]
     assert row["elpd_loo"] == pytest.approx(-2.8) and row["p_loo"] == 0.0 and row["n_bad_k"] == 0
+
+
+def test_loo_counts_round_off_constant_data_exactly_and_only_those(rng):
+    # a log-likelihood that varies by round-off only (traces before the first arrival of a
+    # filtered wave) is constant for LOO; one that varies by 1e-6 is not
+    ll = rng.normal(-1.0, 0.3, size=(2, 200, 4))
+    ll[:, :, 0] = -0.7 + 1e-14 * rng.standard_normal((2, 200))
+    ll[:, :, 1] = -2.1 + 1e-6 * rng.standard_normal((2, 200))
+    mu = rng.normal(size=(2, 200))
+    tree = az.from_dict({"posterior": {"mu": mu}, "log_likelihood": {"y": ll}})
+    row = modality_loo(tree).loc["y"]
+    assert row["n_constant"] == 1
+    ref = az.loo(
+        az.from_dict({"posterior": {"mu": mu}, "log_likelihood": {"y": ll[:, :, 1:]}}),
+        var_name="y",
+    )
+    assert row["elpd_loo"] == pytest.approx(ref.elpd - 0.7, abs=1e-9)

@@ -177,6 +177,8 @@ def test_lowrank_refuses_full_covariance_noise():
         ({"priors": "flat"}, "Discrepancy: priors must be one of"),
         ({"guard": "orthogonal"}, "Discrepancy: guard must be one of"),
         ({"guard_energy": 0.0}, "guard_energy"),
+        ({"guard_scale": 0.0}, "Discrepancy: guard_scale"),
+        ({"guard_scale": -1.0}, "Discrepancy: guard_scale"),
         ({"method": "dense"}, "Discrepancy: method must be one of"),
     ],
 )
@@ -288,3 +290,76 @@ def test_lowrank_logp_of_a_failed_forward_is_not_finite_and_does_not_raise():
     f = pytensor.function([mu], _logp_fn(phi)(pt.as_tensor(y), mu, pt.ones(6), pt.ones(3)))
     assert np.isfinite(f(np.zeros(6)))
     assert not np.isfinite(f(np.full(6, np.nan)))
+
+
+def sgasp_covariance(k, eta, lam):
+    """S-GaSP covariance (K⁻¹ + λ/(n η²) I)⁻¹ by the eigenvalues of K (another route)."""
+    w, u = np.linalg.eigh(k)
+    w = np.clip(w, 1e-300, None)
+    return (u / (1.0 / w + lam / (k.shape[0] * eta**2))) @ u.T
+
+
+def test_scaled_guard_density_is_the_sgasp_normal():
+    x, shape, data = line(30)
+    sigma, eta, ell, n = 0.02, 0.3, 40.0, 30
+    kw = {"amplitude": eta, "lengthscale": ell, "fixed": True, "method": "exact"}
+    model = scalar_model(shape, data, sigma, x, Discrepancy(guard="scaled", **kw))
+    logp = model.compile_logp(vars=model.observed_RVs)
+    k = matern52(x, eta, ell)
+    kz = sgasp_covariance(k, eta, np.sqrt(n))  # default λ = √n
+    for theta in (0.8, 1.3):
+        got = logp({"theta_z_score": np.array([theta / PRIOR_SD])})
+        ref = stats.multivariate_normal(theta * shape, kz + sigma**2 * np.eye(n)).logpdf(data)
+        np.testing.assert_allclose(got, ref, rtol=1e-9)
+    # negative control: the unscaled GP's density is a different number
+    plain = stats.multivariate_normal(1.3 * shape, k + sigma**2 * np.eye(n)).logpdf(data)
+    assert abs(plain - ref) > 1e-2
+
+    # the S-GaSP penalises δ in every direction but removes none: θ's posterior precision
+    # (closed form) is above the plain GP's and below the projection's
+    def precision(c):
+        return shape @ np.linalg.solve(c + sigma**2 * np.eye(n), shape)
+
+    assert precision(k) < precision(kz) < shape @ shape / sigma**2
+
+
+@pytest.mark.parametrize("lam", [None, 2.0, 40.0])
+def test_scaled_covariance_caps_every_direction(lam):
+    from bayesinv.model.discrepancy.guard import scaled_covariance
+
+    x = np.sort(np.random.default_rng(4).uniform(0.0, 100.0, 20))
+    k = matern52(x, 0.4, 30.0)
+    got = scaled_covariance(k, 0.4, lam).eval()
+    lam = np.sqrt(20.0) if lam is None else lam
+    np.testing.assert_allclose(got, sgasp_covariance(k, 0.4, lam), rtol=1e-8, atol=1e-12)
+    # each eigenvalue η² r of K becomes η² r / (1 + λ r / n) <= η² n / λ
+    r = np.linalg.eigvalsh(k) / 0.4**2
+    np.testing.assert_allclose(
+        np.linalg.eigvalsh(got), np.sort(0.4**2 * r / (1 + lam * r / 20)), atol=1e-10
+    )
+    assert np.linalg.eigvalsh(got).max() <= 0.4**2 * 20 / lam
+
+
+def test_scaled_guard_in_the_marginalized_model_is_closed_form():
+    x, shape, data = line(25)
+    inv = JointInversion().add_field("theta", Grid1D(1, 1.0), IIDNormal(0.0, PRIOR_SD))
+    op = MatrixOperator(shape[:, None])
+    disc = Discrepancy(guard="scaled")
+    inv.add_modality(Modality("g", op, data, KnownNoise(0.02), coords=x, discrepancy=disc))
+    model = inv.build(marginalize=True)
+    eta, ell = 0.2, 35.0
+    point = {
+        "g_discrepancy_amplitude_log__": np.log(eta),
+        "g_discrepancy_lengthscale_log__": np.log(ell),
+    }
+    got = model.compile_logp(vars=model.observed_RVs)(point)
+    kz = sgasp_covariance(matern52(x, eta, ell), eta, np.sqrt(25.0))
+    cov = PRIOR_SD**2 * np.outer(shape, shape) + kz + 0.02**2 * np.eye(25)
+    ref = stats.multivariate_normal(np.zeros(25), cov).logpdf(data)
+    np.testing.assert_allclose(got, ref, rtol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["hsgp", "lowrank"])
+def test_scaled_guard_refuses_the_basis_paths(method):
+    with pm.Model(), pytest.raises(ValueError, match=r"modality 'g'.*guard='scaled' needs"):
+        Discrepancy(guard="scaled", method=method).add_to_model("g", np.arange(5.0), 1.0)

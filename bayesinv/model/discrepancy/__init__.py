@@ -13,7 +13,8 @@ integrated out: exactly for small data sets, :math:`d_k \sim N(H_k F_k(m), Σ_k 
 through the Hilbert-space basis with the Woodbury identity for large ones
 (:mod:`._lowrank`); with a Student-t likelihood it is represented by PyMC's HSGP with explicit
 basis weights. The hyperpriors are set from the survey geometry and the noise level
-(:mod:`._priors`); :mod:`.guard` keeps the GP out of the span the physics explains;
+(:mod:`._priors`); :mod:`.guard` keeps the GP out of the span the physics explains
+(projection) or penalises its size (scaled, S-GaSP);
 :mod:`.posterior` draws δ at the data; :mod:`.coregional` couples modalities' discrepancies.
 """
 
@@ -25,7 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayesinv._checks import check_choice, check_float, check_int, check_positive
-from bayesinv.model.discrepancy._priors import TAIL, geometry_ranges, invgamma_from_tails
+from bayesinv.model.discrepancy._priors import (
+    TAIL,
+    active_columns,
+    geometry_ranges,
+    invgamma_from_tails,
+    positive_pair,
+)
 from bayesinv.model.discrepancy.coregional import CrossModalDiscrepancy
 from bayesinv.model.discrepancy.hsgp import hsgp_basis, hsgp_weights
 
@@ -48,27 +55,6 @@ def _deprecated(old: str, new: str) -> None:
         DeprecationWarning,
         stacklevel=3,
     )
-
-
-def _active_columns(coords: np.ndarray) -> np.ndarray:
-    """Drop coordinate columns that are constant (e.g. receivers all at z = 0)."""
-    spread = np.ptp(coords, axis=0)
-    keep = spread > 0
-    if not np.any(keep):
-        raise ValueError("Discrepancy: all data coordinates coincide")
-    return coords[:, keep]
-
-
-def _pair(value, name: str):
-    if isinstance(value, str) or np.ndim(value) != 1 or len(value) != 2:
-        raise ValueError(f"Discrepancy: {name} must be a pair (low, high), got {value!r}")
-    lo = check_positive(value[0], "Discrepancy", f"{name} low")
-    hi = check_positive(value[1], "Discrepancy", f"{name} high")
-    if not lo < hi:
-        raise ValueError(
-            f"Discrepancy: {name} must be (low, high) with 0 < low < high, got {value!r}"
-        )
-    return lo, hi
 
 
 @dataclass(frozen=True)
@@ -112,13 +98,20 @@ class Discrepancy:
         ``"legacy"``: the 0.2 priors (half-normal η, log-normal ℓ with 95% between twice the
         median spacing and the extent), kept for comparison (they sample badly, see
         ``benchmarks/bench_discrepancy.py``).
-    guard : {None, "projection"}
-        Identifiability guard (:mod:`bayesinv.model.discrepancy.guard`): keep the GP
-        orthogonal to the data-space directions the linearised physics produces.
+    guard : {None, "projection", "scaled"}
+        Identifiability guard (:mod:`bayesinv.model.discrepancy.guard`): ``"projection"``
+        keeps the GP orthogonal to the data-space directions the linearised physics produces
+        (the physics has priority there); ``"scaled"`` is the scaled GP of Gu & Wang (2018),
+        whose prior penalises the discrepancy's mean square, so the physics explains what it
+        can at a finite cost, :math:`K_z = (K^{-1} + λ/(n η^2)\, I)^{-1}` (``"exact"``
+        representation and the marginalized model only).
     guard_energy : float
         Fraction of the physics' singular-value energy projected out, in ``(0, 1]``.
     guard_rank : int, optional
         Number of physics directions projected out (overrides ``guard_energy``).
+    guard_scale : float, optional
+        λ of ``guard="scaled"`` (default :math:`\sqrt{n}`, ``n`` used data): no direction of
+        δ gets a prior variance above :math:`η^2 n/λ`.
 
     Notes
     -----
@@ -148,19 +141,22 @@ class Discrepancy:
     guard: str | None = None
     guard_energy: float = 0.99
     guard_rank: int | None = None
+    guard_scale: float | None = None
 
     def __post_init__(self):
         where = "Discrepancy"
         check_choice(self.kernel, where, "kernel", sorted(_KERNELS))
         check_choice(self.method, where, "method", METHODS)
         check_choice(self.priors, where, "priors", ("geometry", "legacy"))
-        check_choice(self.guard, where, "guard", (None, "projection"))
+        check_choice(self.guard, where, "guard", (None, "projection", "scaled"))
         check_float(self.guard_energy, where, "guard_energy", low=0.0, high=1.0, low_open=True)
         if self.guard_rank is not None:
             check_int(self.guard_rank, where, "guard_rank", low=1)
+        if self.guard_scale is not None:
+            check_positive(self.guard_scale, where, "guard_scale")
         if self.amplitude is not None:
             if self.priors == "geometry" and not self.fixed and np.ndim(self.amplitude) == 1:
-                _pair(self.amplitude, "amplitude")
+                positive_pair(self.amplitude, where, "amplitude")
             else:
                 check_positive(self.amplitude, where, "amplitude")
         if self.n_basis is not None:
@@ -188,7 +184,7 @@ class Discrepancy:
                     "prior; pass lengthscale=(low, high), or fixed=True with amplitude=η to "
                     "fix both hyperparameters"
                 )
-            _pair(ls, "lengthscale")
+            positive_pair(ls, where, "lengthscale")
 
     def resolve_method(self, n_data: int, likelihood: str | None = None) -> str:
         """Return the representation used for ``n_data`` data.
@@ -276,7 +272,7 @@ class Discrepancy:
             alpha, beta = invgamma_from_tails(lo, hi, TAIL)
             ell = pm.InverseGamma(l_name, alpha=alpha, beta=beta)
         cov = eta**2 * getattr(pm.gp.cov, _KERNELS[self.kernel])(coords.shape[1], ls=ell)
-        return cov, (lo, hi)
+        return cov, eta, (lo, hi)
 
     def add_to_model(
         self,
@@ -329,12 +325,21 @@ class Discrepancy:
             coords = coords[:, None]
         method = self.resolve_method(coords.shape[0]) if method is None else method
         check_choice(method, "Discrepancy.add_to_model", "method", METHODS[1:])
+        if self.guard == "scaled" and method != "exact":
+            raise ValueError(
+                f"Discrepancy.add_to_model: modality {name!r}: guard='scaled' needs "
+                f"method='exact' (or the marginalized model), got method={method!r}"
+            )
         proj = self._projector(operator, used, coords.shape[0])
-        x = _active_columns(coords)
+        x = active_columns(coords, "Discrepancy")
         with pm.modelcontext(model):
-            cov, (lo, hi) = self._hyperpriors(name, x, data_scale, noise_scale)
+            cov, eta, (lo, hi) = self._hyperpriors(name, x, data_scale, noise_scale)
             if method == "exact":
                 k = cov(x)
+                if self.guard == "scaled":
+                    from bayesinv.model.discrepancy.guard import scaled_covariance
+
+                    return "cov", scaled_covariance(k, eta, self.guard_scale)
                 return "cov", k if proj is None else proj @ k @ proj
             phi, s = hsgp_basis(cov, x, (lo, hi), self.kernel, self.n_basis, self.c)
             if proj is not None:
@@ -344,18 +349,11 @@ class Discrepancy:
             return "mean", hsgp_weights(name, phi, s, self.centered, dims)
 
     def _projector(self, operator, used, n):
-        if self.guard is None:
+        if self.guard != "projection":
             return None
-        from bayesinv.model.discrepancy.guard import physics_basis
+        from bayesinv.model.discrepancy.guard import projector
 
-        if operator is None:
-            raise ValueError(
-                "Discrepancy.add_to_model: guard='projection' needs operator= (the modality's "
-                "forward operator)"
-            )
-        used = np.arange(n) if used is None else np.asarray(used)
-        u = physics_basis(operator, used, energy=self.guard_energy, rank=self.guard_rank)
-        return np.eye(n) - u @ u.T
+        return projector(operator, used, n, energy=self.guard_energy, rank=self.guard_rank)
 
     def covariance(self, name: str, coords, data_scale: float):
         """Return the GP covariance at the data (deprecated: :meth:`add_to_model`).

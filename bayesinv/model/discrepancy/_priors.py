@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["geometry_ranges", "invgamma_from_tails"]
+from bayesinv._checks import check_positive
+
+__all__ = ["active_columns", "geometry_ranges", "invgamma_from_tails", "positive_pair"]
 
 #: prior mass put below ``low`` and, separately, above ``high`` of a range
 TAIL = 0.01
@@ -90,3 +92,47 @@ def geometry_ranges(coords: np.ndarray) -> tuple[float, float]:
     diffs = diffs[diffs > 0]
     spacing = float(np.min(diffs)) if diffs.size else extent / 10
     return max(spacing, extent / 50), extent
+
+
+def positive_pair(value, where: str, name: str) -> tuple[float, float]:
+    """Check a range ``(low, high)`` with ``0 < low < high``; errors name ``where`` and ``name``.
+
+    Parameters
+    ----------
+    value : sequence of float
+        The pair.
+    where, name : str
+        The caller (``"Discrepancy"``, a term's description) and the argument.
+
+    Returns
+    -------
+    tuple of float
+    """
+    if isinstance(value, str) or np.ndim(value) != 1 or len(value) != 2:
+        raise ValueError(f"{where}: {name} must be a pair (low, high), got {value!r}")
+    lo = check_positive(value[0], where, f"{name} low")
+    hi = check_positive(value[1], where, f"{name} high")
+    if not lo < hi:
+        raise ValueError(f"{where}: {name} must be (low, high) with 0 < low < high, got {value!r}")
+    return lo, hi
+
+
+def active_columns(coords: np.ndarray, where: str) -> np.ndarray:
+    """Drop coordinate columns that are constant (e.g. receivers all at z = 0).
+
+    Parameters
+    ----------
+    coords : numpy.ndarray
+        ``(n, k)`` coordinates.
+    where : str
+        The caller, for the error message.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, k')`` the columns that vary.
+    """
+    keep = np.ptp(coords, axis=0) > 0
+    if not np.any(keep):
+        raise ValueError(f"{where}: all data coordinates coincide")
+    return coords[:, keep]

@@ -31,7 +31,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayesinv._checks import check_choice, check_int, check_positive
-from bayesinv.model.discrepancy._priors import TAIL, geometry_ranges, invgamma_from_tails
+from bayesinv.model.discrepancy._priors import (
+    TAIL,
+    geometry_ranges,
+    invgamma_from_tails,
+    positive_pair,
+)
 
 __all__ = ["CrossModalDiscrepancy", "coregional_covariance"]
 
@@ -112,7 +117,7 @@ class CrossModalDiscrepancy:
         for k in self.kernels:
             check_choice(k, where, "kernel", sorted(_KERNELS))
         if self.lengthscale is not None:
-            _positive_pair(self.lengthscale, where, "lengthscale")
+            positive_pair(self.lengthscale, where, "lengthscale")
         if self.amplitude is not None:
             if np.ndim(self.amplitude) != 1 or len(self.amplitude) != len(self.modalities):
                 raise ValueError(
@@ -316,13 +321,3 @@ def coregional_covariance(kernels, x_blocks, weights, lengthscales) -> np.ndarra
         aq = a[q][idx]
         out += np.outer(aq, aq) * kernel_matrix(kern, x, 1.0, float(lengthscales[q]))
     return out
-
-
-def _positive_pair(value, where: str, name: str):
-    if isinstance(value, str) or np.ndim(value) != 1 or len(value) != 2:
-        raise ValueError(f"{where}: {name} must be a pair (low, high), got {value!r}")
-    lo = check_positive(value[0], where, f"{name} low")
-    hi = check_positive(value[1], where, f"{name} high")
-    if not lo < hi:
-        raise ValueError(f"{where}: {name} must be (low, high) with 0 < low < high, got {value!r}")
-    return lo, hi

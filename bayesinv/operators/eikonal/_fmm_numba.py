@@ -37,6 +37,10 @@ order (scatters into earlier nodes and cells) — Treister & Haber (2016).
 Source: the four corners of the cell containing the source are initialised with
 ``u = s_0`` (the slowness of that cell) and accepted first; their recipe is ``∂u/∂s_0 = 1``.
 
+Recipes are stored as ``ridx/rw`` (n, 4) neighbours and weights and ``rcell/rv`` (n, 4)
+cells and weights (this module uses the first cell slot; the smooth update of
+:mod:`._smooth_numba` all four), -1 for unused.
+
 Threading: every array is allocated per source inside the ``prange`` body (no shared
 mutable state); the vjp writes each source's cell gradient to its own row, summed after.
 """
@@ -288,16 +292,18 @@ def _update(k, ix, iz, slow, nx, nz, dx, dz, dist, gx, gz, u, T, state,
     for q in range(4):
         ridx[k, q] = -1
         rw[k, q] = 0.0
+        rcell[k, q] = -1
+        rv[k, q] = 0.0
     if bj >= 0:  # an edge step
         ridx[k, 0] = bj
         rw[k, 0] = dist[bj] / d
-        rcell[k] = bcell
-        rv[k] = bh / d
+        rcell[k, 0] = bcell
+        rv[k, 0] = bh / d
     else:
         ridx[k, 0], ridx[k, 1], ridx[k, 2], ridx[k, 3] = x1, x2, z1, z2
         rw[k, 0], rw[k, 1], rw[k, 2], rw[k, 3] = wx1, wx2, wz1, wz2
-        rcell[k] = fc
-        rv[k] = slow[fc] / bd
+        rcell[k, 0] = fc
+        rv[k, 0] = slow[fc] / bd
     return best
 
 
@@ -336,8 +342,10 @@ def march(slow, nx, nz, dx, dz, x0, z0, xs, zs, second, near_radius,
         T[k] = dist[k] * u[k]
         state[k] = _DONE
         ridx[k, :] = -1
-        rcell[k] = c0
-        rv[k] = 1.0
+        rcell[k, :] = -1
+        rv[k, :] = 0.0
+        rcell[k, 0] = c0
+        rv[k, 0] = 1.0
         order[n_acc] = k
         n_acc += 1
     for q in range(4):

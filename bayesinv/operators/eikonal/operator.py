@@ -61,14 +61,18 @@ class Eikonal2D(ForwardOperator):
     sources, receivers : array_like, shape (n, 2)
         Points ``(x, z)`` in the closed grid extent (on the boundary is allowed).
     second_order : bool, optional
-        Use second-order one-sided differences where the upwind stencil allows (default);
-        first order otherwise.
+        Use second-order one-sided differences where the upwind stencil allows (the default
+        without ``smoothing``); first order otherwise. Cannot be True with ``smoothing``.
     near_radius : float, optional
         Radius (in cells, the larger of ``dx`` and ``dz``) around each source within which
         one-axis updates use the factored transverse term (see Notes). Default 4.
     parameter : {"slowness", "log_slowness"}
         The model vector: the slowness :math:`s` (s/m) of each cell, or :math:`\log s`
         (any real value maps to a positive slowness: the choice for Gaussian field priors).
+    smoothing : float, optional
+        Use the smooth first-order update (for NUTS; see Notes) with this temperature ``c``,
+        a fraction of the cell travel time (0.05 recommended). Default None: the update
+        below, whose times jump where the stencil or the acceptance order switches.
 
     Attributes
     ----------
@@ -134,6 +138,17 @@ class Eikonal2D(ForwardOperator):
     of the discrete solver; at ties between candidates (or between the two cells of an
     edge) it is one-sided.
 
+    **Smooth update** (``smoothing=c``). Every discrete choice above is made smooth: per
+    cell ``q`` touching the node, the Godunov equation
+    :math:`\sum_a w_a \max(r_a, 0)^2 + (1 - w_a) ψ_a g_a^2 u^2 = s_q^2` (one root) with
+    the weight :math:`w_j = S((T_k - T_j)/δ_j)` of neighbour :math:`j` (quintic smoothstep,
+    :math:`δ_j = c\,h\,u_j`; zero when :math:`j` is not earlier than the node, so a change
+    of acceptance order changes nothing), :math:`T_k` the fixed point of this dependence;
+    then a C1 smooth minimum of :math:`\log u_q` over the cells, exact at ties and beyond
+    the temperature :math:`τ = c\,h/d` (``c`` cell travel times), weights in [0, 1].
+    First order; times are C1 in the slowness with a bounded second derivative, and a
+    little late (about ``0.08 c`` relative; 0.4% at ``c = 0.05``). See ``docs/eikonal.md``.
+
     **Log-slowness.** With ``parameter="log_slowness"``, :math:`s = e^m`, so
     ``jvp(m, dm) = J(s) (s ⊙ dm)`` and ``vjp(m, dd) = s ⊙ J(s)^T dd``.
 
@@ -158,9 +173,10 @@ class Eikonal2D(ForwardOperator):
         grid: Grid2D,
         sources,
         receivers,
-        second_order: bool = True,
+        second_order: bool | None = None,
         near_radius=4.0,
         parameter: str = "slowness",
+        smoothing=None,
     ):
         if not isinstance(grid, Grid2D):
             raise TypeError(f"{_NAME}: grid must be a Grid2D, got {type(grid).__name__}")
@@ -168,20 +184,33 @@ class Eikonal2D(ForwardOperator):
         rec = check_points(receivers, "receivers", _NAME)
         _inside(src, grid, "sources")
         _inside(rec, grid, "receivers")
-        if not isinstance(second_order, bool | np.bool_):
+        if second_order is not None and not isinstance(second_order, bool | np.bool_):
             raise TypeError(f"{_NAME}: second_order must be a bool, got {second_order!r}")
         near = check_float(near_radius, _NAME, "near_radius", low=0.0)
+        if smoothing is not None:
+            smoothing = check_float(smoothing, _NAME, "smoothing", low=0.0, low_open=True)
+            if second_order:
+                raise ValueError(
+                    f"{_NAME}: second_order=True cannot be combined with smoothing "
+                    f"(the smooth update is first order); leave second_order unset"
+                )
+            second_order = False
+        elif second_order is None:
+            second_order = True
+        self.smoothing = smoothing
         self.parameter = check_choice(parameter, _NAME, "parameter", _PARAMETERS)
         self.grid = grid
         self.sources = src
         self.receivers = rec
         self.second_order = bool(second_order)
+        self._mode = 2 if smoothing is not None else int(self.second_order)
         self.near_radius = near
         self.n_params = grid.size
         self.n_data = src.shape[0] * rec.shape[0]
         self._geom = np.array(
-            [grid.nx, grid.nz, grid.dx, grid.dz, grid.x0, grid.z0, near * max(grid.dx, grid.dz)]
-        )
+            [grid.nx, grid.nz, grid.dx, grid.dz, grid.x0, grid.z0, near * max(grid.dx, grid.dz),
+             smoothing or 0.0, smoothing or 0.0]
+        )  # fmt: skip
         self._rnodes, self._rweights = _bilinear(rec, grid)
         for arr in (self.sources, self.receivers, self._geom, self._rnodes, self._rweights):
             arr.flags.writeable = False
@@ -205,16 +234,16 @@ class Eikonal2D(ForwardOperator):
         return (self._geom, self.sources, self.receivers, self._rnodes, self._rweights)
 
     def _forward(self, m):
-        return eikonal_forward(self._slowness(m), *self._args(), self.second_order)
+        return eikonal_forward(self._slowness(m), *self._args(), self._mode)
 
     def _jvp(self, m, dm):
         s = self._slowness(m)
         ds = s * dm if self.parameter == "log_slowness" else dm
-        return eikonal_jvp(s, ds, *self._args(), self.second_order)
+        return eikonal_jvp(s, ds, *self._args(), self._mode)
 
     def _vjp(self, m, dd):
         s = self._slowness(m)
-        g = eikonal_vjp(s, dd, *self._args(), self.second_order)
+        g = eikonal_vjp(s, dd, *self._args(), self._mode)
         return s * g if self.parameter == "log_slowness" else g
 
     def time_fields(self, m) -> np.ndarray:
@@ -232,12 +261,12 @@ class Eikonal2D(ForwardOperator):
             ``(x0 + ix dx, z0 + iz dz)``.
         """
         s = self._slowness(as_vector(m, self.n_params, _NAME, "m"))
-        out = eikonal_fields(s, self._geom, self.sources, self.second_order)
+        out = eikonal_fields(s, self._geom, self.sources, self._mode)
         return out.reshape(self.sources.shape[0], self.grid.nz + 1, self.grid.nx + 1)
 
     def _build_numba_kernels(self) -> NumbaKernels:
         geom, src, rec, rnodes, rweights = self._args()
-        second = self.second_order
+        mode = self._mode
         log = self.parameter == "log_slowness"
 
         # the slowness from the model vector: exp(m) is inf or 0 for extreme m, which the
@@ -248,19 +277,19 @@ class Eikonal2D(ForwardOperator):
 
         @numba.njit(nogil=True)
         def forward(m):
-            return eikonal_forward(slowness(m), geom, src, rec, rnodes, rweights, second)
+            return eikonal_forward(slowness(m), geom, src, rec, rnodes, rweights, mode)
 
         @numba.njit(nogil=True)
         def jvp(m, dm):
             s = slowness(m)
             ds = s * dm if log else np.ascontiguousarray(dm)
-            return eikonal_jvp(s, ds, geom, src, rec, rnodes, rweights, second)
+            return eikonal_jvp(s, ds, geom, src, rec, rnodes, rweights, mode)
 
         @numba.njit(nogil=True)
         def vjp(m, dd):
             s = slowness(m)
             g = eikonal_vjp(s, np.ascontiguousarray(dd), geom, src, rec, rnodes, rweights,
-                            second)  # fmt: skip
+                            mode)  # fmt: skip
             return s * g if log else g
 
         return NumbaKernels(forward, jvp, vjp)

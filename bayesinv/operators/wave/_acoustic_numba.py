@@ -26,6 +26,13 @@ Discrete adjoint, backward (``mu = A lambda``, ``w = k mu``, ``th`` adjoint of `
 The state (u^{n-1}, u^n, px^n, pz^n) is stored every ``ck`` steps; each segment is recomputed
 (``ck`` fields of ``g``) before its backward pass.
 
+Indexing: every box is swept row by row over the flat (raveled) fields with *unsigned*
+indices ``q = iz nxh + ix`` and offsets ``1, 2, nxh, 2 nxh``. Numba then emits no
+negative-index wraparound test (it does for signed indices whose sign LLVM cannot prove,
+e.g. loops starting at a run-time box bound), and each inner loop, writing one stream and
+reading few, is vectorised by LLVM. The interior loop is the bare stencil; the PML terms
+and the auxiliary fields are only touched in the PML boxes.
+
 Parallelism: ``prange`` over shots only, each with its own fields; ``*_serial`` twins loop
 over the shots in the calling thread (used for one shot, where launching the thread pool on
 every call cost 40x the work on a loaded 2-core machine). Stencils gather; source
@@ -61,93 +68,137 @@ def expand(m, cell, dt, limit_factor):
 
 
 @numba.njit(**_J, inline="always")
-def _lap(u, iz, ix, cc, cx1, cx2, cz1, cz2):
-    # coefficients as scalars: loads from an array could alias the output and stay in the loop
+def _offsets(nxh):
+    """Unsigned flat offsets 1, 2, one row and two rows (see "Indexing" above)."""
+    return np.uint64(1), np.uint64(2), np.uint64(nxh), np.uint64(2 * nxh)
+
+
+@numba.njit(**_J, inline="always")
+def _lap(a, q, c, one, two, w, ww):
+    """Fourth-order Laplacian of flat field a at unsigned flat index q (c = stencil weights)."""
     return (
-        cc * u[iz, ix]
-        + cx1 * (u[iz, ix - 1] + u[iz, ix + 1])
-        + cx2 * (u[iz, ix - 2] + u[iz, ix + 2])
-        + cz1 * (u[iz - 1, ix] + u[iz + 1, ix])
-        + cz2 * (u[iz - 2, ix] + u[iz + 2, ix])
+        c[0] * a[q]
+        + c[1] * (a[q - one] + a[q + one])
+        + c[2] * (a[q - two] + a[q + two])
+        + c[3] * (a[q - w] + a[q + w])
+        + c[4] * (a[q - ww] + a[q + ww])
+    )
+
+
+@numba.njit(**_J, inline="always")
+def _dxz(fx, fz, q, d, one, two, w, ww):
+    """Dx fx + Dz fz at flat index q (fourth-order centred differences, d = [x1, x2, z1, z2])."""
+    return (
+        d[0] * (fx[q + one] - fx[q - one])
+        + d[1] * (fx[q + two] - fx[q - two])
+        + d[2] * (fz[q + w] - fz[q - w])
+        + d[3] * (fz[q + ww] - fz[q - ww])
     )
 
 
 @numba.njit(**_J)
 def step_interior(u0, u1, u2, kk, coef, box):
-    """u2 = 2 u1 - u0 + k L u1 in the interior box (no PML term there)."""
-    cc, cx1, cx2, cz1, cz2 = coef[0], coef[1], coef[2], coef[3], coef[4]
+    """u2 = 2 u1 - u0 + k L u1 in the interior box (no PML term there): the bare stencil."""
+    a0, a1, a2, fk = u0.reshape(-1), u1.reshape(-1), u2.reshape(-1), kk.reshape(-1)
+    one, two, w, ww = _offsets(u1.shape[1])
+    c = (coef[0], coef[1], coef[2], coef[3], coef[4])
+    n = np.uint64(box[3] - box[2])
     for iz in range(box[0], box[1]):
-        for ix in range(box[2], box[3]):
-            lap = _lap(u1, iz, ix, cc, cx1, cx2, cz1, cz2)
-            u2[iz, ix] = 2.0 * u1[iz, ix] - u0[iz, ix] + kk[iz, ix] * lap
+        row = np.uint64(iz * u1.shape[1] + box[2])
+        for j in range(n):  # contiguous, vectorised
+            q = row + j
+            a2[q] = 2.0 * a1[q] - a0[q] + fk[q] * _lap(a1, q, c, one, two, w, ww)
 
 
 @numba.njit(**_J)
 def step_interior_store(u0, u1, u2, kk, coef, box, g):
-    """As :func:`step_interior`, also g = L u1."""
-    cc, cx1, cx2, cz1, cz2 = coef[0], coef[1], coef[2], coef[3], coef[4]
+    """As :func:`step_interior`, also g = L u1 (two loops: one store stream each)."""
+    a0, a1, a2, fk, fg = (
+        u0.reshape(-1),
+        u1.reshape(-1),
+        u2.reshape(-1),
+        kk.reshape(-1),
+        g.reshape(-1),
+    )
+    one, two, w, ww = _offsets(u1.shape[1])
+    c = (coef[0], coef[1], coef[2], coef[3], coef[4])
+    n = np.uint64(box[3] - box[2])
     for iz in range(box[0], box[1]):
-        for ix in range(box[2], box[3]):
-            lap = _lap(u1, iz, ix, cc, cx1, cx2, cz1, cz2)
-            g[iz, ix] = lap
-            u2[iz, ix] = 2.0 * u1[iz, ix] - u0[iz, ix] + kk[iz, ix] * lap
-
-
-@numba.njit(**_J, inline="always")
-def _dx(f, iz, ix, a1, a2):
-    return a1 * (f[iz, ix + 1] - f[iz, ix - 1]) + a2 * (f[iz, ix + 2] - f[iz, ix - 2])
-
-
-@numba.njit(**_J, inline="always")
-def _dz(f, iz, ix, a1, a2):
-    return a1 * (f[iz + 1, ix] - f[iz - 1, ix]) + a2 * (f[iz + 2, ix] - f[iz - 2, ix])
-
-
-@numba.njit(**_J, inline="always")
-def _pml_node(u0, u1, u2, px, pz, kk, hz, hx, iz, ix, c, d):
-    lap = _lap(u1, iz, ix, c[0], c[1], c[2], c[3], c[4])
-    lap += _dx(px, iz, ix, d[0], d[1]) + _dz(pz, iz, ix, d[2], d[3])
-    s = hx + hz  # A = 1 / (1 + s), B = 1 - s, C = 4 hx hz
-    u2[iz, ix] = (
-        (2.0 - 4.0 * hx * hz) * u1[iz, ix] - (1.0 - s) * u0[iz, ix] + kk[iz, ix] * lap
-    ) / (1.0 + s)
-    return lap
+        row = np.uint64(iz * u1.shape[1] + box[2])
+        for j in range(n):
+            fg[row + j] = _lap(a1, row + j, c, one, two, w, ww)
+        for j in range(n):
+            q = row + j
+            a2[q] = 2.0 * a1[q] - a0[q] + fk[q] * fg[q]
 
 
 @numba.njit(**_J)
 def step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, store):
-    """u2 = A (2 u1 - B u0 - C u1 + k (L u1 + Dx px + Dz pz)) in the PML boxes; g likewise."""
+    """u2 = A (2 u1 - B u0 - C u1 + k (L u1 + Dx px + Dz pz)) in the PML boxes; g likewise.
+
+    Per row: t = L u1, t += Dx px + Dz pz, then the update (A = 1 / (1 + s), B = 1 - s,
+    C = 4 hx hz, s = hx + hz); each loop writes one stream so that it vectorises.
+    """
     hzs, hxs = prof[0][0], prof[1][0]
     coef, d1 = geo
     c = (coef[0], coef[1], coef[2], coef[3], coef[4])
     d = (d1[0], d1[1], d1[2], d1[3])
+    a0, a1, a2, fx, fz, fk, fg = (
+        u0.reshape(-1),
+        u1.reshape(-1),
+        u2.reshape(-1),
+        px.reshape(-1),
+        pz.reshape(-1),
+        kk.reshape(-1),
+        g.reshape(-1),
+    )
+    nxh = u1.shape[1]
+    one, two, w, ww = _offsets(nxh)
+    t = np.empty(nxh)
     for b in range(1, boxes.shape[0]):
-        if store:  # two loops, so that the branch is outside the inner loop
-            for iz in range(boxes[b, 0], boxes[b, 1]):
-                hz = hzs[iz]
-                for ix in range(boxes[b, 2], boxes[b, 3]):
-                    g[iz, ix] = _pml_node(u0, u1, u2, px, pz, kk, hz, hxs[ix], iz, ix, c, d)
-        else:
-            for iz in range(boxes[b, 0], boxes[b, 1]):
-                hz = hzs[iz]
-                for ix in range(boxes[b, 2], boxes[b, 3]):
-                    _pml_node(u0, u1, u2, px, pz, kk, hz, hxs[ix], iz, ix, c, d)
+        x0 = np.uint64(boxes[b, 2])
+        n = np.uint64(boxes[b, 3] - boxes[b, 2])
+        for iz in range(boxes[b, 0], boxes[b, 1]):
+            hz = hzs[iz]
+            row = np.uint64(iz * nxh) + x0
+            for j in range(n):
+                t[j] = _lap(a1, row + j, c, one, two, w, ww)
+            for j in range(n):
+                t[j] += _dxz(fx, fz, row + j, d, one, two, w, ww)
+            for j in range(n):
+                q, hx = row + j, hxs[x0 + j]
+                s = hx + hz
+                a2[q] = ((2.0 - 4.0 * hx * hz) * a1[q] - (1.0 - s) * a0[q] + fk[q] * t[j]) / (
+                    1.0 + s
+                )
+            if store:
+                for j in range(n):
+                    fg[row + j] = t[j]
 
 
 @numba.njit(**_J)
 def pml_p(u2, px, pz, prof, d1, boxes):
     """Auxiliary fields p^{n+1} = a p^n + b D u^{n+1} (in place; pointwise in p)."""
     pzt, pxt = prof
+    hxs, axs, rxs = pxt[0], pxt[1], pxt[2]
     x1, x2, z1, z2 = d1[0], d1[1], d1[2], d1[3]
+    a2, fx, fz = u2.reshape(-1), px.reshape(-1), pz.reshape(-1)
+    nxh = u2.shape[1]
+    one, two, w, ww = _offsets(nxh)
     for b in range(1, boxes.shape[0]):
+        x0 = np.uint64(boxes[b, 2])
+        n = np.uint64(boxes[b, 3] - boxes[b, 2])
         for iz in range(boxes[b, 0], boxes[b, 1]):
             hz, az, rz = pzt[0, iz], pzt[1, iz], pzt[2, iz]
-            for ix in range(boxes[b, 2], boxes[b, 3]):
-                hx = pxt[0, ix]
-                bx = 2.0 * (hz - hx) * pxt[2, ix]
-                bz = 2.0 * (hx - hz) * rz
-                px[iz, ix] = pxt[1, ix] * px[iz, ix] + bx * _dx(u2, iz, ix, x1, x2)
-                pz[iz, ix] = az * pz[iz, ix] + bz * _dz(u2, iz, ix, z1, z2)
+            row = np.uint64(iz * nxh) + x0
+            for j in range(n):  # bx = 2 (hz - hx) rx
+                q, ix = row + j, x0 + j
+                dx = x1 * (a2[q + one] - a2[q - one]) + x2 * (a2[q + two] - a2[q - two])
+                fx[q] = axs[ix] * fx[q] + 2.0 * (hz - hxs[ix]) * rxs[ix] * dx
+            for j in range(n):  # bz = 2 (hx - hz) rz
+                q = row + j
+                dz = z1 * (a2[q + w] - a2[q - w]) + z2 * (a2[q + ww] - a2[q - ww])
+                fz[q] = az * fz[q] + 2.0 * (hxs[x0 + j] - hz) * rz * dz
 
 
 @numba.njit(**_J)
@@ -308,60 +359,106 @@ def _dk_a(kk, dm, cell, prof):
 
 @numba.njit(**_J)
 def _adjoint_step(mu2, mu1, w1, mu0, w0, kk, prof, coef, boxes, g, gk):
-    """mu0 = A (2 mu1 - B mu2 + L w1), w0 = k mu0, gk += g mu1 (A = B = 1 in box 0)."""
+    """mu0 = A (2 mu1 - B mu2 + L w1) and gk += g mu1 in every box, w0 = k mu0 in box 0.
+
+    The PML boxes set w0 in :func:`_adjoint_pml`; A = B = 1 in box 0.
+    """
     hzs, hxs = prof[0][0], prof[1][0]
-    cc, cx1, cx2, cz1, cz2 = coef[0], coef[1], coef[2], coef[3], coef[4]
+    c = (coef[0], coef[1], coef[2], coef[3], coef[4])
+    m2, m1, f1, m0, f0, fk, fg, fgk = (
+        mu2.reshape(-1),
+        mu1.reshape(-1),
+        w1.reshape(-1),
+        mu0.reshape(-1),
+        w0.reshape(-1),
+        kk.reshape(-1),
+        g.reshape(-1),
+        gk.reshape(-1),
+    )
+    nxh = kk.shape[1]
+    one, two, w, ww = _offsets(nxh)
     for b in range(boxes.shape[0]):
+        x0 = np.uint64(boxes[b, 2])
+        n = np.uint64(boxes[b, 3] - boxes[b, 2])
         for iz in range(boxes[b, 0], boxes[b, 1]):
-            hz = hzs[iz]
+            row = np.uint64(iz * nxh) + x0
+            for j in range(n):
+                fgk[row + j] += fg[row + j] * m1[row + j]
             if b == 0:
-                for ix in range(boxes[b, 2], boxes[b, 3]):
-                    lap = _lap(w1, iz, ix, cc, cx1, cx2, cz1, cz2)
-                    gk[iz, ix] += g[iz, ix] * mu1[iz, ix]
-                    v = 2.0 * mu1[iz, ix] - mu2[iz, ix] + lap
-                    mu0[iz, ix] = v
-                    w0[iz, ix] = kk[iz, ix] * v
+                for j in range(n):
+                    q = row + j
+                    m0[q] = 2.0 * m1[q] - m2[q] + _lap(f1, q, c, one, two, w, ww)
+                for j in range(n):
+                    f0[row + j] = fk[row + j] * m0[row + j]
             else:
-                for ix in range(boxes[b, 2], boxes[b, 3]):
-                    lap = _lap(w1, iz, ix, cc, cx1, cx2, cz1, cz2)
-                    gk[iz, ix] += g[iz, ix] * mu1[iz, ix]
-                    s = hz + hxs[ix]
-                    v = (2.0 * mu1[iz, ix] - (1.0 - s) * mu2[iz, ix] + lap) / (1.0 + s)
-                    mu0[iz, ix] = v
-                    w0[iz, ix] = kk[iz, ix] * v
+                hz = hzs[iz]
+                for j in range(n):
+                    q = row + j
+                    s = hz + hxs[x0 + j]
+                    lap = _lap(f1, q, c, one, two, w, ww)
+                    m0[q] = (2.0 * m1[q] - (1.0 - s) * m2[q] + lap) / (1.0 + s)
 
 
 @numba.njit(**_J)
 def _adjoint_pml(mu1, w1, mu0, w0, tx, tz, kk, prof, d1, boxes):
-    """Update th = a th - D w1 (all boxes first), then mu0 += A (-C mu1 - Dx(bx tx) - Dz(bz tz))."""
+    """Update th = a th - D w1, then mu0 += A (-C mu1 - Dx(bx tx) - Dz(bz tz)), w0 = k mu0.
+
+    All boxes' th first (the second sweep reads th of neighbouring boxes); PML boxes only.
+    """
     pzt, pxt = prof
-    hzs, hxs, rxs = pzt[0], pxt[0], pxt[2]
+    hzs, rzs, hxs, axs, rxs = pzt[0], pzt[2], pxt[0], pxt[1], pxt[2]
     x1, x2, z1, z2 = d1[0], d1[1], d1[2], d1[3]
+    m1, f1, m0, f0, ftx, ftz, fk = (
+        mu1.reshape(-1),
+        w1.reshape(-1),
+        mu0.reshape(-1),
+        w0.reshape(-1),
+        tx.reshape(-1),
+        tz.reshape(-1),
+        kk.reshape(-1),
+    )
+    nxh = kk.shape[1]
+    one, two, w, ww = _offsets(nxh)
     for b in range(1, boxes.shape[0]):
+        x0 = np.uint64(boxes[b, 2])
+        n = np.uint64(boxes[b, 3] - boxes[b, 2])
         for iz in range(boxes[b, 0], boxes[b, 1]):
             az = pzt[1, iz]
-            for ix in range(boxes[b, 2], boxes[b, 3]):
-                tx[iz, ix] = pxt[1, ix] * tx[iz, ix] - _dx(w1, iz, ix, x1, x2)
-                tz[iz, ix] = az * tz[iz, ix] - _dz(w1, iz, ix, z1, z2)
+            row = np.uint64(iz * nxh) + x0
+            for j in range(n):
+                q = row + j
+                dx = x1 * (f1[q + one] - f1[q - one]) + x2 * (f1[q + two] - f1[q - two])
+                ftx[q] = axs[x0 + j] * ftx[q] - dx
+            for j in range(n):
+                q = row + j
+                dz = z1 * (f1[q + w] - f1[q - w]) + z2 * (f1[q + ww] - f1[q - ww])
+                ftz[q] = az * ftz[q] - dz
     for b in range(1, boxes.shape[0]):
+        x0 = np.uint64(boxes[b, 2])
+        n = np.uint64(boxes[b, 3] - boxes[b, 2])
         for iz in range(boxes[b, 0], boxes[b, 1]):
             hz = hzs[iz]
-            for ix in range(boxes[b, 2], boxes[b, 3]):
+            # bz tz at rows iz -+ 1, 2 (bz = 2 (hx - hz) rz) needs hx per node: split hx, hz
+            r1m, r1p = rzs[iz - 1], rzs[iz + 1]
+            r2m, r2p = rzs[iz - 2], rzs[iz + 2]
+            h1m, h1p, h2m, h2p = hzs[iz - 1], hzs[iz + 1], hzs[iz - 2], hzs[iz + 2]
+            row = np.uint64(iz * nxh) + x0
+            for j in range(n):
+                q, ix = row + j, x0 + j
                 hx = hxs[ix]
-                dbt = 0.0  # Dx(bx tx) + Dz(bz tz), bx = 2 (hz - hx) rx, bz = 2 (hx - hz) rz
-                for j, cj in ((1, x1), (2, x2)):
-                    dbt += cj * (
-                        (hz - hxs[ix + j]) * rxs[ix + j] * tx[iz, ix + j]
-                        - (hz - hxs[ix - j]) * rxs[ix - j] * tx[iz, ix - j]
-                    )
-                for j, cj in ((1, z1), (2, z2)):
-                    dbt += cj * (
-                        (hx - hzs[iz + j]) * pzt[2, iz + j] * tz[iz + j, ix]
-                        - (hx - hzs[iz - j]) * pzt[2, iz - j] * tz[iz - j, ix]
-                    )
+                dbt = x1 * (
+                    (hz - hxs[ix + one]) * rxs[ix + one] * ftx[q + one]
+                    - (hz - hxs[ix - one]) * rxs[ix - one] * ftx[q - one]
+                ) + x2 * (
+                    (hz - hxs[ix + two]) * rxs[ix + two] * ftx[q + two]
+                    - (hz - hxs[ix - two]) * rxs[ix - two] * ftx[q - two]
+                )
+                dbt += z1 * ((hx - h1p) * r1p * ftz[q + w] - (hx - h1m) * r1m * ftz[q - w])
+                dbt += z2 * ((hx - h2p) * r2p * ftz[q + ww] - (hx - h2m) * r2m * ftz[q - ww])
                 s = hx + hz
-                mu0[iz, ix] -= (4.0 * hx * hz * mu1[iz, ix] + 2.0 * dbt) / (1.0 + s)
-                w0[iz, ix] = kk[iz, ix] * mu0[iz, ix]
+                m0[q] -= (4.0 * hx * hz * m1[q] + 2.0 * dbt) / (1.0 + s)
+            for j in range(n):
+                f0[row + j] = fk[row + j] * m0[row + j]
 
 
 @numba.njit(**_J)
