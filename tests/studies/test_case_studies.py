@@ -154,6 +154,7 @@ def test_bad_size_and_missing_folder(tmp_path):
 # chains long enough to exercise it; the recorded quick block comes from the shipped lengths.
 CI_SHORTER = {
     "02_gravity_ert_petrophysics": {"draws = 1000": "draws = 100", "tune = 500": "tune = 100"},
+    "08_hydrogeophysics": {"draws = 800 ": "draws = 100 ", "tune = 300": "tune = 100"},
 }
 
 

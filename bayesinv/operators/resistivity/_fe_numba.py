@@ -79,7 +79,7 @@ def electrode_potentials(U, nodes):
 
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def row_products(A, B):
-    """``A Bᵀ`` for C-contiguous ``A`` (m, n) and ``B`` (k, n), by loops (no BLAS).
+    """Return ``A Bᵀ`` for C-contiguous ``A`` (m, n) and ``B`` (k, n), by loops (no BLAS).
 
     The callers run in numba threads, one per wavenumber; a BLAS call there starts BLAS's
     own threads under them (oversubscription: a 40x12 gradient took 5x longer beside a
