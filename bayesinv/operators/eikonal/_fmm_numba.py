@@ -308,11 +308,13 @@ def _update(k, ix, iz, slow, nx, nz, dx, dz, dist, gx, gz, u, T, state,
 
 
 @numba.njit(cache=True, nogil=True)
-def march(slow, nx, nz, dx, dz, x0, z0, xs, zs, second, near_radius,
-          u, order, ridx, rw, rcell, rv, dist):  # fmt: skip
-    """Fast marching from one source; fills u, order (acceptance order) and the recipes.
+def march_start(slow, nx, nz, dx, dz, x0, z0, xs, zs, u, order, ridx, rw, rcell, rv, dist):
+    """Set up a march from one source: distances, directions, heap, the source cell's nodes.
 
-    ``second`` enables second-order stencils. Returns the number of accepted nodes.
+    Fills ``dist`` (distance of each node from the source), ``u = inf`` except at the four
+    nodes of the source's cell, which get the cell's slowness, are accepted first
+    (``order[:4]``) and whose recipes point at that cell. Returns the direction fields
+    ``gx, gz``, the times ``T``, the node states and the empty heap ``hk, hv, pos``.
     """
     nxn = nx + 1
     n = nxn * (nz + 1)
@@ -334,20 +336,33 @@ def march(slow, nx, nz, dx, dz, x0, z0, xs, zs, second, near_radius,
     hk = np.empty(n)
     hv = np.empty(n, dtype=np.int64)
     pos = np.full(n, -1, dtype=np.int64)
-    nh = 0
-    n_acc = 0
     for q in range(4):
         k = (izs + q // 2) * nxn + ixs + q % 2
         u[k] = slow[c0]
         T[k] = dist[k] * u[k]
         state[k] = _DONE
         ridx[k, :] = -1
+        rw[k, :] = 0.0
         rcell[k, :] = -1
         rv[k, :] = 0.0
         rcell[k, 0] = c0
         rv[k, 0] = 1.0
-        order[n_acc] = k
-        n_acc += 1
+        order[q] = k
+    return gx, gz, T, state, hk, hv, pos
+
+
+@numba.njit(cache=True, nogil=True)
+def march(slow, nx, nz, dx, dz, x0, z0, xs, zs, second, near_radius,
+          u, order, ridx, rw, rcell, rv, dist):  # fmt: skip
+    """Fast marching from one source; fills u, order (acceptance order) and the recipes.
+
+    ``second`` enables second-order stencils. Returns the number of accepted nodes.
+    """
+    gx, gz, T, state, hk, hv, pos = march_start(
+        slow, nx, nz, dx, dz, x0, z0, xs, zs, u, order, ridx, rw, rcell, rv, dist
+    )
+    nh = 0
+    n_acc = 4
     for q in range(4):
         nh = _relax(order[q], nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, pos, nh,
                     ridx, rw, rcell, rv, second, near_radius)  # fmt: skip

@@ -30,7 +30,13 @@ acceptance order as before.
 import numba
 import numpy as np
 
-from bayesinv.operators.eikonal._fmm_numba import _DONE, _TRIAL, _heap_pop, _heap_set
+from bayesinv.operators.eikonal._fmm_numba import (
+    _DONE,
+    _TRIAL,
+    _heap_pop,
+    _heap_set,
+    march_start,
+)
 
 _LAMBDA = 1.0  # log-units a quadrant is pushed up while its neighbours are not yet earlier
 _QX = (-1, 1, -1, 1)  # quadrant q: x side, z side
@@ -316,45 +322,15 @@ def march_smooth(slow, nx, nz, dx, dz, x0, z0, xs, zs, c, cphi, near,
     Recipes: ``ridx/rw`` (n, 4) the W, E, N, S neighbours and weights, ``rcell/rv`` (n, 4)
     the cells and weights (-1: unused). Returns the number of accepted nodes.
     """
-    nxn = nx + 1
-    n = nxn * (nz + 1)
-    gx = np.empty(n)
-    gz = np.empty(n)
-    T = np.full(n, np.inf)
-    state = np.zeros(n, dtype=np.int8)
-    for k in range(n):
-        ex = x0 + (k % nxn) * dx - xs
-        ez = z0 + (k // nxn) * dz - zs
-        r = np.hypot(ex, ez)
-        dist[k] = r
-        gx[k] = ex / r if r > 0.0 else 0.0
-        gz[k] = ez / r if r > 0.0 else 0.0
-        u[k] = np.inf
-    ixs = min(max(int(np.floor((xs - x0) / dx)), 0), nx - 1)
-    izs = min(max(int(np.floor((zs - z0) / dz)), 0), nz - 1)
-    c0 = izs * nx + ixs
-    hk = np.empty(n)
-    hv = np.empty(n, dtype=np.int64)
-    pos = np.full(n, -1, dtype=np.int64)
+    gx, gz, T, state, hk, hv, pos = march_start(
+        slow, nx, nz, dx, dz, x0, z0, xs, zs, u, order, ridx, rw, rcell, rv, dist
+    )
     nh = 0
-    n_acc = 0
+    n_acc = 4
     f2 = np.empty((4, 2))
     work = (np.empty((4, 2), dtype=np.int64), np.empty(4, dtype=np.int64), f2.copy(), f2.copy(),
             f2.copy(), f2.copy(), f2.copy(), f2.copy(), f2.copy(), np.empty(4), np.zeros((4, 3)),
             np.zeros(4))  # fmt: skip
-    for q in range(4):
-        k = (izs + q // 2) * nxn + ixs + q % 2
-        u[k] = slow[c0]
-        T[k] = dist[k] * u[k]
-        state[k] = _DONE
-        ridx[k, :] = -1
-        rw[k, :] = 0.0
-        rcell[k, :] = -1
-        rv[k, :] = 0.0
-        rcell[k, 0] = c0
-        rv[k, 0] = 1.0
-        order[n_acc] = k
-        n_acc += 1
     for q in range(4):
         nh = _relax(order[q], nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, pos, nh,
                     ridx, rw, rcell, rv, c, cphi, near, work)  # fmt: skip
