@@ -7,7 +7,6 @@ import pytest
 
 from bayesinv import Grid2D
 from bayesinv.cli import main
-from bayesinv.operators import Gravity2D
 
 pytestmark = pytest.mark.filterwarnings("ignore::bayesinv.formats.MissingDataWarning")
 
@@ -15,22 +14,11 @@ OFFSET = 0.5
 
 
 @pytest.fixture
-def line(tmp_path):
+def line(tmp_path, gravity_line):
     """A gravity line over a buried block, tied to an arbitrary base (offset 0.5 mGal)."""
-    rng = np.random.default_rng(5)
-    x = np.linspace(0.0, 100.0, 11)
-    grid = Grid2D(10, 4, 10.0, 10.0)
-    m = np.zeros((4, 10))
-    m[1:3, 4:6] = 500.0
-    g = Gravity2D(grid, np.column_stack([x, np.full(11, -1.0)])).forward(m.ravel())
-    d = g + OFFSET + 0.01 * rng.standard_normal(11)
-    rows = ["station,x[m],elevation[m],gz[mGal],sd[mGal]"]
-    rows += [
-        f"{i},{float(x[i])!r},1.0,{'' if i == 3 else repr(float(d[i]))},0.01" for i in range(11)
-    ]
-    path = tmp_path / "line.csv"
-    path.write_text("\n".join(rows) + "\n")
-    return path
+    return gravity_line(
+        tmp_path / "line.csv", 11, 5, 500.0, offset=OFFSET, missing=(3,), units=True
+    )
 
 
 def test_init_writes_a_config_that_invert_accepts(line, tmp_path, capsys):

@@ -74,20 +74,11 @@ def test_bad_shift_and_hierarchical_prior_are_refused():
 
 
 @pytest.mark.filterwarnings("ignore::bayesinv.formats.MissingDataWarning")
-def test_invert_writes_the_index_map(tmp_path):
+def test_invert_writes_the_index_map(tmp_path, gravity_line):
     """``[inference] doi_shift``: a gravity line sees its top row better than its bottom."""
-    from bayesinv.operators import Gravity2D
     from bayesinv.studies.invert import load_invert_config, run_invert
 
-    rng = np.random.default_rng(11)
-    x = np.linspace(0.0, 100.0, 21)
-    grid = Grid2D(10, 4, 10.0, 10.0)
-    m = np.zeros((4, 10))
-    m[1:3, 4:6] = 300.0
-    g = Gravity2D(grid, np.column_stack([x, np.full(x.size, -1.0)])).forward(m.ravel())
-    d = g + 0.01 * rng.standard_normal(x.size)
-    rows = ["x,elevation,gz,sd"] + [f"{x[i]:.17g},1.0,{d[i]:.17g},0.01" for i in range(x.size)]
-    (tmp_path / "line.csv").write_text("\n".join(rows) + "\n")
+    gravity_line(tmp_path / "line.csv", 21, 11, 300.0)
     config = tmp_path / "c.toml"
     config.write_text(
         "[grid]\nnx = 10\nnz = 4\npadding = 0.0\ndepth = 40.0\n"

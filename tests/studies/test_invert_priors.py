@@ -4,10 +4,8 @@ a smoothness prior gives smoother posterior draws, and bad choices are clear use
 import numpy as np
 import pytest
 
-from bayesinv import Grid2D
 from bayesinv.cli import main
 from bayesinv.io import UserError
-from bayesinv.operators import Gravity2D
 from bayesinv.studies.invert import build_inversion, load_invert_config
 
 pytestmark = pytest.mark.filterwarnings("ignore::bayesinv.formats.MissingDataWarning")
@@ -16,19 +14,9 @@ SD = 100.0  # prior sd of the density contrast (kg/m³)
 
 
 @pytest.fixture
-def line(tmp_path):
+def line(tmp_path, gravity_line):
     """A gravity line of 21 stations over a buried block (10 m cells, 0.01 mGal noise)."""
-    rng = np.random.default_rng(11)
-    x = np.linspace(0.0, 100.0, 21)
-    grid = Grid2D(10, 4, 10.0, 10.0)
-    m = np.zeros((4, 10))
-    m[1:3, 4:6] = 300.0
-    g = Gravity2D(grid, np.column_stack([x, np.full(x.size, -1.0)])).forward(m.ravel())
-    d = g + 0.01 * rng.standard_normal(x.size)
-    rows = ["x,elevation,gz,sd"] + [f"{x[i]:.17g},1.0,{d[i]:.17g},0.01" for i in range(x.size)]
-    path = tmp_path / "line.csv"
-    path.write_text("\n".join(rows) + "\n")
-    return path
+    return gravity_line(tmp_path / "line.csv", 21, 11, 300.0)
 
 
 def _config(tmp_path, prior: str, name: str = "c.toml"):
