@@ -330,16 +330,11 @@ def modality_loo(idata, model=None, var_names=None) -> pd.DataFrame:
         )
         tree = idata.copy()
         tree["log_likelihood"] = ll
-    available = [str(v) for v in tree["log_likelihood"].data_vars]
+    have = [str(v) for v in tree["log_likelihood"].data_vars]
     observed = modality_names(tree)  # report in the order of observed_data
-    available = [v for v in observed if v in available] + [
-        v for v in available if v not in observed
-    ]
-    names = (
-        available
-        if var_names is None
-        else ([var_names] if isinstance(var_names, str) else list(var_names))
-    )
+    available = [v for v in observed if v in have] + [v for v in have if v not in observed]
+    names = [var_names] if isinstance(var_names, str) else var_names
+    names = available if names is None else list(names)
     missing = [v for v in names if v not in available]
     if missing:
         raise ValueError(f"modality_loo: no log-likelihood for {missing} (have {available})")
@@ -371,11 +366,9 @@ def modality_loo(idata, model=None, var_names=None) -> pd.DataFrame:
 def _pointwise_loo(tree, name):
     """Pointwise PSIS-LOO ``elpd_i``, ``p_loo``, Pareto ``k``, ``good_k`` of ``name``.
 
-    A datum whose log-likelihood is the same in every draw up to round-off (it does not
-    depend on the parameters: a spread over the draws of at most ``1e-9 max(1, |log p|)``)
-    has the exact value ``elpd_i = log mean_s p(y_i | θ_s)``; PSIS is undefined there (its
-    tail values are all equal), so it is counted exactly with ``k = -inf`` and PSIS runs on
-    the others.
+    A datum whose log-likelihood spreads over the draws by at most ``1e-9 max(1, |log p|)``
+    (round-off: it does not depend on the parameters) is counted exactly, ``elpd_i = log
+    mean_s p(y_i | θ_s)`` with ``k = -inf`` (PSIS is undefined there); PSIS runs on the rest.
     """
     import arviz as az
     import xarray as xr
@@ -384,8 +377,7 @@ def _pointwise_loo(tree, name):
     ll = np.asarray(tree["log_likelihood"][name].values, dtype=float)
     flat = ll.reshape(ll.shape[0], ll.shape[1], -1)
     n_samples = flat.shape[0] * flat.shape[1]
-    spread = np.ptp(flat, axis=(0, 1))
-    const = spread <= 1e-9 * np.maximum(1.0, np.abs(flat[0, 0, :]))
+    const = np.ptp(flat, axis=(0, 1)) <= 1e-9 * np.maximum(1.0, np.abs(flat[0, 0, :]))
     exact = logsumexp(flat.reshape(n_samples, -1), axis=0) - np.log(n_samples)
     elpd_i = np.where(const, exact, np.nan)
     k = np.full(const.size, -np.inf)

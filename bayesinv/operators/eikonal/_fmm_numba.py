@@ -309,12 +309,9 @@ def _update(k, ix, iz, slow, nx, nz, dx, dz, dist, gx, gz, u, T, state,
 
 @numba.njit(cache=True, nogil=True)
 def march_start(slow, nx, nz, dx, dz, x0, z0, xs, zs, u, order, ridx, rw, rcell, rv, dist):
-    """Set up a march from one source: distances, directions, heap, the source cell's nodes.
+    """Start a march from one source: distances, directions, heap, the source cell's nodes.
 
-    Fills ``dist`` (distance of each node from the source), ``u = inf`` except at the four
-    nodes of the source's cell, which get the cell's slowness, are accepted first
-    (``order[:4]``) and whose recipes point at that cell. Returns the direction fields
-    ``gx, gz``, the times ``T``, the node states and the empty heap ``hk, hv, pos``.
+    ``u = inf`` except at the source cell's 4 nodes (accepted first, recipes on that cell).
     """
     nxn = nx + 1
     n = nxn * (nz + 1)
