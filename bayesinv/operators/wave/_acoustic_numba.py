@@ -11,10 +11,12 @@ Scheme (``AcousticWave2D``) on padded nodes with a halo of two zero nodes on eve
 with ``k = v^2 dt^2``, ``L`` the fourth-order Laplacian (``coef = [cc, cx1, cx2, cz1, cz2]``),
 ``D`` fourth-order centred first differences (``d1 = [dx1, dx2, dz1, dz2]``), ``q^n`` the
 source spread on 4 x 4 nodes, and ``A = B = 1, C = 0, a = 1, b = 0`` outside the PML (a
-1-D problem has one column and zero x weights). PML coefficients are formed per node from
-1-D profiles ``prof = (prof_z, prof_x)`` (rows ``h, a, r``, see ``_layout.pml``), so a PML
-node reads 5 fields, not 12. ``boxes[0]`` is the interior (the bare stencil), ``boxes[1:]``
-the PML and two nodes beyond it (full update); they tile the grid. ``d^n = R u^n``.
+1-D problem has one column and zero x weights). ``prof = (prof_z, prof_x, pc)``: 1-D
+profiles (rows ``h, a, r``, see ``_layout.pml``) from which ``a, b`` are formed per node,
+and ``pc``, the per-node ``A, B A, (2 - C) A`` of the PML boxes only (no division in the
+loops). ``boxes[0]`` is the interior (the bare stencil, nothing else stored or read there),
+``boxes[1:]`` the PML and two nodes beyond it (full update); they tile the grid.
+``d^n = R u^n``.
 
 Discrete adjoint, backward (``mu = A lambda``, ``w = k mu``, ``th`` adjoint of ``p``):
 
@@ -22,6 +24,17 @@ Discrete adjoint, backward (``mu = A lambda``, ``w = k mu``, ``th`` adjoint of `
     mu^n = A (R^T r^n + 2 mu^{n+1} - B mu^{n+2} - C mu^{n+1} + L w^{n+1}
               - Dx(bx thx^n) - Dz(bz thz^n))
     dJ/dk = sum_n g^n mu^{n+1},   g^n = L u^n + Dx px^n + Dz pz^n + q^n.
+
+As k, a and b do not depend on time, the kernels carry ``w = k mu`` and ``y = -b th``:
+
+    y^n = a y^{n+1} + b D w^{n+1}
+    w^n = (2 - C) A w^{n+1} - B A w^{n+2} + k A (L w^{n+1} + Dx yx^n + Dz yz^n + R^T r^n)
+    2 k dJ/dk = 2 sum_n g^n w^{n+1}
+
+which is the forward's step run backward with the residuals as sources (the same
+kernels: :func:`pml_p`, then :func:`step_interior` and :func:`step_pml`), plus one
+product per node for the gradient, so a backward step costs about what a forward step
+does. The per-node ``A, B A, (2 - C) A`` are stored for the PML boxes only (``prof[2]``).
 
 The state (u^{n-1}, u^n, px^n, pz^n) is stored every ``ck`` steps; each segment is recomputed
 (``ck`` fields of ``g``) before its backward pass.
@@ -136,10 +149,12 @@ def step_interior_store(u0, u1, u2, kk, coef, box, g):
 def step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, store):
     """u2 = A (2 u1 - B u0 - C u1 + k (L u1 + Dx px + Dz pz)) in the PML boxes; g likewise.
 
-    Per row: t = L u1, t += Dx px + Dz pz, then the update (A = 1 / (1 + s), B = 1 - s,
-    C = 4 hx hz, s = hx + hz); each loop writes one stream so that it vectorises.
+    Per row: t = L u1 + Dx px + Dz pz, then ``u2 = (2 - C) A u1 - B A u0 + k A t`` with the
+    per-node coefficients of ``prof[2]`` (stored for the PML boxes only, no division): one
+    loop, or with ``store`` two (t into g, then u2), each writing one stream so that it
+    vectorises.
     """
-    hzs, hxs = prof[0][0], prof[1][0]
+    pc = prof[2]
     coef, d1 = geo
     c = (coef[0], coef[1], coef[2], coef[3], coef[4])
     d = (d1[0], d1[1], d1[2], d1[3])
@@ -152,34 +167,35 @@ def step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, store):
         kk.reshape(-1),
         g.reshape(-1),
     )
+    ca, cb, cc = pc[0], pc[1], pc[2]
     nxh = u1.shape[1]
     one, two, w, ww = _offsets(nxh)
-    t = np.empty(nxh)
+    base = np.uint64(0)  # first coefficient of the box
     for b in range(1, boxes.shape[0]):
         x0 = np.uint64(boxes[b, 2])
         n = np.uint64(boxes[b, 3] - boxes[b, 2])
         for iz in range(boxes[b, 0], boxes[b, 1]):
-            hz = hzs[iz]
             row = np.uint64(iz * nxh) + x0
-            for j in range(n):
-                t[j] = _lap(a1, row + j, c, one, two, w, ww)
-            for j in range(n):
-                t[j] += _dxz(fx, fz, row + j, d, one, two, w, ww)
-            for j in range(n):
-                q, hx = row + j, hxs[x0 + j]
-                s = hx + hz
-                a2[q] = ((2.0 - 4.0 * hx * hz) * a1[q] - (1.0 - s) * a0[q] + fk[q] * t[j]) / (
-                    1.0 + s
-                )
-            if store:
+            if not store:  # one loop
                 for j in range(n):
-                    fg[row + j] = t[j]
+                    q, r = row + j, base + j
+                    tq = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
+                    a2[q] = cc[r] * a1[q] - cb[r] * a0[q] + ca[r] * fk[q] * tq
+                base += n
+                continue
+            for j in range(n):
+                q = row + j
+                fg[q] = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
+            for j in range(n):
+                q, r = row + j, base + j
+                a2[q] = cc[r] * a1[q] - cb[r] * a0[q] + ca[r] * fk[q] * fg[q]
+            base += n
 
 
 @numba.njit(**_J)
 def pml_p(u2, px, pz, prof, d1, boxes):
     """Auxiliary fields p^{n+1} = a p^n + b D u^{n+1} (in place; pointwise in p)."""
-    pzt, pxt = prof
+    pzt, pxt = prof[0], prof[1]
     hxs, axs, rxs = pxt[0], pxt[1], pxt[2]
     x1, x2, z1, z2 = d1[0], d1[1], d1[2], d1[3]
     a2, fx, fz = u2.reshape(-1), px.reshape(-1), pz.reshape(-1)
@@ -358,161 +374,91 @@ def _dk_a(kk, dm, cell, prof):
 
 
 @numba.njit(**_J)
-def _adjoint_step(mu2, mu1, w1, mu0, w0, kk, prof, coef, boxes, g, gk):
-    """mu0 = A (2 mu1 - B mu2 + L w1) and gk += g mu1 in every box, w0 = k mu0 in box 0.
+def _accumulate(gw, g, w1):
+    """Accumulate ``gw += g w1`` over the whole (flat) field (one product per node)."""
+    a, b, c = gw.reshape(-1), g.reshape(-1), w1.reshape(-1)
+    for q in range(a.shape[0]):
+        a[q] += b[q] * c[q]
 
-    The PML boxes set w0 in :func:`_adjoint_pml`; A = B = 1 in box 0.
+
+@numba.njit(**_J)
+def _add_residual(w, kk, prof, rec_i, rec_w, res, s, n):
+    for r in range(rec_i.shape[0]):  # w^n += k A R^T r^n (scatter into this shot's field)
+        inject(w, kk, prof, rec_i[r, 0], rec_i[r, 1], rec_w[r], res[s, r, n])
+
+
+@numba.njit(**_J)
+def _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, out):
+    """Pass 1: shot s forward, keeping its traces and checkpoints.
+
+    Traces go into ``out[s]``, the state (u^{n-1}, u^n, px^n, pz^n) at the start of each
+    segment of ``ck`` steps into ``ckpt``.
     """
-    hzs, hxs = prof[0][0], prof[1][0]
-    c = (coef[0], coef[1], coef[2], coef[3], coef[4])
-    m2, m1, f1, m0, f0, fk, fg, fgk = (
-        mu2.reshape(-1),
-        mu1.reshape(-1),
-        w1.reshape(-1),
-        mu0.reshape(-1),
-        w0.reshape(-1),
-        kk.reshape(-1),
-        g.reshape(-1),
-        gk.reshape(-1),
-    )
-    nxh = kk.shape[1]
-    one, two, w, ww = _offsets(nxh)
-    for b in range(boxes.shape[0]):
-        x0 = np.uint64(boxes[b, 2])
-        n = np.uint64(boxes[b, 3] - boxes[b, 2])
-        for iz in range(boxes[b, 0], boxes[b, 1]):
-            row = np.uint64(iz * nxh) + x0
-            for j in range(n):
-                fgk[row + j] += fg[row + j] * m1[row + j]
-            if b == 0:
-                for j in range(n):
-                    q = row + j
-                    m0[q] = 2.0 * m1[q] - m2[q] + _lap(f1, q, c, one, two, w, ww)
-                for j in range(n):
-                    f0[row + j] = fk[row + j] * m0[row + j]
-            else:
-                hz = hzs[iz]
-                for j in range(n):
-                    q = row + j
-                    s = hz + hxs[x0 + j]
-                    lap = _lap(f1, q, c, one, two, w, ww)
-                    m0[q] = (2.0 * m1[q] - (1.0 - s) * m2[q] + lap) / (1.0 + s)
-
-
-@numba.njit(**_J)
-def _adjoint_pml(mu1, w1, mu0, w0, tx, tz, kk, prof, d1, boxes):
-    """Update th = a th - D w1, then mu0 += A (-C mu1 - Dx(bx tx) - Dz(bz tz)), w0 = k mu0.
-
-    All boxes' th first (the second sweep reads th of neighbouring boxes); PML boxes only.
-    """
-    pzt, pxt = prof
-    hzs, rzs, hxs, axs, rxs = pzt[0], pzt[2], pxt[0], pxt[1], pxt[2]
-    x1, x2, z1, z2 = d1[0], d1[1], d1[2], d1[3]
-    m1, f1, m0, f0, ftx, ftz, fk = (
-        mu1.reshape(-1),
-        w1.reshape(-1),
-        mu0.reshape(-1),
-        w0.reshape(-1),
-        tx.reshape(-1),
-        tz.reshape(-1),
-        kk.reshape(-1),
-    )
-    nxh = kk.shape[1]
-    one, two, w, ww = _offsets(nxh)
-    for b in range(1, boxes.shape[0]):
-        x0 = np.uint64(boxes[b, 2])
-        n = np.uint64(boxes[b, 3] - boxes[b, 2])
-        for iz in range(boxes[b, 0], boxes[b, 1]):
-            az = pzt[1, iz]
-            row = np.uint64(iz * nxh) + x0
-            for j in range(n):
-                q = row + j
-                dx = x1 * (f1[q + one] - f1[q - one]) + x2 * (f1[q + two] - f1[q - two])
-                ftx[q] = axs[x0 + j] * ftx[q] - dx
-            for j in range(n):
-                q = row + j
-                dz = z1 * (f1[q + w] - f1[q - w]) + z2 * (f1[q + ww] - f1[q - ww])
-                ftz[q] = az * ftz[q] - dz
-    for b in range(1, boxes.shape[0]):
-        x0 = np.uint64(boxes[b, 2])
-        n = np.uint64(boxes[b, 3] - boxes[b, 2])
-        for iz in range(boxes[b, 0], boxes[b, 1]):
-            hz = hzs[iz]
-            # bz tz at rows iz -+ 1, 2 (bz = 2 (hx - hz) rz) needs hx per node: split hx, hz
-            r1m, r1p = rzs[iz - 1], rzs[iz + 1]
-            r2m, r2p = rzs[iz - 2], rzs[iz + 2]
-            h1m, h1p, h2m, h2p = hzs[iz - 1], hzs[iz + 1], hzs[iz - 2], hzs[iz + 2]
-            row = np.uint64(iz * nxh) + x0
-            for j in range(n):
-                q, ix = row + j, x0 + j
-                hx = hxs[ix]
-                dbt = x1 * (
-                    (hz - hxs[ix + one]) * rxs[ix + one] * ftx[q + one]
-                    - (hz - hxs[ix - one]) * rxs[ix - one] * ftx[q - one]
-                ) + x2 * (
-                    (hz - hxs[ix + two]) * rxs[ix + two] * ftx[q + two]
-                    - (hz - hxs[ix - two]) * rxs[ix - two] * ftx[q - two]
-                )
-                dbt += z1 * ((hx - h1p) * r1p * ftz[q + w] - (hx - h1m) * r1m * ftz[q - w])
-                dbt += z2 * ((hx - h2p) * r2p * ftz[q + ww] - (hx - h2m) * r2m * ftz[q - ww])
-                s = hx + hz
-                m0[q] -= (4.0 * hx * hz * m1[q] + 2.0 * dbt) / (1.0 + s)
-            for j in range(n):
-                f0[row + j] = fk[row + j] * m0[row + j]
-
-
-@numba.njit(**_J)
-def _refresh_w(w, mu, kk, iz0, ix0):
-    for a in range(4):
-        for b in range(4):
-            w[iz0 + a, ix0 + b] = kk[iz0 + a, ix0 + b] * mu[iz0 + a, ix0 + b]
-
-
-@numba.njit(**_J)
-def _add_residual(mu, w, kk, prof, rec_i, rec_w, res, s, n):
-    one = np.zeros((1, 1))
-    for r in range(rec_i.shape[0]):  # mu^n += A R^T r^n (scatter into this shot's field)
-        inject(mu, one, prof, rec_i[r, 0], rec_i[r, 1], rec_w[r], res[s, r, n])
-        _refresh_w(w, mu, kk, rec_i[r, 0], rec_i[r, 1])
-
-
-@numba.njit(**_J)
-def _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ck, gk):
-    """Gradient with respect to k of shot s, accumulated into gk (this shot's own row)."""
     shape = kk.shape
     nsteps = wav.shape[1] - 1  # u^1 .. u^{nt-1} come from g^0 .. g^{nt-2}
-    nseg = (nsteps + ck - 1) // ck
-    ckpt = np.zeros((nseg, 4, shape[0], shape[1]))
-    buf = np.zeros((ck, shape[0], shape[1]))
     u0, u1, u2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     px, pz = np.zeros(shape), np.zeros(shape)
     dummy = np.zeros((1, 1))
-    sis, sws = src_i[s], src_w[s]
-    for n in range(nsteps):  # pass 1: forward, keeping the state at segment starts
+    for n in range(nsteps + 1):
+        for r in range(rec_i.shape[0]):
+            out[s, r, n] = sample(u1, rec_i[r, 0], rec_i[r, 1], rec_w[r])
+        if n == nsteps:
+            break
         if n % ck == 0:
             ckpt[n // ck, 0], ckpt[n // ck, 1] = u0, u1
             ckpt[n // ck, 2], ckpt[n // ck, 3] = px, pz
-        advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, dummy, False, sis, sws, wav[s, n])
+        advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, dummy, False, src_i[s], src_w[s],
+                wav[s, n])  # fmt: skip
         u0, u1, u2 = u1, u2, u0
-    mu0, mu1, mu2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-    w0, w1 = np.zeros(shape), np.zeros(shape)
-    tx, tz = np.zeros(shape), np.zeros(shape)
-    _add_residual(mu1, w1, kk, prof, rec_i, rec_w, res, s, nsteps)  # mu^{nt-1}
-    for j in range(nseg - 1, -1, -1):  # pass 2: segments backward
+
+
+@numba.njit(**_J)
+def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, ck, gw):
+    """Pass 2: gw += sum_n g^n w^{n+1} of shot s (its own row), segments backward.
+
+    The adjoint is carried as ``w = k mu`` (k does not depend on time): its update is the
+    forward's (:func:`step_interior`, :func:`step_pml`, :func:`pml_p` with ``y = -b th``),
+    receivers' residuals are injected as the forward injects its source, and ``dJ/dk =
+    sum_n g^n mu^{n+1} = (sum_n g^n w^{n+1}) / k``.
+    """
+    shape = kk.shape
+    nsteps = wav.shape[1] - 1
+    buf = np.zeros((ck, shape[0], shape[1]))
+    u0, u1, u2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    px, pz = np.zeros(shape), np.zeros(shape)
+    w0, w1, w2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    yx, yz = np.zeros(shape), np.zeros(shape)  # y = -b th (adjoint of p times -b)
+    dummy = np.zeros((1, 1))
+    _add_residual(w1, kk, prof, rec_i, rec_w, res, s, nsteps)  # w^{nt-1}
+    for j in range(ckpt.shape[0] - 1, -1, -1):
         start, stop = j * ck, min(j * ck + ck, nsteps)
         u0[:, :], u1[:, :] = ckpt[j, 0], ckpt[j, 1]
         px[:, :], pz[:, :] = ckpt[j, 2], ckpt[j, 3]
         for n in range(start, stop):  # recompute g^n
-            advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, buf[n - start], True, sis, sws,
-                    wav[s, n])  # fmt: skip
+            advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, buf[n - start], True, src_i[s],
+                    src_w[s], wav[s, n])  # fmt: skip
             u0, u1, u2 = u1, u2, u0
-        for n in range(stop - 1, start - 1, -1):  # mu1 = mu^{n+1}, mu2 = mu^{n+2}
-            _adjoint_step(mu2, mu1, w1, mu0, w0, kk, prof, geo[0], boxes, buf[n - start], gk[s])
-            _adjoint_pml(mu1, w1, mu0, w0, tx, tz, kk, prof, geo[1], boxes)
+        for n in range(stop - 1, start - 1, -1):  # w1 = w^{n+1}, w2 = w^{n+2}
+            pml_p(w1, yx, yz, prof, geo[1], boxes)  # y^n = a y^{n+1} + b D w^{n+1}
+            step_interior(w2, w1, w0, kk, geo[0], boxes[0])
+            step_pml(w2, w1, w0, yx, yz, kk, prof, geo, boxes, dummy, False)
+            _accumulate(gw[s], buf[n - start], w1)
             if n > 0:
-                _add_residual(mu0, w0, kk, prof, rec_i, rec_w, res, s, n)
-            mu0, mu1, mu2 = mu2, mu0, mu1
-            w0, w1 = w1, w0
+                _add_residual(w0, kk, prof, rec_i, rec_w, res, s, n)
+            w0, w1, w2 = w2, w0, w1
+
+
+@numba.njit(**_J)
+def _n_segments(wav, ck):
+    return (wav.shape[1] - 1 + ck - 1) // ck
+
+
+@numba.njit(**_J)
+def _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ck, gw, out):
+    """Both passes of shot s, its checkpoints allocated here (one shot's at a time per thread)."""
+    ckpt = np.zeros((_n_segments(wav, ck), 4, kk.shape[0], kk.shape[1]))
+    _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, out)
+    _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, ck, gw)
 
 
 @numba.njit(nogil=True, cache=True, parallel=True)
@@ -524,10 +470,11 @@ def vjp(m, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, re
     if not ok:
         return np.full(m.shape[0], np.nan)
     res = dd.reshape((ns, nr, nt))
-    gk = np.zeros((ns, kk.shape[0], kk.shape[1]))
-    for s in prange(ns):  # each shot writes its own row of gk
-        _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ck, gk)
-    return _cell_gradient(gk, kk, cell, m.shape[0])
+    gw = np.zeros((ns, kk.shape[0], kk.shape[1]))
+    out = np.zeros((ns, nr, nt))
+    for s in prange(ns):  # each shot writes its own rows of gw and out
+        _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ck, gw, out)
+    return _cell_gradient(gw, kk, cell, m.shape[0])
 
 
 @numba.njit(**_J)
@@ -535,23 +482,102 @@ def vjp_serial(m, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, re
                ck):  # fmt: skip
     """:func:`vjp` without threads."""
     ns, nt = wav.shape
+    nr = rec_i.shape[0]
+    kk, ok = expand(m, cell, dt, limit_factor)
+    if not ok:
+        return np.full(m.shape[0], np.nan)
+    res = dd.reshape((ns, nr, nt))
+    gw = np.zeros((ns, kk.shape[0], kk.shape[1]))
+    out = np.zeros((ns, nr, nt))
+    for s in range(ns):
+        _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ck, gw, out)
+    return _cell_gradient(gw, kk, cell, m.shape[0])
+
+
+@numba.njit(**_J)
+def state_size(shape, wav, ck):
+    """Floats of the forward's state: every shot's checkpoints."""
+    return wav.shape[0] * _n_segments(wav, ck) * 4 * shape[0] * shape[1]
+
+
+@numba.njit(nogil=True, cache=True, parallel=True)
+def forward_state(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav,
+                  ck):  # fmt: skip
+    """Traces and the state :func:`vjp_state` needs (pass 1 of the gradient, every shot)."""
+    ns, nt = wav.shape
+    nr = rec_i.shape[0]
+    state = np.zeros(state_size(cell.shape, wav, ck))
+    kk, ok = expand(m, cell, dt, limit_factor)
+    if not ok:
+        return np.full(ns * nr * nt, np.nan), state
+    ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
+    out = np.zeros((ns, nr, nt))
+    for s in prange(ns):  # each shot writes its own rows of ckpt and out
+        _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt[s],
+                          out)  # fmt: skip
+    return out.ravel(), state
+
+
+@numba.njit(nogil=True, cache=True, parallel=True)
+def vjp_state(m, state, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w,
+              wav, ck):  # fmt: skip
+    """:func:`vjp` from :func:`forward_state`'s state: pass 2 only."""
+    ns, nt = wav.shape
+    nr = rec_i.shape[0]
+    kk, ok = expand(m, cell, dt, limit_factor)
+    if not ok:
+        return np.full(m.shape[0], np.nan)
+    res = dd.reshape((ns, nr, nt))
+    ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
+    gw = np.zeros((ns, kk.shape[0], kk.shape[1]))
+    for s in prange(ns):
+        _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt[s],
+                       ck, gw)  # fmt: skip
+    return _cell_gradient(gw, kk, cell, m.shape[0])
+
+
+@numba.njit(**_J)
+def forward_state_serial(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w,
+                         wav, ck):  # fmt: skip
+    """:func:`forward_state` without threads."""
+    ns, nt = wav.shape
+    nr = rec_i.shape[0]
+    state = np.zeros(state_size(cell.shape, wav, ck))
+    kk, ok = expand(m, cell, dt, limit_factor)
+    if not ok:
+        return np.full(ns * nr * nt, np.nan), state
+    ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
+    out = np.zeros((ns, nr, nt))
+    for s in range(ns):
+        _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt[s],
+                          out)  # fmt: skip
+    return out.ravel(), state
+
+
+@numba.njit(**_J)
+def vjp_state_serial(m, state, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i,
+                     rec_w, wav, ck):  # fmt: skip
+    """:func:`vjp_state` without threads."""
+    ns, nt = wav.shape
     kk, ok = expand(m, cell, dt, limit_factor)
     if not ok:
         return np.full(m.shape[0], np.nan)
     res = dd.reshape((ns, rec_i.shape[0], nt))
-    gk = np.zeros((ns, kk.shape[0], kk.shape[1]))
+    ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
+    gw = np.zeros((ns, kk.shape[0], kk.shape[1]))
     for s in range(ns):
-        _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ck, gk)
-    return _cell_gradient(gk, kk, cell, m.shape[0])
+        _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt[s],
+                       ck, gw)  # fmt: skip
+    return _cell_gradient(gw, kk, cell, m.shape[0])
 
 
 @numba.njit(**_J)
-def _cell_gradient(gk, kk, cell, n):
-    """Sum the shots, then scatter nodes onto cells (sequential): 2 k dJ/dk per cell."""
+def _cell_gradient(gw, kk, cell, n):
+    """Sum the shots, then scatter nodes onto cells (sequential): ``2 k dJ/dk = 2 gw``."""
     grad = np.zeros(n)
-    for s in range(gk.shape[0]):
+    for s in range(gw.shape[0]):
         for iz in range(kk.shape[0]):
             for ix in range(kk.shape[1]):
                 if cell[iz, ix] >= 0:
-                    grad[cell[iz, ix]] += 2.0 * kk[iz, ix] * gk[s, iz, ix]
+                    grad[cell[iz, ix]] += 2.0 * gw[s, iz, ix]
     return grad

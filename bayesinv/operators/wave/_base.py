@@ -11,6 +11,9 @@ from bayesinv.operators.wave import _acoustic_numba as K
 from bayesinv.operators.wave import _layout
 from bayesinv.operators.wave.wavelets import check_wavelet, time_samples
 
+#: largest forward state (bytes) handed from the forward to the gradient in a compiled model
+FORWARD_STATE_BYTES = 128 * 2**20
+
 
 def _frozen(a):
     a = np.ascontiguousarray(a)
@@ -84,13 +87,15 @@ class AcousticWaveBase(ForwardOperator):
         Returns
         -------
         int
-            ``8 N (4 n_segments + checkpoint_interval + 12)`` with ``N`` the number of
-            halo'd nodes; at most two shots run at once on two threads.
+            ``8 N (4 n_segments + checkpoint_interval + 11)`` with ``N`` the number of
+            halo'd nodes; at most two shots run at once on two threads. (In a compiled
+            model with a forward state, every shot's checkpoints are kept from the forward
+            to the gradient: :attr:`forward_state_size`.)
         """
         n_nodes = self._cell.size
-        ck = self.checkpoint_interval  # u0..u2, p, mu0..mu2, w, theta: 12 fields
+        ck = self.checkpoint_interval  # u0..u2, px, pz, w0..w2, yx, yz, gw: 11 fields
         nseg = -(-(self.nt - 1) // ck)
-        return 8 * n_nodes * (4 * nseg + ck + 12)
+        return 8 * n_nodes * (4 * nseg + ck + 11)
 
     def traces(self, d) -> np.ndarray:
         """Reshape a data vector to ``(n_sources, n_receivers, nt)``.
@@ -112,10 +117,28 @@ class AcousticWaveBase(ForwardOperator):
         _layout.check_cfl(m, self._factor, self.name, self.dt)
 
     def _kernels(self):
-        """Threaded kernels (``prange`` over shots), or their serial twins for one shot."""
+        """Return forward, jvp, vjp, forward_state and vjp_state kernels.
+
+        Threaded (``prange`` over shots), or their serial twins for one shot.
+        """
         if self.n_sources > 1:
-            return K.forward, K.jvp, K.vjp
-        return K.forward_serial, K.jvp_serial, K.vjp_serial
+            return K.forward, K.jvp, K.vjp, K.forward_state, K.vjp_state
+        return (
+            K.forward_serial,
+            K.jvp_serial,
+            K.vjp_serial,
+            K.forward_state_serial,
+            K.vjp_state_serial,
+        )
+
+    @property
+    def forward_state_size(self) -> int:
+        """Floats the forward hands to the gradient in a compiled model.
+
+        Every shot's checkpoints: ``n_sources * 4 * n_segments * N`` (``N`` halo'd nodes).
+        """
+        nseg = -(-(self.nt - 1) // self.checkpoint_interval)
+        return self.n_sources * nseg * 4 * self._cell.size
 
     def _forward(self, m):
         self._check(m)
@@ -130,9 +153,15 @@ class AcousticWaveBase(ForwardOperator):
         return self._kernels()[2](m, dd, *self._args(), self.checkpoint_interval)
 
     def _build_numba_kernels(self):
+        """Njit closures over the operator's arrays.
+
+        With ``forward_state``/``vjp_state`` (the forward's checkpoints reused by the
+        gradient, which then skips its first pass) when they take at most
+        :data:`FORWARD_STATE_BYTES`.
+        """
         args = self._args()
         ck = self.checkpoint_interval
-        fwd, tan, adj = self._kernels()
+        fwd, tan, adj, fwd_s, adj_s = self._kernels()
 
         @numba.njit(nogil=True)
         def forward(m):
@@ -146,4 +175,18 @@ class AcousticWaveBase(ForwardOperator):
         def vjp(m, dd):
             return adj(np.ascontiguousarray(m), np.ascontiguousarray(dd), *args, ck)
 
-        return NumbaKernels(forward, jvp, vjp)
+        size = self.forward_state_size
+        if 8 * size > FORWARD_STATE_BYTES:
+            return NumbaKernels(forward, jvp, vjp)
+        self._n_state = size
+
+        @numba.njit(nogil=True)
+        def forward_state(m):
+            return fwd_s(np.ascontiguousarray(m), *args, ck)
+
+        @numba.njit(nogil=True)
+        def vjp_state(m, state, dd):
+            m, dd = np.ascontiguousarray(m), np.ascontiguousarray(dd)
+            return adj_s(m, np.ascontiguousarray(state), dd, *args, ck)
+
+        return NumbaKernels(forward, jvp, vjp, forward_state, vjp_state)

@@ -51,7 +51,9 @@ def pml(nz, nx, pad_z, pad_x, hz, hx, dt, velocity):
 
     (``C = dt^2 zx zz``, ``bx = dt (zz - zx) / (1 + dt zx / 2)``: Grote and Sim's scheme);
     and an int array of disjoint boxes ``[z_lo, z_hi, x_lo, x_hi]`` covering the PML and
-    two nodes beyond it.
+    two nodes beyond it. A third profile of shape ``(3, n_pml)`` holds the per-node update
+    coefficients ``A, B A, (2 - C) A`` of the PML boxes only (box by box, row by row: see
+    :func:`pml_coefficients`), so that the kernels multiply instead of dividing per node.
     """
     rz, rx = _ramp(nz, pad_z), _ramp(nx, pad_x)
     zz = np.zeros(rz.size) if not pad_z else _zeta_max(velocity, pad_z * hz) * rz**2
@@ -61,7 +63,37 @@ def pml(nz, nx, pad_z, pad_x, hz, hx, dt, velocity):
         h = np.zeros(zeta.size + 2 * HALO)
         h[HALO:-HALO] = 0.5 * dt * zeta
         profiles.append(np.stack([h, (1.0 - h) / (1.0 + h), 1.0 / (1.0 + h)]))
-    return tuple(profiles), _boxes(rz.size, rx.size, pad_z, pad_x)
+    boxes = _boxes(rz.size, rx.size, pad_z, pad_x)
+    profiles.append(pml_coefficients(profiles[0][0], profiles[1][0], boxes))
+    return tuple(profiles), boxes
+
+
+def pml_coefficients(hz: np.ndarray, hx: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Per-node PML update coefficients of the PML boxes, shape ``(3, n_pml)``.
+
+    Rows ``A = 1 / (1 + s)``, ``B A = (1 - s) A`` and ``(2 - C) A = (2 - 4 hx hz) A``
+    (``s = hx + hz``) at the nodes of ``boxes[1:]``, flat box by box and row by row: the
+    node ``(iz, ix)`` of box ``b`` sits at ``base_b + (iz - z_lo) (x_hi - x_lo) + ix - x_lo``
+    with ``base_b`` the nodes of the boxes before it. Nothing is stored for the interior.
+
+    Parameters
+    ----------
+    hz, hx : numpy.ndarray
+        ``h = dt zeta / 2`` over the halo'd nodes of each axis.
+    boxes : numpy.ndarray
+        The boxes of :func:`_boxes` (row 0, the interior, is skipped).
+
+    Returns
+    -------
+    numpy.ndarray
+        The coefficients.
+    """
+    out = []
+    for z0, z1, x0, x1 in boxes[1:]:
+        h_z, h_x = hz[z0:z1, None], hx[None, x0:x1]
+        a = 1.0 / (1.0 + h_z + h_x)
+        out.append(np.stack([a, (1.0 - h_z - h_x) * a, (2.0 - 4.0 * h_x * h_z) * a]).reshape(3, -1))
+    return np.concatenate(out, axis=1) if out else np.zeros((3, 0))
 
 
 def _zeta_max(velocity, thickness):

@@ -81,6 +81,26 @@ def test_numba_kernels_match_python_api(small, rng):
     np.testing.assert_array_equal(k.vjp(m, dd), small.vjp(m, dd))
 
 
+@pytest.mark.parametrize("which", ["small", "wave2d"])  # serial (1 shot) and threaded kernels
+def test_forward_state_gives_the_forward_and_the_gradient(which, request, rng):
+    op = request.getfixturevalue(which)
+    k = op.numba_kernels()
+    assert op.n_state == op.forward_state_size > 0
+    m = _point(op, 0.5 * op.max_velocity, rng)
+    dd = rng.standard_normal(op.n_data)
+    d, state = k.forward_state(m)
+    assert state.shape == (op.n_state,)
+    np.testing.assert_array_equal(d, op.forward(m))
+    ref = op.vjp(m, dd)
+    np.testing.assert_allclose(k.vjp_state(m, state, dd), ref, rtol=0, atol=1e-13 * abs(ref).max())
+    # negative control: the state of another model gives another gradient
+    _, other = k.forward_state(m + 0.05)
+    assert not np.allclose(k.vjp_state(m, other, dd), ref, rtol=1e-3)
+    bad = np.full(op.n_params, np.log(op.max_velocity * 1.01))
+    assert np.all(np.isnan(k.forward_state(bad)[0]))
+    assert np.all(np.isnan(k.vjp_state(bad, state, dd)))
+
+
 def test_compiled_model_without_object_mode(small):
     # the composition covers the wave kernels, the filter's and the receivers
     check_compiled_model(BandPass(2, small.nt, 0.01, (0.5, 10.0)) @ small, seed=4)
