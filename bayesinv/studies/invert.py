@@ -315,8 +315,6 @@ def run_invert(config: InvertConfig, out=None) -> dict:
     dict
         The report's headline (with ``verdict``).
     """
-    from threadpoolctl import threadpool_limits
-
     from bayesinv.diagnostics.report import report
     from bayesinv.studies.invert_doi import doi_figures, oldenburg_li_doi, sd_ratio_figures
 
@@ -325,12 +323,10 @@ def run_invert(config: InvertConfig, out=None) -> dict:
     inf = config.tables["inference"]
     out = Path(out if out is not None else config.tables["output"]["folder"])
     out.mkdir(parents=True, exist_ok=True)
-    # BLAS single-threaded: the operators call it from numba's threads (see sample)
-    with threadpool_limits(limits=1, user_api="blas"):
-        idata = _infer(model, inf)
-        doi = None
-        if inf["doi_shift"] > 0:
-            doi = oldenburg_li_doi(inv, shift=inf["doi_shift"], random_seed=inf["seed"])
+    idata = _infer(model, inf)
+    doi = None
+    if inf["doi_shift"] > 0:
+        doi = oldenburg_li_doi(inv, shift=inf["doi_shift"], random_seed=inf["seed"])
     idata = add_prior_draws(idata, model, inf["prior_draws"], inf["seed"])
     figures = sd_ratio_figures(idata, inv, out)
     if doi is not None:

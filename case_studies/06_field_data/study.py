@@ -323,18 +323,8 @@ def _pseudo(survey):
 
 
 def run(config: dict, out: Path) -> dict:
-    """Run the study; return the fit, noise scale, depth of investigation and timings.
-
-    BLAS runs single-threaded throughout: the ERT kernels call it from numba's threads (one
-    per wavenumber), and a multi-threaded OpenBLAS inside them made a gradient several
-    times slower on a shared 2-core machine (0.19 s instead of 0.04 s at full size).
-    """
-    import pymc  # noqa: F401  (loads NumPy's and SciPy's OpenBLAS before they are limited:
-    import scipy.linalg  # noqa: F401  threadpoolctl limits only the libraries already loaded)
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _run(config, out, _cpu())
+    """Run the study; return the fit, noise scale, depth of investigation and timings."""
+    return _run(config, out, _cpu())
 
 
 def _run(config: dict, out: Path, cpu0: float) -> dict:
