@@ -166,7 +166,36 @@ def _read(cfg: dict, base: Path, name: str, source: str):
     if (kind, fmt) not in readers:
         raise UserError(f"{source}: modality.{name}.format: {fmt!r} is not a format of {kind} data")
     survey = readers[(kind, fmt)](file)
-    return flatten_ert_survey(survey) if cfg["flatten"] else survey
+    if kind == "ert" and cfg["flatten"]:
+        return flatten_ert_survey(survey)
+    if kind == "ert":
+        _check_flat_ground(survey, f"{source}: modality.{name}", file.name)
+    return survey
+
+
+def _check_flat_ground(survey, where: str, filename: str) -> None:
+    """Refuse an ERT survey on topography unless it is flattened (see ``flatten``).
+
+    The ground is the file's topography block, else the line through the shallowest
+    electrode at each distinct ``x`` (the readers' convention). The ERT operator would take
+    it as ``topography`` and make the cells above it air, which are then not parameters; a
+    field of the builder covers every cell of its grid, so the two cannot be joined yet.
+    """
+    topo = survey.topography
+    if topo is not None and len(topo) > 0:
+        heights = np.asarray(topo)[:, 1]
+    else:
+        x, z = survey.electrodes[:, 0], survey.electrodes[:, 1]
+        heights = np.array([z[x == v].min() for v in np.unique(x)])
+    relief = float(np.ptp(heights))
+    if relief > 1e-9 * max(1.0, float(np.ptp(survey.electrodes[:, 0]))):
+        raise UserError(
+            f"{where}: the ground of {filename} is not flat ({relief:.3g} m of relief); "
+            "with topography the cells above the ground are air, not parameters, and a "
+            "field of bayesinv invert covers every grid cell, so topography is not "
+            "supported yet: set flatten = true (electrodes on a flat line at their distance "
+            "along the ground, geometric factors recomputed: the no-topography approximation)"
+        )
 
 
 def _is_unified(path: Path) -> bool:
@@ -194,7 +223,13 @@ def _grid(tables: dict, surveys: dict):
     width = max(xmax - xmin, 1.0)
     pad = g["padding"] * width
     kinds = {kind for kind, _ in surveys.values()}
-    top = pos[:, 1].min() if "traveltime" in kinds else pos[:, 1].max()
+    ert = [s.electrodes[:, 1] for kind, s in surveys.values() if kind == "ert"]
+    if "traveltime" in kinds:
+        top = pos[:, 1].min()
+    elif ert:  # the (flat) ground: the shallowest electrode; buried ones lie below it
+        top = float(np.concatenate(ert).min())
+    else:
+        top = pos[:, 1].max()
     depth = g["depth"] if g["depth"] is not None else width / 3.0
     if "magnetics" in kinds:  # a station on a cell corner is singular: start just below
         top += 1e-3 * depth / g["nz"]
@@ -315,8 +350,6 @@ def run_invert(config: InvertConfig, out=None) -> dict:
     dict
         The report's headline (with ``verdict``).
     """
-    from threadpoolctl import threadpool_limits
-
     from bayesinv.diagnostics.report import report
     from bayesinv.studies.invert_doi import doi_figures, oldenburg_li_doi, sd_ratio_figures
 
@@ -325,12 +358,10 @@ def run_invert(config: InvertConfig, out=None) -> dict:
     inf = config.tables["inference"]
     out = Path(out if out is not None else config.tables["output"]["folder"])
     out.mkdir(parents=True, exist_ok=True)
-    # BLAS single-threaded: the operators call it from numba's threads (see sample)
-    with threadpool_limits(limits=1, user_api="blas"):
-        idata = _infer(model, inf)
-        doi = None
-        if inf["doi_shift"] > 0:
-            doi = oldenburg_li_doi(inv, shift=inf["doi_shift"], random_seed=inf["seed"])
+    idata = _infer(model, inf)
+    doi = None
+    if inf["doi_shift"] > 0:
+        doi = oldenburg_li_doi(inv, shift=inf["doi_shift"], random_seed=inf["seed"])
     idata = add_prior_draws(idata, model, inf["prior_draws"], inf["seed"])
     figures = sd_ratio_figures(idata, inv, out)
     if doi is not None:

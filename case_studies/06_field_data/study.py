@@ -38,6 +38,9 @@ REQUIRED = {
     "n_electrodes": Key(int, low=4),
     "prior": Key(str, choices=("iid", "matern")),
     "length_scale": Key(float, low=0.0, low_open=True),
+    "doi_shift": Key(float, low=0.0),
+    "doi_sd_ratio": Key(float, low=0.0, high=1.0, low_open=True, high_open=True),
+    "doi_index": Key(float, low=0.0, high=1.0, low_open=True, high_open=True),
 }
 
 UNITS = {
@@ -143,6 +146,7 @@ tune = {config["tune"]}
 chains = {config["chains"]}
 seed = {config["seed"]}
 prior_draws = {config["prior_draws"]}
+doi_shift = {config["doi_shift"]}        # Oldenburg–Li index: references -/+ this many prior sd
 
 [modality.ert]
 kind = "ert"
@@ -256,11 +260,13 @@ def _nuts(model, gaussian, config: dict):
     post = tree["posterior"].to_dataset()[names]
     rhat = float(max(np.nanmax(np.asarray(az.rhat(post[n]))) for n in names))
     ess = float(min(np.nanmin(np.asarray(az.ess(post[n], method="bulk"))) for n in names))
+    tail = float(min(np.nanmin(np.asarray(az.ess(post[n], method="tail"))) for n in names))
     return tree, {
         "nuts_adaptation": config["adaptation"],
         "nuts_draws": f"{config['chains']} x ({config['tune']} + {config['draws']})",
         "nuts_max_rhat": rhat,
         "nuts_min_bulk_ess": ess,
+        "nuts_min_tail_ess": tail,
         "nuts_divergences": int(stats["diverging"].values.sum()),
         "nuts_mean_steps": round(float(stats["n_steps"].values.mean()), 1),
         "nuts_gradients": grads,
@@ -268,7 +274,7 @@ def _nuts(model, gaussian, config: dict):
         "nuts_wall_s": round(wall, 1),
         "nuts_cpu_s": round(_cpu() - cpu0, 1),
         "nuts_wall_per_gradient_s": round(wall / max(grads, 1) * config["chains"], 4),
-        "nuts_converged": bool(rhat < 1.01 and ess >= 400),
+        "nuts_converged": bool(rhat < 1.01 and min(ess, tail) >= 400),
     }
 
 
@@ -323,18 +329,8 @@ def _pseudo(survey):
 
 
 def run(config: dict, out: Path) -> dict:
-    """Run the study; return the fit, noise scale, depth of investigation and timings.
-
-    BLAS runs single-threaded throughout: the ERT kernels call it from numba's threads (one
-    per wavenumber), and a multi-threaded OpenBLAS inside them made a gradient several
-    times slower on a shared 2-core machine (0.19 s instead of 0.04 s at full size).
-    """
-    import pymc  # noqa: F401  (loads NumPy's and SciPy's OpenBLAS before they are limited:
-    import scipy.linalg  # noqa: F401  threadpoolctl limits only the libraries already loaded)
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _run(config, out, _cpu())
+    """Run the study; return the fit, noise scale, depth of investigation and timings."""
+    return _run(config, out, _cpu())
 
 
 def _run(config: dict, out: Path, cpu0: float) -> dict:
@@ -372,11 +368,12 @@ def _run(config: dict, out: Path, cpu0: float) -> dict:
         kinds={"log_conductivity": "absolute"},
     )
     idata = result.idata
-    cli, wall_cli = _cli_inversion(path, config, out)
+    cli, wall_cli, ol_index = _cli_inversion(path, config, out)
     pseudo_x, spread = _pseudo(survey)
     summary = _figures(
         idata, survey, grid, pseudo_x, spread, out, field_truth, config["relative_error"]
     )
+    summary |= _depth_of_investigation(summary.pop("sd_ratio"), ol_index, grid, survey, config, out)
     scale = idata["posterior"]["ert_sigma"].values.ravel()
     headline = {
         "data": "field file" if truth is None else "synthetic stand-in",
@@ -397,6 +394,7 @@ def _run(config: dict, out: Path, cpu0: float) -> dict:
     headline |= _ppc_and_truth(result)
     if inferred["nuts"]:
         headline["laplace_vs_nuts_max_z"] = _max_z(inferred["laplace"], idata)
+        headline["nuts_over_laplace_sd"] = _sd_ratio_range(inferred["laplace"], idata)
     headline["table"] = _table(inferred, idata, cli, wall, wall_cli, config["method"])
     headline["total_cpu_s"] = round(_cpu() - cpu0, 1)
     headline["verdict"] = _verdict(headline)
@@ -404,7 +402,11 @@ def _run(config: dict, out: Path, cpu0: float) -> dict:
 
 
 def _cli_inversion(path: Path, config: dict, out: Path):
-    """Run ``bayesinv invert`` on the written configuration; return its draws and wall time."""
+    """Run ``bayesinv invert`` on the written configuration.
+
+    Returns its draws, its wall time and its Oldenburg–Li index of the log conductivity
+    (``None`` with ``doi_shift = 0``).
+    """
     from bayesinv.io import read_datatree
     from bayesinv.studies.invert import load_invert_config, run_invert
 
@@ -412,11 +414,26 @@ def _cli_inversion(path: Path, config: dict, out: Path):
     t0 = time.perf_counter()
     run_invert(load_invert_config(toml), out / "invert")
     wall = time.perf_counter() - t0
-    return read_datatree(out / "invert" / "posterior.nc"), wall
+    ol_index = None
+    if config["doi_shift"] > 0:
+        with np.load(out / "invert" / "doi_oldenburg_li.npz") as doi:
+            ol_index = doi["log_conductivity"]
+    return read_datatree(out / "invert" / "posterior.nc"), wall, ol_index
 
 
 def _post_mean(tree, name="log_conductivity"):
     return tree["posterior"][name].mean(("chain", "draw")).values
+
+
+def _post_sd(tree, name="log_conductivity"):
+    return tree["posterior"][name].std(("chain", "draw")).values
+
+
+def _sd_ratio_range(laplace_tree, nuts_tree) -> str:
+    """NUTS sd / Laplace sd of the cells: median and 5 % to 95 % range."""
+    r = _post_sd(nuts_tree) / _post_sd(laplace_tree)
+    q = np.quantile(r, [0.05, 0.5, 0.95])
+    return f"{q[1]:.2f} ({q[0]:.2f} to {q[2]:.2f})"
 
 
 def _max_diff(a, b) -> float:
@@ -446,7 +463,15 @@ def _table(inferred, idata, cli, wall, wall_cli, method: str) -> list:
 
     def row(name, tree, seconds):
         s = tree["posterior"]["ert_sigma"].values.ravel()
-        return {"inversion": name, "noise_scale_mean": float(s.mean()), "wall_s": seconds}
+        sd = _post_sd(tree)
+        return {
+            "inversion": name,
+            "noise_scale_mean": float(s.mean()),
+            "noise_scale_90": f"{np.quantile(s, 0.05):.2f} to {np.quantile(s, 0.95):.2f}",
+            "cell_sd_median": float(np.median(sd)),
+            "cell_sd_range": f"{sd.min():.2f} to {sd.max():.2f}",
+            "wall_s": seconds,
+        }
 
     rows = [row("python API, laplace", inferred["laplace"], inferred["laplace_s"])]
     if method == "nuts":
@@ -462,8 +487,8 @@ def _verdict(headline: dict) -> str:
     if headline["method"] != "nuts":
         return f"PASS: {same}"
     if not headline["nuts_converged"]:
-        return f"FAIL: NUTS not converged (R-hat < 1.01, bulk ESS >= 400 needed); {same}"
-    return f"PASS: NUTS converged (R-hat < 1.01, bulk ESS >= 400); {same} (Laplace)"
+        return f"FAIL: NUTS not converged (R-hat < 1.01, bulk/tail ESS >= 400 needed); {same}"
+    return f"PASS: NUTS converged (R-hat < 1.01, bulk/tail ESS >= 400); {same} (Laplace)"
 
 
 def _scalar(v):
@@ -521,15 +546,86 @@ def _figures(idata, survey, grid, pseudo_x, spread, out: Path, truth, relative: 
     fig.savefig(out / "data_fit.png", dpi=100)
     plt.close(fig)
     lo, hi = np.quantile(pred, [0.05, 0.95], axis=0)
-    x = survey.electrodes[:, 0]
-    inside = (grid.x_centers > x.min()) & (grid.x_centers < x.max())
-    row_ratio = np.median(ratio[:, inside], axis=1)
-    resolved = np.flatnonzero(row_ratio < 0.8)
-    doi = float(grid.z_edges[resolved.max() + 1]) if resolved.size else 0.0
     return {
         "rms_residual_over_learned_sd": float(np.sqrt(np.mean(z**2))),
         "data_in_90_interval": float(np.mean((obs >= lo) & (obs <= hi))),
-        "doi_depth_m": doi,
-        "sd_ratio_top_row": float(row_ratio[0]),
-        "sd_ratio_bottom_row": float(row_ratio[-1]),
+        "sd_ratio": ratio,
     }
+
+
+def _doi_depth(row_values, grid, cutoff: float):
+    """Depth (m) at which the data stop constraining: top of the first row at ``cutoff``.
+
+    ``row_values`` is a per-row measure that is near 0 where the data decide and near 1
+    where the prior does; the depth is the top edge of the shallowest row whose value is
+    ``>= cutoff``, or a string naming the grid's bottom when no row reaches it.
+    """
+    above = np.flatnonzero(np.asarray(row_values) >= cutoff)
+    if above.size == 0:
+        return f">= {grid.z_edges[-1]:g} (bottom of the grid)"
+    return float(grid.z_edges[above[0]])
+
+
+def _depth_of_investigation(ratio, ol_index, grid, survey, config: dict, out: Path) -> dict:
+    """Depth of investigation from the sd ratio and the Oldenburg–Li index; draw ``doi.png``.
+
+    Both measures are summarised per row of cells by their median over the columns under
+    the electrodes (between the first and last one); the depth is where that median first
+    reaches ``doi_sd_ratio`` (posterior sd / prior sd) or ``doi_index`` (Oldenburg–Li index,
+    from the ``bayesinv invert`` half, when ``doi_shift > 0``).
+    """
+    x = survey.electrodes[:, 0]
+    inside = (grid.x_centers > x.min()) & (grid.x_centers < x.max())
+    rows = {"sd ratio": np.median(ratio[:, inside], axis=1)}
+    cutoffs = {"sd ratio": config["doi_sd_ratio"]}
+    maps = {"sd ratio": ratio}
+    if ol_index is not None:
+        rows["Oldenburg–Li index"] = np.median(ol_index[:, inside], axis=1)
+        cutoffs["Oldenburg–Li index"] = config["doi_index"]
+        maps["Oldenburg–Li index"] = ol_index
+    depths = {k: _doi_depth(rows[k], grid, cutoffs[k]) for k in rows}
+    _doi_figure(maps, rows, cutoffs, depths, grid, survey, out / "doi.png")
+    out_ = {
+        "doi_depth_sd_ratio_m": depths["sd ratio"],
+        "sd_ratio_per_row": _row_string(rows["sd ratio"]),
+    }
+    if ol_index is not None:
+        out_["doi_depth_oldenburg_li_m"] = depths["Oldenburg–Li index"]
+        out_["oldenburg_li_per_row"] = _row_string(rows["Oldenburg–Li index"])
+    return out_
+
+
+def _row_string(values) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def _doi_figure(maps, rows, cutoffs, depths, grid, survey, path: Path) -> None:
+    """Draw each DOI measure as a map with its cutoff contour, and the per-row medians."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(maps)
+    fig, axes = plt.subplots(
+        1, n + 1, figsize=(4.5 * n + 3, 3.4), gridspec_kw={"width_ratios": [3] * n + [1.3]}
+    )
+    extent = (grid.x_edges[0], grid.x_edges[-1], grid.z_edges[-1], grid.z_edges[0])
+    for ax, (name, values) in zip(axes[:-1], maps.items(), strict=True):
+        im = ax.imshow(values, extent=extent, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.contour(grid.x_centers, grid.z_centers, values, [cutoffs[name]], colors="w")
+        ax.plot(survey.electrodes[:, 0], np.zeros(len(survey.electrodes)), "kv", ms=3)
+        ax.set(xlabel="distance along the ground (m)", title=f"{name} (white: {cutoffs[name]:g})")
+        fig.colorbar(im, ax=ax)
+    axes[0].set_ylabel("depth (m)")
+    for name, values in rows.items():
+        line = axes[-1].plot(values, grid.z_centers, "o-", ms=3, label=name)[0]
+        axes[-1].axvline(cutoffs[name], color=line.get_color(), ls=":")
+        if not isinstance(depths[name], str):
+            axes[-1].axhline(depths[name], color=line.get_color(), ls="--")
+    axes[-1].set(xlim=(0, 1), ylim=(grid.z_edges[-1], 0), xlabel="row median")
+    axes[-1].set_title("under the electrodes", fontsize=9)
+    axes[-1].legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

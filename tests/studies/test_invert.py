@@ -145,3 +145,41 @@ def test_invert_flatten_key(tmp_path, capsys):
     )
     assert main(["invert", str(tmp_path / "b.toml")]) == 2
     assert "flatten: only for ert data" in capsys.readouterr().err
+
+
+def test_invert_refuses_topography_unless_flattened(tmp_path, capsys):
+    from bayesinv.studies.invert import build_inversion, load_invert_config
+
+    text = '[grid]\nnx = 8\nnz = 3\n[modality.ert]\nkind = "ert"\nfile = "sloped.ohm"\n'
+    (tmp_path / "a.toml").write_text(text + "error = 0.03\n")
+    _sloped_line(tmp_path, 0.3)  # 0.3 * 14 / hypot(1, 0.3) = 4.02 m of relief
+    assert main(["invert", str(tmp_path / "a.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "modality.ert: the ground of sloped.ohm is not flat (4.02 m of relief)" in err
+    assert "set flatten = true" in err
+    # negative control: a flat line builds, its grid starts at the ground
+    _sloped_line(tmp_path, 0.0)
+    inv, grid, _, _ = build_inversion(load_invert_config(tmp_path / "a.toml"))
+    assert grid.z0 == 0.0 and inv.modalities["ert"].operator.n_params == grid.size
+
+
+def test_invert_grid_starts_at_the_ground_above_buried_electrodes(tmp_path):
+    from bayesinv.formats import ERTSurvey, geometric_factors, write_unified
+    from bayesinv.studies.invert import build_inversion, load_invert_config
+
+    # a flat surface line at z = 0 and two electrodes in a borehole at x = 7 m
+    elec = np.array([[0.0, 0], [2, 0], [4, 0], [6, 0], [8, 0], [10, 0], [7, 2.5], [7, 4.5]])
+    abmn = np.array([[0, 3, 1, 2], [1, 4, 2, 3], [0, 5, 6, 7], [2, 5, 3, 6]])
+    ground = np.array([[-5.0, 0.0], [15.0, 0.0]])  # the file's topography block: flat
+    k = geometric_factors(elec, abmn, ground)
+    r = np.array([1.0, 1.1, 0.2, 0.3])
+    write_unified(tmp_path / "bh.ohm", ERTSurvey(elec, abmn, r, k * r, k, topography=ground))
+    (tmp_path / "a.toml").write_text(
+        '[grid]\nnx = 10\nnz = 6\ndepth = 8.0\n[modality.ert]\nkind = "ert"\nfile = "bh.ohm"\n'
+        "error = 0.03\n"
+    )
+    inv, grid, surveys, _ = build_inversion(load_invert_config(tmp_path / "a.toml"))
+    # the ground is the shallowest electrode (z = 0), not the deepest one (z = 4.5)
+    assert grid.z0 == 0.0
+    assert inv.modalities["ert"].operator.n_params == grid.size
+    np.testing.assert_array_equal(surveys["ert"][1].electrodes, elec)
