@@ -293,7 +293,7 @@ class _Affine(Op):
         inputs = [pt.as_tensor_variable(v) for v in (z, centre, scale, basis, change)]
         return Apply(self, inputs, [pt.dvector()])
 
-    def infer_shape(self, fgraph, node, input_shapes):
+    def infer_shape(self, node, input_shapes):
         return [input_shapes[0]]
 
     def connection_pattern(self, node):
@@ -318,7 +318,7 @@ class _AffineT(Op):
         inputs = [pt.as_tensor_variable(v) for v in (g, scale, basis, change)]
         return Apply(self, inputs, [pt.dvector()])
 
-    def infer_shape(self, fgraph, node, input_shapes):
+    def infer_shape(self, node, input_shapes):
         return [input_shapes[0]]
 
     def connection_pattern(self, node):
