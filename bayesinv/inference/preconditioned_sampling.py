@@ -23,7 +23,9 @@ from bayesinv.inference.sampling import sample
 __all__ = ["sample_preconditioned"]
 
 
-def sample_preconditioned(model, preconditioner: Preconditioner, *, random_seed, **options):
+def sample_preconditioned(
+    model, preconditioner: Preconditioner, *, random_seed, var_names=None, **options
+):
     r"""Sample a model with NUTS in the coordinates of a preconditioner.
 
     Parameters
@@ -38,16 +40,20 @@ def sample_preconditioned(model, preconditioner: Preconditioner, *, random_seed,
         :func:`~bayesinv.inference.preconditioning.hessian_preconditioner`.
     random_seed : int, numpy.random.SeedSequence or numpy.random.Generator
         Seed of the sampler (:func:`~bayesinv.inference.sampling.sample`).
+    var_names : sequence of str, optional
+        The model's free variables and deterministics to store (default: all). Storing
+        fewer (e.g. the fields but not their whitened coefficients) makes large models
+        cheaper to sample.
     **options
         Further arguments of :func:`~bayesinv.inference.sampling.sample` (``draws``,
-        ``tune``, ``chains``, ``adaptation``, ``target_accept``, ...).
+        ``tune``, ``chains``, ``adaptation``, ``target_accept``, ``save_warmup``, ...).
 
     Returns
     -------
     xarray.DataTree
-        ``posterior`` with the model's free variables (constrained) and deterministics
-        under their own names and dims, ``sample_stats`` and the model's
-        ``observed_data``.
+        ``posterior`` (and ``warmup_posterior`` with ``save_warmup``) with the model's free
+        variables (constrained) and deterministics under their own names and dims, without
+        the working vector ``z``; ``sample_stats`` and the model's ``observed_data``.
 
     Raises
     ------
@@ -62,8 +68,12 @@ def sample_preconditioned(model, preconditioner: Preconditioner, *, random_seed,
     :math:`A A^T = C`, :math:`z \sim N(0, I)`: NUTS with a unit mass matrix then takes
     :math:`O(d^{1/4})` leapfrog steps per draw whatever the conditioning of :math:`C`.
     """
-    tree = sample(precondition(model, preconditioner), random_seed=random_seed, **options)
-    posterior = tree["posterior"].to_dataset()
-    tree["posterior"] = posterior.drop_dims(posterior[Z_NAME].dims[2:])
+    names = None if var_names is None else [str(v) for v in var_names]
+    pmodel = precondition(model, preconditioner)
+    tree = sample(pmodel, random_seed=random_seed, var_names=names, **options)
+    for group in ("posterior", "warmup_posterior"):
+        if group in tree.children and Z_NAME in tree[group].data_vars:
+            ds = tree[group].to_dataset()
+            tree[group] = ds.drop_dims(ds[Z_NAME].dims[2:])
     tree["observed_data"] = observed_data_group(model)
     return tree

@@ -249,13 +249,12 @@ def _laplace_nuts(model, config, fields):
     The MAP (L-BFGS-B) and the dense Hessian (central differences of the adjoint gradient,
     every direction kept) give ``x = x_MAP + A z`` with ``A A^T = H^{-1}``
     (:func:`~bayesinv.inference.continuation`, ``"laplace"`` level); NUTS samples ``z``
-    (:func:`~bayesinv.inference.preconditioning.precondition`), nutpie's adaptation
-    correcting what the Gaussian guess missed. The posterior is unchanged: only the
-    coordinates (NUTS's mass matrix) are.
+    (:func:`~bayesinv.inference.sample_preconditioned`), nutpie's adaptation correcting
+    what the Gaussian guess missed. The posterior is unchanged: only the coordinates
+    (NUTS's mass matrix) are.
     """
-    from bayesinv.inference import continuation, sample
-    from bayesinv.inference.preconditioning import precondition, unconstrained_layout
-    from bayesinv.inference.sampling import compile_model
+    from bayesinv.inference import continuation, sample_preconditioned
+    from bayesinv.inference.preconditioning import unconstrained_layout
 
     seed = config["seed"]
     n = sum(int(np.prod(shape)) for _, shape in unconstrained_layout(model))
@@ -264,17 +263,16 @@ def _laplace_nuts(model, config, fields):
         lambda level: model, 1, random_seed=seed, method="laplace", laplace_kwargs={"max_rank": n}
     )
     laplace = levels.final.diagnostics
-    pmodel = precondition(model, levels.final.preconditioner)
-    names = [v.name for v in model.free_RVs] + list(fields)
-    compiled = compile_model(pmodel, var_names=names, observed_from=model)
     setup = (time.perf_counter() - t0, _cpu_s() - c0)
     t0, c0 = time.perf_counter(), _cpu_s()
-    tree = sample(
-        compiled,
+    tree = sample_preconditioned(
+        model,
+        levels.final.preconditioner,
+        random_seed=seed,
+        var_names=[v.name for v in model.free_RVs] + list(fields),
         draws=config["draws"],
         tune=config["tune"],
         chains=config["chains"],
-        random_seed=seed,
         target_accept=config["target_accept"],
         adaptation=config["adaptation"],
         save_warmup=True,

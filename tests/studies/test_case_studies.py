@@ -154,7 +154,11 @@ def test_bad_size_and_missing_folder(tmp_path):
 # path other tests exercise); the recorded quick block comes from the shipped configuration.
 CI_SHORTER = {
     "02_gravity_ert_petrophysics": {"nuts = true": "nuts = false"},  # NUTS: the demo, a unit test
-    "08_hydrogeophysics": {"draws = 800 ": "draws = 100 ", "tune = 300": "tune = 100"},
+    "08_hydrogeophysics": {
+        "draws = 1000 ": "draws = 100 ",
+        "tune = 300 ": "tune = 100 ",
+        "chains = 4 ": "chains = 2 ",
+    },
 }
 
 
