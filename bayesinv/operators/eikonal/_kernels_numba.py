@@ -138,8 +138,11 @@ def eikonal_jvp(slow, dslow, geom, sources, receivers, rnodes, rweights, mode):
 
 @numba.njit(cache=True, nogil=True)
 def _back_substitute(src, dd_i, receivers, rnodes, rweights, order, ridx, rw, rcell, rv, g):
-    """Add source ``src``'s ``J^T dd_i`` to ``g``: receivers scatter into the node adjoint
-    ``lam``, which is back-substituted in reverse acceptance order (scatters)."""
+    """Add source ``src``'s ``J^T dd_i`` to ``g`` (back-substitution; scatters).
+
+    The receivers scatter into the node adjoint ``lam``, which is back-substituted in
+    reverse acceptance order into earlier nodes and into ``g``.
+    """
     lam = np.zeros(ridx.shape[0])
     for r in range(receivers.shape[0]):
         w = _rec_dist(src, receivers[r]) * dd_i[r]
