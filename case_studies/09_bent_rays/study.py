@@ -11,6 +11,7 @@ question: whose 90% credible intervals still hold the truth, at what cost in tim
 
 from __future__ import annotations
 
+import resource
 import time
 from pathlib import Path
 
@@ -155,6 +156,12 @@ def _figure(grid, truth, trees, survey, path):
     )
 
 
+def _cpu_seconds() -> float:
+    # user + system CPU time of this process, all threads (nutpie runs chains in threads)
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def run(config: dict, out: Path) -> dict:
     """Run the study; return coverage, RMSE, time and convergence of the three inversions."""
     from bayesinv.diagnostics import plot_data_fit
@@ -168,6 +175,7 @@ def run(config: dict, out: Path) -> dict:
     for method in METHODS:
         model = _model(problem, config, method)
         t0 = time.perf_counter()
+        cpu0 = _cpu_seconds()
         tree = sample(
             model,
             draws=config["draws"],
@@ -179,6 +187,7 @@ def run(config: dict, out: Path) -> dict:
             progressbar=False,
         )
         wall = time.perf_counter() - t0
+        cpu = _cpu_seconds() - cpu0
         label = LABELS[method]
         result = report(
             tree,
@@ -202,6 +211,7 @@ def run(config: dict, out: Path) -> dict:
                 "min_ess_bulk": conv.min_ess_bulk,
                 "divergences": conv.n_divergent,
                 "sampling_s": round(wall, 1),
+                "sampling_cpu_s": round(cpu, 1),
             }
         )
         plot_data_fit(

@@ -209,6 +209,26 @@ def test_kernels_return_nan_for_bad_slowness(smooth_case, log_op):
     assert np.all(np.isnan(k.jvp(mb, np.ones(op.n_params))))
 
 
+@pytest.mark.parametrize("smoothing", [None, 0.05])
+def test_state_kernels_match_forward_and_vjp(smooth_case, smoothing):
+    # forward_state/vjp_state (one march per logp + gradient) against forward and vjp
+    op0, m = smooth_case
+    op = Eikonal2D(op0.grid, op0.sources, op0.receivers, smoothing=smoothing)
+    k = op.numba_kernels()
+    rng = np.random.default_rng(8)
+    dd = rng.standard_normal(op.n_data)
+    for model in (m, m * np.exp(0.3 * rng.standard_normal(m.size))):
+        d, state = k.forward_state(model)
+        assert state.shape == (op.n_state,) and op.n_state > 0
+        np.testing.assert_array_equal(d, op.forward(model))
+        np.testing.assert_allclose(k.vjp_state(model, state, dd), op.vjp(model, dd),
+                                   rtol=1e-13, atol=1e-13)  # fmt: skip
+    mb = m.copy()
+    mb[5] = -1.0
+    d, state = k.forward_state(mb)
+    assert np.all(np.isnan(d)) and np.all(np.isnan(k.vjp_state(mb, state, dd)))
+
+
 def test_python_api_rejects_bad_slowness(smooth_case):
     op, m = smooth_case
     mb = m.copy()

@@ -30,28 +30,53 @@ def valid_slowness(slow):
 
 
 @numba.njit(cache=True, nogil=True)
-def _solve_source(slow, geom, src, mode):
+def _march_into(slow, geom, src, mode, u, order, ridx, rw, rcell, rv):
+    """March from one source into the given arrays; the number of accepted nodes."""
     nx = int(geom[0])
     nz = int(geom[1])
-    n = (nx + 1) * (nz + 1)
+    dist = np.empty(u.size)
+    if mode == 2:
+        return march_smooth(
+            slow, nx, nz, geom[2], geom[3], geom[4], geom[5], src[0], src[1], geom[7], geom[8],
+            geom[6], u, order, ridx, rw, rcell, rv, dist,
+        )  # fmt: skip
+    return march(
+        slow, nx, nz, geom[2], geom[3], geom[4], geom[5], src[0], src[1], mode == 1,
+        geom[6], u, order, ridx, rw, rcell, rv, dist,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def _solve_source(slow, geom, src, mode):
+    n = (int(geom[0]) + 1) * (int(geom[1]) + 1)
     u = np.empty(n)
-    dist = np.empty(n)
     order = np.empty(n, dtype=np.int64)
     ridx = np.empty((n, 4), dtype=np.int64)
     rw = np.empty((n, 4))
     rcell = np.empty((n, 4), dtype=np.int64)
     rv = np.empty((n, 4))
-    if mode == 2:
-        n_acc = march_smooth(
-            slow, nx, nz, geom[2], geom[3], geom[4], geom[5], src[0], src[1], geom[7], geom[8],
-            geom[6], u, order, ridx, rw, rcell, rv, dist,
-        )  # fmt: skip
-    else:
-        n_acc = march(
-            slow, nx, nz, geom[2], geom[3], geom[4], geom[5], src[0], src[1], mode == 1,
-            geom[6], u, order, ridx, rw, rcell, rv, dist,
-        )  # fmt: skip
+    n_acc = _march_into(slow, geom, src, mode, u, order, ridx, rw, rcell, rv)
     return u, order[:n_acc], ridx, rw, rcell, rv
+
+
+@numba.njit(cache=True, nogil=True)
+def state_length(n_nodes, n_sources):
+    """Length of the forward state: per source, acceptance order and recipes (17 n + 1)."""
+    return n_sources * (17 * n_nodes + 1)
+
+
+@numba.njit(cache=True, nogil=True)
+def _state_views(state, i, n):
+    # source i's block: [order | ridx | rcell] as int64 (9n), [rw | rv] (8n), n_acc (1)
+    size = 17 * n + 1
+    b = state[i * size : (i + 1) * size]
+    ints = b[: 9 * n].view(np.int64)
+    order = ints[:n]
+    ridx = ints[n : 5 * n].reshape((n, 4))
+    rcell = ints[5 * n : 9 * n].reshape((n, 4))
+    rw = b[9 * n : 13 * n].reshape((n, 4))
+    rv = b[13 * n : 17 * n].reshape((n, 4))
+    return b, order, ridx, rw, rcell, rv
 
 
 @numba.njit(cache=True, nogil=True)
@@ -111,6 +136,32 @@ def eikonal_jvp(slow, dslow, geom, sources, receivers, rnodes, rweights, mode):
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def _back_substitute(src, dd_i, receivers, rnodes, rweights, order, ridx, rw, rcell, rv, g):
+    """Add source ``src``'s ``J^T dd_i`` to ``g`` (back-substitution; scatters).
+
+    The receivers scatter into the node adjoint ``lam``, which is back-substituted in
+    reverse acceptance order into earlier nodes and into ``g``.
+    """
+    lam = np.zeros(ridx.shape[0])
+    for r in range(receivers.shape[0]):
+        w = _rec_dist(src, receivers[r]) * dd_i[r]
+        for q in range(4):
+            lam[rnodes[r, q]] += rweights[r, q] * w
+    for t in range(order.size - 1, -1, -1):
+        k = order[t]
+        lk = lam[k]
+        if lk == 0.0:
+            continue
+        for q in range(4):
+            j = ridx[k, q]
+            if j >= 0:
+                lam[j] += rw[k, q] * lk
+            c = rcell[k, q]
+            if c >= 0:
+                g[c] += rv[k, q] * lk
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def eikonal_vjp(slow, dd, geom, sources, receivers, rnodes, rweights, mode):
     """Transposed Jacobian times a data-space vector (back-substitution; scatters)."""
@@ -121,25 +172,63 @@ def eikonal_vjp(slow, dd, geom, sources, receivers, rnodes, rweights, mode):
         return np.full(nc, np.nan)
     grads = np.zeros((ns, nc))
     for i in prange(ns):
-        u, order, ridx, rw, rcell, rv = _solve_source(slow, geom, sources[i], mode)
-        lam = np.zeros(u.size)
-        for r in range(nr):
-            w = _rec_dist(sources[i], receivers[r]) * dd[i * nr + r]
-            for q in range(4):
-                lam[rnodes[r, q]] += rweights[r, q] * w
-        g = grads[i]
-        for t in range(order.size - 1, -1, -1):
-            k = order[t]
-            lk = lam[k]
-            if lk == 0.0:
-                continue
-            for q in range(4):
-                j = ridx[k, q]
-                if j >= 0:
-                    lam[j] += rw[k, q] * lk
-                c = rcell[k, q]
-                if c >= 0:
-                    g[c] += rv[k, q] * lk
+        _, order, ridx, rw, rcell, rv = _solve_source(slow, geom, sources[i], mode)
+        _back_substitute(sources[i], dd[i * nr : (i + 1) * nr], receivers, rnodes, rweights,
+                         order, ridx, rw, rcell, rv, grads[i])  # fmt: skip
+    out = np.zeros(nc)
+    for i in range(ns):
+        out += grads[i]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _source_state(slow, geom, src, mode, state, i, n, receivers, rnodes, rweights, out):
+    # (a function of its own: inside a prange body numba lost the writes through the views)
+    b, order, ridx, rw, rcell, rv = _state_views(state, i, n)
+    u = np.empty(n)
+    b[17 * n] = _march_into(slow, geom, src, mode, u, order, ridx, rw, rcell, rv)
+    _sample_receivers(u, src, receivers, rnodes, rweights, out)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def eikonal_forward_state(slow, geom, sources, receivers, rnodes, rweights, mode):
+    """``eikonal_forward`` and the state ``eikonal_vjp_state`` needs (orders and recipes)."""
+    ns = sources.shape[0]
+    nr = receivers.shape[0]
+    n = (int(geom[0]) + 1) * (int(geom[1]) + 1)
+    out = np.empty(ns * nr)
+    state = np.empty(state_length(n, ns))
+    if not valid_slowness(slow):
+        out[:] = np.nan
+        state[:] = 0.0
+        return out, state
+    for i in prange(ns):
+        _source_state(slow, geom, sources[i], mode, state, i, n, receivers, rnodes, rweights,
+                      out[i * nr : (i + 1) * nr])  # fmt: skip
+    return out, state
+
+
+@numba.njit(cache=True, nogil=True)
+def _source_adjoint(state, i, n, src, dd_i, receivers, rnodes, rweights, g):
+    b, order, ridx, rw, rcell, rv = _state_views(state, i, n)
+    n_acc = int(b[17 * n])
+    _back_substitute(src, dd_i, receivers, rnodes, rweights, order[:n_acc], ridx, rw, rcell,
+                     rv, g)  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def eikonal_vjp_state(slow, state, dd, geom, sources, receivers, rnodes, rweights):
+    """``eikonal_vjp`` reusing the state of ``eikonal_forward_state`` at the same slowness."""
+    ns = sources.shape[0]
+    nr = receivers.shape[0]
+    nc = slow.size
+    n = (int(geom[0]) + 1) * (int(geom[1]) + 1)
+    if not valid_slowness(slow):
+        return np.full(nc, np.nan)
+    grads = np.zeros((ns, nc))
+    for i in prange(ns):
+        _source_adjoint(state, i, n, sources[i], dd[i * nr : (i + 1) * nr], receivers, rnodes,
+                        rweights, grads[i])  # fmt: skip
     out = np.zeros(nc)
     for i in range(ns):
         out += grads[i]

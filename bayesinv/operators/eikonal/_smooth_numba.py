@@ -63,7 +63,7 @@ def _step(x):
     return x * x * x * (10.0 + x * (-15.0 + 6.0 * x)), 30.0 * x * x * (1.0 - x) * (1.0 - x)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _term(k, i, n_i, stride, side, h, d, g, u, dist, state):
     """One-sided factored term toward ``side``: (neighbour or -1, alpha, beta)."""
     j = i + side
@@ -188,6 +188,94 @@ def _evaluate(tstar, d, tau, qj, qa, qb, qt, qdl, qu, qq, qh, qs, lder, w):
     return g, g * m_tau
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _quad_inf(s, hx, ax, bx, qx, hz, az, bz, qz):
+    """``_wquad`` with full weight on the accepted axes: the usual active set first."""
+    if hx and hz:  # both terms active (upwind on both axes)
+        a = ax * ax + az * az
+        b = ax * bx + az * bz
+        disc = b * b - a * (bx * bx + bz * bz - s * s)
+        if disc >= 0.0:
+            uq = (b + np.sqrt(disc)) / a
+            px = ax * uq - bx
+            pz = az * uq - bz
+            if uq > 0.0 and px >= 0.0 and pz >= 0.0:
+                return uq, 2.0 * (px * ax + pz * az), px, pz
+    elif hx or hz:  # one term, with the other axis's transverse term
+        al, be, qt = (ax, bx, qz) if hx else (az, bz, qx)
+        a = al * al + qt
+        b = al * be
+        disc = b * b - a * (be * be - s * s)
+        if a > 0.0 and disc >= 0.0:
+            uq = (b + np.sqrt(disc)) / a
+            p = al * uq - be
+            if uq > 0.0 and p >= 0.0:
+                fu = 2.0 * (p * al + qt * uq)
+                return (uq, fu, p, 0.0) if hx else (uq, fu, 0.0, p)
+    return _wquad(s, hx, ax, bx, 1.0 if hx else 0.0, qx, hz, az, bz, 1.0 if hz else 0.0, qz)
+
+
+@numba.njit(cache=True, nogil=True)
+def _evaluate_inf(d, tau, dx, dz, qj, qa, qb, qq, qs, lder, w, uq4):
+    """``_evaluate(τ* = ∞)``, the common case: every accepted neighbour at full weight.
+
+    The same value, weights and ``lder`` (``φ = 1``, ``ω = 0``, no τ*-path). The smooth
+    minimum equals the plain minimum, with weight one, when every other quadrant's
+    ``log u_q`` lies at least ``τ`` above the smallest (see the module notes); only
+    otherwise are the logarithms taken and folded as in ``_evaluate``.
+    """
+    best = -1
+    ub = np.inf
+    for q in range(4):
+        w[q] = 0.0
+        uq4[q] = np.inf
+        hx = qj[q, 0] >= 0
+        hz = qj[q, 1] >= 0
+        if not qs[q] > 0.0 or not (hx or hz):
+            continue
+        uq, fu, px, pz = _quad_inf(qs[q], hx, qa[q, 0], qb[q, 0], qq[q, 0], hz, qa[q, 1],
+                                   qb[q, 1], qq[q, 1])  # fmt: skip
+        if uq == np.inf or not fu > 0.0:
+            continue
+        f = 2.0 / (fu * uq)
+        lder[q, 0] = f * px * d / dx if hx else 0.0
+        lder[q, 1] = f * pz * d / dz if hz else 0.0
+        lder[q, 2] = f * qs[q]
+        uq4[q] = uq
+        if uq < ub:
+            ub = uq
+            best = q
+    if best < 0:
+        return np.inf
+    u2 = np.inf  # the second smallest: within e^τ of the smallest?
+    for q in range(4):
+        if q != best and uq4[q] < u2:
+            u2 = uq4[q]
+    # e^τ <= 1 + τ + τ² for τ <= 1.79: exp only when the cheap bound does not decide
+    close = False
+    if u2 < np.inf and (tau > 1.7 or u2 < ub * (1.0 + tau * (1.0 + tau))):
+        close = u2 < ub * np.exp(tau)
+    if not close:
+        w[best] = 1.0
+        return ub
+    m = np.inf
+    for q in range(4):
+        if uq4[q] == np.inf:
+            continue
+        lq = np.log(uq4[q])
+        if m == np.inf:
+            m = lq
+            w[q] = 1.0
+        else:
+            sa, sd = _sabs(m - lq, tau)
+            wa = 0.5 - 0.5 * sd
+            for p in range(q):
+                w[p] *= wa
+            w[q] = 0.5 + 0.5 * sd
+            m = 0.5 * (m + lq) - 0.5 * sa
+    return np.exp(m)
+
+
 @numba.njit(cache=True, nogil=True)
 def _write_recipe(k, scale, qj, qc, lder, w, ridx, rw, rcell, rv):
     # du_k/dl_q = scale * w_q: the W, E, N, S neighbours' and the four cells' weights
@@ -225,46 +313,68 @@ def _update(k, ix, iz, slow, nx, nz, dx, dz, dist, gx, gz, u, T, state, ridx, rw
     d = dist[k]
     tau = c * max(dx, dz) / d
     psi = 1.0 if d <= near else 0.0
-    qj, qc, qa, qb, qt, qdl, qu, qq, qh, qs, lder, w = work
-    qj[:] = -1
-    qc[:] = -1
-    qs[:] = np.nan
+    qj, qc, qa, qb, qt, qdl, qu, qq, qh, qs, lder, w, uq4 = work
+    gxk = gx[k]
+    gzk = gz[k]
+    # the accepted axis neighbours W, E (x) and N, S (z): (node or -1, α, β), and the
+    # transverse terms ψ g² of an axis toward the source (side σ with σ g <= 0)
+    jw, aw, bw = _term(k, ix, nx, 1, -1, dx, d, gxk, u, dist, state)
+    je, ae, be = _term(k, ix, nx, 1, 1, dx, d, gxk, u, dist, state)
+    jn, an, bn = _term(k, iz, nz, nxn, -1, dz, d, gzk, u, dist, state)
+    js, as_, bs = _term(k, iz, nz, nxn, 1, dz, d, gzk, u, dist, state)
+    tx = psi * gxk * gxk
+    tz = psi * gzk * gzk
     for q in range(4):
         sx = _QX[q]
         sz = _QZ[q]
         cx = ix + (sx - 1) // 2
         cz = iz + (sz - 1) // 2
+        qc[q] = -1
+        qs[q] = np.nan
+        qj[q, 0] = -1
+        qj[q, 1] = -1
         if not (0 <= cx < nx and 0 <= cz < nz):
             continue
         qc[q] = cz * nx + cx
         qs[q] = slow[qc[q]]
-        terms = (_term(k, ix, nx, 1, sx, dx, d, gx[k], u, dist, state),
-                 _term(k, iz, nz, nxn, sz, dz, d, gz[k], u, dist, state))  # fmt: skip
-        sides = (sx * gx[k], sz * gz[k])
-        gg = (gx[k], gz[k])
-        hh = (dx, dz)
-        for a in range(2):
-            j, al, be = terms[a]
-            qh[q, a] = hh[a]
-            # transverse term (∂u = 0) for an axis toward the source, within near_radius
-            qq[q, a] = psi * gg[a] * gg[a] if sides[a] <= 0.0 else 0.0
-            qa[q, a], qb[q, a], qt[q, a], qdl[q, a], qu[q, a] = 0.0, 0.0, 0.0, 1.0, 1.0
-            if j >= 0:
-                qj[q, a], qa[q, a], qb[q, a] = j, al, be
-                qt[q, a] = T[j]
-                qu[q, a] = u[j]
-                qdl[q, a] = cphi * hh[a] * u[j]
-    t = _evaluate(np.inf, d, tau, qj, qa, qb, qt, qdl, qu, qq, qh, qs, lder, w)[0]
+        if sx < 0:
+            qj[q, 0], qa[q, 0], qb[q, 0] = jw, aw, bw
+            qq[q, 0] = tx if gxk >= 0.0 else 0.0
+        else:
+            qj[q, 0], qa[q, 0], qb[q, 0] = je, ae, be
+            qq[q, 0] = tx if gxk <= 0.0 else 0.0
+        if sz < 0:
+            qj[q, 1], qa[q, 1], qb[q, 1] = jn, an, bn
+            qq[q, 1] = tz if gzk >= 0.0 else 0.0
+        else:
+            qj[q, 1], qa[q, 1], qb[q, 1] = js, as_, bs
+            qq[q, 1] = tz if gzk <= 0.0 else 0.0
+    t = _evaluate_inf(d, tau, dx, dz, qj, qa, qb, qq, qs, lder, w, uq4)
     if t == np.inf:
         return np.inf
-    g, g_t = t, 0.0
-    late = False  # a neighbour within δ of the node: φ < 1 there
-    for q in range(4):
+    # late: an accepted neighbour within δ = c_φ h u_j of the node (φ < 1 there)
+    dt = d * t
+    late = (
+        (jw >= 0 and dt - T[jw] < cphi * dx * u[jw])
+        or (je >= 0 and dt - T[je] < cphi * dx * u[je])
+        or (jn >= 0 and dt - T[jn] < cphi * dz * u[jn])
+        or (js >= 0 and dt - T[js] < cphi * dz * u[js])
+    )
+    if not late:
+        _write_recipe(k, t, qj, qc, lder, w, ridx, rw, rcell, rv)
+        return t
+    for q in range(4):  # what the general evaluation needs besides
         for a in range(2):
-            if qj[q, a] >= 0 and d * t - qt[q, a] < qdl[q, a]:
-                late = True
-    if late:
-        g, g_t = _evaluate(d * t, d, tau, qj, qa, qb, qt, qdl, qu, qq, qh, qs, lder, w)
+            j = qj[q, a]
+            qh[q, a] = dx if a == 0 else dz
+            qt[q, a], qdl[q, a], qu[q, a] = 0.0, 1.0, 1.0
+            if j >= 0:
+                qt[q, a] = T[j]
+                qu[q, a] = u[j]
+                qdl[q, a] = cphi * qh[q, a] * u[j]
+            else:
+                qa[q, a], qb[q, a] = 0.0, 0.0
+    g, g_t = _evaluate(d * t, d, tau, qj, qa, qb, qt, qdl, qu, qq, qh, qs, lder, w)
     if g != t:  # some neighbour is within δ of the node: solve τ* = G(τ*)
         lo = t
         hi = g
@@ -330,7 +440,7 @@ def march_smooth(slow, nx, nz, dx, dz, x0, z0, xs, zs, c, cphi, near,
     f2 = np.empty((4, 2))
     work = (np.empty((4, 2), dtype=np.int64), np.empty(4, dtype=np.int64), f2.copy(), f2.copy(),
             f2.copy(), f2.copy(), f2.copy(), f2.copy(), f2.copy(), np.empty(4), np.zeros((4, 3)),
-            np.zeros(4))  # fmt: skip
+            np.zeros(4), np.empty(4))  # fmt: skip
     for q in range(4):
         nh = _relax(order[q], nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, pos, nh,
                     ridx, rw, rcell, rv, c, cphi, near, work)  # fmt: skip

@@ -12,8 +12,11 @@ from bayesinv.operators.base import ForwardOperator, NumbaKernels, as_vector
 from bayesinv.operators.eikonal._kernels_numba import (
     eikonal_fields,
     eikonal_forward,
+    eikonal_forward_state,
     eikonal_jvp,
     eikonal_vjp,
+    eikonal_vjp_state,
+    state_length,
 )
 
 __all__ = ["Eikonal2D"]
@@ -292,4 +295,19 @@ class Eikonal2D(ForwardOperator):
                             mode)  # fmt: skip
             return s * g if log else g
 
-        return NumbaKernels(forward, jvp, vjp)
+        # a compiled logp + gradient marches once: the state keeps the acceptance orders and
+        # recipes (about 17 floats per node and source) for the back-substitution
+        @numba.njit(nogil=True)
+        def forward_state(m):
+            return eikonal_forward_state(slowness(m), geom, src, rec, rnodes, rweights, mode)
+
+        @numba.njit(nogil=True)
+        def vjp_state(m, state, dd):
+            s = slowness(m)
+            g = eikonal_vjp_state(s, state, np.ascontiguousarray(dd), geom, src, rec, rnodes,
+                                  rweights)  # fmt: skip
+            return s * g if log else g
+
+        n_nodes = (self.grid.nx + 1) * (self.grid.nz + 1)
+        self._n_state = state_length(n_nodes, src.shape[0])
+        return NumbaKernels(forward, jvp, vjp, forward_state, vjp_state)
