@@ -17,6 +17,7 @@ __all__ = [
     "PRIOR_KEYS",
     "PYTHON_MODE",
     "add_prior_draws",
+    "check_flat_ground",
     "check_prior_on_grid",
     "field_prior",
     "flatten_ert_survey",
@@ -88,6 +89,47 @@ def flatten_ert_survey(survey):
 #: and calls the operators' numba kernels, so nothing is numba-compiled per graph (3 s each,
 #: more than the few hundred evaluations of these steps cost)
 PYTHON_MODE = "FAST_COMPILE"
+
+
+def check_flat_ground(survey, where: str, filename: str) -> None:
+    """Refuse an ERT survey on topography unless it is flattened (see ``flatten``).
+
+    Parameters
+    ----------
+    survey : ERTSurvey
+        As read from the file.
+    where : str
+        The configuration entry, for the message.
+    filename : str
+        The data file, for the message.
+
+    Raises
+    ------
+    UserError
+        If the ground's relief exceeds 1e-9 of the line's length.
+
+    Notes
+    -----
+    The ground is the file's topography block, else the line through the shallowest
+    electrode at each distinct ``x`` (the readers' convention). The ERT operator would take
+    it as ``topography`` and make the cells above it air, which are then not parameters; a
+    field of the builder covers every cell of its grid, so the two cannot be joined yet.
+    """
+    topo = survey.topography
+    if topo is not None and len(topo) > 0:
+        heights = np.asarray(topo)[:, 1]
+    else:
+        x, z = survey.electrodes[:, 0], survey.electrodes[:, 1]
+        heights = np.array([z[x == v].min() for v in np.unique(x)])
+    relief = float(np.ptp(heights))
+    if relief > 1e-9 * max(1.0, float(np.ptp(survey.electrodes[:, 0]))):
+        raise UserError(
+            f"{where}: the ground of {filename} is not flat ({relief:.3g} m of relief); "
+            "with topography the cells above the ground are air, not parameters, and a "
+            "field of bayesinv invert covers every grid cell, so topography is not "
+            "supported yet: set flatten = true (electrodes on a flat line at their distance "
+            "along the ground, geometric factors recomputed: the no-topography approximation)"
+        )
 
 
 def add_prior_draws(idata, model, draws: int, seed: int, *, predictive: bool = True):

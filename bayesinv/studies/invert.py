@@ -25,6 +25,7 @@ from bayesinv.studies.config import Key, check_table
 from bayesinv.studies.field_data import (
     PYTHON_MODE,
     add_prior_draws,
+    check_flat_ground,
     check_prior_on_grid,
     field_prior,
     flatten_ert_survey,
@@ -169,33 +170,8 @@ def _read(cfg: dict, base: Path, name: str, source: str):
     if kind == "ert" and cfg["flatten"]:
         return flatten_ert_survey(survey)
     if kind == "ert":
-        _check_flat_ground(survey, f"{source}: modality.{name}", file.name)
+        check_flat_ground(survey, f"{source}: modality.{name}", file.name)
     return survey
-
-
-def _check_flat_ground(survey, where: str, filename: str) -> None:
-    """Refuse an ERT survey on topography unless it is flattened (see ``flatten``).
-
-    The ground is the file's topography block, else the line through the shallowest
-    electrode at each distinct ``x`` (the readers' convention). The ERT operator would take
-    it as ``topography`` and make the cells above it air, which are then not parameters; a
-    field of the builder covers every cell of its grid, so the two cannot be joined yet.
-    """
-    topo = survey.topography
-    if topo is not None and len(topo) > 0:
-        heights = np.asarray(topo)[:, 1]
-    else:
-        x, z = survey.electrodes[:, 0], survey.electrodes[:, 1]
-        heights = np.array([z[x == v].min() for v in np.unique(x)])
-    relief = float(np.ptp(heights))
-    if relief > 1e-9 * max(1.0, float(np.ptp(survey.electrodes[:, 0]))):
-        raise UserError(
-            f"{where}: the ground of {filename} is not flat ({relief:.3g} m of relief); "
-            "with topography the cells above the ground are air, not parameters, and a "
-            "field of bayesinv invert covers every grid cell, so topography is not "
-            "supported yet: set flatten = true (electrodes on a flat line at their distance "
-            "along the ground, geometric factors recomputed: the no-topography approximation)"
-        )
 
 
 def _is_unified(path: Path) -> bool:

@@ -37,20 +37,11 @@ from bayesinv.operators.eikonal._fmm_numba import (
     _heap_set,
     march_start,
 )
+from bayesinv.operators.eikonal._smooth_fast_numba import _evaluate_inf, _sabs, _wquad
 
 _LAMBDA = 1.0  # log-units a quadrant is pushed up while its neighbours are not yet earlier
 _QX = (-1, 1, -1, 1)  # quadrant q: x side, z side
 _QZ = (-1, -1, 1, 1)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _sabs(y, tau):
-    """Smoothed ``|y|`` (exact beyond ``tau``) and its derivative."""
-    a = abs(y)
-    if a >= tau:
-        return a, (1.0 if y > 0.0 else -1.0)
-    t = y / tau
-    return y * t * (1.5 - 0.5 * t * t), t * (3.0 - 2.0 * t * t)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -76,53 +67,6 @@ def _term(k, i, n_i, stride, side, h, d, g, u, dist, state):
     if alpha <= 0.0:
         return -1, 0.0, 0.0
     return nb, alpha, d * u[nb] / h
-
-
-@numba.njit(cache=True, nogil=True)
-def _wquad(s, hasx, ax, bx, wx, qx, hasz, az, bz, wz, qz):
-    """Root of ``Σ_a [w_a max(α_a u - β_a, 0)² + (1 - w_a) q_a u²] = s²``; (u, ∂F/∂u, P_x, P_z).
-
-    ``has``: the axis has an accepted neighbour (else ``w = 0``); ``q = ψ g²`` the
-    transverse coefficient. The left side increases with ``u``: one root, found by trying
-    the four active sets. u = inf: no root.
-    """
-    ex = hasx and wx > 0.0
-    ez = hasz and wz > 0.0
-    wx = wx if hasx else 0.0
-    wz = wz if hasz else 0.0
-    for br in range(4):
-        actx = br == 0 or br == 1
-        actz = br == 0 or br == 2
-        if (actx and not ex) or (actz and not ez):
-            continue
-        a = (1.0 - wx) * qx + (1.0 - wz) * qz
-        b = 0.0
-        c = -s * s
-        if actx:
-            a += wx * ax * ax
-            b += wx * ax * bx
-            c += wx * bx * bx
-        if actz:
-            a += wz * az * az
-            b += wz * az * bz
-            c += wz * bz * bz
-        if a <= 0.0:
-            continue
-        disc = b * b - a * c
-        if disc < 0.0:
-            continue
-        uq = (b + np.sqrt(disc)) / a
-        if not uq > 0.0:
-            continue
-        if ex and actx != (ax * uq - bx >= 0.0):
-            continue
-        if ez and actz != (az * uq - bz >= 0.0):
-            continue
-        px = ax * uq - bx if actx else 0.0
-        pz = az * uq - bz if actz else 0.0
-        fu = 2.0 * (wx * px * ax + (1.0 - wx) * qx * uq + wz * pz * az + (1.0 - wz) * qz * uq)
-        return uq, fu, px, pz
-    return np.inf, 0.0, 0.0, 0.0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -188,94 +132,6 @@ def _evaluate(tstar, d, tau, qj, qa, qb, qt, qdl, qu, qq, qh, qs, lder, w):
     return g, g * m_tau
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _quad_inf(s, hx, ax, bx, qx, hz, az, bz, qz):
-    """``_wquad`` with full weight on the accepted axes: the usual active set first."""
-    if hx and hz:  # both terms active (upwind on both axes)
-        a = ax * ax + az * az
-        b = ax * bx + az * bz
-        disc = b * b - a * (bx * bx + bz * bz - s * s)
-        if disc >= 0.0:
-            uq = (b + np.sqrt(disc)) / a
-            px = ax * uq - bx
-            pz = az * uq - bz
-            if uq > 0.0 and px >= 0.0 and pz >= 0.0:
-                return uq, 2.0 * (px * ax + pz * az), px, pz
-    elif hx or hz:  # one term, with the other axis's transverse term
-        al, be, qt = (ax, bx, qz) if hx else (az, bz, qx)
-        a = al * al + qt
-        b = al * be
-        disc = b * b - a * (be * be - s * s)
-        if a > 0.0 and disc >= 0.0:
-            uq = (b + np.sqrt(disc)) / a
-            p = al * uq - be
-            if uq > 0.0 and p >= 0.0:
-                fu = 2.0 * (p * al + qt * uq)
-                return (uq, fu, p, 0.0) if hx else (uq, fu, 0.0, p)
-    return _wquad(s, hx, ax, bx, 1.0 if hx else 0.0, qx, hz, az, bz, 1.0 if hz else 0.0, qz)
-
-
-@numba.njit(cache=True, nogil=True)
-def _evaluate_inf(d, tau, dx, dz, qj, qa, qb, qq, qs, lder, w, uq4):
-    """``_evaluate(τ* = ∞)``, the common case: every accepted neighbour at full weight.
-
-    The same value, weights and ``lder`` (``φ = 1``, ``ω = 0``, no τ*-path). The smooth
-    minimum equals the plain minimum, with weight one, when every other quadrant's
-    ``log u_q`` lies at least ``τ`` above the smallest (see the module notes); only
-    otherwise are the logarithms taken and folded as in ``_evaluate``.
-    """
-    best = -1
-    ub = np.inf
-    for q in range(4):
-        w[q] = 0.0
-        uq4[q] = np.inf
-        hx = qj[q, 0] >= 0
-        hz = qj[q, 1] >= 0
-        if not qs[q] > 0.0 or not (hx or hz):
-            continue
-        uq, fu, px, pz = _quad_inf(qs[q], hx, qa[q, 0], qb[q, 0], qq[q, 0], hz, qa[q, 1],
-                                   qb[q, 1], qq[q, 1])  # fmt: skip
-        if uq == np.inf or not fu > 0.0:
-            continue
-        f = 2.0 / (fu * uq)
-        lder[q, 0] = f * px * d / dx if hx else 0.0
-        lder[q, 1] = f * pz * d / dz if hz else 0.0
-        lder[q, 2] = f * qs[q]
-        uq4[q] = uq
-        if uq < ub:
-            ub = uq
-            best = q
-    if best < 0:
-        return np.inf
-    u2 = np.inf  # the second smallest: within e^τ of the smallest?
-    for q in range(4):
-        if q != best and uq4[q] < u2:
-            u2 = uq4[q]
-    # e^τ <= 1 + τ + τ² for τ <= 1.79: exp only when the cheap bound does not decide
-    close = False
-    if u2 < np.inf and (tau > 1.7 or u2 < ub * (1.0 + tau * (1.0 + tau))):
-        close = u2 < ub * np.exp(tau)
-    if not close:
-        w[best] = 1.0
-        return ub
-    m = np.inf
-    for q in range(4):
-        if uq4[q] == np.inf:
-            continue
-        lq = np.log(uq4[q])
-        if m == np.inf:
-            m = lq
-            w[q] = 1.0
-        else:
-            sa, sd = _sabs(m - lq, tau)
-            wa = 0.5 - 0.5 * sd
-            for p in range(q):
-                w[p] *= wa
-            w[q] = 0.5 + 0.5 * sd
-            m = 0.5 * (m + lq) - 0.5 * sa
-    return np.exp(m)
-
-
 @numba.njit(cache=True, nogil=True)
 def _write_recipe(k, scale, qj, qc, lder, w, ridx, rw, rcell, rv):
     # du_k/dl_q = scale * w_q: the W, E, N, S neighbours' and the four cells' weights
@@ -309,6 +165,8 @@ def _update(k, ix, iz, slow, nx, nz, dx, dz, dist, gx, gz, u, T, state, ridx, rw
     the node itself, so the value is continuous when the acceptance order changes.
     ``G`` decreases in its argument: one fixed point, found by safeguarded Newton.
     """
+    # long: one node update (gather the neighbours' terms, fast path or fixed point, recipe)
+    # in one numba function, so the march's hot loop calls a single non-inlined function
     nxn = nx + 1
     d = dist[k]
     tau = c * max(dx, dz) / d
