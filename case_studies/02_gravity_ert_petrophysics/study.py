@@ -13,8 +13,11 @@ of the log density at the MAP in the model's latent (whitened) coordinates, buil
 differences of the exact adjoint gradient (:func:`bayesinv.inference.laplace`, the one
 Laplace of bayesinv). With ``nuts = true`` each posterior is also sampled by **NUTS**
 (nutpie, the ERT operator's numba kernels inside the compiled log density), and the rows
-compare the Laplace intervals with the NUTS posterior. Quick size (CI's smoke test) runs
-Laplace only; ``nuts`` is on at full size. The draws of either go through the same report.
+compare the Laplace intervals with the NUTS posterior (``nuts`` is on at both sizes; CI's
+smoke test turns it off). The fine log-conductivity has a Matérn-3/2 prior
+(``logcond_length_scale``): with independent cells the full size had curved ridges NUTS
+could not cross (``weak_directions.py``, README). The draws of either method go through
+the same report.
 """
 
 from __future__ import annotations
