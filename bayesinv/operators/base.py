@@ -21,6 +21,7 @@ import numpy as np
 from bayesinv.operators._state import composed_state_kernels
 
 __all__ = [
+    "FORWARD_STATE_BYTES",
     "ComposedOperator",
     "ForwardOperator",
     "NumbaKernels",
@@ -28,6 +29,10 @@ __all__ = [
     "compose",
     "linear_kernels",
 ]
+
+#: largest forward state (bytes) an operator hands from its forward to its gradient in a
+#: compiled model (``NumbaKernels.forward_state``); above it the gradient recomputes
+FORWARD_STATE_BYTES = 128 * 2**20
 
 
 class NumbaKernels(NamedTuple):

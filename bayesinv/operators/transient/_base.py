@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from bayesinv._checks import check_array, check_choice, check_int
 from bayesinv.operators._cholesky_numba import CholeskyPattern
-from bayesinv.operators.base import ForwardOperator, NumbaKernels
+from bayesinv.operators.base import FORWARD_STATE_BYTES, ForwardOperator, NumbaKernels
 from bayesinv.operators.transient import _kernels_numba as kk
 from bayesinv.operators.transient import _stepping_numba as k
 from bayesinv.operators.transient._mesh import Mesh, point_weights
@@ -17,8 +17,6 @@ from bayesinv.operators.transient.schedule import PumpingSchedule, graded_steps
 _DATA_KINDS = ("drawdown", "head")
 #: the gradient keeps every state below this size, and checkpoints above it
 STATE_MEMORY_BYTES = 64 * 2**20
-#: the compiled forward hands its state (factors + kept states) to the gradient up to this size
-FORWARD_STATE_BYTES = 128 * 2**20
 
 
 def check_inside(mesh: Mesh, points: np.ndarray, where: str, name: str) -> None:

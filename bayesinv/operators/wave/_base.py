@@ -6,13 +6,10 @@ import numba
 import numpy as np
 
 from bayesinv._checks import check_int, check_positive
-from bayesinv.operators.base import ForwardOperator, NumbaKernels
+from bayesinv.operators.base import FORWARD_STATE_BYTES, ForwardOperator, NumbaKernels
 from bayesinv.operators.wave import _acoustic_numba as K
 from bayesinv.operators.wave import _layout
 from bayesinv.operators.wave.wavelets import check_wavelet, time_samples
-
-#: largest forward state (bytes) handed from the forward to the gradient in a compiled model
-FORWARD_STATE_BYTES = 128 * 2**20
 
 
 def _frozen(a):
