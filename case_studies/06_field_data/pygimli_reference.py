@@ -26,8 +26,8 @@ Writes ``pygimli_section.npz`` (beside this script unless ``--out`` is given):
 ``log10_rho_topo``, ``log10_rho_flat`` (nz, nx), ``x_centers``, ``z_centers``, ``chi2_topo``,
 ``chi2_flat``, ``lam_topo``, ``lam_flat``, ``rrms_topo``, ``rrms_flat`` (relative rms misfit,
 %), ``n_data``, ``pygimli_version``, ``data_sha256``, ``settings``; and a picture
-(``pygimli_section.png`` beside the npz): pyGIMLi's own sections and the two sampled onto
-the grid.
+(``output/case_studies/06_field_data/pygimli_section.png`` unless ``--figure`` is given):
+pyGIMLi's own sections and the two sampled onto the grid.
 
 How to run (pyGIMLi in its own virtual environment; Python 3.12 for pgcore's wheel)::
 
@@ -58,6 +58,7 @@ import numpy as np
 os.environ.setdefault("BERT_NUM_THREADS", "1")
 
 HERE = Path(__file__).resolve().parent
+FIGURE = HERE.parents[1] / "output" / "case_studies" / HERE.name / "pygimli_section.png"
 SUB = 5  # sample points per cell and direction
 # the example's settings (gimli-org/gimli doc/examples/3_ert/plot_02_ert_field_data.py)
 SETTINGS = {
@@ -152,6 +153,7 @@ def main(argv=None):
     parser.add_argument("data_file", type=Path, help="path of slagdump.ohm")
     parser.add_argument("--config", type=Path, default=HERE / "config.toml")
     parser.add_argument("--out", type=Path, default=HERE / "pygimli_section.npz")
+    parser.add_argument("--figure", type=Path, default=FIGURE, help="the picture (png)")
     parser.add_argument("--verbose", action="store_true", help="pyGIMLi's inversion log")
     args = parser.parse_args(argv)
 
@@ -198,7 +200,8 @@ def main(argv=None):
     np.savez_compressed(args.out, **out)
     fits = ("chi2_topo", "chi2_flat", "lam_topo", "lam_flat", "rrms_topo", "rrms_flat")
     print(f"wrote {args.out}: " + ", ".join(f"{k} {out[k]:.4g}" for k in fits))
-    _figure(args.out.with_suffix(".png"), (mesh_t, model_t), (mesh_f, model_f), out, pos)
+    args.figure.parent.mkdir(parents=True, exist_ok=True)
+    _figure(args.figure, (mesh_t, model_t), (mesh_f, model_f), out, pos)
 
 
 def _figure(path, topo, flat, out, pos):
