@@ -32,10 +32,10 @@ pyGIMLi's own sections and the two sampled onto the grid.
 How to run (pyGIMLi in its own virtual environment; Python 3.12 for pgcore's wheel)::
 
     python3.12 -m venv pgvenv
-    pgvenv/bin/pip install pygimli pgcore matplotlib     # pyGIMLi 1.6.1, pgcore 1.6.0
+    pgvenv/bin/pip install pygimli pgcore matplotlib scipy   # pyGIMLi 1.6.1, pgcore 1.6.0
     pgvenv/bin/python case_studies/06_field_data/pygimli_reference.py /path/to/slagdump.ohm
 
-(the download command of slagdump.ohm is in README.md). It takes about a minute of CPU.
+(the download command of slagdump.ohm is in README.md). It takes about 25 s of CPU.
 The script sets ``BERT_NUM_THREADS=1`` unless it is set: pgcore 1.6.0 computes no
 sensitivities without it (see the comment at ``os.environ`` below).
 Case study 06's full size then draws its comparison figure from the npz.

@@ -9,7 +9,9 @@ CI runs end to end.
 
 The same inversion runs twice: built with the Python API, and from a configuration file
 through ``bayesinv invert`` (:func:`bayesinv.studies.invert.run_invert`); with the same
-seed the two posteriors must be the same.
+seed the two posteriors must be the same. At full size, when ``reference_file`` (written by
+``pygimli_reference.py`` with pyGIMLi's Python) is there, the posterior is compared with
+pyGIMLi's deterministic sections of the same file (:func:`_reference`).
 """
 
 from __future__ import annotations
