@@ -9,7 +9,9 @@ CI runs end to end.
 
 The same inversion runs twice: built with the Python API, and from a configuration file
 through ``bayesinv invert`` (:func:`bayesinv.studies.invert.run_invert`); with the same
-seed the two posteriors must be the same.
+seed the two posteriors must be the same. At full size, when ``reference_file`` (written by
+``pygimli_reference.py`` with pyGIMLi's Python) is there, the posterior is compared with
+pyGIMLi's deterministic sections of the same file (:func:`_reference`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ REQUIRED = {
     "doi_shift": Key(float, low=0.0),
     "doi_sd_ratio": Key(float, low=0.0, high=1.0, low_open=True, high_open=True),
     "doi_index": Key(float, low=0.0, high=1.0, low_open=True, high_open=True),
+}
+
+OPTIONAL = {
+    # pyGIMLi's sections on this grid (pygimli_reference.py), relative to this folder;
+    # "": no comparison (the quick size)
+    "reference_file": "",
 }
 
 UNITS = {
@@ -373,7 +381,9 @@ def _run(config: dict, out: Path, cpu0: float) -> dict:
     summary = _figures(
         idata, survey, grid, pseudo_x, spread, out, field_truth, config["relative_error"]
     )
-    summary |= _depth_of_investigation(summary.pop("sd_ratio"), ol_index, grid, survey, config, out)
+    ratio = summary.pop("sd_ratio")
+    summary |= _depth_of_investigation(ratio, ol_index, grid, survey, config, out)
+    summary |= _reference(idata, grid, survey, ratio, config, out)
     scale = idata["posterior"]["ert_sigma"].values.ravel()
     headline = {
         "data": "field file" if truth is None else "synthetic stand-in",
@@ -627,5 +637,134 @@ def _doi_figure(maps, rows, cutoffs, depths, grid, survey, path: Path) -> None:
     axes[-1].set_title("under the electrodes", fontsize=9)
     axes[-1].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _reference_path(config: dict) -> Path | None:
+    """Return the reference npz (``reference_file``, relative to this folder), or None."""
+    name = config["reference_file"]
+    if not name:
+        return None
+    path = Path(name).expanduser()
+    return path if path.is_absolute() else Path(__file__).resolve().parent / path
+
+
+def _reference(idata, grid, survey, ratio, config: dict, out: Path) -> dict:
+    """Compare the posterior with pyGIMLi's deterministic sections (``reference_file``).
+
+    The npz is written by ``pygimli_reference.py`` (pyGIMLi's inversion of the field file,
+    levelled like this study and with topography, sampled onto this grid). Compared are
+    the cells under the electrodes whose posterior sd / prior sd is below ``doi_sd_ratio``
+    (above the depth of investigation). Returns headline entries and draws
+    ``pygimli_comparison.png``; a missing file or another grid is reported, not an error.
+    """
+    from bayesinv.diagnostics.reference import reference_comparison
+
+    path = _reference_path(config)
+    if path is None:
+        return {}
+    if not path.is_file():
+        return {"pygimli": f"{path.name} not found (run pygimli_reference.py, see README)"}
+    with np.load(path) as f:
+        ref = {k: f[k] for k in f.files}
+    if ref["log10_rho_flat"].shape != grid.shape or not np.allclose(
+        ref["x_centers"], grid.x_centers
+    ):
+        return {"pygimli": f"{path.name} is for another grid (rerun pygimli_reference.py)"}
+    post = idata["posterior"]["log_conductivity"].values.reshape(-1, *grid.shape)
+    draws = -post / np.log(10.0)
+    x = survey.electrodes[:, 0]
+    inside = (grid.x_centers > x.min()) & (grid.x_centers < x.max())
+    mask = inside[None, :] & (ratio < config["doi_sd_ratio"])
+    cmp = {k: reference_comparison(draws, ref[f"log10_rho_{k}"], mask) for k in ("flat", "topo")}
+    head = {
+        "pygimli_version": str(ref["pygimli_version"]),
+        "pygimli_chi2_levelled": float(ref["chi2_flat"]),
+        "pygimli_chi2_topography": float(ref["chi2_topo"]),
+        "pygimli_cells_compared": cmp["flat"]["n_cells"],
+    }
+    for k, name in (("flat", "levelled"), ("topo", "topography")):
+        head[f"pygimli_{name}_in_90"] = cmp[k]["frac_inside"]
+        head[f"pygimli_{name}_corr_log10"] = cmp[k]["corr"]
+        head[f"pygimli_{name}_median_abs_z"] = cmp[k]["median_abs_z"]
+    misfit = _reference_misfit(ref["log10_rho_flat"], grid, survey)
+    head["pygimli_levelled_rrms_on_this_grid"] = misfit
+    _reference_figure(draws, ref, cmp, grid, survey, out / "pygimli_comparison.png")
+    return head
+
+
+def _reference_misfit(log10_rho, grid, survey) -> float:
+    """Relative rms misfit of the data for a section on this grid, by this study's operator.
+
+    Cells the section does not cover (NaN, at the padded ends) take the value of the
+    nearest covered cell of their row.
+    """
+    from bayesinv.operators.resistivity import from_survey
+
+    filled = np.array(log10_rho, dtype=float)
+    cols = np.arange(grid.nx)
+    for row in filled:
+        ok = np.isfinite(row)
+        row[~ok] = row[ok][np.abs(cols[~ok, None] - cols[None, ok]).argmin(axis=1)]
+    op = from_survey(grid, survey, data="apparent_resistivity")
+    pred = op.forward(grid.ravel(-np.log(10.0) * filled))
+    obs = survey.apparent_resistivity[survey.mask]
+    return float(np.sqrt(np.mean((pred[survey.mask] / obs - 1.0) ** 2)))
+
+
+def _reference_figure(draws, ref, cmp, grid, survey, path: Path) -> None:
+    """Draw pyGIMLi's sections, the posterior mean and sd, and where pyGIMLi falls outside."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mean, sd = draws.mean(axis=0), draws.std(axis=0)
+    values = {
+        "pyGIMLi, levelled (log10 ohm m)": ref["log10_rho_flat"],
+        "posterior mean (log10 ohm m)": mean,
+        "pyGIMLi, with topography (log10 ohm m)": ref["log10_rho_topo"],
+    }
+    finite = np.concatenate([v[np.isfinite(v)] for v in values.values()])
+    lim = np.quantile(finite, [0.01, 0.99])
+    extent = (grid.x_edges[0], grid.x_edges[-1], grid.z_edges[-1], grid.z_edges[0])
+    fig, axes = plt.subplots(2, 3, figsize=(16, 6.5), sharex=True, sharey=True)
+    panels = list(values.items())
+    panels.insert(3, ("posterior sd (decades)", sd))
+    for k, name in (("flat", "levelled"), ("topo", "topography")):
+        panels.append((f"(pyGIMLi {name} - mean) / sd", cmp[k]))
+    for ax, (title, v) in zip(axes.ravel(), panels, strict=True):
+        if isinstance(v, dict):
+            im = ax.imshow(v["z"], extent=extent, cmap="RdBu_r", vmin=-4, vmax=4, aspect="auto")
+            grey = np.where(v["compared"], np.nan, 1.0)
+            ax.imshow(grey, extent=extent, cmap="Greys", vmin=0, vmax=2, alpha=0.6, aspect="auto")
+            zi, xi = np.nonzero(v["outside"])
+            ax.plot(grid.x_centers[xi], grid.z_centers[zi], "kx", ms=4)
+            inside = f"{v['frac_inside']:.0%} of the compared cells inside"
+            title += f"\nx: outside the 90 % interval ({inside})"
+            label = "z"
+        elif title.startswith("posterior sd"):
+            im = ax.imshow(v, extent=extent, cmap="viridis", aspect="auto", vmin=0)
+            label = "sd of log10 (ohm m)"
+        else:
+            im = ax.imshow(
+                v, extent=extent, cmap="Spectral_r", vmin=lim[0], vmax=lim[1], aspect="auto"
+            )
+            label = "log10 (ohm m)"
+        ax.plot(survey.electrodes[:, 0], np.zeros(len(survey.electrodes)), "kv", ms=3)
+        ax.set_title(title, fontsize=9)
+        fig.colorbar(im, ax=ax, label=label)
+    for ax in axes[1]:
+        ax.set_xlabel("distance along the ground (m)")
+    fig.suptitle(
+        "grey: not compared (outside the electrodes, or posterior sd / prior sd >= the DOI cutoff)",
+        fontsize=9,
+        y=0.01,
+        va="bottom",
+    )
+    for ax in axes[:, 0]:
+        ax.set_ylabel("depth (m)")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
