@@ -27,7 +27,10 @@ One configuration of NUTS alone: ``python benchmarks/bench_elliptic_samplers.py 
 coordinates of the fine level's Gauss–Newton Laplace approximation). Gradient-free samplers
 run to convergence on a cheaper level of the same problem (4x4 blocks, 16x16 mesh, MLDA's
 coarse level 8x8): ``python benchmarks/bench_elliptic_samplers.py --gradient-free
-[--pcn-draws N] [--lpcn-draws N] [--mlda-draws N]``. Measured tables: ``docs/samplers.md``.
+[--pcn-draws N] [--lpcn-draws N] [--mlda-draws N] [--seed S]``; the same on the 64-unknown
+benchmark itself with ``--blocks 8 --mesh 32``. Plain pCN alone in independent runs (its
+min-ESS per fine evaluation and that estimate's spread, to project a converged run):
+``--pcn-repeats DRAWS --seeds 1,2``. Measured tables: ``docs/samplers.md``.
 
 pCN against random-walk Metropolis as the coefficient is refined with the mesh (16², 32²,
 64² unknowns): ``python benchmarks/bench_elliptic_samplers.py --refinement [--steps N]``.
