@@ -27,7 +27,10 @@ One configuration of NUTS alone: ``python benchmarks/bench_elliptic_samplers.py 
 coordinates of the fine level's Gauss–Newton Laplace approximation). Gradient-free samplers
 run to convergence on a cheaper level of the same problem (4x4 blocks, 16x16 mesh, MLDA's
 coarse level 8x8): ``python benchmarks/bench_elliptic_samplers.py --gradient-free
-[--pcn-draws N] [--lpcn-draws N] [--mlda-draws N]``. Measured tables: ``docs/samplers.md``.
+[--pcn-draws N] [--lpcn-draws N] [--mlda-draws N] [--seed S]``; the same on the 64-unknown
+benchmark itself with ``--blocks 8 --mesh 32``. Plain pCN alone in independent runs (its
+min-ESS per fine evaluation and that estimate's spread, to project a converged run):
+``--pcn-repeats DRAWS --seeds 1,2``. Measured tables: ``docs/samplers.md``.
 
 pCN against random-walk Metropolis as the coefficient is refined with the mesh (16², 32²,
 64² unknowns): ``python benchmarks/bench_elliptic_samplers.py --refinement [--steps N]``.
@@ -288,6 +291,7 @@ def run_gradient_free(
     lpcn_draws: int | None = None,
     n_blocks: int = 4,
     mesh: int = 16,
+    seed: int = 7,
 ):
     """pCN, Laplace-pCN and MLDA on a cheaper level of the benchmark, run until they converge.
 
@@ -307,7 +311,7 @@ def run_gradient_free(
     t0 = time.perf_counter()
     lap = _laplace(fine, 1)
     lap_s = round(time.perf_counter() - t0, 1)
-    run_args = {"chains": 2, "cores": 2, "random_seed": 7}
+    run_args = {"chains": 2, "cores": 2, "random_seed": seed}
     case = f"elliptic {n_blocks}x{n_blocks} blocks, Q1 {mesh}x{mesh}, 169 obs, sigma 0.05"
     rows = []
     pcn = sample_pcn(fine, draws=pcn_draws, tune=pcn_draws // 4, **run_args)
@@ -343,6 +347,30 @@ def run_gradient_free(
         row["max_std_mean_diff_vs_laplace_pcn"] = float(z.max()) if row is not rows[1] else 0.0
         row["min_ess_per_fine_vs_pcn"] = row["min_ess_per_1000_fine"] / pcn_rate
         row["min_ess_per_fine_vs_laplace_pcn"] = row["min_ess_per_1000_fine"] / lpcn_rate
+    return rows
+
+
+def run_pcn_repeats(draws: int, seeds, n_blocks: int = 8, mesh: int = 32) -> list[dict]:
+    """Plain pCN alone, independent runs: min-ESS per fine evaluation and its spread.
+
+    One row per seed (2 chains of ``draws`` + ``draws // 4`` tuning steps each, prior
+    reference), on the benchmark's ``n_blocks x n_blocks`` blocks and ``mesh``² Q1 mesh
+    (default: the 64-unknown benchmark itself). Used to project how many fine evaluations a
+    converged plain-pCN run needs when one run cannot afford it.
+    """
+    from bayesinv.inference.mcmc import GaussianPriorTarget, sample_pcn
+    from bayesinv.operators.elliptic.problems import elliptic_benchmark
+
+    problem = elliptic_benchmark(SEED, mesh=mesh, n_blocks=n_blocks)
+    common = {"data": problem.data, "noise_sd": problem.sigma, "prior_sd": problem.prior_sd}
+    fine = GaussianPriorTarget(forward=problem.operator, name="log_a", **common)
+    rows = []
+    for seed in seeds:
+        tree = sample_pcn(fine, draws=draws, tune=draws // 4, chains=2, cores=2, random_seed=seed)
+        row = _gradient_free(tree, f"pCN seed {seed}, 2x{draws}+{draws // 4}")
+        row.pop("_summary")
+        row["case"] = f"elliptic {n_blocks}x{n_blocks} blocks, Q1 {mesh}x{mesh}"
+        rows.append(row)
     return rows
 
 
@@ -411,12 +439,21 @@ if __name__ == "__main__":
     elif "--gradient-free" in sys.argv:
         # python bench_elliptic_samplers.py --gradient-free [--pcn-draws N] [--mlda-draws N]
         # [--lpcn-draws N]
+        # [--blocks 8 --mesh 32] (the 64-unknown benchmark itself) [--seed S]
         rows = run_gradient_free(
             int(_arg("--pcn-draws", 100000)),
             int(_arg("--mlda-draws", 2000)),
             int(_arg("--lpcn-draws", 10000)),
+            n_blocks=int(_arg("--blocks", 4)),
+            mesh=int(_arg("--mesh", 16)),
+            seed=int(_arg("--seed", 7)),
         )
         print(format_table(rows))
+    elif "--pcn-repeats" in sys.argv:
+        # python bench_elliptic_samplers.py --pcn-repeats DRAWS [--seeds 1,2,3]
+        seeds = [int(v) for v in _arg("--seeds", "1,2,3").split(",")]
+        draws = int(sys.argv[sys.argv.index("--pcn-repeats") + 1])
+        print(format_table(run_pcn_repeats(draws, seeds)))
     elif "--refinement" in sys.argv:
         # python bench_elliptic_samplers.py --refinement [--steps N]
         print(format_table(run_refinement(int(_arg("--steps", 500)))))

@@ -29,6 +29,7 @@ STUDIES = [
     "07_cycle_skipping",
     "08_hydrogeophysics",
     "09_bent_rays",
+    "10_sign_split",
 ]
 
 FAKE_STUDY = """
@@ -217,6 +218,9 @@ def _tiny_models():
     problem = s09._survey(cfg)
     for method in s09.METHODS:
         yield f"09 {method}", s09._model(problem, cfg, method)
+    from bayesinv.studies.sign_split import sign_split_model, sign_split_problem
+
+    yield "10 sign split", sign_split_model(sign_split_problem(n_cells=8))
 
 
 def _tiny_07():
