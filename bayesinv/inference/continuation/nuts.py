@@ -30,6 +30,8 @@ from bayesinv.inference.sampling import compile_model, sample
 
 #: attribute of a ``pymc.Model`` holding its compiled preconditioned models (by layout)
 _CACHE = "_bayesinv_nuts_compiled"
+#: options of :func:`bayesinv.sample` that belong to the compilation
+_COMPILE_OPTIONS = ("var_names", "initvals", "jitter")
 
 __all__ = ["solve_nuts"]
 
@@ -57,7 +59,7 @@ def _diagnostics(dt, model) -> dict:
     }
 
 
-def compiled_preconditioned(model, guess: Preconditioner):
+def compiled_preconditioned(model, guess: Preconditioner, **compile_options):
     """Return the model in ``guess``'s coordinates, compiled for nutpie once per model and layout.
 
     Parameters
@@ -66,6 +68,9 @@ def compiled_preconditioned(model, guess: Preconditioner):
         The level's model; the compiled model is cached on it.
     guess : Preconditioner
         For this model's layout.
+    **compile_options
+        ``var_names``, ``initvals``, ``jitter`` of
+        :func:`~bayesinv.inference.sampling.compile_model` (part of the cache key).
 
     Returns
     -------
@@ -81,9 +86,10 @@ def compiled_preconditioned(model, guess: Preconditioner):
     import pytensor
 
     cache = model.__dict__.setdefault(_CACHE, {})
-    key = guess.layout
+    key = (guess.layout, repr(sorted(compile_options.items())))
     if key not in cache:
-        cache[key] = compile_model(precondition(model, guess, shared=True), observed_from=model)
+        pmodel = precondition(model, guess, shared=True)
+        cache[key] = compile_model(pmodel, observed_from=model, **compile_options)
     compiled = cache[key]
     names = {v.name for v in compiled.nutpie.shared_var_keys}
     data = {
@@ -114,7 +120,12 @@ def solve_nuts(level: Level) -> LevelOutcome:
     model = level.model
     _, guess, carried = level.start()
     kwargs = {"draws": 200, "tune": 200, "chains": 2, "progressbar": False} | dict(level.options)
-    dt = sample(compiled_preconditioned(model, guess), random_seed=level.seed, **kwargs)
+    if kwargs.get("sampler", "nutpie") == "nutpie":  # compiled once per model
+        compile_options = {k: kwargs.pop(k) for k in _COMPILE_OPTIONS if k in kwargs}
+        target = compiled_preconditioned(model, guess, **compile_options)
+    else:
+        target = precondition(model, guess)
+    dt = sample(target, random_seed=level.seed, **kwargs)
     post = dt["posterior"]
     point = {
         rv.name: np.asarray(post[rv.name].mean(("chain", "draw")).values) for rv in model.free_RVs
