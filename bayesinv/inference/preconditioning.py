@@ -318,7 +318,20 @@ def hessian_preconditioner(
     return pre, info
 
 
-def precondition(model: pm.Model, preconditioner: Preconditioner) -> pm.Model:
+#: names of the ``pm.Data`` of a model made by ``precondition(..., shared=True)``
+SHARED_NAMES = ("preconditioner_mean", "preconditioner_scale", "preconditioner_basis",
+                "preconditioner_factors")  # fmt: skip
+
+
+def shared_values(preconditioner: Preconditioner) -> dict:
+    """Return the values of :data:`SHARED_NAMES` for a preconditioner (``c - 1`` as factors)."""
+    p = preconditioner
+    return dict(zip(SHARED_NAMES, (p.mean, p.scale, p.basis, p.factors - 1.0), strict=True))
+
+
+def precondition(
+    model: pm.Model, preconditioner: Preconditioner, *, shared: bool = False
+) -> pm.Model:
     """Rewrite a model in the standardised coordinates of a preconditioner.
 
     The new model has one free vector ``preconditioned_z`` (flat prior) and the original
@@ -335,6 +348,10 @@ def precondition(model: pm.Model, preconditioner: Preconditioner) -> pm.Model:
         Continuous model.
     preconditioner : Preconditioner
         Built for this model's layout.
+    shared : bool
+        ``False``: :math:`μ` and :math:`A` are constants of the graph. ``True``: they are
+        ``pm.Data`` (:func:`shared_values`): one compiled model serves any preconditioner
+        of the same layout and any rank (``CompiledModel.with_data``).
 
     Returns
     -------
@@ -361,7 +378,11 @@ def precondition(model: pm.Model, preconditioner: Preconditioner) -> pm.Model:
         z = pm.Flat(Z_NAME, shape=p.n)
         # A z as one linear operator with numba kernels: PyTensor's own dot and indexing
         # ops would make the compiled model take many times longer to compile
-        x = pt.constant(p.mean, name="preconditioner_mean") + ForwardOp(p.factor)(z)
+        if shared:
+            mean, scale, basis, fm1 = (pm.Data(k, v) for k, v in shared_values(p).items())
+            x = mean + scale * (z + pt.dot(basis, fm1 * pt.dot(basis.T, z)))
+        else:
+            x = pt.constant(p.mean, name="preconditioner_mean") + ForwardOp(p.factor)(z)
         replace = {}
         offset = 0
         for v, (_, shape) in zip(model.value_vars, layout, strict=True):

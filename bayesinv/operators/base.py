@@ -27,6 +27,7 @@ __all__ = [
     "NumbaKernels",
     "as_vector",
     "compose",
+    "kernels_with_state",
     "linear_kernels",
 ]
 
@@ -71,6 +72,33 @@ class NumbaKernels(NamedTuple):
     vjp: Callable
     forward_state: Callable | None = None
     vjp_state: Callable | None = None
+
+
+def kernels_with_state(op, size: int, forward, jvp, vjp, forward_state, vjp_state) -> NumbaKernels:
+    r"""Return the kernels with the forward state if it fits in :data:`FORWARD_STATE_BYTES`.
+
+    Parameters
+    ----------
+    op : ForwardOperator
+        The operator; its ``n_state`` is set to ``size`` when the state is handed over.
+    size : int
+        Length of the state vector (float64 values).
+    forward, jvp, vjp, forward_state, vjp_state : callable
+        The njit closures (:class:`NumbaKernels`); numba compiles a closure at its first
+        call, so the state kernels of an operator over the limit are never compiled.
+
+    Returns
+    -------
+    NumbaKernels
+        With ``forward_state``/``vjp_state`` if :math:`8\,\mathrm{size} \le`
+        :data:`FORWARD_STATE_BYTES`, otherwise without them (the gradient then solves the
+        forward problem again instead of holding the state in memory).
+    """
+    size = int(size)
+    if 8 * size > FORWARD_STATE_BYTES:
+        return NumbaKernels(forward, jvp, vjp)
+    op._n_state = size
+    return NumbaKernels(forward, jvp, vjp, forward_state, vjp_state)
 
 
 def linear_kernels(apply, adjoint, apply_args=(), adjoint_args=None) -> NumbaKernels:

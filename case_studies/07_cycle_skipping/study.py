@@ -142,8 +142,10 @@ class _SharedBands:
     (:func:`_compiled_once_model`; ``continuation(..., nested=shared.model)``) and serves
     every Laplace level of every band and method, instead of one compilation per level.
     ``build`` sets the band's data, then returns a prior-only stand-in for a Laplace level
-    (evaluated through the shared density) and the band's own model for a NUTS or SMC
-    level (which sample it).
+    (evaluated through the shared density), the shared model itself for a NUTS level (its
+    nutpie compilation is kept on it and reused with new data: one compilation for the
+    single-band and the continuation NUTS of a seed) and the band's own model for an SMC
+    level.
     """
 
     def __init__(self, op, levels, blocks, cfg):
@@ -184,7 +186,10 @@ class _SharedBands:
 
         def build(k):
             self.set_band(bands[k])
-            return stand_in if kinds[k] == "laplace" else own(bands[k])
+            kind = kinds[k]
+            return (
+                stand_in if kind == "laplace" else self.model if kind == "nuts" else own(bands[k])
+            )
 
         return build
 

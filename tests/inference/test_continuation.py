@@ -274,3 +274,56 @@ def test_smc_level_carries_the_mean_and_a_guess_on_request(problem):
     assert res.levels[1].diagnostics["preconditioned"]
     with pytest.raises(ValueError, match="carry must be 'best' or 'mean'"):
         continuation(_two_modes, 1, random_seed=0, method="smc", options={"smc": {"carry": "x"}})
+
+
+def _data_model(G):
+    """One model whose data are ``pm.Data``: continuations of several data sets share it."""
+    with pm.Model() as model:
+        m = pm.Normal("m", 0.0, 1.0, shape=G.shape[1])
+        d = pm.Data("d_obs", np.zeros(G.shape[0]))
+        pm.Normal("d", ForwardOp(MatrixOperator(G))(m), SIGMA, observed=d)
+    return model
+
+
+def _closed_form_unit_prior(G, d):
+    H = G.T @ G / SIGMA**2 + np.eye(G.shape[1])
+    cov = np.linalg.inv(H)
+    return cov @ G.T @ d / SIGMA**2, cov
+
+
+def test_nuts_levels_of_one_model_compile_once_and_sample_each_data_set(rng, monkeypatch):
+    from bayesinv.inference.continuation import nuts as nuts_module
+
+    G = rng.standard_normal((12, 6)) / np.sqrt(6.0)
+    data = [G @ rng.standard_normal(6) + SIGMA * rng.standard_normal(12) for _ in range(2)]
+    model = _data_model(G)
+    calls = []
+    compile_model = nuts_module.compile_model
+    monkeypatch.setattr(
+        nuts_module, "compile_model", lambda *a, **k: calls.append(1) or compile_model(*a, **k)
+    )
+
+    def run(d, seed):
+        pm.set_data({"d_obs": d}, model=model)
+        return continuation(
+            lambda level: model,
+            2,
+            random_seed=seed,
+            method=["laplace", "nuts"],
+            sample_kwargs={"draws": 400, "tune": 300, "chains": 2},
+        ).final
+
+    first, second, again = run(data[0], 3), run(data[1], 4), run(data[0], 3)
+    assert len(calls) == 1  # one nutpie compilation for the three NUTS levels
+    np.testing.assert_array_equal(  # same seed and data -> the same draws
+        first.result["posterior"]["m"].values, again.result["posterior"]["m"].values
+    )
+    for res, d in zip((first, second), data, strict=True):
+        mean, cov = _closed_form_unit_prior(G, d)
+        draws = res.result["posterior"]["m"].values
+        check_gaussian_posterior(draws, mean, cov, n_divergent=res.diagnostics["n_divergent"])
+    # negative control: the second run's draws are not the first data set's posterior (the
+    # compiled model did read the new data)
+    mean, cov = _closed_form_unit_prior(G, data[0])
+    draws = second.result["posterior"]["m"].values
+    assert not check_gaussian_posterior(draws, mean, cov, raise_error=False).passed

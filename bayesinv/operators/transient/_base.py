@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from bayesinv._checks import check_array, check_choice, check_int
 from bayesinv.operators._cholesky_numba import CholeskyPattern
-from bayesinv.operators.base import FORWARD_STATE_BYTES, ForwardOperator, NumbaKernels
+from bayesinv.operators.base import ForwardOperator, NumbaKernels, kernels_with_state
 from bayesinv.operators.transient import _kernels_numba as kk
 from bayesinv.operators.transient import _stepping_numba as k
 from bayesinv.operators.transient._mesh import Mesh, point_weights
@@ -319,11 +319,6 @@ def build_kernels(op: TransientBase) -> NumbaKernels:
     def vjp(m, dd):
         return vjp_k(m, dd, data)
 
-    size = op.forward_state_size
-    if 8 * size > FORWARD_STATE_BYTES:
-        return NumbaKernels(forward, jvp, vjp)
-    op._n_state = size
-
     @numba.njit(nogil=True)
     def forward_state(m):
         return fs_k(m, data)
@@ -332,4 +327,5 @@ def build_kernels(op: TransientBase) -> NumbaKernels:
     def vjp_state(m, state, dd):
         return vs_k(m, state, dd, data)
 
-    return NumbaKernels(forward, jvp, vjp, forward_state, vjp_state)
+    size = op.forward_state_size
+    return kernels_with_state(op, size, forward, jvp, vjp, forward_state, vjp_state)

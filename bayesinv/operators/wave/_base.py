@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from bayesinv._checks import check_int, check_positive
-from bayesinv.operators.base import FORWARD_STATE_BYTES, ForwardOperator, NumbaKernels
+from bayesinv.operators.base import ForwardOperator, kernels_with_state
 from bayesinv.operators.wave import _acoustic_numba as K
 from bayesinv.operators.wave import _layout
 from bayesinv.operators.wave.wavelets import check_wavelet, time_samples
@@ -154,7 +154,7 @@ class AcousticWaveBase(ForwardOperator):
 
         With ``forward_state``/``vjp_state`` (the forward's checkpoints reused by the
         gradient, which then skips its first pass) when they take at most
-        :data:`FORWARD_STATE_BYTES`.
+        :data:`~bayesinv.operators.base.FORWARD_STATE_BYTES` (:func:`kernels_with_state`).
         """
         args = self._args()
         ck = self.checkpoint_interval
@@ -172,11 +172,6 @@ class AcousticWaveBase(ForwardOperator):
         def vjp(m, dd):
             return adj(np.ascontiguousarray(m), np.ascontiguousarray(dd), *args, ck)
 
-        size = self.forward_state_size
-        if 8 * size > FORWARD_STATE_BYTES:
-            return NumbaKernels(forward, jvp, vjp)
-        self._n_state = size
-
         @numba.njit(nogil=True)
         def forward_state(m):
             return fwd_s(np.ascontiguousarray(m), *args, ck)
@@ -186,4 +181,5 @@ class AcousticWaveBase(ForwardOperator):
             m, dd = np.ascontiguousarray(m), np.ascontiguousarray(dd)
             return adj_s(m, np.ascontiguousarray(state), dd, *args, ck)
 
-        return NumbaKernels(forward, jvp, vjp, forward_state, vjp_state)
+        size = self.forward_state_size
+        return kernels_with_state(self, size, forward, jvp, vjp, forward_state, vjp_state)

@@ -109,10 +109,10 @@ def test_state_of_a_rejected_model_gives_nan():
 
 
 def test_a_state_over_the_memory_limit_is_not_handed_over(monkeypatch):
-    from bayesinv.operators.transient import _base
+    from bayesinv.operators import base
 
     assert _cartesian().n_state > 0  # control
-    monkeypatch.setattr(_base, "FORWARD_STATE_BYTES", 8 * _cartesian().forward_state_size - 8)
+    monkeypatch.setattr(base, "FORWARD_STATE_BYTES", 8 * _cartesian().forward_state_size - 8)
     op = _cartesian()
     assert op.numba_kernels().forward_state is None and op.n_state == 0
 

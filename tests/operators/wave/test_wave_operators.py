@@ -81,6 +81,25 @@ def test_numba_kernels_match_python_api(small, rng):
     np.testing.assert_array_equal(k.vjp(m, dd), small.vjp(m, dd))
 
 
+def test_a_state_over_the_memory_limit_is_not_handed_over(monkeypatch, rng):
+    from bayesinv.operators import base
+
+    grid = Grid2D(6, 5, 10.0, 10.0)
+    t = time_samples(0.01, 0.3)
+    args = (grid, [[25.0, 25.0]], [[5.0, 5.0]])
+    kw = {"dt": 0.01, "duration": 0.3, "wavelet": ricker(2.0, t), "pad": 3}
+    size = AcousticWave2D(*args, **kw).forward_state_size
+    monkeypatch.setattr(base, "FORWARD_STATE_BYTES", 8 * size)  # control: exactly at the limit
+    assert AcousticWave2D(*args, **kw).numba_kernels().forward_state is not None
+    monkeypatch.setattr(base, "FORWARD_STATE_BYTES", 8 * size - 8)
+    op = AcousticWave2D(*args, **kw)
+    k = op.numba_kernels()
+    assert k.forward_state is None and op.n_state == 0
+    m = np.log(100.0) + 0.1 * rng.standard_normal(op.n_params)
+    dd = rng.standard_normal(op.n_data)
+    np.testing.assert_array_equal(k.vjp(m, dd), op.vjp(m, dd))  # the gradient recomputes
+
+
 @pytest.mark.parametrize("which", ["small", "wave2d"])  # serial (1 shot) and threaded kernels
 def test_forward_state_gives_the_forward_and_the_gradient(which, request, rng):
     op = request.getfixturevalue(which)
