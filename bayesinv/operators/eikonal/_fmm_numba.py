@@ -41,6 +41,11 @@ Recipes are stored as ``ridx/rw`` (n, 4) neighbours and weights and ``rcell/rv``
 cells and weights (this module uses the first cell slot; the smooth update of
 :mod:`._smooth_numba` all four), -1 for unused.
 
+Speed: ``_relax`` and the node update are inlined into the march's single call site (a
+numba call passing some 20 arrays cost about a third of the march); the trial heap is a
+binary heap with lazy deletion (a node is pushed again when its value changes, stale
+entries are skipped when popped).
+
 Threading: every array is allocated per source inside the ``prange`` body (no shared
 mutable state); the vjp writes each source's cell gradient to its own row, summed after.
 """
@@ -54,66 +59,59 @@ _DONE = 2
 
 
 @numba.njit(cache=True, nogil=True)
-def _sift_up(hk, hv, pos, i):
+def _heap_push(hk, hv, n, node, key):
+    """Push ``(key, node)`` on the binary min-heap ``hk, hv`` of size ``n``; new size.
+
+    Lazy deletion: a node whose trial value changes is pushed again, and its stale entries
+    are skipped when popped (see :func:`march`). The sift moves a hole, no swaps.
+    """
+    i = n
     while i > 0:
         p = (i - 1) >> 1
-        if hk[p] <= hk[i]:
+        if hk[p] <= key:
             break
-        hk[p], hk[i] = hk[i], hk[p]
-        hv[p], hv[i] = hv[i], hv[p]
-        pos[hv[i]] = i
-        pos[hv[p]] = p
+        hk[i] = hk[p]
+        hv[i] = hv[p]
         i = p
-
-
-@numba.njit(cache=True, nogil=True)
-def _sift_down(hk, hv, pos, i, n):
-    while True:
-        left = 2 * i + 1
-        if left >= n:
-            break
-        c = left
-        if left + 1 < n and hk[left + 1] < hk[left]:
-            c = left + 1
-        if hk[i] <= hk[c]:
-            break
-        hk[c], hk[i] = hk[i], hk[c]
-        hv[c], hv[i] = hv[i], hv[c]
-        pos[hv[i]] = i
-        pos[hv[c]] = c
-        i = c
-
-
-@numba.njit(cache=True, nogil=True)
-def _heap_set(hk, hv, pos, n, node, key):
-    """Insert ``node`` with ``key`` or change its key (an indexed binary heap); new size."""
-    i = pos[node]
-    if i < 0:
-        hk[n] = key
-        hv[n] = node
-        pos[node] = n
-        _sift_up(hk, hv, pos, n)
-        return n + 1
-    old = hk[i]
     hk[i] = key
-    if key < old:
-        _sift_up(hk, hv, pos, i)
-    else:
-        _sift_down(hk, hv, pos, i, n)
+    hv[i] = node
+    return n + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _heap_pop(hk, hv, n):
+    """Remove the root (the caller reads ``hk[0], hv[0]`` first); new size."""
+    n -= 1
+    key = hk[n]
+    node = hv[n]
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        if c + 1 < n and hk[c + 1] < hk[c]:
+            c += 1
+        if key <= hk[c]:
+            break
+        hk[i] = hk[c]
+        hv[i] = hv[c]
+        i = c
+    if n > 0:
+        hk[i] = key
+        hv[i] = node
     return n
 
 
 @numba.njit(cache=True, nogil=True)
-def _heap_pop(hk, hv, pos, n):
-    """Remove the root (the caller reads ``hv[0]`` first); new size."""
-    pos[hv[0]] = -1
-    n -= 1
-    if n > 0:
-        hk[0] = hk[n]
-        hv[0] = hv[n]
-        pos[hv[0]] = 0
-        _sift_down(hk, hv, pos, 0, n)
-    return n
+def _pop_valid(hk, hv, nh, state, T):
+    """Pop the heap until a node neither accepted nor re-pushed since: (node or -1, size)."""
+    while nh > 0:
+        k = hv[0]
+        key = hk[0]
+        nh = _heap_pop(hk, hv, nh)
+        if state[k] != _DONE and key == T[k]:
+            return k, nh
+    return -1, nh
 
 
 @numba.njit(cache=True, nogil=True)
@@ -189,7 +187,7 @@ def _side_cell(slow, nx, nz, i_along, i_across, n_across, along_is_x, t):
     return a * nx + i_along if along_is_x else i_along * nx + a
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _factored(k, ix, iz, slow, nx, nz, dx, dz, d, gxk, gzk, u, T, state, use_second, near):
     """Best factored candidate (u, D, cell, x1, x2, wx1, wx2, z1, z2, wz1, wz2); u = inf: none."""
     nxn = nx + 1
@@ -235,7 +233,7 @@ def _factored(k, ix, iz, slow, nx, nz, dx, dz, d, gxk, gzk, u, T, state, use_sec
     return np.inf, 0.0, -1, -1, -1, 0.0, 0.0, -1, -1, 0.0, 0.0
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _update(k, ix, iz, slow, nx, nz, dx, dz, dist, gx, gz, u, T, state,
             ridx, rw, rcell, rv, use_second, near_radius):  # fmt: skip
     """Recompute the trial value of node k from its accepted neighbours; write its recipe.
@@ -330,9 +328,8 @@ def march_start(slow, nx, nz, dx, dz, x0, z0, xs, zs, u, order, ridx, rw, rcell,
     ixs = min(max(int(np.floor((xs - x0) / dx)), 0), nx - 1)
     izs = min(max(int(np.floor((zs - z0) / dz)), 0), nz - 1)
     c0 = izs * nx + ixs
-    hk = np.empty(n)
-    hv = np.empty(n, dtype=np.int64)
-    pos = np.full(n, -1, dtype=np.int64)
+    hk = np.empty(4 * n)  # at most 4 pushes per accepted node
+    hv = np.empty(4 * n, dtype=np.int64)
     for q in range(4):
         k = (izs + q // 2) * nxn + ixs + q % 2
         u[k] = slow[c0]
@@ -345,7 +342,7 @@ def march_start(slow, nx, nz, dx, dz, x0, z0, xs, zs, u, order, ridx, rw, rcell,
         rcell[k, 0] = c0
         rv[k, 0] = 1.0
         order[q] = k
-    return gx, gz, T, state, hk, hv, pos
+    return gx, gz, T, state, hk, hv
 
 
 @numba.njit(cache=True, nogil=True)
@@ -355,27 +352,28 @@ def march(slow, nx, nz, dx, dz, x0, z0, xs, zs, second, near_radius,
 
     ``second`` enables second-order stencils. Returns the number of accepted nodes.
     """
-    gx, gz, T, state, hk, hv, pos = march_start(
+    gx, gz, T, state, hk, hv = march_start(
         slow, nx, nz, dx, dz, x0, z0, xs, zs, u, order, ridx, rw, rcell, rv, dist
     )
     nh = 0
     n_acc = 4
-    for q in range(4):
-        nh = _relax(order[q], nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, pos, nh,
+    t = 0
+    while True:  # relax the accepted nodes in order (one call site: _relax is inlined)
+        if t == n_acc:
+            k, nh = _pop_valid(hk, hv, nh, state, T)
+            if k < 0:
+                break
+            state[k] = _DONE
+            order[n_acc] = k
+            n_acc += 1
+        nh = _relax(order[t], nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, nh,
                     ridx, rw, rcell, rv, second, near_radius)  # fmt: skip
-    while nh > 0:
-        k = hv[0]
-        nh = _heap_pop(hk, hv, pos, nh)
-        state[k] = _DONE
-        order[n_acc] = k
-        n_acc += 1
-        nh = _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, pos, nh,
-                    ridx, rw, rcell, rv, second, near_radius)  # fmt: skip
+        t += 1
     return n_acc
 
 
-@numba.njit(cache=True, nogil=True)
-def _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, pos, nh,
+@numba.njit(cache=True, nogil=True, inline="always")
+def _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, nh,
            ridx, rw, rcell, rv, second, near_radius):  # fmt: skip
     # recompute the four neighbours of the newly accepted node k
     nxn = nx + 1
@@ -395,5 +393,5 @@ def _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, pos, nh,
             u[j] = val
             T[j] = dist[j] * val
             state[j] = _TRIAL
-            nh = _heap_set(hk, hv, pos, nh, j, T[j])
+            nh = _heap_push(hk, hv, nh, j, T[j])
     return nh

@@ -2,10 +2,12 @@
 
 Helpers of :mod:`._smooth_numba` (see its docstring for the update): ``_wquad`` solves
 one quadrant's Godunov equation with its derivatives; ``_sabs`` is the C1 ``A(y)`` of
-the smooth minimum; ``_quad_inf``/``_evaluate_inf`` evaluate the update when
-no neighbour is within the smoothing width of the node's own time (``τ* = ∞``, the common
-case): one Godunov solve per cell and a plain minimum unless two candidates are within
-``e^τ`` of each other, logarithms only then. Same values as the general path to round-off.
+the smooth minimum and ``_fold`` its pairwise fold (one inline helper for the general
+path, which also carries ``∂/∂τ*``, and the fast path); ``_quad_inf``/``_evaluate_inf``
+evaluate the update when no neighbour is within the smoothing width of the node's own
+time (``τ* = ∞``, the common case): one Godunov solve per cell and a plain minimum
+unless two candidates are within ``e^τ`` of each other, logarithms only then. Same
+values as the general path to round-off.
 """
 
 import numba
@@ -20,6 +22,26 @@ def _sabs(y, tau):
         return a, (1.0 if y > 0.0 else -1.0)
     t = y / tau
     return y * t * (1.5 - 0.5 * t * t), t * (3.0 - 2.0 * t * t)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _fold(m, m_t, lq, l_t, tau, w, q):
+    """Fold candidate ``q`` (``log u_q = lq``) into the smooth minimum ``m`` of those before.
+
+    ``smin(m, lq) = (m + lq)/2 - A(m - lq)/2``; the weights ``w[p]`` of the earlier
+    candidates are scaled by ``∂smin/∂m`` and ``w[q] = ∂smin/∂lq``; ``m_t, l_t`` are
+    derivatives carried along (the general path's ``∂/∂τ*``; 0 in the fast path). ``m = inf``:
+    the first candidate. Returns the new ``(m, m_t)``.
+    """
+    if m == np.inf:
+        w[q] = 1.0
+        return lq, l_t
+    sa, sd = _sabs(m - lq, tau)
+    wa = 0.5 - 0.5 * sd
+    for p in range(q):
+        w[p] *= wa
+    w[q] = 0.5 + 0.5 * sd
+    return 0.5 * (m + lq) - 0.5 * sa, wa * m_t + w[q] * l_t
 
 
 @numba.njit(cache=True, nogil=True)
@@ -96,7 +118,7 @@ def _quad_inf(s, hx, ax, bx, qx, hz, az, bz, qz):
     return _wquad(s, hx, ax, bx, 1.0 if hx else 0.0, qx, hz, az, bz, 1.0 if hz else 0.0, qz)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _evaluate_inf(d, tau, dx, dz, qj, qa, qb, qq, qs, lder, w, uq4):
     """``_evaluate(τ* = ∞)``, the common case: every accepted neighbour at full weight.
 
@@ -143,15 +165,5 @@ def _evaluate_inf(d, tau, dx, dz, qj, qa, qb, qq, qs, lder, w, uq4):
     for q in range(4):
         if uq4[q] == np.inf:
             continue
-        lq = np.log(uq4[q])
-        if m == np.inf:
-            m = lq
-            w[q] = 1.0
-        else:
-            sa, sd = _sabs(m - lq, tau)
-            wa = 0.5 - 0.5 * sd
-            for p in range(q):
-                w[p] *= wa
-            w[q] = 0.5 + 0.5 * sd
-            m = 0.5 * (m + lq) - 0.5 * sa
+        m = _fold(m, 0.0, np.log(uq4[q]), 0.0, tau, w, q)[0]
     return np.exp(m)

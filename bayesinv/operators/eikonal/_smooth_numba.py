@@ -33,11 +33,11 @@ import numpy as np
 from bayesinv.operators.eikonal._fmm_numba import (
     _DONE,
     _TRIAL,
-    _heap_pop,
-    _heap_set,
+    _heap_push,
+    _pop_valid,
     march_start,
 )
-from bayesinv.operators.eikonal._smooth_fast_numba import _evaluate_inf, _sabs, _wquad
+from bayesinv.operators.eikonal._smooth_fast_numba import _evaluate_inf, _fold, _wquad
 
 _LAMBDA = 1.0  # log-units a quadrant is pushed up while its neighbours are not yet earlier
 _QX = (-1, 1, -1, 1)  # quadrant q: x side, z side
@@ -114,25 +114,14 @@ def _evaluate(tstar, d, tau, qj, qa, qb, qt, qdl, qu, qq, qh, qs, lder, w):
         # the τ*-path of the other axis through u_q is in l_tau; add it to lder via u_q
         lder[q, 2] = 2.0 * qs[q] / fu / uq
         lq = np.log(uq) + _LAMBDA * om[0] * om[1]
-        if m == np.inf:
-            m = lq
-            m_tau = l_tau
-            w[q] = 1.0
-        else:
-            sa, sd = _sabs(m - lq, tau)
-            wa = 0.5 - 0.5 * sd
-            for p in range(q):
-                w[p] *= wa
-            w[q] = 0.5 + 0.5 * sd
-            m_tau = wa * m_tau + w[q] * l_tau
-            m = 0.5 * (m + lq) - 0.5 * sa
+        m, m_tau = _fold(m, m_tau, lq, l_tau, tau, w, q)
     if m == np.inf:
         return np.inf, 0.0
     g = np.exp(m)
     return g, g * m_tau
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _write_recipe(k, scale, qj, qc, lder, w, ridx, rw, rcell, rv):
     # du_k/dl_q = scale * w_q: the W, E, N, S neighbours' and the four cells' weights
     for q in range(4):
@@ -155,7 +144,7 @@ def _write_recipe(k, scale, qj, qc, lder, w, ridx, rw, rcell, rv):
             rw[k, slot] += f * lder[q, a]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _update(k, ix, iz, slow, nx, nz, dx, dz, dist, gx, gz, u, T, state, ridx, rw, rcell, rv, c,
             cphi, near, work):  # fmt: skip
     """Smooth trial value of node k from its accepted neighbours; writes its recipe.
@@ -166,7 +155,8 @@ def _update(k, ix, iz, slow, nx, nz, dx, dz, dist, gx, gz, u, T, state, ridx, rw
     ``G`` decreases in its argument: one fixed point, found by safeguarded Newton.
     """
     # long: one node update (gather the neighbours' terms, fast path or fixed point, recipe)
-    # in one numba function, so the march's hot loop calls a single non-inlined function
+    # in one function, inlined with _relax into the march's one call site (a numba call
+    # passing ~20 arrays cost a third of the march)
     nxn = nx + 1
     d = dist[k]
     tau = c * max(dx, dz) / d
@@ -257,8 +247,8 @@ def _update(k, ix, iz, slow, nx, nz, dx, dz, dist, gx, gz, u, T, state, ridx, rw
     return g
 
 
-@numba.njit(cache=True, nogil=True)
-def _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, pos, nh,
+@numba.njit(cache=True, nogil=True, inline="always")
+def _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, nh,
            ridx, rw, rcell, rv, c, cphi, near, work):  # fmt: skip
     # recompute the four neighbours of the newly accepted node k
     nxn = nx + 1
@@ -278,7 +268,7 @@ def _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, pos, nh,
             u[j] = val
             T[j] = dist[j] * val
             state[j] = _TRIAL
-            nh = _heap_set(hk, hv, pos, nh, j, T[j])
+            nh = _heap_push(hk, hv, nh, j, T[j])
     return nh
 
 
@@ -290,7 +280,7 @@ def march_smooth(slow, nx, nz, dx, dz, x0, z0, xs, zs, c, cphi, near,
     Recipes: ``ridx/rw`` (n, 4) the W, E, N, S neighbours and weights, ``rcell/rv`` (n, 4)
     the cells and weights (-1: unused). Returns the number of accepted nodes.
     """
-    gx, gz, T, state, hk, hv, pos = march_start(
+    gx, gz, T, state, hk, hv = march_start(
         slow, nx, nz, dx, dz, x0, z0, xs, zs, u, order, ridx, rw, rcell, rv, dist
     )
     nh = 0
@@ -299,15 +289,16 @@ def march_smooth(slow, nx, nz, dx, dz, x0, z0, xs, zs, c, cphi, near,
     work = (np.empty((4, 2), dtype=np.int64), np.empty(4, dtype=np.int64), f2.copy(), f2.copy(),
             f2.copy(), f2.copy(), f2.copy(), f2.copy(), f2.copy(), np.empty(4), np.zeros((4, 3)),
             np.zeros(4), np.empty(4))  # fmt: skip
-    for q in range(4):
-        nh = _relax(order[q], nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, pos, nh,
+    t = 0
+    while True:  # relax the accepted nodes in order (one call site: _relax is inlined)
+        if t == n_acc:
+            k, nh = _pop_valid(hk, hv, nh, state, T)
+            if k < 0:
+                break
+            state[k] = _DONE
+            order[n_acc] = k
+            n_acc += 1
+        nh = _relax(order[t], nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, nh,
                     ridx, rw, rcell, rv, c, cphi, near, work)  # fmt: skip
-    while nh > 0:
-        k = hv[0]
-        nh = _heap_pop(hk, hv, pos, nh)
-        state[k] = _DONE
-        order[n_acc] = k
-        n_acc += 1
-        nh = _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, pos, nh,
-                    ridx, rw, rcell, rv, c, cphi, near, work)  # fmt: skip
+        t += 1
     return n_acc
