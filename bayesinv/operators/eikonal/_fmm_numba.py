@@ -103,13 +103,18 @@ def _heap_pop(hk, hv, n):
 
 
 @numba.njit(cache=True, nogil=True)
-def _pop_valid(hk, hv, nh, state, T):
-    """Pop the heap until a node neither accepted nor re-pushed since: (node or -1, size)."""
+def _accept_next(hk, hv, nh, state, T, order, n_acc):
+    """Pop until a node neither accepted nor re-pushed since; accept it as ``order[n_acc]``.
+
+    Returns (node or -1 when the heap is empty, heap size).
+    """
     while nh > 0:
         k = hv[0]
         key = hk[0]
         nh = _heap_pop(hk, hv, nh)
         if state[k] != _DONE and key == T[k]:
+            state[k] = _DONE
+            order[n_acc] = k
             return k, nh
     return -1, nh
 
@@ -360,11 +365,9 @@ def march(slow, nx, nz, dx, dz, x0, z0, xs, zs, second, near_radius,
     t = 0
     while True:  # relax the accepted nodes in order (one call site: _relax is inlined)
         if t == n_acc:
-            k, nh = _pop_valid(hk, hv, nh, state, T)
+            k, nh = _accept_next(hk, hv, nh, state, T, order, n_acc)
             if k < 0:
                 break
-            state[k] = _DONE
-            order[n_acc] = k
             n_acc += 1
         nh = _relax(order[t], nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, nh,
                     ridx, rw, rcell, rv, second, near_radius)  # fmt: skip

@@ -33,8 +33,8 @@ import numpy as np
 from bayesinv.operators.eikonal._fmm_numba import (
     _DONE,
     _TRIAL,
+    _accept_next,
     _heap_push,
-    _pop_valid,
     march_start,
 )
 from bayesinv.operators.eikonal._smooth_fast_numba import _evaluate_inf, _fold, _wquad
@@ -292,11 +292,9 @@ def march_smooth(slow, nx, nz, dx, dz, x0, z0, xs, zs, c, cphi, near,
     t = 0
     while True:  # relax the accepted nodes in order (one call site: _relax is inlined)
         if t == n_acc:
-            k, nh = _pop_valid(hk, hv, nh, state, T)
+            k, nh = _accept_next(hk, hv, nh, state, T, order, n_acc)
             if k < 0:
                 break
-            state[k] = _DONE
-            order[n_acc] = k
             n_acc += 1
         nh = _relax(order[t], nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, nh,
                     ridx, rw, rcell, rv, c, cphi, near, work)  # fmt: skip
