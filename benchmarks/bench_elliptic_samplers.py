@@ -32,6 +32,15 @@ benchmark itself with ``--blocks 8 --mesh 32``. Plain pCN alone in independent r
 min-ESS per fine evaluation and that estimate's spread, to project a converged run):
 ``--pcn-repeats DRAWS --seeds 1,2``. Measured tables: ``docs/samplers.md``.
 
+Warm-started comparison on the 64-unknown benchmark (NUTS reference saved to a file, then
+pCN and Laplace-pCN by the compiled loop and MLDA, every chain started at a NUTS draw):
+``python benchmarks/bench_elliptic_samplers.py --nuts-reference nuts.npz [--draws N --tune N
+--seed S]`` then ``python benchmarks/bench_elliptic_samplers.py --warm-start --nuts-file
+nuts.npz [--pcn-steps N] [--pcn-chains C] [--lpcn-steps N] [--mlda-draws N] [--only
+pcn,lpcn,mlda] [--save-dir DIR]`` (the second runs NUTS itself when the file does not
+exist). CPU per pCN step, compiled and Python loops, against the bare forward kernel:
+``--overhead [--steps N]``.
+
 pCN against random-walk Metropolis as the coefficient is refined with the mesh (16², 32²,
 64² unknowns): ``python benchmarks/bench_elliptic_samplers.py --refinement [--steps N]``.
 
@@ -578,6 +587,38 @@ def run_warm(
     return rows
 
 
+def run_overhead(steps: int = 4000) -> list[dict]:
+    """CPU per pCN step, compiled and Python loops, against the bare forward kernel (one run).
+
+    On the 64-unknown benchmark: ``steps`` calls of ``op.numba_kernels().forward`` at
+    prior draws, then one chain of ``steps`` pCN steps by the compiled loop and by the
+    Python loop (``compiled=True/False``; compilation done beforehand, not counted).
+    """
+    from bayesinv.inference.mcmc import sample_pcn
+    from bayesinv.operators.elliptic.problems import elliptic_benchmark
+
+    problem = elliptic_benchmark(SEED)
+    fine = _targets(problem)[0]
+    kernel = problem.operator.numba_kernels().forward
+    args = {"tune": 0, "chains": 1, "cores": 1, "random_seed": 1}
+    for compiled in (True, False):
+        sample_pcn(fine, draws=5, compiled=compiled, **args)  # compile
+    xs = np.random.default_rng(0).normal(0.0, problem.prior_sd, (steps, problem.grid.size))
+    c0 = _cpu_s()
+    for x in xs:
+        kernel(x)
+    bare = (_cpu_s() - c0) / steps
+    row = {"benchmark": "pcn_overhead", "steps": steps, "bare_kernel_cpu_ms": 1e3 * bare}
+    for compiled in (True, False):
+        c0 = _cpu_s()
+        sample_pcn(fine, draws=steps, compiled=compiled, **args)
+        per = (_cpu_s() - c0) / (steps + 1)
+        name = "compiled" if compiled else "python"
+        row[f"{name}_step_cpu_ms"] = 1e3 * per
+        row[f"{name}_overhead_vs_kernel"] = per / bare
+    return [row]
+
+
 def _arg(name, default):
     return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
 
@@ -610,6 +651,9 @@ if __name__ == "__main__":
             save_dir=_arg("--save-dir", None),
         )
         print(format_table(rows))
+    elif "--overhead" in sys.argv:
+        # python bench_elliptic_samplers.py --overhead [--steps N]
+        print(format_table(run_overhead(int(_arg("--steps", 4000)))))
     elif "--nuts" in sys.argv:
         # python bench_elliptic_samplers.py --nuts [--draws N] [--tune N]
         #     [--adaptation diag|low_rank] [--laplace]
