@@ -534,7 +534,7 @@ def run_warm(
     rows = [nuts_row]
     problem = elliptic_benchmark(SEED)
     fine, mesh16, _ = _targets(problem)
-    lap = _laplace(fine, 1)
+    lap = _laplace(fine, 1) if {"lpcn", "mlda"} & set(only) else None
     for name, reference, steps, chains in (
         ("pcn", "prior", pcn_steps, pcn_chains),
         ("lpcn", lap, lpcn_steps, 2),
@@ -577,7 +577,9 @@ def run_warm(
         method = (
             f"MLDA, warm, coarse mesh 16x16, J<=10, error model, 2x({mlda_draws}+{mlda_draws // 4})"
         )
-        rows.append(_warm_row(tree, method, c0, ref, 1, {"fine_accept": round(float(acc[-1]), 3)}))
+        save = None if save_dir is None else Path(save_dir) / "mlda.npy"
+        extra = {"fine_accept": round(float(acc[-1]), 3)}
+        rows.append(_warm_row(tree, method, c0, ref, 1, extra, save=save))
     pcn = [r for r in rows if r["method"].startswith("pCN")]
     for row in rows[1:]:
         if pcn:
