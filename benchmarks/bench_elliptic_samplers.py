@@ -32,6 +32,15 @@ benchmark itself with ``--blocks 8 --mesh 32``. Plain pCN alone in independent r
 min-ESS per fine evaluation and that estimate's spread, to project a converged run):
 ``--pcn-repeats DRAWS --seeds 1,2``. Measured tables: ``docs/samplers.md``.
 
+Warm-started comparison on the 64-unknown benchmark (NUTS reference saved to a file, then
+pCN and Laplace-pCN by the compiled loop and MLDA, every chain started at a NUTS draw):
+``python benchmarks/bench_elliptic_samplers.py --nuts-reference nuts.npz [--draws N --tune N
+--seed S]`` then ``python benchmarks/bench_elliptic_samplers.py --warm-start --nuts-file
+nuts.npz [--pcn-steps N] [--pcn-chains C] [--lpcn-steps N] [--mlda-draws N] [--only
+pcn,lpcn,mlda] [--save-dir DIR]`` (the second runs NUTS itself when the file does not
+exist). CPU per pCN step, compiled and Python loops, against the bare forward kernel:
+``--overhead [--steps N]``.
+
 pCN against random-walk Metropolis as the coefficient is refined with the mesh (16², 32²,
 64² unknowns): ``python benchmarks/bench_elliptic_samplers.py --refinement [--steps N]``.
 
@@ -148,7 +157,9 @@ def _nuts(problem, draws, seed, adaptation=None, laplace=None, tune=None):
     extra["grad_evals_kept_only"] = int(stats["n_steps"].values.sum())
     how = f"adaptation={adaptation or 'diag'}" + (", Laplace-preconditioned" if laplace else "")
     method = f"NUTS (bayesinv.sample, nutpie, {how}), 2x{draws}+{tune}"
-    return _row(method, x, wall, grads, extra)
+    row = _row(method, x, wall, grads, extra)
+    row["_draws"] = x
+    return row
 
 
 def _targets(problem):
@@ -198,6 +209,7 @@ def run(quick: bool = False) -> list[dict]:
     mlda_draws = 500 if quick else 4000
     common = {"chains": 2, "cores": 2, "random_seed": 7}
     rows = [_nuts(problem, nuts_draws, 7)]
+    rows[0].pop("_draws")
     t0 = time.perf_counter()
     lap_fine = _laplace(fine, 1)
     lap_s = round(time.perf_counter() - t0, 1)
@@ -281,6 +293,7 @@ def run_nuts(draws: int, tune: int, adaptation: str | None, laplace: bool) -> li
         extra["laplace_s"] = round(time.perf_counter() - t0, 1)
     row = _nuts(problem, draws, 7, adaptation=adaptation, laplace=lap, tune=tune)
     row.pop("_summary")
+    row.pop("_draws")
     row.update(extra)
     return [row]
 
@@ -418,6 +431,196 @@ def run_refinement(steps: int = 500, meshes=(16, 32, 64), betas=(0.05, 0.1, 0.2)
     return rows
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process so far (all threads, user + system)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def nuts_reference(path=None, draws: int = 1000, tune: int = 1000, seed: int = 7):
+    """NUTS on the 64-unknown benchmark (diag adaptation, 2 chains): its row and its draws.
+
+    With ``path`` an ``.npz`` file: loaded when it exists (the row as it was measured),
+    else run and saved there, so that the warm-started samplers of :func:`run_warm` can be
+    re-run without NUTS.
+    """
+    import json
+    from pathlib import Path
+
+    from bayesinv.operators.elliptic.problems import elliptic_benchmark
+
+    if path is not None and Path(path).exists():
+        saved = np.load(path)
+        return json.loads(str(saved["row"])), saved["draws"]
+    c0 = _cpu_s()
+    row = _nuts(elliptic_benchmark(SEED), draws, seed, adaptation="diag", tune=tune)
+    row["cpu_s"] = round(_cpu_s() - c0, 1)
+    x = row.pop("_draws")
+    row.pop("_summary")
+    if path is not None:
+        np.savez(path, draws=x, row=json.dumps(row))
+    return row, x
+
+
+def _starts(nuts_draws, chains: int, seed: int) -> np.ndarray:
+    """``chains`` NUTS draws as starting points, taken alternately from its chains at random."""
+    rng = np.random.default_rng(seed)
+    n_chains, n_draws = nuts_draws.shape[:2]
+    picks = rng.choice(n_draws, size=chains, replace=False)
+    return np.stack([nuts_draws[c % n_chains, picks[c]] for c in range(chains)])
+
+
+def _iat_rows(row, x, steps_per_draw: int) -> None:
+    """Integrated autocorrelation time (in steps) of the slowest coefficient, full and half."""
+    import arviz as az
+
+    n_chains, n_draws = x.shape[:2]
+    for label, part in (("half", x[:, : n_draws // 2]), ("full", x)):
+        ess = np.asarray(az.ess(part, method="bulk"), dtype=float)
+        steps = n_chains * part.shape[1] * steps_per_draw
+        row[f"iat_slowest_steps_{label}"] = round(steps / ess.min(), 0)
+    row["chain_steps_per_iat"] = round(n_draws * steps_per_draw / row["iat_slowest_steps_full"], 1)
+
+
+def _warm_row(tree, method, c0, ref_summary, steps_per_draw=None, extra=None, save=None):
+    if save is not None:  # the draws, to compare with another reference later
+        np.save(save, tree["posterior"]["log_a"].values)
+    extra = dict(extra or {})
+    extra["cpu_s"] = round(_cpu_s() - c0, 1)
+    row = _gradient_free(tree, method, extra)
+    s = row.pop("_summary")
+    z = (s["mean"] - ref_summary["mean"]) / np.sqrt(s["mcse"] ** 2 + ref_summary["mcse"] ** 2)
+    row["max_abs_std_mean_diff_vs_nuts"] = round(float(np.abs(z).max()), 2)
+    row["rms_std_mean_diff_vs_nuts"] = round(float(np.sqrt(np.mean(z**2))), 2)
+    if steps_per_draw is not None:
+        _iat_rows(row, tree["posterior"]["log_a"].values, steps_per_draw)
+    return row
+
+
+def run_warm(
+    nuts_path=None,
+    pcn_steps: int = 200000,
+    pcn_chains: int = 4,
+    lpcn_steps: int = 50000,
+    mlda_draws: int = 4000,
+    seed: int = 7,
+    only=("pcn", "lpcn", "mlda"),
+    save_dir=None,
+) -> list[dict]:
+    """NUTS reference, then pCN, Laplace-pCN and MLDA warm-started from NUTS draws.
+
+    The 64-unknown benchmark. NUTS: :func:`nuts_reference` (2x(1000+1000), diag). Each
+    gradient-free chain starts at a NUTS draw (``initial_points``), so the comparison
+    measures stationary mixing, not burn-in; pCN and Laplace-pCN run the compiled loop
+    (``compiled=True``), with ``steps // 20`` tuning steps, thinned to at most 20000 draws
+    per chain; MLDA: coarse level the 16x16 mesh with the error model, J <= 10, Laplace-pCN
+    base on the fine level's Gauss–Newton fit, ``mlda_draws // 4`` tuning steps. ESS per
+    fine evaluation counts every evaluation, tuning included. The rows carry the
+    standardized differences of the 64 posterior means to NUTS's (max and rms; about
+    N(0, 1) each when they agree) and, for pCN, the integrated autocorrelation time of the
+    slowest coefficient in steps from the first half and from the whole chains. With
+    ``save_dir`` each sampler's draws are saved there (``{name}.npy``).
+    """
+    from pathlib import Path
+
+    from bayesinv.inference.mcmc import sample_mlda, sample_pcn
+    from bayesinv.operators.elliptic.problems import elliptic_benchmark
+
+    nuts_row, nuts_x = nuts_reference(nuts_path)
+    ref = _summary(nuts_x)
+    nuts_row["min_ess_per_fine_vs_pcn"] = None
+    rows = [nuts_row]
+    problem = elliptic_benchmark(SEED)
+    fine, mesh16, _ = _targets(problem)
+    lap = _laplace(fine, 1) if {"lpcn", "mlda"} & set(only) else None
+    for name, reference, steps, chains in (
+        ("pcn", "prior", pcn_steps, pcn_chains),
+        ("lpcn", lap, lpcn_steps, 2),
+    ):
+        if name not in only:
+            continue
+        thin = max(1, steps // 20000)
+        c0 = _cpu_s()
+        tree = sample_pcn(
+            fine,
+            draws=steps // thin,
+            tune=steps // 20,
+            thin=thin,
+            chains=chains,
+            cores=2,
+            random_seed=seed,
+            reference=reference,
+            initial_points=_starts(nuts_x, chains, seed),
+            compiled=True,
+        )
+        label = "pCN" if name == "pcn" else "Laplace-pCN"
+        method = f"{label}, warm, compiled, {chains}x({steps}+{steps // 20}), thin {thin}"
+        save = None if save_dir is None else Path(save_dir) / f"{name}.npy"
+        rows.append(_warm_row(tree, method, c0, ref, thin, save=save))
+    if "mlda" in only:
+        c0 = _cpu_s()
+        tree = sample_mlda(
+            [mesh16, fine],
+            draws=mlda_draws,
+            tune=mlda_draws // 4,
+            subchain_length=10,
+            error_model=True,
+            reference=lap,
+            chains=2,
+            cores=2,
+            random_seed=seed,
+            initial_points=_starts(nuts_x, 2, seed),
+        )
+        acc = np.asarray(tree["sample_stats"]["acceptance_rate"].values).mean(axis=0)
+        method = (
+            f"MLDA, warm, coarse mesh 16x16, J<=10, error model, 2x({mlda_draws}+{mlda_draws // 4})"
+        )
+        save = None if save_dir is None else Path(save_dir) / "mlda.npy"
+        extra = {"fine_accept": round(float(acc[-1]), 3)}
+        rows.append(_warm_row(tree, method, c0, ref, 1, extra, save=save))
+    pcn = [r for r in rows if r["method"].startswith("pCN")]
+    for row in rows[1:]:
+        if pcn:
+            row["min_ess_per_fine_vs_pcn"] = round(
+                row["min_ess_per_1000_fine"] / pcn[0]["min_ess_per_1000_fine"], 2
+            )
+    return rows
+
+
+def run_overhead(steps: int = 4000) -> list[dict]:
+    """CPU per pCN step, compiled and Python loops, against the bare forward kernel (one run).
+
+    On the 64-unknown benchmark: ``steps`` calls of ``op.numba_kernels().forward`` at
+    prior draws, then one chain of ``steps`` pCN steps by the compiled loop and by the
+    Python loop (``compiled=True/False``; compilation done beforehand, not counted).
+    """
+    from bayesinv.inference.mcmc import sample_pcn
+    from bayesinv.operators.elliptic.problems import elliptic_benchmark
+
+    problem = elliptic_benchmark(SEED)
+    fine = _targets(problem)[0]
+    kernel = problem.operator.numba_kernels().forward
+    args = {"tune": 0, "chains": 1, "cores": 1, "random_seed": 1}
+    for compiled in (True, False):
+        sample_pcn(fine, draws=5, compiled=compiled, **args)  # compile
+    xs = np.random.default_rng(0).normal(0.0, problem.prior_sd, (steps, problem.grid.size))
+    c0 = _cpu_s()
+    for x in xs:
+        kernel(x)
+    bare = (_cpu_s() - c0) / steps
+    row = {"benchmark": "pcn_overhead", "steps": steps, "bare_kernel_cpu_ms": 1e3 * bare}
+    for compiled in (True, False):
+        c0 = _cpu_s()
+        sample_pcn(fine, draws=steps, compiled=compiled, **args)
+        per = (_cpu_s() - c0) / (steps + 1)
+        name = "compiled" if compiled else "python"
+        row[f"{name}_step_cpu_ms"] = 1e3 * per
+        row[f"{name}_overhead_vs_kernel"] = per / bare
+    return [row]
+
+
 def _arg(name, default):
     return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
 
@@ -426,7 +629,34 @@ if __name__ == "__main__":
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
     from run import format_table
 
-    if "--nuts" in sys.argv:
+    if "--nuts-reference" in sys.argv:
+        # python bench_elliptic_samplers.py --nuts-reference FILE.npz
+        # [--draws N] [--tune N] [--seed S]
+        row, _ = nuts_reference(
+            sys.argv[sys.argv.index("--nuts-reference") + 1],
+            int(_arg("--draws", 1000)),
+            int(_arg("--tune", 1000)),
+            int(_arg("--seed", 7)),
+        )
+        print(format_table([row]))
+    elif "--warm-start" in sys.argv:
+        # python bench_elliptic_samplers.py --warm-start [--nuts-file F.npz] [--pcn-steps N]
+        #     [--pcn-chains C] [--lpcn-steps N] [--mlda-draws N] [--only pcn,lpcn,mlda]
+        rows = run_warm(
+            _arg("--nuts-file", None),
+            int(_arg("--pcn-steps", 200000)),
+            int(_arg("--pcn-chains", 4)),
+            int(_arg("--lpcn-steps", 50000)),
+            int(_arg("--mlda-draws", 4000)),
+            seed=int(_arg("--seed", 7)),
+            only=tuple(_arg("--only", "pcn,lpcn,mlda").split(",")),
+            save_dir=_arg("--save-dir", None),
+        )
+        print(format_table(rows))
+    elif "--overhead" in sys.argv:
+        # python bench_elliptic_samplers.py --overhead [--steps N]
+        print(format_table(run_overhead(int(_arg("--steps", 4000)))))
+    elif "--nuts" in sys.argv:
         # python bench_elliptic_samplers.py --nuts [--draws N] [--tune N]
         #     [--adaptation diag|low_rank] [--laplace]
         rows = run_nuts(

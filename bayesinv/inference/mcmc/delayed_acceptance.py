@@ -38,7 +38,13 @@ import numpy as np
 
 from bayesinv import _checks, _seeds
 from bayesinv.inference.mcmc import _chains
-from bayesinv.inference.mcmc.pcn import PCNKernel, Reference, as_target, resolve_reference
+from bayesinv.inference.mcmc.pcn import (
+    PCNKernel,
+    Reference,
+    as_target,
+    check_initial_points,
+    resolve_reference,
+)
 
 __all__ = ["sample_mlda"]
 
@@ -123,7 +129,7 @@ class _State:
 class _Chain:
     """One MLDA chain: the recursive step of the module docstring."""
 
-    def __init__(self, levels, reference, lengths, randomize, rng, adapt, tune):
+    def __init__(self, levels, reference, lengths, randomize, rng, adapt, tune, z0=None):
         self.levels, self.lengths, self.randomize, self.rng = levels, lengths, randomize, rng
         base = levels[0]
 
@@ -134,10 +140,14 @@ class _Chain:
         self.kernel = PCNKernel(reference, evaluate)
         # tuning, part 1: the pCN step of level 0 adapts on a chain of level 0 alone (cheap;
         # inside MLDA the subchains restart from fine states, which would bias the adaptation)
-        start = self.kernel.make_state(rng.standard_normal(reference.target.n))
+        warm = z0 is not None
+        start = self.kernel.make_state(z0 if warm else rng.standard_normal(reference.target.n))
+        first = start
         for _ in range(tune * lengths[0]):
             start, prob = self.kernel.step(start, rng, adapt.step)
             adapt.update(prob)
+        if warm:  # a warm start stays where it was put: level 0's chain only tuned the step
+            start = first
         self.beta = adapt.step
         self.tuning = True  # part 2 (the error model) runs on the finest level's steps
         self.moves = np.zeros(len(levels))
@@ -240,6 +250,7 @@ def sample_mlda(
     step_size: float = 0.2,
     target_accept: float = 0.25,
     cores: int | None = None,
+    initial_points=None,
 ):
     """Sample the finest level's posterior by multilevel delayed acceptance.
 
@@ -275,6 +286,11 @@ def sample_mlda(
         rate of level 0's own chain).
     cores : int, optional
         Chains run at once in threads (default: ``min(chains, cpu count)``).
+    initial_points : array_like, optional
+        Starting points of the finest chain, ``(n,)`` for all chains or ``(chains, n)``
+        (e.g. draws of a converged NUTS run: a warm start). Level 0's tuning chain starts
+        there too, and the finest chain starts there again after it (default: a draw of
+        the reference, and the finest chain starts where level 0's tuning chain ended).
 
     Returns
     -------
@@ -310,6 +326,7 @@ def sample_mlda(
         targets[0], reference, _seeds.child_seeds(seed, chains + 1, _WHERE)[-1], _WHERE
     )
     n_levels = len(targets)
+    starts = check_initial_points(initial_points, chains, targets[-1].n, _WHERE)
 
     def run_one(chain, rng):
         local = [t.for_thread() for t in targets]
@@ -323,6 +340,7 @@ def sample_mlda(
             rng,
             _chains.RobbinsMonro(step_size, target_accept),
             tune,
+            None if starts is None else Reference(local[0], ref.gaussian).to_z(starts[chain]),
         )
         for _ in range(tune):
             run.top()
@@ -353,6 +371,7 @@ def sample_mlda(
         "random_seed": seed,
         "chain_seeds": seeds,
         "tune": tune,
+        "warm_start": int(starts is not None),
         "sampling_wall_time_s": round(wall, 3),
     }
     return _chains.to_datatree(targets[-1], x, stats, attrs)

@@ -70,6 +70,15 @@ class Reference:
             return self.target.prior_apply(z)
         return self.gaussian.apply(z)
 
+    def to_z(self, x) -> np.ndarray:
+        """Return the whitened coordinates :math:`z = A^{-1}(x - μ)` of a point ``x``."""
+        if self.gaussian is None:
+            return self.target.prior_whiten(x)
+        n = self.target.n
+        mu = np.asarray(self.gaussian.mean, dtype=np.float64)
+        a = (self.gaussian.apply(np.eye(n)) - mu).T
+        return np.linalg.solve(a, np.asarray(x, dtype=np.float64) - mu)
+
     def correction(self, x, z) -> float:
         r"""Return :math:`ψ - \ell`: zero for the prior reference."""
         if self.gaussian is None:
@@ -161,6 +170,23 @@ class PCNKernel:
         return state, accept_prob
 
 
+def _compiled_kernel(target, compiled):
+    """Return the forward kernel for the compiled loop, or ``None`` for the Python loop."""
+    if compiled is not None and not isinstance(compiled, bool | np.bool_):
+        raise TypeError(f"{_WHERE}: compiled must be None, True or False, got {compiled!r}")
+    if compiled is False:
+        return None
+    from bayesinv.inference.mcmc._pcn_numba import compiled_forward
+
+    fast = compiled_forward(target)
+    if fast is None and compiled:
+        raise ValueError(
+            f"{_WHERE}: compiled=True needs a target made with forward= a ForwardOperator "
+            "with numba kernels (the plain Gaussian likelihood); this target has none"
+        )
+    return fast
+
+
 def as_target(target, where) -> GaussianPriorTarget:
     """Return a target from a :class:`GaussianPriorTarget` or a PyMC model (or the context's)."""
     if isinstance(target, GaussianPriorTarget):
@@ -172,6 +198,33 @@ def as_target(target, where) -> GaussianPriorTarget:
     raise TypeError(
         f"{where}: expected a GaussianPriorTarget or a pymc.Model, got {type(target).__name__}"
     )
+
+
+def check_initial_points(initial_points, chains, n, where):
+    """Return starting points as an array ``(chains, n)`` (or ``None``).
+
+    Parameters
+    ----------
+    initial_points : array_like or None
+        One point ``(n,)`` for every chain or one per chain ``(chains, n)``.
+    chains, n : int
+    where : str
+        Caller's name for messages.
+    """
+    if initial_points is None:
+        return None
+    pts = np.asarray(initial_points, dtype=np.float64)
+    if pts.ndim == 1:
+        pts = np.broadcast_to(pts, (chains, pts.size))
+    if pts.shape != (chains, n):
+        raise ValueError(
+            f"{where}: initial_points must have shape ({n},) or ({chains}, {n}) (chains, "
+            f"parameters), got {np.shape(initial_points)}"
+        )
+    if not np.all(np.isfinite(pts)):
+        bad = int(np.argwhere(~np.all(np.isfinite(pts), axis=1))[0, 0])
+        raise ValueError(f"{where}: initial_points[{bad}] is not finite")
+    return np.array(pts)
 
 
 def sample_pcn(
@@ -186,6 +239,8 @@ def sample_pcn(
     target_accept: float = 0.25,
     thin: int = 1,
     cores: int | None = None,
+    initial_points=None,
+    compiled: bool | None = None,
 ):
     """Sample a posterior with a Gaussian prior by pCN (gradient-free).
 
@@ -211,6 +266,16 @@ def sample_pcn(
         Keep every ``thin``-th state.
     cores : int, optional
         Chains run at once in threads (default: ``min(chains, cpu count)``).
+    initial_points : array_like, optional
+        Starting points on the target's flat vector, ``(n,)`` for all chains or
+        ``(chains, n)`` (e.g. draws of a converged NUTS run: a *warm start*, so that the
+        chains measure stationary mixing, not burn-in). Default: a draw of the reference.
+    compiled : bool, optional
+        Run each chain's loop in numba (:mod:`bayesinv.inference.mcmc._pcn_numba`): the
+        default (``None``) does so when the target is a ``ForwardOperator`` with numba
+        kernels and the plain Gaussian likelihood, else runs the Python loop; ``True``
+        requires it (``ValueError`` otherwise), ``False`` forces the Python loop. Both use
+        the same random numbers and give the same draws up to floating-point rounding.
 
     Returns
     -------
@@ -223,8 +288,11 @@ def sample_pcn(
 
     Notes
     -----
-    See the module docstring for the proposal and acceptance. Each chain starts from a
-    draw of the reference (so from the prior for plain pCN: chains start overdispersed).
+    See the module docstring for the proposal and acceptance. Without ``initial_points``
+    each chain starts from a draw of the reference (so from the prior for plain pCN: chains
+    start overdispersed); with them it starts at :math:`z_0 = A^{-1}(x_0 - μ)`, and no
+    random number is spent on the start. The attribute ``compiled`` (0/1) records which
+    loop ran.
     """
     draws, tune, chains, cores = _chains.check_run(_WHERE, draws, tune, chains, cores)
     step_size = _checks.check_float(step_size, _WHERE, "step_size", low=0, high=1, low_open=True)
@@ -236,16 +304,24 @@ def sample_pcn(
     from bayesinv import _seeds
 
     seed = _seeds.as_int(random_seed, _WHERE)
+    starts = check_initial_points(initial_points, chains, target.n, _WHERE)
     ref = resolve_reference(
         target, reference, _seeds.child_seeds(seed, chains + 1, _WHERE)[-1], _WHERE
     )
+    fast = _compiled_kernel(target, compiled)
 
     def run_one(chain, rng):
         local = target.for_thread()
+        z0 = rng.standard_normal(local.n) if starts is None else ref.to_z(starts[chain])
+        if fast is not None:
+            from bayesinv.inference.mcmc._pcn_numba import run_compiled_chain
+
+            args = (tune, draws, thin, step_size, target_accept)
+            return run_compiled_chain(fast, Reference(local, ref.gaussian), rng, z0, *args)
         kernel = PCNKernel(
             Reference(local, ref.gaussian), lambda x: (local.log_likelihood(x), None)
         )
-        state = kernel.make_state(rng.standard_normal(local.n))
+        state = kernel.make_state(z0)
         adapt = _chains.RobbinsMonro(step_size, target_accept)
         for _ in range(tune):
             state, prob = kernel.step(state, rng, adapt.step)
@@ -276,6 +352,8 @@ def sample_pcn(
         "tune": tune,
         "thin": thin,
         "target_accept": target_accept,
+        "compiled": int(fast is not None),
+        "warm_start": int(starts is not None),
         "sampling_wall_time_s": round(wall, 3),
     }
     return _chains.to_datatree(target, x, stats, attrs)
