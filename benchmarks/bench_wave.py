@@ -185,7 +185,7 @@ def run(quick: bool = False) -> list[dict]:
     ns_int = 1e9 / rates["interior"] / (interior * nsteps)
     pml_nodes = nodes - interior  # PML boxes, including the 2 nodes beyond the layer
     case = (
-        f"101x101 cells + PML 20 ({shape[0]}x{shape[1]} nodes, {interior} interior = "
+        f"101x101 cells + PML {op.pad} ({shape[0]}x{shape[1]} nodes, {interior} interior = "
         f"{interior / nodes:.0%}), {nsteps} steps"
     )
     rows.append(

@@ -44,7 +44,10 @@ indices ``q = iz nxh + ix`` and offsets ``1, 2, nxh, 2 nxh``. Numba then emits n
 negative-index wraparound test (it does for signed indices whose sign LLVM cannot prove,
 e.g. loops starting at a run-time box bound), and each inner loop, writing one stream and
 reading few, is vectorised by LLVM. The interior loop is the bare stencil; the PML terms
-and the auxiliary fields are only touched in the PML boxes.
+and the auxiliary fields are only touched in the PML boxes. The top and bottom boxes are
+swept by full rows; the left and right strips as runs of one row's right strip, the halo
+columns and the next row's left strip (:func:`step_sides`), contiguous and long enough to
+vectorise. In the adjoint the imaging condition ``gw += g w`` is fused into the sweeps.
 
 Parallelism: ``prange`` over shots only, each with its own fields; ``*_serial`` twins loop
 over the shots in the calling thread (used for one shot, where launching the thread pool on
@@ -146,19 +149,41 @@ def step_interior_store(u0, u1, u2, kk, coef, box, g):
 
 
 @numba.njit(**_J)
-def step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, store):
+def step_interior_acc(u0, u1, u2, kk, coef, box, g, gw):
+    """As :func:`step_interior`, also the imaging condition gw += g u1 (one fused loop)."""
+    a0, a1, a2, fk, fg, fgw = (
+        u0.reshape(-1),
+        u1.reshape(-1),
+        u2.reshape(-1),
+        kk.reshape(-1),
+        g.reshape(-1),
+        gw.reshape(-1),
+    )
+    one, two, w, ww = _offsets(u1.shape[1])
+    c = (coef[0], coef[1], coef[2], coef[3], coef[4])
+    n = np.uint64(box[3] - box[2])
+    for iz in range(box[0], box[1]):
+        row = np.uint64(iz * u1.shape[1] + box[2])
+        for j in range(n):
+            q = row + j
+            a2[q] = 2.0 * a1[q] - a0[q] + fk[q] * _lap(a1, q, c, one, two, w, ww)
+            fgw[q] += fg[q] * a1[q]
+
+
+@numba.njit(**_J)
+def step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, mode, gw):
     """u2 = A (2 u1 - B u0 - C u1 + k (L u1 + Dx px + Dz pz)) in the PML boxes; g likewise.
 
     Per row: t = L u1 + Dx px + Dz pz, then ``u2 = (2 - C) A u1 - B A u0 + k A t`` with the
-    per-node coefficients of ``prof[2]`` (stored for the PML boxes only, no division): one
-    loop, or with ``store`` two (t into g, then u2), each writing one stream so that it
-    vectorises.
+    per-node coefficients of ``prof[2]`` (stored for the PML boxes only, no division).
+    ``mode`` 0: one loop; 1 (store): two (t into g, then u2), each writing one stream so
+    that it vectorises; 2 (adjoint): one loop that also accumulates ``gw += g u1``.
     """
     pc = prof[2]
     coef, d1 = geo
     c = (coef[0], coef[1], coef[2], coef[3], coef[4])
     d = (d1[0], d1[1], d1[2], d1[3])
-    a0, a1, a2, fx, fz, fk, fg = (
+    a0, a1, a2, fx, fz, fk, fg, fgw = (
         u0.reshape(-1),
         u1.reshape(-1),
         u2.reshape(-1),
@@ -166,21 +191,26 @@ def step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, store):
         pz.reshape(-1),
         kk.reshape(-1),
         g.reshape(-1),
+        gw.reshape(-1),
     )
     ca, cb, cc = pc[0], pc[1], pc[2]
     nxh = u1.shape[1]
     one, two, w, ww = _offsets(nxh)
     base = np.uint64(0)  # first coefficient of the box
-    for b in range(1, boxes.shape[0]):
+    for b in range(1, 3):  # top and bottom boxes, full rows (the sides: step_sides)
         x0 = np.uint64(boxes[b, 2])
         n = np.uint64(boxes[b, 3] - boxes[b, 2])
         for iz in range(boxes[b, 0], boxes[b, 1]):
             row = np.uint64(iz * nxh) + x0
-            if not store:  # one loop
+            if mode != 1:  # one loop
                 for j in range(n):
                     q, r = row + j, base + j
                     tq = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
                     a2[q] = cc[r] * a1[q] - cb[r] * a0[q] + ca[r] * fk[q] * tq
+                if mode == 2:
+                    for j in range(n):
+                        q = row + j
+                        fgw[q] += fg[q] * a1[q]
                 base += n
                 continue
             for j in range(n):
@@ -190,6 +220,71 @@ def step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, store):
                 q, r = row + j, base + j
                 a2[q] = cc[r] * a1[q] - cb[r] * a0[q] + ca[r] * fk[q] * fg[q]
             base += n
+    step_sides(u0, u1, u2, px, pz, kk, prof[3], geo, boxes, g, mode, gw)
+
+
+@numba.njit(**_J, inline="always")
+def _side_run(iz, boxes, nxh, n_run):
+    """Flat start and run-index range ``[lo, hi)`` of the side run from row ``iz``.
+
+    A run is row iz's right strip, the halo columns, and row iz + 1's left strip
+    (contiguous in memory); the first (``iz = z0 - 1``) and last (``iz = z1 - 1``) keep only
+    the part inside the middle band ``[z0, z1)``.
+    """
+    z0, z1, xr = boxes[3, 0], boxes[3, 1], boxes[4, 2]
+    split = np.uint64(nxh - xr)  # run index of the next row's x = 0
+    lo = split if iz == z0 - 1 else np.uint64(0)
+    hi = split if iz == z1 - 1 else np.uint64(n_run)
+    return np.uint64(iz * nxh + xr), lo, hi
+
+
+@numba.njit(**_J)
+def step_sides(u0, u1, u2, px, pz, kk, side, geo, boxes, g, mode, gw):
+    """:func:`step_pml` on the side strips (``boxes[3:5]``), swept as long runs.
+
+    In the middle band of rows the PML terms depend on x only (``h_z = 0`` there), so the
+    coefficients ``A, B A, (2 - C) A`` are one run profile (``side[0:3]``, zero on the halo
+    columns, which therefore stay zero), and a run spans one row's right strip, the halo and
+    the next row's left strip: 2 (pad + 2) + 4 contiguous nodes instead of two rows of
+    pad + 2, long enough to vectorise. ``g`` (mode 1) gets finite values on the halo
+    columns, which nothing reads (``w`` and ``dk`` are zero there).
+    """
+    n_run = side.shape[1]
+    if n_run == 0:  # no side strips (1-D)
+        return
+    coef, d1 = geo
+    c = (coef[0], coef[1], coef[2], coef[3], coef[4])
+    d = (d1[0], d1[1], d1[2], d1[3])
+    a0, a1, a2, fx, fz, fk, fg, fgw = (
+        u0.reshape(-1),
+        u1.reshape(-1),
+        u2.reshape(-1),
+        px.reshape(-1),
+        pz.reshape(-1),
+        kk.reshape(-1),
+        g.reshape(-1),
+        gw.reshape(-1),
+    )
+    ca, cb, cc = side[0], side[1], side[2]
+    nxh = u1.shape[1]
+    one, two, w, ww = _offsets(nxh)
+    for iz in range(boxes[3, 0] - 1, boxes[3, 1]):
+        start, lo, hi = _side_run(iz, boxes, nxh, n_run)
+        if mode != 1:
+            for j in range(lo, hi):
+                q = start + j
+                tq = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
+                a2[q] = cc[j] * a1[q] - cb[j] * a0[q] + ca[j] * fk[q] * tq
+            if mode == 2:
+                for j in range(lo, hi):
+                    fgw[start + j] += fg[start + j] * a1[start + j]
+            continue
+        for j in range(lo, hi):
+            q = start + j
+            fg[q] = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
+        for j in range(lo, hi):
+            q = start + j
+            a2[q] = cc[j] * a1[q] - cb[j] * a0[q] + ca[j] * fk[q] * fg[q]
 
 
 @numba.njit(**_J)
@@ -201,7 +296,7 @@ def pml_p(u2, px, pz, prof, d1, boxes):
     a2, fx, fz = u2.reshape(-1), px.reshape(-1), pz.reshape(-1)
     nxh = u2.shape[1]
     one, two, w, ww = _offsets(nxh)
-    for b in range(1, boxes.shape[0]):
+    for b in range(1, 3):  # top and bottom boxes (the sides: runs, below)
         x0 = np.uint64(boxes[b, 2])
         n = np.uint64(boxes[b, 3] - boxes[b, 2])
         for iz in range(boxes[b, 0], boxes[b, 1]):
@@ -215,6 +310,18 @@ def pml_p(u2, px, pz, prof, d1, boxes):
                 q = row + j
                 dz = z1 * (a2[q + w] - a2[q - w]) + z2 * (a2[q + ww] - a2[q - ww])
                 fz[q] = az * fz[q] + 2.0 * (hxs[x0 + j] - hz) * rz * dz
+    side = prof[3]  # side strips: a_z = 1, per-run a_x, b_x, b_z (zero on the halo)
+    axr, bxr, bzr = side[3], side[4], side[5]
+    z_first = boxes[3, 0] - 1 if side.shape[1] else boxes[3, 1]  # no side strips in 1-D
+    for iz in range(z_first, boxes[3, 1]):
+        start, lo, hi = _side_run(iz, boxes, nxh, side.shape[1])
+        for j in range(lo, hi):
+            q = start + j
+            dx = x1 * (a2[q + one] - a2[q - one]) + x2 * (a2[q + two] - a2[q - two])
+            fx[q] = axr[j] * fx[q] + bxr[j] * dx
+        for j in range(lo, hi):
+            q = start + j
+            fz[q] += bzr[j] * (z1 * (a2[q + w] - a2[q - w]) + z2 * (a2[q + ww] - a2[q - ww]))
 
 
 @numba.njit(**_J)
@@ -255,7 +362,7 @@ def advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, store, si, sw, amp):
         step_interior_store(u0, u1, u2, kk, geo[0], boxes[0], g)
     else:
         step_interior(u0, u1, u2, kk, geo[0], boxes[0])
-    step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, store)
+    step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, 1 if store else 0, g)
     inject(u2, kk, prof, si[0], si[1], sw, amp)
     if store:
         add_point(g, 1.0, si[0], si[1], sw, amp)
@@ -324,7 +431,7 @@ def _shot_tangent(s, kk, prof, dkA, geo, boxes, src_i, src_w, rec_i, rec_w, wav,
                 wav[s, n])  # fmt: skip
         # tangent: the same step without source, plus dk A g^n before its p moves
         step_interior(d0, d1, d2, kk, geo[0], boxes[0])
-        step_pml(d0, d1, d2, dpx, dpz, kk, prof, geo, boxes, dummy, False)
+        step_pml(d0, d1, d2, dpx, dpz, kk, prof, geo, boxes, dummy, 0, dummy)
         d2 += dkA * g
         pml_p(d2, dpx, dpz, prof, geo[1], boxes)
         u0, u1, u2 = u1, u2, u0
@@ -374,14 +481,6 @@ def _dk_a(kk, dm, cell, prof):
 
 
 @numba.njit(**_J)
-def _accumulate(gw, g, w1):
-    """Accumulate ``gw += g w1`` over the whole (flat) field (one product per node)."""
-    a, b, c = gw.reshape(-1), g.reshape(-1), w1.reshape(-1)
-    for q in range(a.shape[0]):
-        a[q] += b[q] * c[q]
-
-
-@numba.njit(**_J)
 def _add_residual(w, kk, prof, rec_i, rec_w, res, s, n):
     for r in range(rec_i.shape[0]):  # w^n += k A R^T r^n (scatter into this shot's field)
         inject(w, kk, prof, rec_i[r, 0], rec_i[r, 1], rec_w[r], res[s, r, n])
@@ -428,7 +527,6 @@ def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res
     px, pz = np.zeros(shape), np.zeros(shape)
     w0, w1, w2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     yx, yz = np.zeros(shape), np.zeros(shape)  # y = -b th (adjoint of p times -b)
-    dummy = np.zeros((1, 1))
     _add_residual(w1, kk, prof, rec_i, rec_w, res, s, nsteps)  # w^{nt-1}
     for j in range(ckpt.shape[0] - 1, -1, -1):
         start, stop = j * ck, min(j * ck + ck, nsteps)
@@ -440,9 +538,9 @@ def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res
             u0, u1, u2 = u1, u2, u0
         for n in range(stop - 1, start - 1, -1):  # w1 = w^{n+1}, w2 = w^{n+2}
             pml_p(w1, yx, yz, prof, geo[1], boxes)  # y^n = a y^{n+1} + b D w^{n+1}
-            step_interior(w2, w1, w0, kk, geo[0], boxes[0])
-            step_pml(w2, w1, w0, yx, yz, kk, prof, geo, boxes, dummy, False)
-            _accumulate(gw[s], buf[n - start], w1)
+            g, gws = buf[n - start], gw[s]  # gw += g^n w^{n+1}, fused into the sweeps
+            step_interior_acc(w2, w1, w0, kk, geo[0], boxes[0], g, gws)
+            step_pml(w2, w1, w0, yx, yz, kk, prof, geo, boxes, g, 2, gws)
             if n > 0:
                 _add_residual(w0, kk, prof, rec_i, rec_w, res, s, n)
             w0, w1, w2 = w2, w0, w1

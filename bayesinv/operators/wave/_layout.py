@@ -65,14 +65,49 @@ def pml(nz, nx, pad_z, pad_x, hz, hx, dt, velocity):
         profiles.append(np.stack([h, (1.0 - h) / (1.0 + h), 1.0 / (1.0 + h)]))
     boxes = _boxes(rz.size, rx.size, pad_z, pad_x)
     profiles.append(pml_coefficients(profiles[0][0], profiles[1][0], boxes))
+    profiles.append(side_run_coefficients(profiles[1][0], boxes))
     return tuple(profiles), boxes
+
+
+def side_run_coefficients(hx: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Coefficients along one side run, shape ``(6, n_run)`` (``(6, 0)`` without side strips).
+
+    A run is one row's right strip, the two halo columns on each side and the next row's
+    left strip, ``x = x_right .. nxh - 1, 0 .. x_left - 1`` (contiguous in memory). In the
+    middle band of rows ``h_z = 0``, so every coefficient depends on x only: rows
+    ``A = 1/(1 + h)``, ``B A = (1 - h) A``, ``(2 - C) A = 2 A``, ``a_x = (1 - h)/(1 + h)``,
+    ``b_x = -2 h/(1 + h)`` and ``b_z = 2 h`` (:func:`pml` with ``h_z = 0``), all zero on the
+    halo columns so that the halo stays zero.
+
+    Parameters
+    ----------
+    hx : numpy.ndarray
+        ``h = dt zeta_x / 2`` over the halo'd nodes of the x axis.
+    boxes : numpy.ndarray
+        The boxes of :func:`_boxes`; rows 3 and 4 are the left and right strips.
+
+    Returns
+    -------
+    numpy.ndarray
+        The coefficients.
+    """
+    x_left, x_right, nxh = boxes[3, 3], boxes[4, 2], hx.size
+    if x_left == boxes[3, 2]:
+        return np.zeros((6, 0))
+    xs = np.concatenate([np.arange(x_right, nxh), np.arange(0, x_left)])
+    h = hx[xs]
+    a = 1.0 / (1.0 + h)
+    inside = ((xs >= HALO) & (xs < nxh - HALO)).astype(float)
+    rows = [a, (1.0 - h) * a, 2.0 * a, (1.0 - h) * a, -2.0 * h * a, 2.0 * h]
+    return np.stack(rows) * inside
 
 
 def pml_coefficients(hz: np.ndarray, hx: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Per-node PML update coefficients of the PML boxes, shape ``(3, n_pml)``.
 
     Rows ``A = 1 / (1 + s)``, ``B A = (1 - s) A`` and ``(2 - C) A = (2 - 4 hx hz) A``
-    (``s = hx + hz``) at the nodes of ``boxes[1:]``, flat box by box and row by row: the
+    (``s = hx + hz``) at the nodes of ``boxes[1:3]`` (the top and bottom boxes; the side
+    strips use :func:`side_run_coefficients`), flat box by box and row by row: the
     node ``(iz, ix)`` of box ``b`` sits at ``base_b + (iz - z_lo) (x_hi - x_lo) + ix - x_lo``
     with ``base_b`` the nodes of the boxes before it. Nothing is stored for the interior.
 
@@ -89,7 +124,7 @@ def pml_coefficients(hz: np.ndarray, hx: np.ndarray, boxes: np.ndarray) -> np.nd
         The coefficients.
     """
     out = []
-    for z0, z1, x0, x1 in boxes[1:]:
+    for z0, z1, x0, x1 in boxes[1:3]:
         h_z, h_x = hz[z0:z1, None], hx[None, x0:x1]
         a = 1.0 / (1.0 + h_z + h_x)
         out.append(np.stack([a, (1.0 - h_z - h_x) * a, (2.0 - 4.0 * h_x * h_z) * a]).reshape(3, -1))
