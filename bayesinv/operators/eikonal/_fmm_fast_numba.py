@@ -80,6 +80,7 @@ def _side(i_along, i_across, n_across, along_is_x, nx, t):
 def march_fast(slow, nx, nz, dx, dz, x0, z0, xs, zs, second, near_radius,
                u, order, ridx, rw, rcell, rv, dist, record):  # fmt: skip
     """:func:`._fmm_numba.march` (same arguments, same results); recipes only if ``record``."""
+    # long: one loop on purpose — a helper taking arrays costs atomic refcounts per call
     gx, gz, T, state, hk, hv = march_start(
         slow, nx, nz, dx, dz, x0, z0, xs, zs, u, order, ridx, rw, rcell, rv, dist
     )
