@@ -41,10 +41,10 @@ Recipes are stored as ``ridx/rw`` (n, 4) neighbours and weights and ``rcell/rv``
 cells and weights (this module uses the first cell slot; the smooth update of
 :mod:`._smooth_numba` all four), -1 for unused.
 
-Speed: ``_relax`` and the node update are inlined into the march's single call site (a
-numba call passing some 20 arrays cost about a third of the march); the trial heap is a
-binary heap with lazy deletion (a node is pushed again when its value changes, stale
-entries are skipped when popped).
+Speed: the kernels run :func:`._fmm_fast_numba.march_fast`, this :func:`march` as one loop
+whose helpers take no arrays (numba's atomic reference counts of array arguments took a
+third of the time); ``march`` stays the readable reference it reproduces bit for bit. The
+heap is a binary heap with lazy deletion (stale entries are skipped when popped).
 
 Threading: every array is allocated per source inside the ``prange`` body (no shared
 mutable state); the vjp writes each source's cell gradient to its own row, summed after.

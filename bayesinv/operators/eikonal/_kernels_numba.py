@@ -12,7 +12,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from bayesinv.operators.eikonal._fmm_numba import march
+from bayesinv.operators.eikonal._fmm_fast_numba import march_fast
 from bayesinv.operators.eikonal._smooth_numba import march_smooth
 
 # ``mode`` of every kernel: 0 first-order, 1 second-order (:mod:`._fmm_numba`), 2 smooth
@@ -30,8 +30,11 @@ def valid_slowness(slow):
 
 
 @numba.njit(cache=True, nogil=True)
-def _march_into(slow, geom, src, mode, u, order, ridx, rw, rcell, rv):
-    """March from one source into the given arrays; the number of accepted nodes."""
+def _march_into(slow, geom, src, mode, u, order, ridx, rw, rcell, rv, record=True):
+    """March from one source into the given arrays; the number of accepted nodes.
+
+    ``record=False`` (modes 0 and 1 only): no recipes are written (a forward-only solve).
+    """
     nx = int(geom[0])
     nz = int(geom[1])
     dist = np.empty(u.size)
@@ -40,14 +43,15 @@ def _march_into(slow, geom, src, mode, u, order, ridx, rw, rcell, rv):
             slow, nx, nz, geom[2], geom[3], geom[4], geom[5], src[0], src[1], geom[7], geom[8],
             geom[6], u, order, ridx, rw, rcell, rv, dist,
         )  # fmt: skip
-    return march(
+    return march_fast(
         slow, nx, nz, geom[2], geom[3], geom[4], geom[5], src[0], src[1], mode == 1,
-        geom[6], u, order, ridx, rw, rcell, rv, dist,
+        geom[6], u, order, ridx, rw, rcell, rv, dist, record,
     )  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True)
-def _solve_source(slow, geom, src, mode):
+def _solve_source(slow, geom, src, mode, record=True):
+    # record=False: the recipes are left unwritten (only u is meaningful)
     n = (int(geom[0]) + 1) * (int(geom[1]) + 1)
     u = np.empty(n)
     order = np.empty(n, dtype=np.int64)
@@ -55,7 +59,7 @@ def _solve_source(slow, geom, src, mode):
     rw = np.empty((n, 4))
     rcell = np.empty((n, 4), dtype=np.int64)
     rv = np.empty((n, 4))
-    n_acc = _march_into(slow, geom, src, mode, u, order, ridx, rw, rcell, rv)
+    n_acc = _march_into(slow, geom, src, mode, u, order, ridx, rw, rcell, rv, record)
     return u, order[:n_acc], ridx, rw, rcell, rv
 
 
@@ -104,7 +108,7 @@ def eikonal_forward(slow, geom, sources, receivers, rnodes, rweights, mode):
         out[:] = np.nan
         return out
     for i in prange(ns):
-        u = _solve_source(slow, geom, sources[i], mode)[0]
+        u = _solve_source(slow, geom, sources[i], mode, False)[0]
         _sample_receivers(u, sources[i], receivers, rnodes, rweights, out[i * nr : (i + 1) * nr])
     return out
 
@@ -242,7 +246,7 @@ def eikonal_fields(slow, geom, sources, mode):
     n = (int(geom[0]) + 1) * (int(geom[1]) + 1)
     out = np.empty((ns, n))
     for i in prange(ns):
-        u = _solve_source(slow, geom, sources[i], mode)[0]
+        u = _solve_source(slow, geom, sources[i], mode, False)[0]
         nxn = int(geom[0]) + 1
         for k in range(n):
             ex = geom[4] + (k % nxn) * geom[2] - sources[i, 0]
