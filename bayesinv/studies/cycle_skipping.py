@@ -5,14 +5,12 @@ of the cells the error is measured on, both affine in the coefficients ``θ ~ N(
 ``k`` using the first ``sizes[k]`` coefficients) and hands it with its wave operator to
 :func:`seed_runs`, which runs, per seed:
 
-- *single-band MAP*: L-BFGS-B on the full-band likelihood from the starting model (a
-  ``"laplace"`` level of :func:`~bayesinv.inference.continuation.continuation`);
-- *single-band NUTS*: NUTS on the full band, started at (and preconditioned by) that MAP;
-- *continuation*: a MAP (Laplace) per low-pass band ``(0, f_k)``, low to high, each started
-  at the band before's, then NUTS on the full band (bands from
-  :func:`~bayesinv.inference.continuation.bands.band_levels`: filtered, whitened traces);
-- *continuation + SMC*: SMC from the prior on the first band (its best particle carried
-  on), then a MAP per band.
+single-band MAP (L-BFGS-B and a Laplace approximation on the full band), single-band NUTS
+(from that MAP), frequency continuation (MAP + Laplace per low-pass band of
+:func:`~bayesinv.inference.continuation.bands.band_levels`, low to high, then NUTS on the
+full band) and continuation + SMC (SMC from the prior on the first band, its best particle
+carried on, then a MAP per band), all through
+:func:`~bayesinv.inference.continuation.continuation`.
 
 :func:`rows` and :func:`summary` turn the runs into the results table (true basin: RMS
 log-velocity error of the cells below ``threshold``; coverage: share of cells whose truth
@@ -96,11 +94,7 @@ class LinearField:
 
 
 def _compiled_once_model():
-    """Return a ``pymc.Model`` whose ``logp_dlogp_function`` is compiled once per arguments.
-
-    Its compiled function reads the model's ``pm.Data`` when called, so the three
-    continuations of a seed (and their Laplace levels of every band) share one compilation.
-    """
+    """Return a ``pymc.Model`` compiling ``logp_dlogp_function`` once per arguments (band data)."""
     import pymc as pm
 
     class CompiledOnce(pm.Model):
