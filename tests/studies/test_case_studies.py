@@ -9,6 +9,7 @@ import pytest
 
 from bayesinv.cli import main
 from bayesinv.io import UserError
+from bayesinv.studies.cycle_skipping import SharedBands
 from bayesinv.studies.demo import DemoConfig
 from bayesinv.studies.runner import (
     check_config,
@@ -30,6 +31,7 @@ STUDIES = [
     "08_hydrogeophysics",
     "09_bent_rays",
     "10_sign_split",
+    "11_cycle_skipping_2d",
 ]
 
 FAKE_STUDY = """
@@ -211,6 +213,7 @@ def _tiny_models():
     cfg |= {"nx": 8, "nz": 4, "cell": 15.0, "n_times": 3}
     yield "08 joint", s08._model(s08._survey(cfg), cfg, ("pumping", "ert"), True, "joint")
     yield "07 band", _tiny_07()
+    yield "11 band 2-D", _tiny_11()
     s09 = load_study(ROOT / "09_bent_rays")
     cfg = load_config(ROOT / "09_bent_rays", "quick")
     cfg = check_config(cfg, s09.REQUIRED, "09", optional=s09.OPTIONAL)
@@ -231,7 +234,20 @@ def _tiny_07():
     _, op, truth, blocks = s07._problem(cfg | {"duration": 0.2})
     bands = lowpass_bands(5.0, 20.0, 2)
     levels = band_levels(op, op.forward(truth), 0.01, bands, n_traces=3, nt=op.nt, dt=op.dt)
-    return s07._builder(levels, blocks, cfg, None)(0)
+    return SharedBands(op, levels, s07._field(truth, blocks, cfg)).own_builder()(0)
+
+
+def _tiny_11():
+    from bayesinv.inference.continuation.bands import band_levels, lowpass_bands
+
+    s11 = load_study(ROOT / "11_cycle_skipping_2d")
+    cfg = check_config(load_config(ROOT / "11_cycle_skipping_2d", "quick"), s11.REQUIRED, "11")
+    _, op = s11._operator(cfg | {"duration": 0.2})
+    field, _ = s11._field(cfg)
+    levels = band_levels(op, op.forward(field.m0 + field.B @ field.true_theta()), 0.01,
+                         lowpass_bands(3.0, 7.5, 2), n_traces=op.n_sources * op.n_receivers,
+                         nt=op.nt, dt=op.dt)  # fmt: skip
+    return SharedBands(op, levels, field).own_builder()(0)
 
 
 def _tiny_06():
@@ -281,13 +297,14 @@ def test_07_shared_band_model_equals_each_band_model():
     observed = clean + np.random.default_rng(3).normal(0.0, 0.01, clean.size)
     bands = lowpass_bands(5.0, 20.0, 2)
     levels = band_levels(op, observed, 0.01, bands, n_traces=3, nt=op.nt, dt=op.dt)
-    shared = s07._SharedBands(op, levels, blocks, cfg)
+    field = s07._field(truth, blocks, cfg)
+    shared = SharedBands(op, levels, field)
     point = {"theta": np.linspace(-0.5, 0.5, blocks.shape[1])}
     shared_logp = shared.model.compile_logp()
     values = []
     for k in range(len(levels)):
         shared.set_band(k)
-        own = s07._builder(levels, blocks, cfg, None)(k).compile_logp()(point)
+        own = shared.own_builder()(k).compile_logp()(point)
         values.append(own)
         np.testing.assert_allclose(shared_logp(point), own, rtol=1e-10)
     assert abs(values[0] - values[1]) > 1.0  # the bands' densities differ: a wrong band fails

@@ -1,0 +1,87 @@
+"""The shared machinery of the cycle-skipping studies (07 in 1-D, 11 in 2-D)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bayesinv.studies.cycle_skipping import METHODS, LinearField, SharedBands, summary, verdict
+from bayesinv.studies.runner import check_config, load_config, load_study
+
+ROOT = Path(__file__).resolve().parents[2] / "case_studies" / "11_cycle_skipping_2d"
+
+
+def _config(**changes):
+    study = load_study(ROOT)
+    return study, check_config(load_config(ROOT, "quick"), study.REQUIRED, "11") | changes
+
+
+def test_2d_field_prior_variance_truth_and_start():
+    """The Haar field: per-cell prior variance prior_sd^2 (1 + sum_j decay^(2(j-1))) (one
+    level each), the disc truth representable, the homogeneous start constant."""
+    study, cfg = _config(nx=16, n_coarse=8, level_decay=0.5)
+    field, _ = study._field(cfg)
+    levels = 3
+    expected = cfg["prior_sd"] ** 2 * (1 + sum(0.5 ** (2 * (j - 1)) for j in range(1, levels + 1)))
+    np.testing.assert_allclose(np.sum(field.C**2, axis=1), expected, rtol=1e-12)
+    assert field.sizes == (16, 64)  # wavelet levels 0..2 and 0..3 of the 8 x 8 grid
+    assert field.error(field.true_theta()) < 1e-12
+    assert np.count_nonzero(field.truth > field.c0) > 0
+    np.testing.assert_allclose(field.cells(field.homogeneous(0.03)), field.c0 + 0.03, atol=1e-12)
+    # the wave grid repeats each coarse cell over 2 x 2 wave cells
+    m = (field.B @ field.true_theta()).reshape(16, 16)
+    np.testing.assert_allclose(m[::2, ::2], (field.truth - field.c0).reshape(8, 8), atol=1e-12)
+    np.testing.assert_allclose(m[1::2, 1::2], m[::2, ::2], atol=1e-12)
+
+
+def test_2d_shared_model_at_a_band_prefix_equals_the_band_model():
+    """A band's own model (its sizes[k] coefficients) and the shared finest model at the
+    zero-padded point differ by the prior constant of the padded coordinates only, and the
+    bands differ (a wrong band or a wrong padding fails)."""
+    from bayesinv.inference.continuation.bands import band_levels, lowpass_bands
+
+    study, cfg = _config(duration=0.3)
+    _, op = study._operator(cfg)
+    field, _ = study._field(cfg)
+    clean = op.forward(field.m0 + field.B @ field.true_theta())
+    observed = clean + np.random.default_rng(5).normal(0.0, 1e-3, clean.size)
+    n_traces = op.n_sources * op.n_receivers
+    levels = band_levels(op, observed, 1e-3, lowpass_bands(3.0, 7.5, 2), n_traces=n_traces,
+                         nt=op.nt, dt=op.dt)  # fmt: skip
+    shared = SharedBands(op, levels, field)
+    shared_logp = shared.model.compile_logp()
+    n = field.sizes[-1]
+    theta = np.linspace(-0.4, 0.4, n)
+    values = []
+    for k, nk in enumerate(field.sizes):
+        shared.set_band(k)
+        own = shared.own_builder()(k).compile_logp()({"theta": theta[:nk]})
+        padded = np.concatenate([theta[:nk], np.zeros(n - nk)])
+        constant = -0.5 * np.log(2 * np.pi) * (n - nk)
+        np.testing.assert_allclose(shared_logp({"theta": padded}), own + constant, rtol=1e-10)
+        values.append(own)
+    assert abs(values[0] - values[1]) > 1.0
+
+
+def test_linear_field_checks_prefix_cells():
+    """cells() zero-pads a prefix of the coefficients (C[:, :k] θ)."""
+    C = np.arange(12.0).reshape(3, 4)
+    field = LinearField(0.0, C, 1.0, C, (2, 4), np.ones(3))
+    np.testing.assert_allclose(field.cells([1.0, 2.0]), 1.0 + C[:, 0] + 2 * C[:, 1])
+    assert field.error(np.zeros(4)) == pytest.approx(0.0)
+
+
+def _rows(single_ok, cont_ok, n=10):
+    rows = []
+    for method, ok in ((METHODS[0], single_ok), (METHODS[2], cont_ok), (METHODS[3], n)):
+        rows += [{"method": method, "in_basin": i < ok, "error": 0.1, "coverage_90": np.nan,
+                  "max_rhat": np.nan, "min_ess_bulk": np.nan, "seconds": 1.0}
+                 for i in range(n)]  # fmt: skip
+    return rows
+
+
+def test_verdict_needs_ten_seeds_and_both_criteria():
+    assert verdict(summary(_rows(5, 9)), 10).startswith("PASS")
+    assert verdict(summary(_rows(6, 10)), 10).startswith("FAIL")  # MAP in more than half
+    assert verdict(summary(_rows(2, 8)), 10).startswith("FAIL")  # continuation below 9/10
+    assert verdict(summary(_rows(0, 1, n=1)), 1) is None
