@@ -113,7 +113,7 @@ def _laplace_preconditioner(model, laplace):
     )
 
 
-def _nuts(problem, draws, seed, adaptation=None, laplace=None, tune=None):
+def _nuts(problem, draws, seed, adaptation=None, laplace=None, tune=None, chains=2):
     """NUTS on the PyMC model; with ``laplace`` in the coordinates of that approximation."""
     import pymc as pm
 
@@ -136,7 +136,7 @@ def _nuts(problem, draws, seed, adaptation=None, laplace=None, tune=None):
         compiled,
         draws=draws,
         tune=tune,
-        chains=2,
+        chains=chains,
         cores=2,
         random_seed=seed,
         progressbar=False,
@@ -156,7 +156,7 @@ def _nuts(problem, draws, seed, adaptation=None, laplace=None, tune=None):
         grads += int(tree["warmup_sample_stats"]["n_steps"].values.sum())
     extra["grad_evals_kept_only"] = int(stats["n_steps"].values.sum())
     how = f"adaptation={adaptation or 'diag'}" + (", Laplace-preconditioned" if laplace else "")
-    method = f"NUTS (bayesinv.sample, nutpie, {how}), 2x{draws}+{tune}"
+    method = f"NUTS (bayesinv.sample, nutpie, {how}), {chains}x{draws}+{tune}"
     row = _row(method, x, wall, grads, extra)
     row["_draws"] = x
     return row
@@ -439,8 +439,8 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def nuts_reference(path=None, draws: int = 1000, tune: int = 1000, seed: int = 7):
-    """NUTS on the 64-unknown benchmark (diag adaptation, 2 chains): its row and its draws.
+def nuts_reference(path=None, draws: int = 1000, tune: int = 1000, seed: int = 7, chains: int = 2):
+    """NUTS on the 64-unknown benchmark (diag adaptation, ``chains`` chains): row and draws.
 
     With ``path`` an ``.npz`` file: loaded when it exists (the row as it was measured),
     else run and saved there, so that the warm-started samplers of :func:`run_warm` can be
@@ -455,7 +455,7 @@ def nuts_reference(path=None, draws: int = 1000, tune: int = 1000, seed: int = 7
         saved = np.load(path)
         return json.loads(str(saved["row"])), saved["draws"]
     c0 = _cpu_s()
-    row = _nuts(elliptic_benchmark(SEED), draws, seed, adaptation="diag", tune=tune)
+    row = _nuts(elliptic_benchmark(SEED), draws, seed, adaptation="diag", tune=tune, chains=chains)
     row["cpu_s"] = round(_cpu_s() - c0, 1)
     x = row.pop("_draws")
     row.pop("_summary")
@@ -631,12 +631,13 @@ if __name__ == "__main__":
 
     if "--nuts-reference" in sys.argv:
         # python bench_elliptic_samplers.py --nuts-reference FILE.npz
-        # [--draws N] [--tune N] [--seed S]
+        # [--draws N] [--tune N] [--seed S] [--chains C]
         row, _ = nuts_reference(
             sys.argv[sys.argv.index("--nuts-reference") + 1],
             int(_arg("--draws", 1000)),
             int(_arg("--tune", 1000)),
             int(_arg("--seed", 7)),
+            int(_arg("--chains", 2)),
         )
         print(format_table([row]))
     elif "--warm-start" in sys.argv:
