@@ -43,9 +43,8 @@ cells and weights (this module uses the first cell slot; the smooth update of
 
 Speed: the kernels run :func:`._fmm_fast_numba.march_fast`, this :func:`march` as one loop
 whose helpers take no arrays (numba's atomic reference counts of array arguments took a
-third of the time); ``march`` stays the readable reference it reproduces bit for bit (checked by
-``test_fast_march_reproduces_the_reference_march``). The
-heap is a binary heap with lazy deletion (stale entries are skipped when popped).
+third of the time); ``march`` is the reference it reproduces bit for bit (tested). The
+heap is binary, with lazy deletion (stale entries are skipped when popped).
 
 Threading: every array is allocated per source inside the ``prange`` body (no shared
 mutable state); the vjp writes each source's cell gradient to its own row, summed after.
