@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= output/demo
 
-.PHONY: demo test lint format bench docs sbc-full clean
+.PHONY: demo test lint format bench docs sbc-full clean clean-cache
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $$(tools/find_python.sh) -m venv $(VENV)
@@ -43,3 +43,8 @@ sbc-full: $(STAMP)
 
 clean:
 	rm -rf $(VENV) output benchmarks/results
+
+# numba's on-disk caches of the kernels: numba does not invalidate a cached function when a
+# function it calls (in another module) changes, so delete them after pulling kernel changes
+clean-cache:
+	find bayesinv -path '*/__pycache__/*.nb[ic]' -delete
