@@ -24,10 +24,12 @@ def test_blocks_represent_the_true_layers_exactly(s07):
     # the block coefficients of the truth, solved from the layer velocities by hand
     layer = np.log(np.asarray(cfg["velocities"]))
     theta = (np.repeat(layer, nb // layer.size) - np.log(cfg["v_ref"])) / cfg["prior_sd"]
-    assert module._error(theta, truth, blocks, cfg) < 1e-12
+    field = module._field(truth, blocks, cfg)
+    assert field.error(theta) < 1e-12
+    assert np.allclose(field.true_theta(), theta)
     # a homogeneous model 10% too fast is 0.0953 (log units) away everywhere
     shifted = theta + np.log(1.1) / cfg["prior_sd"]
-    assert module._error(shifted, truth, blocks, cfg) == pytest.approx(np.log(1.1), rel=1e-12)
+    assert field.error(shifted) == pytest.approx(np.log(1.1), rel=1e-12)
     assert op.n_params == cfg["nz"] and blocks.shape == (cfg["nz"], nb)
 
 
@@ -37,8 +39,9 @@ def test_bad_block_count_is_a_clear_error(s07):
         module._problem(cfg | {"n_blocks": 3})
 
 
-def test_summary_counts_basins_and_averages_coverage_only_where_converged(s07):
-    module, cfg = s07
+def test_summary_counts_basins_and_averages_coverage_only_where_converged():
+    from bayesinv.studies.cycle_skipping import summary
+
     rows = [
         {"method": "continuation", "error": 0.01, "in_basin": True, "coverage_90": 0.75,
          "max_rhat": 1.002, "min_ess_bulk": 500.0, "seconds": 1.0},
@@ -48,7 +51,7 @@ def test_summary_counts_basins_and_averages_coverage_only_where_converged(s07):
          "coverage_90": float("nan"), "max_rhat": float("nan"), "min_ess_bulk": float("nan"),
          "seconds": 2.0},
     ]  # fmt: skip
-    table = {r["method"]: r for r in module._summary(rows, cfg)}
+    table = {r["method"]: r for r in summary(rows)}
     cont = table["continuation"]
     assert cont["true_basin"] == "1/2" and cont["coverage_90"] == 0.75
     assert cont["max_rhat"] == 1.002 and cont["min_ess_bulk"] == 500.0
