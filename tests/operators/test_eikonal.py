@@ -265,30 +265,3 @@ def test_surveys_and_determinism():
     assert fields.shape == (3, 9, 17)
     # a receiver on a node reads the node's time
     np.testing.assert_allclose(op.forward(m).reshape(3, 9)[:, 4], fields[:, 0, 8], rtol=1e-12)
-
-
-@pytest.mark.parametrize("second", [False, True])
-def test_fast_march_reproduces_the_reference_march(second):
-    """``march_fast`` (the kernels' march) equals the readable ``march`` bit for bit."""
-    from bayesinv.operators.eikonal._fmm_fast_numba import march_fast
-    from bayesinv.operators.eikonal._fmm_numba import march
-
-    rng = np.random.default_rng(4)
-    nx, nz, dx, dz = 9, 7, 1.0, 1.5
-    slow = np.exp(0.3 * rng.standard_normal(nx * nz))
-    n = (nx + 1) * (nz + 1)
-    for xs, zs in ((0.0, 0.0), (3.3, 4.1), (9.0, 10.5)):  # corner, interior, far corner
-        out = []
-        for fn, extra in ((march, ()), (march_fast, (True,))):
-            ints = np.int64
-            arrays = [np.empty(n), np.empty(n, dtype=ints), np.empty((n, 4), dtype=ints),
-                      np.empty((n, 4)), np.empty((n, 4), dtype=ints), np.empty((n, 4))]  # fmt: skip
-            n_acc = fn(slow, nx, nz, dx, dz, 0.0, 0.0, xs, zs, second, 1.5, *arrays,
-                       np.empty(n), *extra)  # fmt: skip
-            out.append((n_acc, arrays))
-        (na, a), (nb, b) = out
-        assert na == nb == n
-        assert np.array_equal(a[0], b[0])  # times
-        assert np.array_equal(a[1][:na], b[1][:nb])  # acceptance order
-        for k in range(2, 6):  # the adjoint's recipes, in acceptance order
-            assert np.array_equal(a[k][a[1]], b[k][b[1]])

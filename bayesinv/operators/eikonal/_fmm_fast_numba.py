@@ -1,14 +1,14 @@
-"""The march of :mod:`._fmm_numba` as one loop without array-passing calls (its fast path).
+"""Fast marching from one source as one loop without array-passing calls.
 
-Same arithmetic, same candidates, same acceptance order and recipes as
-:func:`._fmm_numba.march` (bit-identical values; that module's docstring has the math).
-Why a second copy of the loop: numba increments and decrements the reference count of
-every array passed to a function — with ``inline="always"`` as well — with an atomic
-instruction, and the node update passed some 25 arrays per call: profiled with ``perf``,
-``NRT_incref``/``NRT_decref`` took a third of the forward time. Here the loop reads the
-arrays itself and its helpers take scalars only; the heap push and pop are written out.
-An accepted node's time is also kept in ``Ta`` (``inf`` until accepted), so an axis term
-reads one value per neighbour instead of a state and a time.
+The update of :mod:`._fmm_numba` (whose docstring has the math): same arithmetic,
+candidates, acceptance order and recipes as the earlier march built from per-node helper
+calls, which it replaced with bit-identical values. Why one loop: numba increments and
+decrements the reference count of every array passed to a function (with ``inline="always"``
+as well) with an atomic instruction, and the node update passed some 25 arrays per call:
+profiled with ``perf``, ``NRT_incref``/``NRT_decref`` took a third of the forward time. Here
+the loop reads the arrays itself and its helpers take scalars only; the heap push and pop
+are written out. An accepted node's time is also kept in ``Ta`` (``inf`` until accepted), so
+an axis term reads one value per neighbour instead of a state and a time.
 
 ``record=False`` skips the recipes (``ridx, rw, rcell, rv`` are then not touched): the
 forward-only kernel has no use for them.
@@ -79,7 +79,10 @@ def _side(i_along, i_across, n_across, along_is_x, nx, t):
 @numba.njit(cache=True, nogil=True)
 def march_fast(slow, nx, nz, dx, dz, x0, z0, xs, zs, second, near_radius,
                u, order, ridx, rw, rcell, rv, dist, record):  # fmt: skip
-    """:func:`._fmm_numba.march` (same arguments, same results); recipes only if ``record``."""
+    """Fast marching from one source; fills u, order and (if ``record``) the recipes.
+
+    ``second`` enables second-order stencils. Returns the number of accepted nodes.
+    """
     # long: one loop on purpose — a helper taking arrays costs atomic refcounts per call
     gx, gz, T, state, hk, hv = march_start(
         slow, nx, nz, dx, dz, x0, z0, xs, zs, u, order, ridx, rw, rcell, rv, dist
