@@ -15,6 +15,8 @@ root attributes hold ``inference = "smc"`` and the seed.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import xarray as xr
 
@@ -33,24 +35,45 @@ def _ragged(values) -> np.ndarray:
     return out
 
 
-def _tidy_stats(stats: xr.Dataset) -> xr.Dataset:
-    chain = stats["chain"].values
-    beta = _ragged(stats["beta"].values)
+def _per_chain(values, chains: int):
+    """Per-chain sequences: PyMC stores one chain's stages along its ``chain`` dimension."""
+    values = np.asarray(values)
+    if chains == 1 and values.dtype != object and values.ndim == 1:
+        return [values]
+    return list(values)
+
+
+def _tidy_stats(stats: xr.Dataset, chains: int) -> xr.Dataset:
+    chain = np.arange(chains)
+    beta = _ragged(_per_chain(stats["beta"].values, chains))
     n_stages = np.sum(np.isfinite(beta), axis=1).astype(np.int64)
     data = {
         "beta": (("chain", "stage"), beta),
         "n_stages": (("chain",), n_stages),
     }
     if "accept_rate" in stats:
-        data["accept_rate"] = (("chain", "stage"), _ragged(stats["accept_rate"].values))
+        rate = _ragged(_per_chain(stats["accept_rate"].values, chains))
+        data["accept_rate"] = (("chain", "stage"), rate)
     if "log_marginal_likelihood" in stats:
-        lml = _ragged(stats["log_marginal_likelihood"].values)
+        lml = _ragged(_per_chain(stats["log_marginal_likelihood"].values, chains))
         last = np.array(
             [row[np.isfinite(row)][-1] if np.isfinite(row).any() else np.nan for row in lml]
         )
         data["log_marginal_likelihood"] = (("chain",), last)
     attrs = {k: v for k, v in stats.attrs.items() if isinstance(v, int | float | str)}
     return xr.Dataset(data, coords={"chain": chain, "stage": np.arange(beta.shape[1])}, attrs=attrs)
+
+
+@contextlib.contextmanager
+def _prior_start(model):
+    """Clear custom initial values while SMC runs (PyMC starts every particle at them)."""
+    saved = dict(model.rvs_to_initial_values)
+    for rv in model.free_RVs:
+        model.rvs_to_initial_values[rv] = None
+    try:
+        yield
+    finally:
+        model.rvs_to_initial_values.update(saved)
 
 
 def sample_smc(
@@ -93,7 +116,13 @@ def sample_smc(
     Notes
     -----
     The model is compiled with PyTensor's numba backend, so forward operators with numba
-    kernels run compiled. R-hat across SMC chains is meaningful (independent runs); ESS
+    kernels run compiled. A NaN log-likelihood (an operator's answer to a model it cannot
+    simulate, e.g. beyond a wave scheme's stability limit) counts as zero likelihood: such
+    particles get zero weight and such proposals are rejected (PyMC's ``IMH`` and ``MH``
+    kernels; a NaN would otherwise end the tempering at :math:`β = 1` in one stage).
+    The particles start from the prior, whatever initial values the model's variables
+    carry (PyMC would start every particle at them). R-hat across SMC chains is meaningful
+    (independent runs); ESS
     within a chain is not, since particles are resampled.
     """
     import pymc as pm
@@ -103,18 +132,22 @@ def sample_smc(
     seed = _seeds.as_int(random_seed, "sample_smc")
     model = pm.modelcontext(model)
     _progress.stage(f"SMC ({chains} chains)")
+    from bayesinv.inference._smc_kernels import nan_rejecting
+
     kwargs.setdefault("compile_kwargs", {"mode": "NUMBA"})
-    idata = pm.sample_smc(
-        draws=int(draws),
-        chains=int(chains),
-        random_seed=seed,
-        cores=cores,
-        progressbar=progressbar,
-        model=model,
-        compute_convergence_checks=False,
-        **kwargs,
-    )
-    idata["sample_stats"] = xr.DataTree(_tidy_stats(idata["sample_stats"].to_dataset()))
+    kwargs["kernel"] = nan_rejecting(kwargs.get("kernel", pm.smc.kernels.IMH))
+    with _prior_start(model):
+        idata = pm.sample_smc(
+            draws=int(draws),
+            chains=int(chains),
+            random_seed=seed,
+            cores=cores,
+            progressbar=progressbar,
+            model=model,
+            compute_convergence_checks=False,
+            **kwargs,
+        )
+    idata["sample_stats"] = xr.DataTree(_tidy_stats(idata["sample_stats"].to_dataset(), chains))
     idata.attrs["inference"] = "smc"
     idata.attrs["random_seed"] = seed
     return idata

@@ -133,21 +133,23 @@ def run(config: dict, out: Path) -> dict:
     from bayesinv.inference.continuation.bands import lowpass_bands
     from bayesinv.io import atomic_path
     from bayesinv.studies.cycle_skipping import METHODS, rows, seed_runs, summary, verdict
+    from bayesinv.studies.seed_store import run_seeds, split_sampled
 
     t0 = time.perf_counter()
     grid, op, truth, blocks = _problem(config)
     field = _field(truth, blocks, config)
     bands = lowpass_bands(config["f_start"], config["f_stop"], config["n_bands"])
     seeds = child_seeds(config["seed"], config["n_seeds"], "case study 07")
-    all_rows, first = [], None
     if not 1 <= config["nuts_seeds"] <= config["n_seeds"]:
         raise ValueError("case study 07: nuts_seeds must be in 1..n_seeds")
-    for i, seed in enumerate(seeds):
-        sample = i < config["nuts_seeds"]
-        result = seed_runs(op, field, bands, config, seed, sample, _start_u(config))
-        all_rows += rows(i, result, field, config["threshold"])
-        if first is None:
-            first = result
+
+    def one(i, seed):
+        result = seed_runs(op, field, bands, config, seed, i < config["nuts_seeds"],
+                           _start_u(config))  # fmt: skip
+        return rows(i, result, field, config["threshold"]), result
+
+    settings, per_seed = split_sampled(config)
+    all_rows, first = run_seeds(out / "seeds", settings, seeds, one, per_seed=per_seed)
     _figures(first, all_rows, field, blocks, grid, config, out)
     report(
         first["runs"][METHODS[2]][1],

@@ -153,6 +153,7 @@ def run(config: dict, out: Path) -> dict:
     from bayesinv.inference.continuation.bands import lowpass_bands
     from bayesinv.io import atomic_path
     from bayesinv.studies import cycle_skipping as cs
+    from bayesinv.studies.seed_store import run_seeds, split_sampled
 
     t0 = time.perf_counter()
     _, op = _operator(config)
@@ -162,12 +163,14 @@ def run(config: dict, out: Path) -> dict:
     seeds = child_seeds(config["seed"], config["n_seeds"], "case study 11")
     if not 0 <= config["nuts_seeds"] <= config["n_seeds"]:
         raise ValueError("case study 11: nuts_seeds must be in 0..n_seeds")
-    all_rows, first = [], None
-    for i, seed in enumerate(seeds):
+
+    def one(i, seed):
         result = cs.seed_runs(op, field, bands, cfg, seed, i < config["nuts_seeds"],
                               _start_u(config))  # fmt: skip
-        all_rows += cs.rows(i, result, field, config["threshold"])
-        first = result if first is None else first
+        return cs.rows(i, result, field, config["threshold"]), result
+
+    settings, per_seed = split_sampled(config)
+    all_rows, first = run_seeds(out / "seeds", settings, seeds, one, per_seed=per_seed)
     nr = config["n_receivers"]
     picks = [nr // 2, (config["n_sources"] // 2) * nr + nr // 2]  # straight through the disc
     cs.trace_fits(first, field, picks, ["shot 0, middle receiver", "middle shot and receiver"],

@@ -13,8 +13,6 @@ Options (``options={"smc": {...}}``): ``carry`` (``"best"`` or ``"mean"``) and a
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 
 from bayesinv.inference.continuation.registry import Level, LevelOutcome
@@ -49,18 +47,6 @@ def _max_rhat(dt, model) -> float:
     return float(np.max(worst))
 
 
-@contextmanager
-def _prior_start(model):
-    """Clear custom initial values while SMC runs (PyMC starts every particle at them)."""
-    saved = dict(model.rvs_to_initial_values)
-    for rv in model.free_RVs:
-        model.rvs_to_initial_values[rv] = None
-    try:
-        yield
-    finally:
-        model.rvs_to_initial_values.update(saved)
-
-
 def solve_smc(level: Level) -> LevelOutcome:
     r"""Solve a level by Sequential Monte Carlo.
 
@@ -92,8 +78,7 @@ def solve_smc(level: Level) -> LevelOutcome:
         raise ValueError(f"continuation (smc): carry must be 'best' or 'mean', got {carry!r}")
     kwargs = {"draws": 500, "chains": 2} | options
     model, flat = level.model, level.density
-    with _prior_start(model):
-        dt = sample_smc(model, random_seed=level.seed, **kwargs)
+    dt = sample_smc(model, random_seed=level.seed, **kwargs)
     x = _particles(dt, model, flat)
     logps = np.array([flat.logp_dlogp(xi)[0] for xi in x])
     best = int(np.nanargmax(logps))
