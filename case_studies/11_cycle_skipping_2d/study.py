@@ -6,7 +6,7 @@ the traces of ``n_sources`` shots on the left edge recorded by ``n_receivers`` r
 the right edge (transmission). The unknown is log-velocity on a coarse ``n_coarse x n_coarse``
 grid (constant prolongation to the wave grid) written in Haar wavelets,
 ``log v = log v_bg + W S θ``, ``θ ~ N(0, I)``; band ``k`` keeps the wavelet levels
-``0..ℓ_k`` (``4^ℓ_k`` coefficients), the finest band all of them. Every seed draws its own
+``0..ℓ_k`` (``4^ℓ_k`` coefficients, ``ℓ_k = band_levels[k]``). Every seed draws its own
 noise and its own homogeneous starting model ``log(v_start / v_bg) ~ U(-start_max,
 start_max)``. The four methods, the table and the trace and basin figures are those of
 :mod:`bayesinv.studies.cycle_skipping` (shared with the 1-D study 07). A run is in the
@@ -40,6 +40,7 @@ REQUIRED = {
     "f_start": float,
     "f_stop": float,
     "n_bands": int,
+    "band_levels": list,
     "start_max": float,
     "n_seeds": int,
     "nuts_seeds": int,
@@ -98,9 +99,20 @@ def _field(cfg):
     inside = np.hypot(xc - nc * h / 2, zc - nc * h / 2) < cfg["radius"]
     m0 = float(np.log(cfg["v_bg"]))
     truth = m0 + np.log1p(cfg["anomaly"]) * inside.ravel()
-    nb = cfg["n_bands"]
-    sizes = tuple(wav.n_coefficients(max(1, levels - (nb - 1 - k))) for k in range(nb))
+    sizes = tuple(wav.n_coefficients(level) for level in _band_levels(cfg, levels))
     return LinearField(m0, B, m0, C, sizes, truth), coarse
+
+
+def _band_levels(cfg, levels):
+    """Wavelet levels ``0..ℓ_k`` of each band (``4^ℓ_k`` coefficients), checked."""
+    given = cfg["band_levels"]
+    if len(given) != cfg["n_bands"] or any(not isinstance(v, int) for v in given):
+        raise ValueError(f"case study 11: band_levels must hold n_bands ({cfg['n_bands']}) "
+                         f"integers, got {given!r}")  # fmt: skip
+    if any(not 1 <= v <= levels for v in given) or sorted(given) != list(given):
+        raise ValueError(f"case study 11: band_levels must be non-decreasing in 1..{levels} "
+                         f"(log2 n_coarse), got {given!r}")  # fmt: skip
+    return given
 
 
 def _start_u(cfg):

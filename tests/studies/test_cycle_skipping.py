@@ -63,6 +63,17 @@ def test_2d_shared_model_at_a_band_prefix_equals_the_band_model():
     assert abs(values[0] - values[1]) > 1.0
 
 
+def test_2d_band_levels_set_the_sizes_and_are_checked():
+    study = load_study(ROOT)
+    full = check_config(load_config(ROOT, "full"), study.REQUIRED, "11")
+    cfg = _config(nx=16, n_coarse=8, n_bands=3, band_levels=[2, 3, 3])[1]
+    assert study._field(cfg)[0].sizes == (16, 64, 64)
+    assert study._band_levels(full, 4) == [3, 4, 4]  # full: 64, 256, 256 coefficients
+    for bad in ([3, 2, 3], [0, 1, 2], [2, 3, 4], [2, 3], [2.0, 3, 3]):
+        with pytest.raises(ValueError, match="band_levels"):
+            study._field(cfg | {"band_levels": bad})
+
+
 def test_linear_field_checks_prefix_cells():
     """cells() zero-pads a prefix of the coefficients (C[:, :k] θ)."""
     C = np.arange(12.0).reshape(3, 4)

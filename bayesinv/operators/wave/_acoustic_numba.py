@@ -170,48 +170,6 @@ def step_interior_acc(u0, u1, u2, kk, coef, box, g, gw):
             fgw[q] += fg[q] * a1[q]
 
 
-@numba.njit(**_J, inline="always")
-def _pml_run(arrays, c, d, offs, coefs, start, cstart, lo, hi, mode):
-    """Update one contiguous run of PML nodes ``start + j`` (coefficients ``cstart + j``).
-
-    ``j in [lo, hi)``; ``mode`` as in :func:`step_pml`: 0 one fused loop, 1 (store) ``t``
-    into ``g`` then ``u2``, 2 (adjoint) the fused loop, then ``gw += g u1``.
-    """
-    a0, a1, a2, fx, fz, fk, fg, fgw = arrays
-    one, two, w, ww = offs
-    ca, cb, cc = coefs
-    if mode != 1:
-        for j in range(lo, hi):
-            q, r = start + j, cstart + j
-            tq = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
-            a2[q] = cc[r] * a1[q] - cb[r] * a0[q] + ca[r] * fk[q] * tq
-        if mode == 2:
-            for j in range(lo, hi):
-                fgw[start + j] += fg[start + j] * a1[start + j]
-        return
-    for j in range(lo, hi):
-        q = start + j
-        fg[q] = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
-    for j in range(lo, hi):
-        q, r = start + j, cstart + j
-        a2[q] = cc[r] * a1[q] - cb[r] * a0[q] + ca[r] * fk[q] * fg[q]
-
-
-@numba.njit(**_J, inline="always")
-def _flat(u0, u1, u2, px, pz, kk, g, gw):
-    """Return the eight fields of a PML step, flattened."""
-    return (
-        u0.reshape(-1),
-        u1.reshape(-1),
-        u2.reshape(-1),
-        px.reshape(-1),
-        pz.reshape(-1),
-        kk.reshape(-1),
-        g.reshape(-1),
-        gw.reshape(-1),
-    )
-
-
 @numba.njit(**_J)
 def step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, mode, gw):
     """u2 = A (2 u1 - B u0 - C u1 + k (L u1 + Dx px + Dz pz)) in the PML boxes; g likewise.
@@ -221,21 +179,46 @@ def step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, mode, gw):
     ``mode`` 0: one loop; 1 (store): two (t into g, then u2), each writing one stream so
     that it vectorises; 2 (adjoint): one loop that also accumulates ``gw += g u1``.
     """
+    pc = prof[2]
     coef, d1 = geo
     c = (coef[0], coef[1], coef[2], coef[3], coef[4])
     d = (d1[0], d1[1], d1[2], d1[3])
-    arrays = _flat(u0, u1, u2, px, pz, kk, g, gw)
-    pc = prof[2]
-    coefs = (pc[0], pc[1], pc[2])
-    offs = _offsets(u1.shape[1])
-    nxh = np.uint64(u1.shape[1])
+    a0, a1, a2, fx, fz, fk, fg, fgw = (
+        u0.reshape(-1),
+        u1.reshape(-1),
+        u2.reshape(-1),
+        px.reshape(-1),
+        pz.reshape(-1),
+        kk.reshape(-1),
+        g.reshape(-1),
+        gw.reshape(-1),
+    )
+    ca, cb, cc = pc[0], pc[1], pc[2]
+    nxh = u1.shape[1]
+    one, two, w, ww = _offsets(nxh)
     base = np.uint64(0)  # first coefficient of the box
     for b in range(1, 3):  # top and bottom boxes, full rows (the sides: step_sides)
         x0 = np.uint64(boxes[b, 2])
         n = np.uint64(boxes[b, 3] - boxes[b, 2])
         for iz in range(boxes[b, 0], boxes[b, 1]):
-            row = np.uint64(iz) * nxh + x0
-            _pml_run(arrays, c, d, offs, coefs, row, base, np.uint64(0), n, mode)
+            row = np.uint64(iz * nxh) + x0
+            if mode != 1:  # one loop
+                for j in range(n):
+                    q, r = row + j, base + j
+                    tq = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
+                    a2[q] = cc[r] * a1[q] - cb[r] * a0[q] + ca[r] * fk[q] * tq
+                if mode == 2:
+                    for j in range(n):
+                        q = row + j
+                        fgw[q] += fg[q] * a1[q]
+                base += n
+                continue
+            for j in range(n):
+                q = row + j
+                fg[q] = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
+            for j in range(n):
+                q, r = row + j, base + j
+                a2[q] = cc[r] * a1[q] - cb[r] * a0[q] + ca[r] * fk[q] * fg[q]
             base += n
     step_sides(u0, u1, u2, px, pz, kk, prof[3], geo, boxes, g, mode, gw)
 
@@ -272,13 +255,36 @@ def step_sides(u0, u1, u2, px, pz, kk, side, geo, boxes, g, mode, gw):
     coef, d1 = geo
     c = (coef[0], coef[1], coef[2], coef[3], coef[4])
     d = (d1[0], d1[1], d1[2], d1[3])
-    arrays = _flat(u0, u1, u2, px, pz, kk, g, gw)
-    coefs = (side[0], side[1], side[2])
-    offs = _offsets(u1.shape[1])
+    a0, a1, a2, fx, fz, fk, fg, fgw = (
+        u0.reshape(-1),
+        u1.reshape(-1),
+        u2.reshape(-1),
+        px.reshape(-1),
+        pz.reshape(-1),
+        kk.reshape(-1),
+        g.reshape(-1),
+        gw.reshape(-1),
+    )
+    ca, cb, cc = side[0], side[1], side[2]
     nxh = u1.shape[1]
+    one, two, w, ww = _offsets(nxh)
     for iz in range(boxes[3, 0] - 1, boxes[3, 1]):
         start, lo, hi = _side_run(iz, boxes, nxh, n_run)
-        _pml_run(arrays, c, d, offs, coefs, start, np.uint64(0), lo, hi, mode)
+        if mode != 1:
+            for j in range(lo, hi):
+                q = start + j
+                tq = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
+                a2[q] = cc[j] * a1[q] - cb[j] * a0[q] + ca[j] * fk[q] * tq
+            if mode == 2:
+                for j in range(lo, hi):
+                    fgw[start + j] += fg[start + j] * a1[start + j]
+            continue
+        for j in range(lo, hi):
+            q = start + j
+            fg[q] = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
+        for j in range(lo, hi):
+            q = start + j
+            a2[q] = cc[j] * a1[q] - cb[j] * a0[q] + ca[j] * fk[q] * fg[q]
 
 
 @numba.njit(**_J)
@@ -481,18 +487,14 @@ def _add_residual(w, kk, prof, rec_i, rec_w, res, s, n):
 
 
 @numba.njit(**_J)
-def _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, last,
-                      out):  # fmt: skip
-    """Pass 1: shot s forward, keeping its traces, checkpoints and last segment's ``g``.
+def _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, out):
+    """Pass 1: shot s forward, keeping its traces and checkpoints.
 
     Traces go into ``out[s]``, the state (u^{n-1}, u^n, px^n, pz^n) at the start of each
-    segment of ``ck`` steps into ``ckpt``, and ``g^n`` of the last segment's steps into
-    ``last`` (pass 2 starts there, so it need not recompute it; with one segment, nothing
-    is recomputed at all).
+    segment of ``ck`` steps into ``ckpt``.
     """
     shape = kk.shape
     nsteps = wav.shape[1] - 1  # u^1 .. u^{nt-1} come from g^0 .. g^{nt-2}
-    first_last = nsteps - last.shape[0]  # first step of the last segment
     u0, u1, u2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     px, pz = np.zeros(shape), np.zeros(shape)
     dummy = np.zeros((1, 1))
@@ -504,21 +506,14 @@ def _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, 
         if n % ck == 0:
             ckpt[n // ck, 0], ckpt[n // ck, 1] = u0, u1
             ckpt[n // ck, 2], ckpt[n // ck, 3] = px, pz
-        store = n >= first_last
-        g = last[n - first_last] if store else dummy
-        advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, store, src_i[s], src_w[s],
+        advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, dummy, False, src_i[s], src_w[s],
                 wav[s, n])  # fmt: skip
         u0, u1, u2 = u1, u2, u0
 
 
 @numba.njit(**_J)
-def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, last, buf,
-                   gw):  # fmt: skip
+def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, ck, gw):
     """Pass 2: gw += sum_n g^n w^{n+1} of shot s (its own row), segments backward.
-
-    The last segment's ``g`` comes from pass 1 (``last``); each earlier segment is
-    recomputed from its checkpoint into ``buf`` (``ck`` steps; ``last`` may be a view of
-    it, since the last segment is used first).
 
     The adjoint is carried as ``w = k mu`` (k does not depend on time): its update is the
     forward's (:func:`step_interior`, :func:`step_pml`, :func:`pml_p` with ``y = -b th``),
@@ -527,25 +522,23 @@ def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res
     """
     shape = kk.shape
     nsteps = wav.shape[1] - 1
-    nseg, ck = ckpt.shape[0], buf.shape[0]
+    buf = np.zeros((ck, shape[0], shape[1]))
     u0, u1, u2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     px, pz = np.zeros(shape), np.zeros(shape)
     w0, w1, w2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     yx, yz = np.zeros(shape), np.zeros(shape)  # y = -b th (adjoint of p times -b)
     _add_residual(w1, kk, prof, rec_i, rec_w, res, s, nsteps)  # w^{nt-1}
-    for j in range(nseg - 1, -1, -1):
+    for j in range(ckpt.shape[0] - 1, -1, -1):
         start, stop = j * ck, min(j * ck + ck, nsteps)
-        seg = last if j == nseg - 1 else buf  # the last segment's g is kept from pass 1
-        if j < nseg - 1:
-            u0[:, :], u1[:, :] = ckpt[j, 0], ckpt[j, 1]
-            px[:, :], pz[:, :] = ckpt[j, 2], ckpt[j, 3]
-            for n in range(start, stop):  # recompute g^n
-                advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, buf[n - start], True,
-                        src_i[s], src_w[s], wav[s, n])  # fmt: skip
-                u0, u1, u2 = u1, u2, u0
+        u0[:, :], u1[:, :] = ckpt[j, 0], ckpt[j, 1]
+        px[:, :], pz[:, :] = ckpt[j, 2], ckpt[j, 3]
+        for n in range(start, stop):  # recompute g^n
+            advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, buf[n - start], True, src_i[s],
+                    src_w[s], wav[s, n])  # fmt: skip
+            u0, u1, u2 = u1, u2, u0
         for n in range(stop - 1, start - 1, -1):  # w1 = w^{n+1}, w2 = w^{n+2}
             pml_p(w1, yx, yz, prof, geo[1], boxes)  # y^n = a y^{n+1} + b D w^{n+1}
-            g, gws = seg[n - start], gw[s]  # gw += g^n w^{n+1}, fused into the sweeps
+            g, gws = buf[n - start], gw[s]  # gw += g^n w^{n+1}, fused into the sweeps
             step_interior_acc(w2, w1, w0, kk, geo[0], boxes[0], g, gws)
             step_pml(w2, w1, w0, yx, yz, kk, prof, geo, boxes, g, 2, gws)
             if n > 0:
@@ -559,21 +552,11 @@ def _n_segments(wav, ck):
 
 
 @numba.njit(**_J)
-def _last_steps(wav, ck):
-    """Return the number of steps of the last segment."""
-    return wav.shape[1] - 1 - (_n_segments(wav, ck) - 1) * ck
-
-
-@numba.njit(**_J)
 def _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ck, gw, out):
     """Both passes of shot s, its checkpoints allocated here (one shot's at a time per thread)."""
     ckpt = np.zeros((_n_segments(wav, ck), 4, kk.shape[0], kk.shape[1]))
-    buf = np.zeros((min(ck, wav.shape[1] - 1), kk.shape[0], kk.shape[1]))
-    last = buf[: _last_steps(wav, ck)]  # the last segment's g, kept in the segment buffer
-    _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, last,
-                      out)  # fmt: skip
-    _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, last, buf,
-                   gw)  # fmt: skip
+    _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, out)
+    _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, ck, gw)
 
 
 @numba.njit(nogil=True, cache=True, parallel=True)
@@ -611,17 +594,8 @@ def vjp_serial(m, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, re
 
 @numba.njit(**_J)
 def state_size(shape, wav, ck):
-    """Floats of the forward's state: every shot's checkpoints and last segment's ``g``."""
-    return wav.shape[0] * (_n_segments(wav, ck) * 4 + _last_steps(wav, ck)) * shape[0] * shape[1]
-
-
-@numba.njit(**_J)
-def _state_views(state, shape, wav, ck):
-    """Checkpoints ``(ns, nseg, 4, nz, nx)`` and last segments ``(ns, L, nz, nx)`` of a state."""
-    ns, nseg, nl = wav.shape[0], _n_segments(wav, ck), _last_steps(wav, ck)
-    cut = ns * nseg * 4 * shape[0] * shape[1]
-    ckpt = state[:cut].reshape((ns, nseg, 4, shape[0], shape[1]))
-    return ckpt, state[cut:].reshape((ns, nl, shape[0], shape[1]))
+    """Floats of the forward's state: every shot's checkpoints."""
+    return wav.shape[0] * _n_segments(wav, ck) * 4 * shape[0] * shape[1]
 
 
 @numba.njit(nogil=True, cache=True, parallel=True)
@@ -634,11 +608,11 @@ def forward_state(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec
     kk, ok = expand(m, cell, dt, limit_factor)
     if not ok:
         return np.full(ns * nr * nt, np.nan), state
-    ckpt, last = _state_views(state, cell.shape, wav, ck)
+    ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
     out = np.zeros((ns, nr, nt))
-    for s in prange(ns):  # each shot writes its own rows of ckpt, last and out
+    for s in prange(ns):  # each shot writes its own rows of ckpt and out
         _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt[s],
-                          last[s], out)  # fmt: skip
+                          out)  # fmt: skip
     return out.ravel(), state
 
 
@@ -652,12 +626,11 @@ def vjp_state(m, state, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src
     if not ok:
         return np.full(m.shape[0], np.nan)
     res = dd.reshape((ns, nr, nt))
-    ckpt, last = _state_views(state, cell.shape, wav, ck)
+    ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
     gw = np.zeros((ns, kk.shape[0], kk.shape[1]))
     for s in prange(ns):
-        buf = np.zeros((min(ck, nt - 1), kk.shape[0], kk.shape[1]))
         _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt[s],
-                       last[s], buf, gw)  # fmt: skip
+                       ck, gw)  # fmt: skip
     return _cell_gradient(gw, kk, cell, m.shape[0])
 
 
@@ -671,11 +644,11 @@ def forward_state_serial(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src
     kk, ok = expand(m, cell, dt, limit_factor)
     if not ok:
         return np.full(ns * nr * nt, np.nan), state
-    ckpt, last = _state_views(state, cell.shape, wav, ck)
+    ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
     out = np.zeros((ns, nr, nt))
     for s in range(ns):
         _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt[s],
-                          last[s], out)  # fmt: skip
+                          out)  # fmt: skip
     return out.ravel(), state
 
 
@@ -688,12 +661,11 @@ def vjp_state_serial(m, state, dd, cell, dt, limit_factor, prof, geo, boxes, src
     if not ok:
         return np.full(m.shape[0], np.nan)
     res = dd.reshape((ns, rec_i.shape[0], nt))
-    ckpt, last = _state_views(state, cell.shape, wav, ck)
+    ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
     gw = np.zeros((ns, kk.shape[0], kk.shape[1]))
     for s in range(ns):
-        buf = np.zeros((min(ck, nt - 1), kk.shape[0], kk.shape[1]))
         _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt[s],
-                       last[s], buf, gw)  # fmt: skip
+                       ck, gw)  # fmt: skip
     return _cell_gradient(gw, kk, cell, m.shape[0])
 
 

@@ -40,10 +40,10 @@ class AcousticWaveBase(ForwardOperator):
             vref = 1.0 / self._factor
         vref = check_positive(vref, where, "reference_velocity", units="m/s")
         self.reference_velocity = vref
+        self.checkpoint_interval = _layout.checkpoint_interval(self.nt, ck, where)
         self.n_sources, self.n_receivers = len(src[0]), len(rec[0])
         self.wavelet = check_wavelet(wavelet, self.nt, self.n_sources, where)
         self._cell = _frozen(_layout.cell_map(nz, nx, self.pad, pad_x))
-        self.checkpoint_interval = _layout.checkpoint_interval(self.nt, ck, where)
         prof, boxes = _layout.pml(nz, nx, self.pad, pad_x, hz, hx, self.dt, vref)
         self._prof = tuple(_frozen(a) for a in prof)
         self._boxes = _frozen(boxes)
@@ -79,27 +79,20 @@ class AcousticWaveBase(ForwardOperator):
         return 1.0 / self._factor
 
     def gradient_memory_bytes(self) -> int:
-        """Bytes of wavefield storage one shot's gradient allocates.
+        """Bytes of wavefield storage one shot's gradient allocates (checkpoints + segment).
 
         Returns
         -------
         int
-            ``8 N (4 S + c + 11)`` with ``N`` the number of halo'd nodes and ``S`` the
-            segments of ``c = checkpoint_interval`` steps (the buffer of ``c`` steps holds
-            the last segment's ``g`` from the forward pass, then each earlier segment's,
-            recomputed); at most two shots run at once on two threads. (In a compiled
-            model with a forward state, every shot's checkpoints and last segment are kept
-            from the forward to the gradient: :attr:`forward_state_size`.)
+            ``8 N (4 n_segments + checkpoint_interval + 11)`` with ``N`` the number of
+            halo'd nodes; at most two shots run at once on two threads. (In a compiled
+            model with a forward state, every shot's checkpoints are kept from the forward
+            to the gradient: :attr:`forward_state_size`.)
         """
+        n_nodes = self._cell.size
         ck = self.checkpoint_interval  # u0..u2, px, pz, w0..w2, yx, yz, gw: 11 fields
-        nseg = self._segments()[0]
-        return 8 * self._cell.size * (4 * nseg + min(ck, self.nt - 1) + 11)
-
-    def _segments(self) -> tuple[int, int]:
-        """Segments of the gradient and steps of the last one."""
-        steps, ck = self.nt - 1, self.checkpoint_interval
-        nseg = -(-steps // ck)
-        return nseg, steps - (nseg - 1) * ck
+        nseg = -(-(self.nt - 1) // ck)
+        return 8 * n_nodes * (4 * nseg + ck + 11)
 
     def traces(self, d) -> np.ndarray:
         """Reshape a data vector to ``(n_sources, n_receivers, nt)``.
@@ -139,11 +132,10 @@ class AcousticWaveBase(ForwardOperator):
     def forward_state_size(self) -> int:
         """Floats the forward hands to the gradient in a compiled model.
 
-        Every shot's checkpoints and its last segment's ``g``:
-        ``n_sources (4 S + L) N`` (``N`` halo'd nodes; :meth:`gradient_memory_bytes`).
+        Every shot's checkpoints: ``n_sources * 4 * n_segments * N`` (``N`` halo'd nodes).
         """
-        nseg, last = self._segments()
-        return self.n_sources * (4 * nseg + last) * self._cell.size
+        nseg = -(-(self.nt - 1) // self.checkpoint_interval)
+        return self.n_sources * nseg * 4 * self._cell.size
 
     def _forward(self, m):
         self._check(m)

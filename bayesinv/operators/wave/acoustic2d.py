@@ -101,12 +101,10 @@ class AcousticWave2D(AcousticWaveBase):
     **Adjoint.** The exact transpose of the time stepping (discrete adjoint), backward:
     :math:`μ^n = A(R^T r^n + 2μ^{n+1} - Bμ^{n+2} + L(k μ^{n+1}))`, gradient
     :math:`\partial/\partial k = \sum_n (L u^n + q^n) μ^{n+1}`, then the chain rule to the
-    cells. The forward state is stored every ``checkpoint_interval`` :math:`c` steps (four
-    fields) and each segment but the last recomputed before its backward pass (the last
-    segment's :math:`g^n` are kept from the forward pass), so a shot's gradient stores
-    :math:`4 n_t / c + c` fields instead of :math:`n_t`, at the cost of recomputing all
-    but the last segment (:meth:`gradient_memory_bytes`). Shots run in parallel
-    (``prange``).
+    cells. The forward state is stored every ``checkpoint_interval`` steps (four fields)
+    and each segment recomputed before its backward pass, so a shot's gradient stores
+    :math:`4 n_t / c + c` fields instead of :math:`n_t` at the cost of one more forward
+    run (:meth:`gradient_memory_bytes`). Shots run in parallel (``prange``).
 
     Examples
     --------
