@@ -75,9 +75,9 @@ def test_a_damaged_file_is_a_clear_error_and_is_not_overwritten(tmp_path):
     run_seeds(tmp_path, {"a": 1}, [5], compute, keep_first=False)
     path = tmp_path / "seed_000.json"
     path.write_text('{"format": "bayesinv-seed-rows-1", "tag":')
-    with pytest.raises(UserError, match="seed_000.json"):
+    with pytest.raises(UserError, match=r"seed_000\.json"):
         run_seeds(tmp_path, {"a": 1}, [5], compute)
     path.write_text(json.dumps({"format": "something else"}))
-    with pytest.raises(UserError, match="seed_000.json.*damaged"):
+    with pytest.raises(UserError, match=r"seed_000\.json.*damaged"):
         run_seeds(tmp_path, {"a": 1}, [5], compute)
     assert json.loads(path.read_text()) == {"format": "something else"}
