@@ -27,7 +27,12 @@ def settings_tag(settings: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def split_sampled(config: dict, count: str = "nuts_seeds", keys=("chains", "draws", "tune")):
+def split_sampled(
+    config: dict,
+    count: str = "nuts_seeds",
+    keys=("chains", "draws", "tune"),
+    ignore=("n_seeds",),
+):
     """Split a study configuration into shared settings and per-replicate sampler settings.
 
     Parameters
@@ -38,11 +43,15 @@ def split_sampled(config: dict, count: str = "nuts_seeds", keys=("chains", "draw
         Key of the number of leading replicates that also sample (e.g. with NUTS).
     keys : tuple of str, optional
         The sampler's settings: only the sampling replicates' rows depend on them.
+    ignore : tuple of str, optional
+        Keys no replicate's rows depend on (the number of replicates: replicate ``i``'s
+        seed is stored and checked on its own, so a run with more seeds reads back the
+        seeds a smaller run finished).
 
     Returns
     -------
     settings : dict
-        ``config`` without ``count`` and ``keys``.
+        ``config`` without ``count``, ``keys`` and ``ignore``.
     per_seed : callable
         ``per_seed(i)``: the sampler's settings for ``i < config[count]``, else ``{}``.
 
@@ -52,7 +61,8 @@ def split_sampled(config: dict, count: str = "nuts_seeds", keys=("chains", "draw
     changes: a run with more sampling replicates, or other sampler settings, recomputes
     the sampling replicates and reads the others back.
     """
-    settings = {k: v for k, v in config.items() if k != count and k not in keys}
+    drop = {count, *keys, *ignore}
+    settings = {k: v for k, v in config.items() if k not in drop}
     sampler = {k: config[k] for k in keys if k in config}
 
     def per_seed(i):

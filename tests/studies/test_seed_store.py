@@ -60,7 +60,7 @@ def test_other_settings_or_seeds_are_computed_again(tmp_path):
 
 def test_only_sampling_replicates_depend_on_the_sampler(tmp_path):
     compute, calls = _counting()
-    config = {"nx": 8, "nuts_seeds": 1, "draws": 10, "tune": 10, "chains": 2}
+    config = {"nx": 8, "nuts_seeds": 1, "draws": 10, "tune": 10, "chains": 2, "n_seeds": 3}
     settings, per_seed = split_sampled(config)
     assert "draws" not in settings and "nuts_seeds" not in settings and settings["nx"] == 8
     run_seeds(tmp_path, settings, [1, 2, 3], compute, per_seed=per_seed, keep_first=False)
@@ -68,6 +68,10 @@ def test_only_sampling_replicates_depend_on_the_sampler(tmp_path):
     settings, per_seed = split_sampled(config)
     run_seeds(tmp_path, settings, [1, 2, 3], compute, per_seed=per_seed, keep_first=False)
     assert calls == [0, 1, 2, 0, 1]  # the sampled replicates only
+    config |= {"n_seeds": 5}
+    settings, per_seed = split_sampled(config)
+    run_seeds(tmp_path, settings, [1, 2, 3, 4, 5], compute, per_seed=per_seed, keep_first=False)
+    assert calls == [0, 1, 2, 0, 1, 3, 4]  # more seeds: only the new ones
 
 
 def test_a_damaged_file_is_a_clear_error_and_is_not_overwritten(tmp_path):
