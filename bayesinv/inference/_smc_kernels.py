@@ -3,7 +3,8 @@
 bayesinv's physics operators return NaN data for a model they cannot simulate (e.g. a
 velocity above a wave scheme's stability limit), so the log-likelihood there is NaN. NUTS
 treats that as a rejected proposal; PyMC's SMC kernels do not: a single NaN particle
-makes the importance-weight ESS NaN and the tempering jump to beta = 1 in one stage. The
+makes the importance-weight ESS NaN, and the run stops ("cannot convert float NaN to
+integer"). The
 kernels here read a NaN log-likelihood as minus infinity (zero likelihood): such particles
 get zero weight and such proposals are rejected, which is what the posterior says of them.
 """

@@ -119,11 +119,10 @@ def sample_smc(
     kernels run compiled. A NaN log-likelihood (an operator's answer to a model it cannot
     simulate, e.g. beyond a wave scheme's stability limit) counts as zero likelihood: such
     particles get zero weight and such proposals are rejected (PyMC's ``IMH`` and ``MH``
-    kernels; a NaN would otherwise end the tempering at :math:`β = 1` in one stage).
+    kernels; a NaN would otherwise make the importance-weight ESS NaN and stop the run).
     The particles start from the prior, whatever initial values the model's variables
     carry (PyMC would start every particle at them). R-hat across SMC chains is meaningful
-    (independent runs); ESS
-    within a chain is not, since particles are resampled.
+    (independent runs); ESS within a chain is not, since particles are resampled.
     """
     import pymc as pm
 
