@@ -4,9 +4,9 @@ bayesinv's physics operators return NaN data for a model they cannot simulate (e
 velocity above a wave scheme's stability limit), so the log-likelihood there is NaN. NUTS
 treats that as a rejected proposal; PyMC's SMC kernels do not: a single NaN particle
 makes the importance-weight ESS NaN, and the run stops ("cannot convert float NaN to
-integer"). The
-kernels here read a NaN log-likelihood as minus infinity (zero likelihood): such particles
-get zero weight and such proposals are rejected, which is what the posterior says of them.
+integer"). The kernels here read a NaN log-likelihood as minus infinity (zero
+likelihood): such particles get zero weight and such proposals are rejected, which is what
+the posterior says of them.
 """
 
 from __future__ import annotations
