@@ -8,8 +8,8 @@ of the cells the error is measured on, both affine in the coefficients ``θ ~ N(
 single-band MAP (L-BFGS-B and a Laplace approximation on the full band), single-band NUTS
 (from that MAP), frequency continuation (MAP + Laplace per low-pass band of
 :func:`~bayesinv.inference.continuation.bands.band_levels`, low to high, then NUTS on the
-full band) and continuation + SMC (SMC from the prior on the first band, its best particle
-carried on, then a MAP per band), all through
+full band) and continuation + SMC (SMC from the prior on the first band, then a MAP + Laplace
+per band from SMC's best particle, the first band again first), all through
 :func:`~bayesinv.inference.continuation.continuation`.
 
 :func:`rows` and :func:`summary` turn the runs into the results table (true basin: RMS
@@ -240,7 +240,7 @@ def seed_runs(op, field: LinearField, bands, cfg, seed, sample, start_u):
     runs = []  # (kinds, bands, options) of single band, continuation, continuation + SMC
     runs.append((["laplace", *last], [nb - 1] * (1 + sample), {"nuts": nuts}))
     runs.append((["laplace"] * nb + last, [*range(nb), nb - 1][: nb + sample], {"nuts": nuts}))
-    runs.append((["smc"] + ["laplace"] * (nb - 1), list(range(nb)), {"smc": smc}))
+    runs.append((["smc"] + ["laplace"] * nb, [0, *range(nb)], {"smc": smc}))
     single, cont, with_smc = (
         continuation(
             shared.builder(start, kinds, bands),

@@ -12,8 +12,8 @@ prior centre. Per seed:
 - *continuation*: a MAP (Laplace) per low-pass band ``(0, f_k)``, low to high, each started
   at the band before's, then NUTS on the full band (bands from
   :func:`~bayesinv.inference.continuation.bands.band_levels`: filtered, whitened traces);
-- *continuation + SMC*: SMC from the prior on the first band (its best particle carried on),
-  then a MAP per band.
+- *continuation + SMC*: SMC from the prior on the first band, then a MAP (Laplace) per band
+  from its best particle, the first band again first.
 
 A run is in the true basin when the RMS error of its log-velocity profile (the MAP, or the
 posterior mean for NUTS) is below ``threshold``; coverage is the share of blocks whose true
