@@ -96,3 +96,33 @@ def test_verdict_needs_ten_seeds_and_both_criteria():
     assert verdict(summary(_rows(6, 10)), 10).startswith("FAIL")  # MAP in more than half
     assert verdict(summary(_rows(2, 8)), 10).startswith("FAIL")  # continuation below 9/10
     assert verdict(summary(_rows(0, 1, n=1)), 1) is None
+
+
+def test_2d_recorded_seeds_belong_to_the_full_configuration():
+    """The per-seed rows kept in the study folder resume today's full run (README, "Resuming").
+
+    A change of the full configuration that would make them another computation's fails
+    here, instead of the resumed run silently computing them again.
+    """
+    import json
+
+    from bayesinv._seeds import child_seeds
+    from bayesinv.studies.seed_store import FORMAT, settings_tag, split_sampled
+
+    study = load_study(ROOT)
+    full = check_config(load_config(ROOT, "full"), study.REQUIRED, "11")
+    settings, per_seed = split_sampled(full)
+    seeds = child_seeds(full["seed"], full["n_seeds"], "case study 11")
+    files = sorted((ROOT / "recorded_seeds").glob("seed_*.json"))
+    assert files, "no recorded seeds"
+    for path in files:
+        i = int(path.stem.split("_")[1])
+        state = json.loads(path.read_text())
+        assert state["format"] == FORMAT and state["seed"] == int(seeds[i]), path.name
+        assert state["tag"] == settings_tag(settings | {"replicate": per_seed(i)}), path.name
+        assert {r["method"] for r in state["rows"]} == {m for m in METHODS if "NUTS" not in m}
+    # the negative control: another noise level is another computation
+    other = split_sampled(full | {"noise_frac": 0.03})[0]
+    assert settings_tag(other | {"replicate": per_seed(9)}) != settings_tag(
+        settings | {"replicate": per_seed(9)}
+    )
