@@ -158,21 +158,33 @@ def _images(first, field, coarse, cfg, path):
     save_figure(fig, path)
 
 
+def _seed_plan(config):
+    """Each seed's seed, the settings every seed's rows depend on, and the per-seed ones.
+
+    What :func:`~bayesinv.studies.seed_store.run_seeds` tags a seed's rows with (also what
+    the rows kept in ``recorded_seeds/`` are checked against).
+    """
+    from bayesinv._seeds import child_seeds
+    from bayesinv.studies.seed_store import split_sampled
+
+    seeds = child_seeds(config["seed"], config["n_seeds"], "case study 11")
+    return (seeds, *split_sampled(config))
+
+
 def run(config: dict, out: Path) -> dict:
     """Run every seed and method; write the figures and one report; return the table."""
-    from bayesinv._seeds import child_seeds
     from bayesinv.diagnostics.report import report
     from bayesinv.inference.continuation.bands import lowpass_bands
     from bayesinv.io import atomic_path
     from bayesinv.studies import cycle_skipping as cs
-    from bayesinv.studies.seed_store import run_seeds, split_sampled
+    from bayesinv.studies.seed_store import run_seeds
 
     t0 = time.perf_counter()
     _, op = _operator(config)
     field, coarse = _field(config)
     bands = lowpass_bands(config["f_start"], config["f_stop"], config["n_bands"])
     cfg = config | {"hessian": {"dense_max": config["hessian_dense_max"]}}
-    seeds = child_seeds(config["seed"], config["n_seeds"], "case study 11")
+    seeds, settings, per_seed = _seed_plan(config)
     if not 0 <= config["nuts_seeds"] <= config["n_seeds"]:
         raise ValueError("case study 11: nuts_seeds must be in 0..n_seeds")
 
@@ -181,7 +193,6 @@ def run(config: dict, out: Path) -> dict:
                               _start_u(config))  # fmt: skip
         return cs.rows(i, result, field, config["threshold"]), result
 
-    settings, per_seed = split_sampled(config)
     all_rows, first = run_seeds(out / "seeds", settings, seeds, one, per_seed=per_seed)
     nr = config["n_receivers"]
     picks = [nr // 2, (config["n_sources"] // 2) * nr + nr // 2]  # straight through the disc

@@ -106,13 +106,11 @@ def test_2d_recorded_seeds_belong_to_the_full_configuration():
     """
     import json
 
-    from bayesinv._seeds import child_seeds
-    from bayesinv.studies.seed_store import FORMAT, settings_tag, split_sampled
+    from bayesinv.studies.seed_store import FORMAT, settings_tag
 
     study = load_study(ROOT)
     full = check_config(load_config(ROOT, "full"), study.REQUIRED, "11")
-    settings, per_seed = split_sampled(full)
-    seeds = child_seeds(full["seed"], full["n_seeds"], "case study 11")
+    seeds, settings, per_seed = study._seed_plan(full)
     files = sorted((ROOT / "recorded_seeds").glob("seed_*.json"))
     assert files, "no recorded seeds"
     for path in files:
@@ -122,7 +120,7 @@ def test_2d_recorded_seeds_belong_to_the_full_configuration():
         assert state["tag"] == settings_tag(settings | {"replicate": per_seed(i)}), path.name
         assert {r["method"] for r in state["rows"]} == {m for m in METHODS if "NUTS" not in m}
     # the negative control: another noise level is another computation
-    other = split_sampled(full | {"noise_frac": 0.03})[0]
+    other = study._seed_plan(full | {"noise_frac": 0.03})[1]
     assert settings_tag(other | {"replicate": per_seed(9)}) != settings_tag(
         settings | {"replicate": per_seed(9)}
     )

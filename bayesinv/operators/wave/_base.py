@@ -89,10 +89,12 @@ class AcousticWaveBase(ForwardOperator):
             model with a forward state, every shot's checkpoints are kept from the forward
             to the gradient: :attr:`forward_state_size`.)
         """
-        n_nodes = self._cell.size
-        ck = self.checkpoint_interval  # u0..u2, px, pz, w0..w2, yx, yz, gw: 11 fields
-        nseg = -(-(self.nt - 1) // ck)
-        return 8 * n_nodes * (4 * nseg + ck + 11)
+        # u0..u2, px, pz, w0..w2, yx, yz, gw: 11 fields
+        return 8 * self._cell.size * (4 * self._n_segments() + self.checkpoint_interval + 11)
+
+    def _n_segments(self) -> int:
+        """Checkpoint segments of the ``nt - 1`` time steps (the last one may be shorter)."""
+        return -(-(self.nt - 1) // self.checkpoint_interval)
 
     def traces(self, d) -> np.ndarray:
         """Reshape a data vector to ``(n_sources, n_receivers, nt)``.
@@ -134,8 +136,7 @@ class AcousticWaveBase(ForwardOperator):
 
         Every shot's checkpoints: ``n_sources * 4 * n_segments * N`` (``N`` halo'd nodes).
         """
-        nseg = -(-(self.nt - 1) // self.checkpoint_interval)
-        return self.n_sources * nseg * 4 * self._cell.size
+        return self.n_sources * self._n_segments() * 4 * self._cell.size
 
     def _forward(self, m):
         self._check(m)
