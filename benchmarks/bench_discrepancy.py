@@ -31,7 +31,9 @@ coregionalized discrepancy, and how often the sign of the cross-correlation is r
 
 from __future__ import annotations
 
+import argparse
 import functools
+import sys
 import time
 from dataclasses import dataclass
 
@@ -686,27 +688,67 @@ def coverage_study(n_rep: int, seed: int = 100, log=None) -> list[dict]:
     return rows
 
 
-if __name__ == "__main__":  # the sampling table alone: python benchmarks/bench_discrepancy.py
-    import sys
-
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+def main(argv=None) -> int:
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
     from run import format_table
 
-    # cross-modal study: python benchmarks/bench_discrepancy.py --coregional-study 50
-    # coverage study (marginalized model): python benchmarks/bench_discrepancy.py --coverage 50
-    if "--coverage" in sys.argv:
-        n_rep = int(sys.argv[sys.argv.index("--coverage") + 1])
-        print(format_table(coverage_study(n_rep, log=sys.stderr)), flush=True)
-    elif "--coregional-study" in sys.argv:
-        n_rep = int(sys.argv[sys.argv.index("--coregional-study") + 1])
-        print(format_table(coregional_study(n_rep, log=sys.stderr)), flush=True)
-    else:  # [--full] [--problem "80 stations"] --only "marginalized" "after" ...: a subset
-        argv = list(sys.argv)
-        problem = ""
-        if "--problem" in argv:
-            i = argv.index("--problem")
-            problem = argv[i + 1]
-            del argv[i : i + 2]
-        only = argv[argv.index("--only") + 1 :] if "--only" in argv else ()
-        rows = sampling_rows("--full" not in argv, tuple(only), problem)
-        print(format_table(rows), flush=True)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="Without --coverage or --coregional-study: the sampling table (quick sizes "
+        "unless --full), optionally a subset by --problem and --only.",
+        allow_abbrev=False,
+    )
+    studies = parser.add_mutually_exclusive_group()
+    studies.add_argument(
+        "--coverage",
+        type=int,
+        metavar="N",
+        help="coverage study (marginalized model) over N replicates instead of the table",
+    )
+    studies.add_argument(
+        "--coregional-study",
+        type=int,
+        metavar="N",
+        help="cross-modal (coregionalized) study over N replicates instead of the table",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="sampling table at full size: 1000 draws and the 80-station line "
+        "(default: quick, 500 draws)",
+    )
+    parser.add_argument(
+        "--problem",
+        default="",
+        metavar="TEXT",
+        help="run only the problems whose name contains TEXT (default: all)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=(),
+        metavar="NAME",
+        help='run only the variants whose label starts with a NAME, besides "no GP" '
+        f"(default: all; labels: {', '.join(map(repr, VARIANTS))})",
+    )
+    args = parser.parse_args(argv)
+    if args.coverage is not None or args.coregional_study is not None:
+        table = (("--full", args.full), ("--problem", args.problem), ("--only", args.only))
+        for flag, value in table:
+            if value:
+                parser.error(f"{flag} is an option of the sampling table, not of the studies")
+    for name in args.only:
+        if not any(label.startswith(name) for label in VARIANTS):
+            parser.error(f"--only: no variant label starts with {name!r}")
+    if args.coverage is not None:
+        rows = coverage_study(args.coverage, log=sys.stderr)
+    elif args.coregional_study is not None:
+        rows = coregional_study(args.coregional_study, log=sys.stderr)
+    else:
+        rows = sampling_rows(not args.full, tuple(args.only), args.problem)
+    print(format_table(rows), flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # the sampling table alone: python benchmarks/bench_discrepancy.py
+    sys.exit(main())

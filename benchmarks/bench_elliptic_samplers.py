@@ -20,7 +20,8 @@ to NUTS's, ``|m_s - m_NUTS| / sqrt(mcse_s^2 + mcse_NUTS^2)`` (about N(0, 1) per 
 when both agree, so a max over 64 of up to ~3.2 is agreement).
 
 Usage: ``python benchmarks/bench_elliptic_samplers.py [--quick]`` (prints the table) or
-``python benchmarks/run.py --only elliptic_samplers``.
+``python benchmarks/run.py --only elliptic_samplers``. The modes below are mutually
+exclusive; ``--help`` lists them with their options and defaults.
 
 One configuration of NUTS alone: ``python benchmarks/bench_elliptic_samplers.py --nuts
 [--laplace] [--adaptation low_rank] [--draws N] [--tune N]`` (``--laplace``: in the
@@ -52,6 +53,7 @@ its second-stage correction dropped, which must fail) with 200 replicates each.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -621,74 +623,233 @@ def run_overhead(steps: int = 4000) -> list[dict]:
     return [row]
 
 
-def _arg(name, default):
-    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+def _comma_list(convert, allowed=None):
+    """Argparse type: a comma-separated list (``"1,2,3"``) as a tuple, items checked."""
+
+    def parse(text: str) -> tuple:
+        try:
+            items = tuple(convert(v) for v in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a comma-separated list of {convert.__name__}"
+            ) from None
+        bad = [v for v in items if allowed is not None and v not in allowed]
+        if bad:
+            raise argparse.ArgumentTypeError(f"{bad[0]!r} is not one of {', '.join(allowed)}")
+        return items
+
+    return parse
+
+
+#: The command line's modes (flag, argparse arguments, help), mutually exclusive; none of
+#: them: the comparison table of :func:`run`.
+_MODES = (
+    (
+        "--nuts-reference",
+        {"metavar": "FILE"},
+        "NUTS reference run on the 64-unknown benchmark, saved to FILE "
+        "(.npz; loaded instead when it exists)",
+    ),
+    ("--warm-start", {"action": "store_true"}, "pCN, Laplace-pCN and MLDA started at NUTS draws"),
+    (
+        "--overhead",
+        {"action": "store_true"},
+        "CPU per pCN step, compiled and Python loops, against the bare forward kernel",
+    ),
+    ("--nuts", {"action": "store_true"}, "one configuration of NUTS alone"),
+    (
+        "--gradient-free",
+        {"action": "store_true"},
+        "pCN, Laplace-pCN and MLDA run to convergence on a cheaper level "
+        "(4x4 blocks, 16x16 mesh; see --blocks, --mesh)",
+    ),
+    (
+        "--pcn-repeats",
+        {"metavar": "DRAWS", "type": int},
+        "plain pCN alone in independent runs (one per seed) of 2 chains x DRAWS draws",
+    ),
+    (
+        "--refinement",
+        {"action": "store_true"},
+        "pCN against random-walk Metropolis as the coefficient is refined with the mesh",
+    ),
+    (
+        "--sbc",
+        {"metavar": "N", "type": int},
+        "full-size simulation-based calibration with N replicates per sampler",
+    ),
+)
+
+#: The options (flag, argparse arguments, help), each an option of the modes in ``_USES``.
+_OPTIONS = (
+    ("--quick", {"action": "store_true"}, "reduced sizes and draws"),
+    ("--draws", {"metavar": "N", "type": int}, "NUTS draws per chain"),
+    ("--tune", {"metavar": "N", "type": int}, "NUTS tuning steps per chain"),
+    ("--chains", {"metavar": "C", "type": int}, "NUTS chains"),
+    (
+        "--adaptation",
+        {"choices": ("diag", "low_rank", "draw_diag")},  # bayesinv.sample's ADAPTATIONS
+        "NUTS mass-matrix adaptation, by default bayesinv.sample's",
+    ),
+    (
+        "--laplace",
+        {"action": "store_true"},
+        "NUTS in the coordinates of the fine level's Gauss-Newton Laplace approximation",
+    ),
+    (
+        "--nuts-file",
+        {"metavar": "FILE"},
+        "NUTS reference .npz as --nuts-reference writes it, run and saved there if "
+        "missing; without it NUTS runs, unsaved",
+    ),
+    ("--pcn-steps", {"metavar": "N", "type": int}, "pCN steps per chain"),
+    ("--pcn-chains", {"metavar": "C", "type": int}, "pCN chains"),
+    ("--lpcn-steps", {"metavar": "N", "type": int}, "Laplace-pCN steps per chain"),
+    (
+        "--only",
+        {"metavar": "NAMES", "type": _comma_list(str, ("pcn", "lpcn", "mlda"))},
+        "samplers to run, comma-separated from pcn, lpcn, mlda",
+    ),
+    (
+        "--save-dir",
+        {"metavar": "DIR"},
+        "folder for each sampler's draws, NAME.npy; without it, not saved",
+    ),
+    ("--pcn-draws", {"metavar": "N", "type": int}, "pCN draws per chain"),
+    ("--lpcn-draws", {"metavar": "N", "type": int}, "Laplace-pCN draws per chain"),
+    ("--mlda-draws", {"metavar": "N", "type": int}, "MLDA draws per chain"),
+    ("--blocks", {"metavar": "B", "type": int}, "B x B blocks of log a, 8 for the benchmark"),
+    ("--mesh", {"metavar": "M", "type": int}, "M x M Q1 mesh, 32 for the benchmark"),
+    ("--seeds", {"metavar": "S,S,...", "type": _comma_list(int)}, "seeds of the runs"),
+    (
+        "--steps",
+        {"metavar": "N", "type": int},
+        "pCN steps: timed by --overhead, per chain in --refinement",
+    ),
+    ("--seed", {"metavar": "S", "type": int}, "random seed"),
+)
+
+#: Per mode (its ``dest``; ``None``: no mode), the options it takes and their defaults.
+_USES = {
+    None: {"quick": False},
+    "nuts_reference": {"draws": 1000, "tune": 1000, "seed": 7, "chains": 2},
+    "warm_start": {
+        "nuts_file": None,
+        "pcn_steps": 200000,
+        "pcn_chains": 4,
+        "lpcn_steps": 50000,
+        "mlda_draws": 4000,
+        "seed": 7,
+        "only": ("pcn", "lpcn", "mlda"),
+        "save_dir": None,
+    },
+    "overhead": {"steps": 4000},
+    "nuts": {"draws": 1000, "tune": 1000, "adaptation": None, "laplace": False},
+    "gradient_free": {
+        "pcn_draws": 100000,
+        "mlda_draws": 2000,
+        "lpcn_draws": 10000,
+        "blocks": 4,
+        "mesh": 16,
+        "seed": 7,
+    },
+    "pcn_repeats": {"seeds": (1, 2, 3)},
+    "refinement": {"steps": 500},
+    "sbc": {},
+}
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def _flag(dest) -> str:
+    return "the default run" if dest is None else "--" + dest.replace("_", "-")
+
+
+def _uses_text(dest: str) -> str:
+    """Which modes take the option ``dest``, with their defaults, for the help."""
+    uses = {mode: opts[dest] for mode, opts in _USES.items() if dest in opts}
+    shown = {m: ",".join(map(str, d)) if isinstance(d, tuple) else d for m, d in uses.items()}
+    if len(set(map(str, shown.values()))) == 1:
+        default = next(iter(shown.values()))
+        text = f"with {', '.join(map(_flag, uses))}"
+        return (
+            text if default is None or isinstance(default, bool) else f"{text}; default {default}"
+        )
+    return "default " + "; ".join(f"{_flag(m)}: {d}" for m, d in shown.items())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="Without a mode: the comparison table of all samplers (--quick: reduced). "
+        "Commands and measured tables: docs/samplers.md.",
+        allow_abbrev=False,
+    )
+    modes = parser.add_argument_group("modes (at most one)").add_mutually_exclusive_group()
+    for flag, kwargs, text in _MODES:  # default None, flags too: given or not
+        modes.add_argument(flag, default=None, help=text, **kwargs)
+    options = parser.add_argument_group("options of the modes")
+    for flag, kwargs, text in _OPTIONS:
+        options.add_argument(
+            flag, default=None, help=f"{text} ({_uses_text(_dest(flag))})", **kwargs
+        )
+    return parser
+
+
+def main(argv=None) -> int:
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+    from run import format_table
+
+    parser = _parser()
+    args = vars(parser.parse_args(argv))
+    mode = next((_dest(flag) for flag, *_ in _MODES if args[_dest(flag)] is not None), None)
+    uses = _USES[mode]
+    for flag, *_ in _OPTIONS:
+        if _dest(flag) not in uses and args[_dest(flag)] is not None:
+            parser.error(f"{flag} is not an option of {_flag(mode)} ({_uses_text(_dest(flag))})")
+    a = {dest: default if args[dest] is None else args[dest] for dest, default in uses.items()}
+    if mode == "nuts_reference":
+        row, _ = nuts_reference(
+            args["nuts_reference"], a["draws"], a["tune"], a["seed"], a["chains"]
+        )
+        rows = [row]
+    elif mode == "warm_start":
+        rows = run_warm(
+            a["nuts_file"],
+            a["pcn_steps"],
+            a["pcn_chains"],
+            a["lpcn_steps"],
+            a["mlda_draws"],
+            seed=a["seed"],
+            only=a["only"],
+            save_dir=a["save_dir"],
+        )
+    elif mode == "overhead":
+        rows = run_overhead(a["steps"])
+    elif mode == "nuts":
+        rows = run_nuts(a["draws"], a["tune"], a["adaptation"], a["laplace"])
+    elif mode == "gradient_free":
+        rows = run_gradient_free(
+            a["pcn_draws"],
+            a["mlda_draws"],
+            a["lpcn_draws"],
+            n_blocks=a["blocks"],
+            mesh=a["mesh"],
+            seed=a["seed"],
+        )
+    elif mode == "pcn_repeats":
+        rows = run_pcn_repeats(args["pcn_repeats"], list(a["seeds"]))
+    elif mode == "refinement":
+        rows = run_refinement(a["steps"])
+    elif mode == "sbc":
+        rows = full_sbc(args["sbc"])
+    else:
+        rows = run(quick=a["quick"])
+    print(format_table(rows))
+    return 0
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-    from run import format_table
-
-    if "--nuts-reference" in sys.argv:
-        # python bench_elliptic_samplers.py --nuts-reference FILE.npz
-        # [--draws N] [--tune N] [--seed S] [--chains C]
-        row, _ = nuts_reference(
-            sys.argv[sys.argv.index("--nuts-reference") + 1],
-            int(_arg("--draws", 1000)),
-            int(_arg("--tune", 1000)),
-            int(_arg("--seed", 7)),
-            int(_arg("--chains", 2)),
-        )
-        print(format_table([row]))
-    elif "--warm-start" in sys.argv:
-        # python bench_elliptic_samplers.py --warm-start [--nuts-file F.npz] [--pcn-steps N]
-        #     [--pcn-chains C] [--lpcn-steps N] [--mlda-draws N] [--only pcn,lpcn,mlda]
-        rows = run_warm(
-            _arg("--nuts-file", None),
-            int(_arg("--pcn-steps", 200000)),
-            int(_arg("--pcn-chains", 4)),
-            int(_arg("--lpcn-steps", 50000)),
-            int(_arg("--mlda-draws", 4000)),
-            seed=int(_arg("--seed", 7)),
-            only=tuple(_arg("--only", "pcn,lpcn,mlda").split(",")),
-            save_dir=_arg("--save-dir", None),
-        )
-        print(format_table(rows))
-    elif "--overhead" in sys.argv:
-        # python bench_elliptic_samplers.py --overhead [--steps N]
-        print(format_table(run_overhead(int(_arg("--steps", 4000)))))
-    elif "--nuts" in sys.argv:
-        # python bench_elliptic_samplers.py --nuts [--draws N] [--tune N]
-        #     [--adaptation diag|low_rank] [--laplace]
-        rows = run_nuts(
-            int(_arg("--draws", 1000)),
-            int(_arg("--tune", 1000)),
-            _arg("--adaptation", None),
-            "--laplace" in sys.argv,
-        )
-        print(format_table(rows))
-    elif "--gradient-free" in sys.argv:
-        # python bench_elliptic_samplers.py --gradient-free [--pcn-draws N] [--mlda-draws N]
-        # [--lpcn-draws N]
-        # [--blocks 8 --mesh 32] (the 64-unknown benchmark itself) [--seed S]
-        rows = run_gradient_free(
-            int(_arg("--pcn-draws", 100000)),
-            int(_arg("--mlda-draws", 2000)),
-            int(_arg("--lpcn-draws", 10000)),
-            n_blocks=int(_arg("--blocks", 4)),
-            mesh=int(_arg("--mesh", 16)),
-            seed=int(_arg("--seed", 7)),
-        )
-        print(format_table(rows))
-    elif "--pcn-repeats" in sys.argv:
-        # python bench_elliptic_samplers.py --pcn-repeats DRAWS [--seeds 1,2,3]
-        seeds = [int(v) for v in _arg("--seeds", "1,2,3").split(",")]
-        draws = int(sys.argv[sys.argv.index("--pcn-repeats") + 1])
-        print(format_table(run_pcn_repeats(draws, seeds)))
-    elif "--refinement" in sys.argv:
-        # python bench_elliptic_samplers.py --refinement [--steps N]
-        print(format_table(run_refinement(int(_arg("--steps", 500)))))
-    elif "--sbc" in sys.argv:
-        print(format_table(full_sbc(int(sys.argv[sys.argv.index("--sbc") + 1]))))
-    else:
-        print(format_table(run(quick="--quick" in sys.argv)))
+    sys.exit(main())

@@ -119,6 +119,6 @@ if __name__ == "__main__":
     import sys
 
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-    from run import format_table
+    from run import module_main
 
-    print(format_table(run(quick="--quick" in sys.argv)))
+    sys.exit(module_main(run, __doc__))

@@ -51,6 +51,21 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def module_main(run, doc: str, argv=None) -> int:
+    """Command line of a ``bench_*.py`` module that has only ``--quick``: print its table.
+
+    ``run`` is the module's ``run(quick: bool) -> list[dict]``, ``doc`` its docstring (the
+    first line is the help's description).
+    """
+    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0], allow_abbrev=False)
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, few repeats (default: full sizes)"
+    )
+    args = parser.parse_args(argv)
+    print(format_table(run(quick=args.quick)), flush=True)
+    return 0
+
+
 def _write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
     with os.fdopen(fd, "w") as fh:

@@ -13,6 +13,7 @@ of the converging sampler:
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -36,17 +37,32 @@ def summary(post: np.ndarray) -> dict:
     }
 
 
-if __name__ == "__main__":
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    modes = parser.add_subparsers(dest="mode", required=True, metavar="{nuts,smc,mwg}")
+    modes.add_parser("nuts", help="NUTS (bayesinv.sample, 4 chains x 1000+1000): fails")
+    smc = modes.add_parser("smc", help="PyMC SMC (2 chains): fails")
+    smc.add_argument("draws", type=int, metavar="DRAWS", help="SMC draws (particles) per chain")
+    mwg = modes.add_parser("mwg", help="component-wise pCN + ridge moves: converges")
+    mwg.add_argument("sweeps", type=int, metavar="SWEEPS", help="sweeps per chain (4 chains)")
+    mwg.add_argument(
+        "seed", type=int, nargs="?", default=1, metavar="SEED", help="random seed (default 1)"
+    )
+    return parser
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+
     from bayesinv.studies.sign_split import sample_sign_split, sign_split_model, sign_split_problem
 
     t0 = time.time()
     problem = sign_split_problem()
-    if sys.argv[1] == "mwg":
-        seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-        post, acc = sample_sign_split(problem, int(sys.argv[2]), random_seed=seed)
+    if args.mode == "mwg":
+        post, acc = sample_sign_split(problem, args.sweeps, random_seed=args.seed)
         print(f"{time.time() - t0:.0f} s wall; acceptance (pCN, ridge) per chain {acc.tolist()}")
         print(summary(post))
-    elif sys.argv[1] == "nuts":
+    elif args.mode == "nuts":
         import bayesinv
 
         tree = bayesinv.sample(
@@ -58,5 +74,10 @@ if __name__ == "__main__":
         from bayesinv.inference import sample_smc
 
         model = sign_split_model(problem)
-        tree = sample_smc(model, draws=int(sys.argv[2]), chains=2, random_seed=1)
+        tree = sample_smc(model, draws=args.draws, chains=2, random_seed=1)
         print(f"{time.time() - t0:.0f} s", summary(tree["posterior"]["a"].values))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
