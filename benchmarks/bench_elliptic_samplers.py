@@ -59,6 +59,8 @@ import time
 
 import numpy as np
 
+from bayesinv.inference._sample_args import ADAPTATIONS
+
 SEED = 1
 
 
@@ -688,7 +690,7 @@ _OPTIONS = (
     ("--chains", {"metavar": "C", "type": int}, "NUTS chains"),
     (
         "--adaptation",
-        {"choices": ("diag", "low_rank", "draw_diag")},  # bayesinv.sample's ADAPTATIONS
+        {"choices": ADAPTATIONS},  # those bayesinv.sample accepts
         "NUTS mass-matrix adaptation, by default bayesinv.sample's",
     ),
     (
