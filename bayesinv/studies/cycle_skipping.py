@@ -1,4 +1,4 @@
-"""Cycle-skipping case studies (07, 1-D; 11, 2-D): the methods, rows, table and shared figures.
+"""Cycle-skipping case studies (07, 1-D; 11, 2-D): the methods, rows and table.
 
 A study describes its problem as a :class:`LinearField` (log-velocity of the wave grid and
 of the cells the error is measured on, both affine in the coefficients ``θ ~ N(0, I)``, band
@@ -14,12 +14,14 @@ per band from SMC's best particle, the first band again first), all through
 
 :func:`rows` and :func:`summary` turn the runs into the results table (true basin: RMS
 log-velocity error of the cells below ``threshold``; coverage: share of cells whose truth
-lies in the 90% central credible interval of NUTS).
+lies in the 90% central credible interval of NUTS); the figures are in
+:mod:`.cycle_skipping_figures`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -27,14 +29,10 @@ __all__ = [
     "METHODS",
     "LinearField",
     "SharedBands",
-    "basin_map",
     "rows",
-    "save_figure",
     "seed_runs",
     "summary",
-    "trace_fits",
     "verdict",
-    "wave_of",
 ]
 
 METHODS = ("single-band MAP", "single-band NUTS", "continuation", "continuation + SMC")
@@ -211,12 +209,15 @@ class SharedBands:
         return build
 
 
-def seed_runs(op, field: LinearField, bands, cfg, seed, sample, start_u):
+def seed_runs(op, field: LinearField, bands, cfg, seed, sample, start_u, checkpoint=None):
     """All four methods on one seed's data and starting model (NUTS ones if ``sample``).
 
     ``start_u(rng)`` draws the homogeneous starting model's log-velocity offset from ``c0``;
     ``cfg`` holds ``noise_frac``, ``draws``, ``tune``, ``chains``, ``smc_draws``,
     ``smc_chains`` and optionally ``hessian`` (options of the Laplace levels' Hessian).
+    With ``checkpoint`` (a folder), each finished level of the three continuations is kept
+    in its subfolder ``single``, ``continuation`` or ``smc``
+    (``continuation(..., checkpoint=...)``) and read back by a later call.
     """
     from bayesinv._seeds import as_generator, child_seeds
     from bayesinv.inference.continuation import continuation
@@ -241,6 +242,8 @@ def seed_runs(op, field: LinearField, bands, cfg, seed, sample, start_u):
     runs.append((["laplace", *last], [nb - 1] * (1 + sample), {"nuts": nuts}))
     runs.append((["laplace"] * nb + last, [*range(nb), nb - 1][: nb + sample], {"nuts": nuts}))
     runs.append((["smc"] + ["laplace"] * nb, [0, *range(nb)], {"smc": smc}))
+    folders = [None if checkpoint is None else Path(checkpoint) / name
+               for name in ("single", "continuation", "smc")]  # fmt: skip
     single, cont, with_smc = (
         continuation(
             shared.builder(start, kinds, bands),
@@ -249,8 +252,9 @@ def seed_runs(op, field: LinearField, bands, cfg, seed, sample, start_u):
             method=kinds,
             options=options | {"laplace": laplace},
             nested=shared.model,
+            checkpoint=folder,
         )
-        for (kinds, bands, options), seed_k in zip(runs, run_seeds, strict=True)
+        for (kinds, bands, options), seed_k, folder in zip(runs, run_seeds, folders, strict=True)
     )
     return {
         "u": u,
@@ -332,69 +336,3 @@ def verdict(table, n: int) -> str | None:
         f": full-band MAP {single_ok}/{n} (goal <= half), continuation {cont_ok}/{n} "
         "(goal >= 9 in 10)"
     )
-
-
-def wave_of(level):
-    """Return the wave operator inside a band level (``whitening @ bandpass @ wave``)."""
-    op = level.operator
-    while hasattr(op, "inner"):
-        op = op.inner
-    return op
-
-
-def save_figure(fig, path):
-    """Write ``fig`` to ``path`` (PNG, atomically) and close it."""
-    import matplotlib.pyplot as plt
-
-    from bayesinv.io import atomic_path
-
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-
-
-def trace_fits(first, field: LinearField, traces, labels, path):
-    """Observed band-limited traces and each band's MAP prediction (continuation, seed 0)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    levels, cont = first["levels"], first["runs"][METHODS[2]][0]
-    nb, nr = len(levels), len(traces)
-    nt = levels[0].bandpass.nt
-    times = np.arange(nt) * levels[0].bandpass.dt
-    fig, axes = plt.subplots(nb, nr, figsize=(3.2 * nr, 1.6 * nb + 0.6), squeeze=False)
-    for k, lev in enumerate(levels):
-        theta = cont[k].point["theta"]
-        m = field.m0 + field.B[:, : theta.size] @ theta
-        obs = lev.bandpass.forward(first["observed"]).reshape(-1, nt)
-        fit = lev.bandpass.forward(wave_of(lev).forward(m)).reshape(-1, nt)
-        for j, (r, label) in enumerate(zip(traces, labels, strict=True)):
-            ax = axes[k, j]
-            ax.plot(times, obs[r], "k", lw=0.8, label="observed (band)")
-            ax.plot(times, fit[r], "r--", lw=0.8, label="band MAP")
-            ax.set_title(f"band 0–{lev.band[1]:.1f} Hz, {label}", fontsize=8)
-            ax.tick_params(labelsize=7)
-    axes[0, 0].legend(fontsize=7)
-    axes[-1, 0].set_xlabel("time (s)")
-    save_figure(fig, path)
-
-
-def basin_map(all_rows, path):
-    """Every seed's starting model and whether each method reached the true basin."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3))
-    for j, method in enumerate(METHODS):
-        mine = [r for r in all_rows if r["method"] == method]
-        ok = [r["in_basin"] for r in mine]
-        ax.scatter([r["start"] for r in mine], [j] * len(mine),
-                   c=["tab:green" if o else "tab:red" for o in ok])  # fmt: skip
-    ax.set_yticks(range(len(METHODS)), METHODS)
-    ax.set_xlabel("starting model: log(v_start / v_ref)  (green: true basin, red: not)")
-    save_figure(fig, path)

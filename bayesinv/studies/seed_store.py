@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bayesinv.io import UserError, read_json, write_text
 
-__all__ = ["run_seeds", "settings_tag", "split_sampled"]
+__all__ = ["run_seeds", "settings_tag", "split_sampled", "work_folder"]
 
 FORMAT = "bayesinv-seed-rows-1"
 
@@ -73,6 +73,27 @@ def split_sampled(
 
 def _path(folder: Path, index: int) -> Path:
     return folder / f"seed_{index:03d}.json"
+
+
+def work_folder(folder, index: int) -> Path:
+    """Return replicate ``index``'s folder for its unfinished work (e.g. continuation levels).
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder of :func:`run_seeds`.
+    index : int
+        The replicate.
+
+    Returns
+    -------
+    Path
+        ``<folder>/seed_<index>``, beside the replicate's rows ``seed_<index>.json``: what a
+        replicate keeps there while it runs (``continuation(..., checkpoint=...)``) lets an
+        interrupted replicate resume, and replicate 0's lets a later run redraw its
+        figures without computing it again.
+    """
+    return Path(folder) / f"seed_{index:03d}"
 
 
 def _load(folder: Path, index: int, seed: int, tag: str):

@@ -102,7 +102,8 @@ def _figures(first, all_rows, field, blocks, grid, cfg, out):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bayesinv.studies.cycle_skipping import METHODS, basin_map, save_figure, trace_fits
+    from bayesinv.studies.cycle_skipping import METHODS
+    from bayesinv.studies.cycle_skipping_figures import basin_map, save_figure, trace_fits
 
     labels = ["receiver 0", "receiver 1", "receiver 2"]
     trace_fits(first, field, [0, 1, 2], labels, out / "trace_fits.png")
@@ -133,7 +134,7 @@ def run(config: dict, out: Path) -> dict:
     from bayesinv.inference.continuation.bands import lowpass_bands
     from bayesinv.io import atomic_path
     from bayesinv.studies.cycle_skipping import METHODS, rows, seed_runs, summary, verdict
-    from bayesinv.studies.seed_store import run_seeds, split_sampled
+    from bayesinv.studies.seed_store import run_seeds, split_sampled, work_folder
 
     t0 = time.perf_counter()
     grid, op, truth, blocks = _problem(config)
@@ -145,7 +146,7 @@ def run(config: dict, out: Path) -> dict:
 
     def one(i, seed):
         result = seed_runs(op, field, bands, config, seed, i < config["nuts_seeds"],
-                           _start_u(config))  # fmt: skip
+                           _start_u(config), work_folder(out / "seeds", i))  # fmt: skip
         return rows(i, result, field, config["threshold"]), result
 
     settings, per_seed = split_sampled(config)

@@ -127,7 +127,8 @@ def _images(first, field, coarse, cfg, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bayesinv.studies.cycle_skipping import METHODS, save_figure
+    from bayesinv.studies.cycle_skipping import METHODS
+    from bayesinv.studies.cycle_skipping_figures import save_figure
 
     cont = first["runs"][METHODS[2]][0]
     nc, ext = cfg["n_coarse"], [0, coarse.nx * coarse.dx, coarse.nz * coarse.dz, 0]
@@ -177,7 +178,8 @@ def run(config: dict, out: Path) -> dict:
     from bayesinv.inference.continuation.bands import lowpass_bands
     from bayesinv.io import atomic_path
     from bayesinv.studies import cycle_skipping as cs
-    from bayesinv.studies.seed_store import run_seeds
+    from bayesinv.studies import cycle_skipping_figures as csf
+    from bayesinv.studies.seed_store import run_seeds, work_folder
 
     t0 = time.perf_counter()
     _, op = _operator(config)
@@ -190,16 +192,16 @@ def run(config: dict, out: Path) -> dict:
 
     def one(i, seed):
         result = cs.seed_runs(op, field, bands, cfg, seed, i < config["nuts_seeds"],
-                              _start_u(config))  # fmt: skip
+                              _start_u(config), work_folder(out / "seeds", i))  # fmt: skip
         return cs.rows(i, result, field, config["threshold"]), result
 
     all_rows, first = run_seeds(out / "seeds", settings, seeds, one, per_seed=per_seed)
     nr = config["n_receivers"]
     picks = [nr // 2, (config["n_sources"] // 2) * nr + nr // 2]  # straight through the disc
-    cs.trace_fits(first, field, picks, ["shot 0, middle receiver", "middle shot and receiver"],
-                  out / "trace_fits.png")  # fmt: skip
+    csf.trace_fits(first, field, picks, ["shot 0, middle receiver", "middle shot and receiver"],
+                   out / "trace_fits.png")  # fmt: skip
     _images(first, field, coarse, config, out / "mean_sd_per_band.png")
-    cs.basin_map(all_rows, out / "basin_map.png")
+    csf.basin_map(all_rows, out / "basin_map.png")
     if config["nuts_seeds"]:
         report(first["runs"][cs.METHODS[2]][1], out / "continuation_seed0",
                model=first["model"], config=config, seed=config["seed"],

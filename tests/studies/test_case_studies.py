@@ -167,7 +167,7 @@ CI_SHORTER = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("study", STUDIES)
-def test_study_runs_at_quick_size(study, tmp_path):
+def test_study_runs_at_quick_size(study, tmp_path, monkeypatch):
     # run a copy, so that the repository's README keeps the numbers of the recorded run
     copy = tmp_path / study
     shutil.copytree(ROOT / study, copy)
@@ -191,6 +191,18 @@ def test_study_runs_at_quick_size(study, tmp_path):
     assert headline["finished_utc"] in block
     for row in headline["table"]:
         assert str(row[next(iter(row))]) in block
+    if (out / "seeds").is_dir():  # a study of many seeds: a second run solves nothing again
+        from bayesinv.inference.continuation import LEVEL_SOLVERS
+
+        def solved_again(level):
+            raise AssertionError(f"{study}: level {level.index} solved again")
+
+        for kind in list(LEVEL_SOLVERS):
+            monkeypatch.setitem(LEVEL_SOLVERS, kind, solved_again)
+        per_seed = (out / "per_seed.json").read_text()
+        again = run_case_study(copy, "quick", out)
+        assert again["table"] == headline["table"]
+        assert (out / "per_seed.json").read_text() == per_seed
 
 
 def _tiny_models():

@@ -21,6 +21,12 @@ import pymc as pm
 
 from bayesinv import _checks, _progress, _seeds
 from bayesinv.inference._model_space import FlatDensity, free_shapes
+from bayesinv.inference.continuation.checkpoint import (
+    level_tag,
+    load_level,
+    model_signature,
+    save_level,
+)
 from bayesinv.inference.continuation.registry import LEVEL_SOLVERS, Level
 from bayesinv.inference.continuation.transfer import Transfer, zero_pad_transfer
 from bayesinv.inference.preconditioning import Preconditioner
@@ -121,6 +127,7 @@ def continuation(
     laplace_kwargs: dict | None = None,
     nested: bool | pm.Model = False,
     options: Mapping[str, dict] | None = None,
+    checkpoint=None,
 ) -> ContinuationResult:
     r"""Solve a sequence of models from coarse to fine, each started from the previous one.
 
@@ -175,6 +182,13 @@ def continuation(
         Options by method name, handed to the level solver as ``level.options`` (merged
         over those given by ``map_kwargs``, ``sample_kwargs`` and ``laplace_kwargs``; a
         ``"laplace"`` level reads ``"optimizer"`` and ``"hessian"``).
+    checkpoint : str or Path, optional
+        Folder in which each finished level is kept at once
+        (:mod:`~bayesinv.inference.continuation.checkpoint`); a later call with the same
+        folder and the same methods, seeds, options and models reads the finished levels
+        back instead of solving them again (an interrupted continuation resumes at the
+        first unfinished level, with the same result as an uninterrupted one). The files
+        are pickles: read only folders you wrote.
 
     Returns
     -------
@@ -212,43 +226,58 @@ def continuation(
     results: list[LevelResult] = []
     point: dict = {}
     guess: Preconditioner | None = None
+    signatures: list[dict] = []
     for index in range(n_levels):
         kind = methods[index]
-        _progress.stage(f"continuation level {index} ({kind})")
         t0 = time.perf_counter()
         model = build(index)
         if not isinstance(model, pm.Model):
             raise ValueError(
                 f"continuation: build({index}) must return a pymc.Model, got {type(model)}"
             )
-        init = transfer(index - 1, point, model) if index else {}
-        level = Level(
-            index,
-            model,
-            init,
-            seeds[index],
-            guess,
-            options.get(kind, {}),
-            lambda m, i=index: densities.of(m, i),
-        )
-        outcome = LEVEL_SOLVERS[kind](level)
-        point, guess = outcome.point, outcome.preconditioner
-        n_free = int(sum(np.prod(s) for s in free_shapes(model).values()))
-        results.append(
-            LevelResult(
+        tag, stored = None, None
+        if checkpoint is not None:
+            through = nested if isinstance(nested, pm.Model) else None
+            signatures.append(model_signature(model, through))
+            tag = level_tag(methods[: index + 1], seeds[: index + 1], options, signatures)
+            stored = load_level(checkpoint, index, tag)
+        if stored is not None:
+            _progress.stage(f"continuation level {index} ({kind}): read from {checkpoint}")
+            results.append(stored)
+        else:
+            _progress.stage(f"continuation level {index} ({kind})")
+            init = transfer(index - 1, point, model) if index else {}
+            level = Level(
                 index,
-                n_free,
-                point,
+                model,
                 init,
-                float(outcome.logp),
-                time.perf_counter() - t0,
-                {"method": kind} | outcome.diagnostics,
-                outcome.result,
-                kind,
+                seeds[index],
                 guess,
+                options.get(kind, {}),
+                lambda m, i=index: densities.of(m, i),
             )
-        )
+            results.append(_solved(level, kind, t0))
+            if checkpoint is not None:
+                save_level(checkpoint, index, tag, results[-1])
+        point, guess = results[-1].point, results[-1].preconditioner
     return ContinuationResult(results)
+
+
+def _solved(level: Level, kind: str, t0: float) -> LevelResult:
+    """Solve ``level`` by the solver ``kind``; its result (wall time counted from ``t0``)."""
+    outcome = LEVEL_SOLVERS[kind](level)
+    return LevelResult(
+        level.index,
+        int(sum(np.prod(s) for s in free_shapes(level.model).values())),
+        outcome.point,
+        level.initial_point,
+        float(outcome.logp),
+        time.perf_counter() - t0,
+        {"method": kind} | outcome.diagnostics,
+        outcome.result,
+        kind,
+        outcome.preconditioner,
+    )
 
 
 def _options(options, map_kwargs, laplace_kwargs, sample_kwargs) -> dict:
