@@ -267,6 +267,26 @@ def data_hash(*arrays) -> str:
     return h.hexdigest()
 
 
+def settings_hash(settings, default=str) -> str:
+    """SHA-256 of a settings object's JSON text (keys sorted).
+
+    Parameters
+    ----------
+    settings : object
+        JSON-serialisable settings (dicts, lists, numbers, strings).
+    default : callable or None, optional
+        ``json.dumps``'s conversion of values that are not JSON (``str`` by default;
+        ``None`` makes them an error).
+
+    Returns
+    -------
+    str
+        Hex digest; callers that name files by it may keep a prefix.
+    """
+    text = json.dumps(settings, sort_keys=True, default=default)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def provenance(config: dict, seed, *data) -> dict:
     """Provenance record: package versions, seed, configuration and a hash of the data.
 

@@ -36,15 +36,13 @@ rewritten atomically as they arrive; running again resumes), ``ranks.csv``, ``ra
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from bayesinv import _progress
 from bayesinv.calibration.outputs import write_sbc_outputs
-from bayesinv.io import UserError, read_json, read_toml
+from bayesinv.io import UserError, read_json, read_toml, settings_hash
 from bayesinv.studies.config import REQUIRED, Key, check_table, did_you_mean
 from bayesinv.studies.joint_sbc import JointSBCStudy
 
@@ -134,7 +132,7 @@ class SBCConfig:
             "n_ranks": self.n_ranks,
             "var_names": list(self.checked_variables()),
         }
-        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        return settings_hash(key, default=None)[:16]
 
     def checked_variables(self) -> tuple[str, ...]:
         """Variables whose ranks are tested."""

@@ -9,12 +9,11 @@ of computing them again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bayesinv.io import UserError, read_json, write_text
+from bayesinv.io import UserError, read_json, settings_hash, write_text
 
 __all__ = ["run_seeds", "settings_tag", "split_sampled", "work_folder"]
 
@@ -23,8 +22,7 @@ FORMAT = "bayesinv-seed-rows-1"
 
 def settings_tag(settings: dict) -> str:
     """Return a short hash of ``settings`` (JSON, keys sorted) that names one computation."""
-    text = json.dumps(settings, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return settings_hash(settings)[:16]
 
 
 def split_sampled(

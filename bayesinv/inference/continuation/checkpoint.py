@@ -17,13 +17,12 @@ use a new folder.
 from __future__ import annotations
 
 import hashlib
-import json
 import pickle
 from pathlib import Path
 
 import numpy as np
 
-from bayesinv.io import UserError, atomic_path, data_hash
+from bayesinv.io import UserError, atomic_path, data_hash, settings_hash
 
 __all__ = ["level_tag", "load_level", "model_signature", "save_level"]
 
@@ -119,8 +118,7 @@ def level_tag(methods, seeds, options: dict, signatures) -> str:
         "options": {m: options.get(m, {}) for m in sorted(set(methods))},
         "models": list(signatures),
     }
-    text = json.dumps(state, sort_keys=True, default=repr)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return settings_hash(state, default=repr)
 
 
 def _path(folder, index: int) -> Path:
