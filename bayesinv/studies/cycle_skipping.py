@@ -214,7 +214,9 @@ def seed_runs(op, field: LinearField, bands, cfg, seed, sample, start_u, checkpo
 
     ``start_u(rng)`` draws the homogeneous starting model's log-velocity offset from ``c0``;
     ``cfg`` holds ``noise_frac``, ``draws``, ``tune``, ``chains``, ``smc_draws``,
-    ``smc_chains`` and optionally ``hessian`` (options of the Laplace levels' Hessian).
+    ``smc_chains`` and optionally ``hessian`` (options of the Laplace levels' Hessian),
+    ``map_ftol`` (their L-BFGS-B ``ftol``) and ``nuts_adaptation`` (``bayesinv.sample``'s
+    ``adaptation``).
     With ``checkpoint`` (a folder), each finished level of the three continuations is kept
     in its subfolder ``single``, ``continuation`` or ``smc``
     (``continuation(..., checkpoint=...)``) and read back by a later call.
@@ -235,8 +237,12 @@ def seed_runs(op, field: LinearField, bands, cfg, seed, sample, start_u, checkpo
     nb = len(levels)
     shared = SharedBands(op, levels, field)
     nuts = {"draws": cfg["draws"], "tune": cfg["tune"], "chains": cfg["chains"]}
+    if cfg.get("nuts_adaptation") is not None:
+        nuts["adaptation"] = cfg["nuts_adaptation"]
     smc = {"draws": cfg["smc_draws"], "chains": cfg["smc_chains"], "progressbar": False}
     laplace = {"hessian": dict(cfg.get("hessian") or {})}
+    if cfg.get("map_ftol") is not None:
+        laplace["optimizer"] = {"ftol": cfg["map_ftol"]}
     last = ["nuts"] if sample else []
     runs = []  # (kinds, bands, options) of single band, continuation, continuation + SMC
     runs.append((["laplace", *last], [nb - 1] * (1 + sample), {"nuts": nuts}))

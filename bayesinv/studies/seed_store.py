@@ -28,7 +28,7 @@ def settings_tag(settings: dict) -> str:
 def split_sampled(
     config: dict,
     count: str = "nuts_seeds",
-    keys=("chains", "draws", "tune"),
+    keys=("chains", "draws", "tune", "nuts_adaptation"),
     ignore=("n_seeds",),
 ):
     """Split a study configuration into shared settings and per-replicate sampler settings.
@@ -49,7 +49,7 @@ def split_sampled(
     Returns
     -------
     settings : dict
-        ``config`` without ``count``, ``keys`` and ``ignore``.
+        ``config`` without ``count``, ``keys``, ``ignore`` and keys set to ``None``.
     per_seed : callable
         ``per_seed(i)``: the sampler's settings for ``i < config[count]``, else ``{}``.
 
@@ -57,11 +57,13 @@ def split_sampled(
     -----
     With :func:`run_seeds`, replicate :math:`i` is computed again only if its own tag
     changes: a run with more sampling replicates, or other sampler settings, recomputes
-    the sampling replicates and reads the others back.
+    the sampling replicates and reads the others back. A key whose value is ``None`` (an
+    optional setting left unset) is left out of both, so that declaring a new optional
+    setting does not make the replicates computed before it another computation.
     """
     drop = {count, *keys, *ignore}
-    settings = {k: v for k, v in config.items() if k not in drop}
-    sampler = {k: config[k] for k in keys if k in config}
+    settings = {k: v for k, v in config.items() if k not in drop and v is not None}
+    sampler = {k: config[k] for k in keys if config.get(k) is not None}
 
     def per_seed(i):
         return {"sampled": sampler} if i < config[count] else {}

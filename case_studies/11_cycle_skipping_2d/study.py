@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bayesinv.studies.config import Key
+
 REQUIRED = {
     "nx": int,
     "dx": float,
@@ -53,6 +55,12 @@ REQUIRED = {
     "hessian_dense_max": int,
     "ess_min": float,
     "rhat_max": float,
+}
+OPTIONAL = {
+    # NUTS mass-matrix adaptation (bayesinv.sample's adaptation); unset: bayesinv's default
+    "nuts_adaptation": Key(str, default=None, choices=("diag", "low_rank")),
+    # L-BFGS-B ftol of the Laplace levels' MAP; unset: the level solver's default (1e-14)
+    "map_ftol": Key(float, default=None, low=0.0, low_open=True),
 }
 
 

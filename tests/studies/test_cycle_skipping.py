@@ -11,9 +11,10 @@ from bayesinv.studies.runner import check_config, load_config, load_study
 ROOT = Path(__file__).resolve().parents[2] / "case_studies" / "11_cycle_skipping_2d"
 
 
-def _config(**changes):
+def _config(size="quick", **changes):
     study = load_study(ROOT)
-    return study, check_config(load_config(ROOT, "quick"), study.REQUIRED, "11") | changes
+    config = check_config(load_config(ROOT, size), study.REQUIRED, "11", optional=study.OPTIONAL)
+    return study, config | changes
 
 
 def test_2d_field_prior_variance_truth_and_start():
@@ -63,9 +64,39 @@ def test_2d_shared_model_at_a_band_prefix_equals_the_band_model():
     assert abs(values[0] - values[1]) > 1.0
 
 
+@pytest.mark.parametrize("adaptation", [None, "low_rank"])
+def test_seed_runs_give_the_nuts_levels_the_configured_adaptation(monkeypatch, adaptation):
+    """``nuts_adaptation`` reaches the NUTS levels' options (unset: bayesinv's default) and
+    ``map_ftol`` the Laplace levels' optimizer."""
+    import sys
+
+    from bayesinv.inference.continuation.bands import lowpass_bands
+    from bayesinv.studies.cycle_skipping import seed_runs
+
+    study, cfg = _config(duration=0.3, nuts_adaptation=adaptation)
+    _, op = study._operator(cfg)
+    field, _ = study._field(cfg)
+    bands = lowpass_bands(cfg["f_start"], cfg["f_stop"], cfg["n_bands"])
+    seen = []
+
+    class Recorded(Exception):
+        pass
+
+    def record(build, n, *, options, **kwargs):
+        seen.append(options)
+        raise Recorded
+
+    # the package, not the function of the same name that bayesinv.inference re-exports
+    monkeypatch.setattr(sys.modules["bayesinv.inference.continuation"], "continuation", record)
+    with pytest.raises(Recorded):
+        seed_runs(op, field, bands, cfg, 3, True, study._start_u(cfg))
+    assert seen[0]["nuts"].get("adaptation") == adaptation
+    assert ("adaptation" in seen[0]["nuts"]) == (adaptation is not None)
+    assert seen[0]["laplace"]["optimizer"] == {"ftol": cfg["map_ftol"]}  # quick: 1e-10
+
+
 def test_2d_band_levels_set_the_sizes_and_are_checked():
-    study = load_study(ROOT)
-    full = check_config(load_config(ROOT, "full"), study.REQUIRED, "11")
+    study, full = _config("full")
     cfg = _config(nx=16, n_coarse=8, n_bands=3, band_levels=[2, 3, 3])[1]
     assert study._field(cfg)[0].sizes == (16, 64, 64)
     assert study._band_levels(full, 4) == [3, 4, 4]  # full: 64, 256, 256 coefficients
@@ -108,9 +139,9 @@ def test_2d_recorded_seeds_belong_to_the_full_configuration():
 
     from bayesinv.studies.seed_store import FORMAT, settings_tag
 
-    study = load_study(ROOT)
-    full = check_config(load_config(ROOT, "full"), study.REQUIRED, "11")
+    study, full = _config("full")
     seeds, settings, per_seed = study._seed_plan(full)
+    assert per_seed(0)["sampled"]["nuts_adaptation"] == full["nuts_adaptation"]
     files = sorted((ROOT / "recorded_seeds").glob("seed_*.json"))
     assert files, "no recorded seeds"
     for path in files:

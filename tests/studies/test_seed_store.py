@@ -72,6 +72,18 @@ def test_only_sampling_replicates_depend_on_the_sampler(tmp_path):
     settings, per_seed = split_sampled(config)
     run_seeds(tmp_path, settings, [1, 2, 3, 4, 5], compute, per_seed=per_seed, keep_first=False)
     assert calls == [0, 1, 2, 0, 1, 3, 4]  # more seeds: only the new ones
+    config |= {"nuts_adaptation": "low_rank"}  # another NUTS adaptation: sampled ones again
+    settings, per_seed = split_sampled(config)
+    run_seeds(tmp_path, settings, [1, 2, 3, 4, 5], compute, per_seed=per_seed, keep_first=False)
+    assert calls == [0, 1, 2, 0, 1, 3, 4, 0, 1]
+    config |= {"map_ftol": None}  # an optional setting left unset: the same computation
+    settings, per_seed = split_sampled(config)
+    run_seeds(tmp_path, settings, [1, 2, 3, 4, 5], compute, per_seed=per_seed, keep_first=False)
+    assert calls == [0, 1, 2, 0, 1, 3, 4, 0, 1]
+    config |= {"map_ftol": 1e-10}  # ... and set: every replicate again
+    settings, per_seed = split_sampled(config)
+    run_seeds(tmp_path, settings, [1, 2, 3, 4, 5], compute, per_seed=per_seed, keep_first=False)
+    assert calls == [0, 1, 2, 0, 1, 3, 4, 0, 1, 0, 1, 2, 3, 4]
 
 
 def test_a_damaged_file_is_a_clear_error_and_is_not_overwritten(tmp_path):
