@@ -61,28 +61,24 @@ def test_other_settings_or_seeds_are_computed_again(tmp_path):
 def test_only_sampling_replicates_depend_on_the_sampler(tmp_path):
     compute, calls = _counting()
     config = {"nx": 8, "nuts_seeds": 1, "draws": 10, "tune": 10, "chains": 2, "n_seeds": 3}
-    settings, per_seed = split_sampled(config)
+
+    def run(changes, seeds):
+        config.update(changes)
+        settings, per_seed = split_sampled(config)
+        run_seeds(tmp_path, settings, seeds, compute, per_seed=per_seed, keep_first=False)
+        return settings
+
+    settings = run({}, [1, 2, 3])
     assert "draws" not in settings and "nuts_seeds" not in settings and settings["nx"] == 8
-    run_seeds(tmp_path, settings, [1, 2, 3], compute, per_seed=per_seed, keep_first=False)
-    config |= {"draws": 20, "nuts_seeds": 2}
-    settings, per_seed = split_sampled(config)
-    run_seeds(tmp_path, settings, [1, 2, 3], compute, per_seed=per_seed, keep_first=False)
+    run({"draws": 20, "nuts_seeds": 2}, [1, 2, 3])
     assert calls == [0, 1, 2, 0, 1]  # the sampled replicates only
-    config |= {"n_seeds": 5}
-    settings, per_seed = split_sampled(config)
-    run_seeds(tmp_path, settings, [1, 2, 3, 4, 5], compute, per_seed=per_seed, keep_first=False)
+    run({"n_seeds": 5}, [1, 2, 3, 4, 5])
     assert calls == [0, 1, 2, 0, 1, 3, 4]  # more seeds: only the new ones
-    config |= {"nuts_adaptation": "low_rank"}  # another NUTS adaptation: sampled ones again
-    settings, per_seed = split_sampled(config)
-    run_seeds(tmp_path, settings, [1, 2, 3, 4, 5], compute, per_seed=per_seed, keep_first=False)
+    run({"nuts_adaptation": "low_rank"}, [1, 2, 3, 4, 5])  # another NUTS adaptation
+    assert calls == [0, 1, 2, 0, 1, 3, 4, 0, 1]  # the sampled replicates only
+    run({"map_ftol": None}, [1, 2, 3, 4, 5])  # an optional setting left unset: nothing
     assert calls == [0, 1, 2, 0, 1, 3, 4, 0, 1]
-    config |= {"map_ftol": None}  # an optional setting left unset: the same computation
-    settings, per_seed = split_sampled(config)
-    run_seeds(tmp_path, settings, [1, 2, 3, 4, 5], compute, per_seed=per_seed, keep_first=False)
-    assert calls == [0, 1, 2, 0, 1, 3, 4, 0, 1]
-    config |= {"map_ftol": 1e-10}  # ... and set: every replicate again
-    settings, per_seed = split_sampled(config)
-    run_seeds(tmp_path, settings, [1, 2, 3, 4, 5], compute, per_seed=per_seed, keep_first=False)
+    run({"map_ftol": 1e-10}, [1, 2, 3, 4, 5])  # ... and set: every replicate again
     assert calls == [0, 1, 2, 0, 1, 3, 4, 0, 1, 0, 1, 2, 3, 4]
 
 
