@@ -57,14 +57,21 @@ def make_study(tmp_path, config_text, readme=None):
 GOOD = '[common]\nscale = 2\nlabel = "a"\n[quick]\nn = 3\nseed = 1\n[full]\nn = 30\nseed = 1\n'
 
 
-@pytest.mark.parametrize("study", STUDIES)
-@pytest.mark.parametrize("size", ["quick", "full"])
-def test_shipped_configs_pass_their_checks(study, size):
+def _checked(study, size="quick"):
+    """The study's module and its configuration of ``size``, checked against its
+    ``REQUIRED`` and ``OPTIONAL`` keys as ``bayesinv run`` checks it."""
     module = load_study(ROOT / study)
     optional = getattr(module, "OPTIONAL", None)
     config = check_config(
         load_config(ROOT / study, size), module.REQUIRED, study, optional=optional
     )
+    return module, config
+
+
+@pytest.mark.parametrize("study", STUDIES)
+@pytest.mark.parametrize("size", ["quick", "full"])
+def test_shipped_configs_pass_their_checks(study, size):
+    _, config = _checked(study, size)
     assert isinstance(config["seed"], int)
     readme = (ROOT / study / "README.md").read_text()
     assert f"<!-- results:{size} -->" in readme and f"<!-- /results:{size} -->" in readme
@@ -210,25 +217,20 @@ def _tiny_models():
 
     tiny = DemoConfig(nx=8, nz=4, cell=50.0, n_receivers=12, n_sensors=4)
     yield "01 joint", build_joint_model(demo_survey(tiny), tiny, coupled=True)
-    s03 = load_study(ROOT / STUDIES[2])
-    cfg = check_config(load_config(ROOT / STUDIES[2], "quick"), s03.REQUIRED, "03")
+    s03, cfg = _checked(STUDIES[2])
     cfg |= {"nx": 8, "nz": 4, "n_receivers": 12}
     grid, survey, regional = s03._survey(cfg)
     yield "03 discrepancy", s03._model(grid, survey, survey.data + regional, cfg, True)
-    s04 = load_study(ROOT / STUDIES[3])
-    cfg = check_config(load_config(ROOT / STUDIES[3], "quick"), s04.REQUIRED, "04")
+    s04, cfg = _checked(STUDIES[3])
     grid, _, _, op, _, data, wavelet = s04._problem(8, cfg | {"coarsest": 2}, rng=_rng())
     yield "04 besov", s04._builder(grid, op, data, wavelet, cfg)()
     yield "06 field data", _tiny_06()
-    s08 = load_study(ROOT / "08_hydrogeophysics")
-    cfg = check_config(load_config(ROOT / "08_hydrogeophysics", "quick"), s08.REQUIRED, "08")
+    s08, cfg = _checked("08_hydrogeophysics")
     cfg |= {"nx": 8, "nz": 4, "cell": 15.0, "n_times": 3}
     yield "08 joint", s08._model(s08._survey(cfg), cfg, ("pumping", "ert"), True, "joint")
     yield "07 band", _tiny_07()
     yield "11 band 2-D", _tiny_11()
-    s09 = load_study(ROOT / "09_bent_rays")
-    cfg = load_config(ROOT / "09_bent_rays", "quick")
-    cfg = check_config(cfg, s09.REQUIRED, "09", optional=s09.OPTIONAL)
+    s09, cfg = _checked("09_bent_rays")
     cfg |= {"nx": 4, "nz": 6, "n_sources": 3, "n_receivers": 3}
     problem = s09._survey(cfg)
     for method in s09.METHODS:
@@ -241,8 +243,7 @@ def _tiny_models():
 def _tiny_07():
     from bayesinv.inference.continuation.bands import band_levels, lowpass_bands
 
-    s07 = load_study(ROOT / "07_cycle_skipping")
-    cfg = check_config(load_config(ROOT / "07_cycle_skipping", "quick"), s07.REQUIRED, "07")
+    s07, cfg = _checked("07_cycle_skipping")
     _, op, truth, blocks = s07._problem(cfg | {"duration": 0.2})
     bands = lowpass_bands(5.0, 20.0, 2)
     levels = band_levels(op, op.forward(truth), 0.01, bands, n_traces=3, nt=op.nt, dt=op.dt)
@@ -252,8 +253,7 @@ def _tiny_07():
 def _tiny_11():
     from bayesinv.inference.continuation.bands import band_levels, lowpass_bands
 
-    s11 = load_study(ROOT / "11_cycle_skipping_2d")
-    cfg = check_config(load_config(ROOT / "11_cycle_skipping_2d", "quick"), s11.REQUIRED, "11")
+    s11, cfg = _checked("11_cycle_skipping_2d")
     _, op = s11._operator(cfg | {"duration": 0.2})
     field, _ = s11._field(cfg)
     levels = band_levels(op, op.forward(field.m0 + field.B @ field.true_theta()), 0.01,
@@ -268,8 +268,7 @@ def _tiny_06():
     from bayesinv.formats import read_unified
     from bayesinv.studies.invert import flatten_ert_survey
 
-    s06 = load_study(ROOT / STUDIES[4])
-    cfg = check_config(load_config(ROOT / STUDIES[4], "quick"), s06.REQUIRED, "06")
+    s06, cfg = _checked(STUDIES[4])
     with tempfile.TemporaryDirectory() as tmp:
         path, _ = s06._data_file(cfg, Path(tmp))
         survey = flatten_ert_survey(read_unified(path))
@@ -302,8 +301,7 @@ def test_07_shared_band_model_equals_each_band_model():
 
     from bayesinv.inference.continuation.bands import band_levels, lowpass_bands
 
-    s07 = load_study(ROOT / "07_cycle_skipping")
-    cfg = check_config(load_config(ROOT / "07_cycle_skipping", "quick"), s07.REQUIRED, "07")
+    s07, cfg = _checked("07_cycle_skipping")
     _, op, truth, blocks = s07._problem(cfg | {"duration": 0.2})
     clean = op.forward(truth)
     observed = clean + np.random.default_rng(3).normal(0.0, 0.01, clean.size)
