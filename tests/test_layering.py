@@ -23,6 +23,7 @@ LAYERS = {
     "_seeds": 0,
     "_progress": 0,
     "_deprecation": 0,
+    "_numba": 0,
     "operators": 1,
     "formats": 1,
     "multiscale": 2,

@@ -6,11 +6,12 @@
 Both gather into a fresh local array, so they are thread-safe.
 """
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 
-@numba.njit(cache=True, nogil=True)
+
+@njit(cache=True, nogil=True)
 def pad(x, n):
     # gather: a copy into a fresh zero vector
     out = np.zeros(n)
@@ -18,7 +19,7 @@ def pad(x, n):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def truncate(y, k):
     # gather: the first k entries, copied so the caller owns the result
     return y[:k].copy()

@@ -14,11 +14,12 @@ and restriction is the transpose,
 Piecewise-constant prolongation is the case ``i1 = i0``, ``w0 = 1``, ``w1 = 0``.
 """
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 
-@numba.njit(cache=True, nogil=True)
+
+@njit(cache=True, nogil=True)
 def prolong(theta, nxc, iz0, iz1, wz0, wz1, ix0, ix1, wx0, wx1):
     # gather: each fine cell reads up to four coarse cells (safe to parallelise)
     nzf = iz0.shape[0]
@@ -40,7 +41,7 @@ def prolong(theta, nxc, iz0, iz1, wz0, wz1, ix0, ix1, wx0, wx1):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def restrict(m_bar, nzc, nxc, iz0, iz1, wz0, wz1, ix0, ix1, wx0, wx1):
     # scatter: each fine cell adds into up to four coarse cells (serial; not safe to
     # parallelise over fine cells without atomics)

@@ -24,11 +24,12 @@ blocks ``cH`` (detail along z, approximation along x), ``cV`` (approximation alo
 detail along x), ``cD`` (detail along both), the order of ``pywt.wavedec2``'s tuples.
 """
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 
-@numba.njit(cache=True, nogil=True)
+
+@njit(cache=True, nogil=True)
 def _analysis_step(x, lo, hi, a, d):
     # gather: a[k], d[k] read L entries of x
     n = x.shape[0]
@@ -47,7 +48,7 @@ def _analysis_step(x, lo, hi, a, d):
         d[k] = sd
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _synthesis_step(a, d, rlo, rhi, x):
     # gather: x[n] reads about L/2 entries of a and d (exact transpose of _analysis_step)
     half = a.shape[0]
@@ -65,7 +66,7 @@ def _synthesis_step(a, d, rlo, rhi, x):
         x[p] = s
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _analysis_step_axis0(x, lo, hi, a, d):
     # _analysis_step applied to every column of x (n, m) at once; rows stay contiguous
     n = x.shape[0]
@@ -87,7 +88,7 @@ def _analysis_step_axis0(x, lo, hi, a, d):
                 d[k, c] += hh * v
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _synthesis_step_axis0(a, d, rlo, rhi, x):
     # _synthesis_step applied to every column at once (gather over rows of a and d)
     half = a.shape[0]
@@ -107,7 +108,7 @@ def _synthesis_step_axis0(a, d, rlo, rhi, x):
                 x[p, c] += gl * a[k, c] + gh * d[k, c]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def dwt1(x, lo, hi, levels):
     """Multi-level 1-D analysis: signal of length n -> coefficients (coarsest first)."""
     n = x.shape[0]
@@ -126,7 +127,7 @@ def dwt1(x, lo, hi, levels):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def idwt1(c, rlo, rhi, levels):
     """Multi-level 1-D synthesis: coefficients (coarsest first) -> signal."""
     n = c.shape[0]
@@ -142,7 +143,7 @@ def idwt1(c, rlo, rhi, levels):
     return cur
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def dwt2(x, nz, nx, lo, hi, levels):
     """Multi-level 2-D analysis of a C-ordered (nz, nx) field -> coefficients."""
     n = nz * nx
@@ -174,7 +175,7 @@ def dwt2(x, nz, nx, lo, hi, levels):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def idwt2(c, nz, nx, rlo, rhi, levels):
     """Multi-level 2-D synthesis: coefficients (coarsest first) -> C-ordered (nz, nx) field."""
     hz = nz >> levels

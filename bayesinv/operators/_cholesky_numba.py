@@ -48,10 +48,11 @@ Measured on square grids (one thread, factorisation / one solve): 64x64 nine-poi
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+from bayesinv._numba import njit
 
 __all__ = [
     "CholeskyPattern",
@@ -278,7 +279,7 @@ class CholeskyFactor:
         return float(cholesky_logdet(self.pattern.first, self.pattern.ptr, self.L))
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def cholesky_factor(first, ptr, scatter, values, L):  # pragma: no cover - numba
     """Numeric envelope Cholesky factorisation in place; returns ``False`` on failure.
 
@@ -310,13 +311,13 @@ def cholesky_factor(first, ptr, scatter, values, L):  # pragma: no cover - numba
     return True
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _solve_permuted(first, ptr, L, y):  # pragma: no cover - numba
     cholesky_solve_lower(first, ptr, L, y)
     cholesky_solve_upper(first, ptr, L, y)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def cholesky_solve_lower(first, ptr, L, y):  # pragma: no cover - numba
     """Solve ``L z = y`` in place (``y`` 1-D, in the reordered numbering: no permutation).
 
@@ -335,7 +336,7 @@ def cholesky_solve_lower(first, ptr, L, y):  # pragma: no cover - numba
         y[i] = s / L[row + i]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def cholesky_solve_upper(first, ptr, L, y):  # pragma: no cover - numba
     """Solve ``Lᵀ z = y`` in place (the adjoint of :func:`cholesky_solve_lower`).
 
@@ -351,7 +352,7 @@ def cholesky_solve_upper(first, ptr, L, y):  # pragma: no cover - numba
             yrow[k] -= Lrow[k] * xi
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def cholesky_solve(perm, first, ptr, L, b):  # pragma: no cover - numba
     """Solve ``A x = b`` in place (``b`` 1-D, overwritten by ``x``)."""
     n = perm.size
@@ -368,7 +369,7 @@ def cholesky_solve(perm, first, ptr, L, b):  # pragma: no cover - numba
 BLOCK = 16
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _solve_block(first, ptr, L, Y):  # pragma: no cover - numba
     """Solve ``B Y = Z`` in place for the columns of ``Y`` (shape ``(n, k)``, C order)."""
     n, k = Y.shape
@@ -394,7 +395,7 @@ def _solve_block(first, ptr, L, Y):  # pragma: no cover - numba
                 Y[c, r] -= lic * Y[i, r]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def cholesky_solve_rows(perm, first, ptr, L, B):  # pragma: no cover - numba
     """Solve ``A X = B`` in place for each row of the C-ordered 2-D array ``B``.
 
@@ -417,7 +418,7 @@ def cholesky_solve_rows(perm, first, ptr, L, B):  # pragma: no cover - numba
                 B[start + r, p] = Y[i, r]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def cholesky_logdet(first, ptr, L):  # pragma: no cover - numba
     """``log det A = 2 Σ log L_ii``."""
     total = 0.0

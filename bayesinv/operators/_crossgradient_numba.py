@@ -5,17 +5,18 @@ Cell (i, j), i < nz - 1, j < nx - 1, of fields a, b of shape (nz, nx) flattened 
     t[i, j] = ax * bz - az * bx
 """
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 
-@numba.njit(cache=True, nogil=True, inline="always")
+
+@njit(cache=True, nogil=True, inline="always")
 def _grads(f, i, j, nx, dx, dz):
     k = i * nx + j
     return (f[k + 1] - f[k]) / dx, (f[k + nx] - f[k]) / dz
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def cross_gradient(m, nz, nx, dx, dz):
     # gather: each output cell reads its own stencil
     n = nz * nx
@@ -29,7 +30,7 @@ def cross_gradient(m, nz, nx, dx, dz):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def cross_gradient_jvp(m, dm, nz, nx, dx, dz):
     n = nz * nx
     a, b, da, db = m[:n], m[n:], dm[:n], dm[n:]
@@ -44,7 +45,7 @@ def cross_gradient_jvp(m, dm, nz, nx, dx, dz):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def cross_gradient_vjp(m, g, nz, nx, dx, dz):
     # scatter: each cell adds into three entries of each field; kept serial (race-free)
     n = nz * nx

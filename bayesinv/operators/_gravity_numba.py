@@ -9,8 +9,9 @@ offsets of a point of the cell from the receiver (z down),
 with the limits X ln(...) -> 0 at X = 0 and Z arctan(X/Z) -> 0 at Z = 0.
 """
 
-import numba
 import numpy as np
+
+from bayesinv._numba import njit
 
 # Newtonian constant of gravitation (CODATA 2018), m^3 kg^-1 s^-2
 G_NEWTON = 6.67430e-11
@@ -18,7 +19,7 @@ G_NEWTON = 6.67430e-11
 SI_TO_MGAL = 1e5
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _phi(X, Z):
     r2 = X * X + Z * Z
     out = 0.0
@@ -29,7 +30,7 @@ def _phi(X, Z):
     return out
 
 
-@numba.njit(cache=True, nogil=True, parallel=False)
+@njit(cache=True, nogil=True, parallel=False)
 def gravity_matrix(x_edges, z_edges, receivers):
     """Dense sensitivity (mGal per kg/m^3), rows = receivers, columns = cells in C order."""
     nx = x_edges.shape[0] - 1

@@ -1,10 +1,11 @@
 """Kernels of a diagonal times a low-rank change of the identity (preconditioner factors)."""
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def lowrank_apply(z, scale, rows, basis, coef, transpose):
     # A z = s * (z + U_rows (coef * U_rows^T z_rows)); A^T v = w + U (coef * U^T w), w = s * v.
     # reassociation lets the two passes over the basis (the cost) vectorise: sums are only

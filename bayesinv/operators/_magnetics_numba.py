@@ -19,11 +19,12 @@ B(0) = +pi (receiver on the top, v -> 0+) or -pi (on the bottom) when u1 < 0 < u
 at a cell vertex is singular (logarithmically) and rejected by the operator.
 """
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 
-@numba.njit(cache=True, nogil=True, inline="always")
+
+@njit(cache=True, nogil=True, inline="always")
 def _side_angle(w, a1, a2, side):
     # arctan(a2 / w) - arctan(a1 / w), with the outside limit on w = 0
     if w == 0.0:
@@ -33,7 +34,7 @@ def _side_angle(w, a1, a2, side):
     return np.arctan2(w * (a2 - a1), w * w + a1 * a2)
 
 
-@numba.njit(cache=True, nogil=True, parallel=False)
+@njit(cache=True, nogil=True, parallel=False)
 def magnetics_matrix(x_edges, z_edges, receivers, fx, fz, intensity):
     """Dense sensitivity (nT per SI susceptibility), rows = receivers, cells in C order."""
     nx = x_edges.shape[0] - 1

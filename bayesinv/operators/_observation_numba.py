@@ -7,11 +7,12 @@ The forward kernels gather (each output reads its own inputs); the adjoints scat
 fresh local array and run serially, so they are race-free and thread-safe.
 """
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 
-@numba.njit(cache=True, nogil=True)
+
+@njit(cache=True, nogil=True)
 def subset_forward(x, idx):
     # gather
     out = np.empty(idx.shape[0])
@@ -20,7 +21,7 @@ def subset_forward(x, idx):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def subset_adjoint(dd, idx, n):
     # scatter (indices are unique, but kept serial like every scatter)
     out = np.zeros(n)
@@ -29,7 +30,7 @@ def subset_adjoint(dd, idx, n):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def difference_forward(x, a, b):
     # gather
     out = np.empty(a.shape[0])
@@ -38,7 +39,7 @@ def difference_forward(x, a, b):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def difference_adjoint(dd, a, b, n):
     # scatter: an entry may appear in several pairs, so this loop stays serial
     out = np.zeros(n)

@@ -8,11 +8,12 @@ A CSR matrix ``A`` of shape ``(n_rows, n_cols)`` is held as ``data``, ``indices`
     rmatvec: x_j = sum_i sum_{k in row i, indices[k] = j} data[k] y_i   (scatter)
 """
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 
-@numba.njit(cache=True, nogil=True)
+
+@njit(cache=True, nogil=True)
 def csr_matvec(x, data, indices, indptr):
     # gather: each output row reads its own non-zeros; rows are independent
     n_rows = indptr.shape[0] - 1
@@ -25,7 +26,7 @@ def csr_matvec(x, data, indices, indptr):
     return y
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def csr_rmatvec(y, data, indices, indptr, n_cols):
     # scatter: row i adds into several output entries, so rows would race if run in
     # parallel; kept serial (the output is a fresh local array, so calls are thread-safe)

@@ -9,8 +9,9 @@ its plain ``forward``/``vjp``.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from bayesinv._numba import njit
 
 
 def _with_state(kernels):
@@ -19,11 +20,11 @@ def _with_state(kernels):
         return kernels.forward_state, kernels.vjp_state
     f, vjp = kernels.forward, kernels.vjp
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def forward_state(m):
         return f(m), np.empty(0)
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def vjp_state(m, state, dd):
         return vjp(m, dd)
 
@@ -49,7 +50,7 @@ def composed_state_kernels(ko, ki, inner):
     fs_in, vs_in = _with_state(ki)
     n_u, n_si = inner.n_data, inner.n_state
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def forward_state(m):
         u, s_in = fs_in(m)
         d, s_out = fs_out(u)
@@ -59,7 +60,7 @@ def composed_state_kernels(ko, ki, inner):
         state[n_u + s_in.size :] = s_out
         return d, state
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def vjp_state(m, state, dd):
         u = state[:n_u]
         du = vs_out(u, state[n_u + n_si :], dd)

@@ -45,10 +45,10 @@ and solved concurrently (``nogil``). Inside, the updates scatter into the target
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 
+from bayesinv._numba import njit
 from bayesinv.operators._cholesky_numba import (
     CholeskyPattern,
     _pattern_graph,
@@ -162,7 +162,7 @@ class SupernodalPattern:
         return L, bool(ok)
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def supernodal_factor(
     perm, sfirst, rptr, ridx, off, uptr, upd, relptr, rel, scatter, values, L
 ):  # pragma: no cover - numba
@@ -214,7 +214,7 @@ def supernodal_factor(
     return True
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def _solve_block(sfirst, rptr, ridx, off, L, Y):  # pragma: no cover - numba
     """Solve ``B X = Y`` in place for the columns of ``Y`` (``(n, k)``, reordered numbering).
 
@@ -267,7 +267,7 @@ def _solve_block(sfirst, rptr, ridx, off, L, Y):  # pragma: no cover - numba
                     y2[r] -= lv * yc[r]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def supernodal_solve_rows(
     perm, sfirst, rptr, ridx, off, uptr, upd, relptr, rel, L, B
 ):  # pragma: no cover - numba
@@ -288,7 +288,7 @@ def supernodal_solve_rows(
                 B[start + r, p] = Y[i, r]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def supernodal_logdet(
     perm, sfirst, rptr, ridx, off, uptr, upd, relptr, rel, L
 ):  # pragma: no cover - numba
@@ -373,7 +373,7 @@ class SparseCholesky:
         self.perm = self.arrays[1]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def sparse_factor(chol, values, L):  # pragma: no cover - numba
     """Factorise with the storage of ``chol = SparseCholesky.arrays``; ``False`` on failure."""
     if chol[0] == ENVELOPE:
@@ -384,7 +384,7 @@ def sparse_factor(chol, values, L):  # pragma: no cover - numba
     )  # fmt: skip
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def sparse_solve_rows(chol, L, B):  # pragma: no cover - numba
     """Solve ``A X = B`` in place for each row of ``B`` with a factor of :func:`sparse_factor`."""
     if chol[0] == ENVELOPE:

@@ -8,8 +8,9 @@ between supernodes. See :mod:`bayesinv.operators._supernodal_numba` for the meth
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from bayesinv._numba import njit
 
 __all__ = ["grid_nested_dissection"]
 
@@ -61,7 +62,7 @@ def grid_nested_dissection(nx: int, nz: int, leaf: int = 16) -> np.ndarray:
     return np.concatenate([o for o in out if o.size])
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _etree(cp, ri, n):  # pragma: no cover - numba
     """Elimination tree from the upper triangle in CSC (Liu's algorithm, path compression)."""
     parent = np.full(n, -1, dtype=np.int64)
@@ -78,7 +79,7 @@ def _etree(cp, ri, n):  # pragma: no cover - numba
     return parent
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _factor_structure(cp, ri, parent, n):  # pragma: no cover - numba
     """Column pointers and sorted row indices of ``L``.
 
@@ -114,7 +115,7 @@ def _factor_structure(cp, ri, parent, n):  # pragma: no cover - numba
     return lp, li
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _scatter(prow, pcol, snode, sfirst, rptr, ridx, off, n):  # pragma: no cover - numba
     """Position of each listed entry in the factor storage (``-1`` above the diagonal)."""
     pos = np.empty(n, dtype=np.int64)  # local row of each global row, per supernode
@@ -136,7 +137,7 @@ def _scatter(prow, pcol, snode, sfirst, rptr, ridx, off, n):  # pragma: no cover
     return out
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _runs(snode, sfirst, rptr, ridx, d, out, u):  # pragma: no cover - numba
     """Split the rows below supernode ``d``'s diagonal block into runs by target supernode.
 
@@ -156,7 +157,7 @@ def _runs(snode, sfirst, rptr, ridx, d, out, u):  # pragma: no cover - numba
     return u
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _updates(snode, sfirst, rptr, ridx, n):  # pragma: no cover - numba
     """Return the updates ``(d, r1, r2)`` by target (``uptr``) and their relative rows."""
     ns = sfirst.size - 1

@@ -16,14 +16,15 @@ Intervals therefore tile [t_in, t_out], so the lengths of a ray add up to (t_out
 and nothing is counted twice.
 """
 
-import numba
 import numpy as np
+
+from bayesinv._numba import njit
 
 # a ray parallel to an axis is on a grid line when within this many cell sizes of it
 ON_LINE_TOL = 1e-9
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def clip_to_box(px, pz, ddx, ddz, xmin, xmax, zmin, zmax):
     """Parameter range [t0, t1] of P + t (ddx, ddz), t in [0, 1], inside the closed box."""
     t0 = 0.0
@@ -45,7 +46,7 @@ def clip_to_box(px, pz, ddx, ddz, xmin, xmax, zmin, zmax):
     return t0, t1
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _axis_crossings(p, dd, t0, t1, origin, h, n, ts, count):
     # parameters of the grid lines origin + k h, k = 0..n, strictly between t0 and t1
     if dd == 0.0:
@@ -66,7 +67,7 @@ def _axis_crossings(p, dd, t0, t1, origin, h, n, ts, count):
     return count
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _on_line(coord, origin, h, n):
     # index k of the grid line origin + k h that coord lies on, or -1
     q = (coord - origin) / h
@@ -76,14 +77,14 @@ def _on_line(coord, origin, h, n):
     return -1
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _index(coord, origin, h, n):
     # cell index containing coord (clamped against round-off at the grid boundary)
     i = int(np.floor((coord - origin) / h))
     return min(max(i, 0), n - 1)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def trace_ray(p0x, p0z, p1x, p1z, x0, z0, dx, dz, nx, nz, ts, cells, lengths):
     """Write the (cell, length) pairs of one ray into ``cells``/``lengths``; return count.
 
@@ -149,7 +150,7 @@ def trace_ray(p0x, p0z, p1x, p1z, x0, z0, dx, dz, nx, nz, ts, cells, lengths):
     return n_out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def ray_matrix_coo(sources, receivers, x0, z0, dx, dz, nx, nz):
     """Ray-length matrix as (row pointer, cell, length) arrays, rows = rays in order.
 

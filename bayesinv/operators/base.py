@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 from bayesinv.operators._state import composed_state_kernels
 
 __all__ = [
@@ -145,15 +145,15 @@ def linear_kernels(apply, adjoint, apply_args=(), adjoint_args=None) -> NumbaKer
     apply_args = tuple(apply_args)
     adjoint_args = apply_args if adjoint_args is None else tuple(adjoint_args)
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def forward(m):
         return apply(np.ascontiguousarray(m), *apply_args)
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def jvp(m, dm):
         return apply(np.ascontiguousarray(dm), *apply_args)
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def vjp(m, dd):
         return adjoint(np.ascontiguousarray(dd), *adjoint_args)
 
@@ -443,31 +443,31 @@ class ComposedOperator(ForwardOperator):
 
         if self.outer.linear:
 
-            @numba.njit(nogil=True)
+            @njit(nogil=True)
             def forward(m):
                 return f_out(f_in(m))
 
-            @numba.njit(nogil=True)
+            @njit(nogil=True)
             def jvp(m, dm):
                 du = jvp_in(m, dm)
                 return jvp_out(du, du)
 
-            @numba.njit(nogil=True)
+            @njit(nogil=True)
             def vjp(m, dd):
                 # outer is linear: its linearisation point is irrelevant
                 return vjp_in(m, vjp_out(m[:0], dd))
 
         else:
 
-            @numba.njit(nogil=True)
+            @njit(nogil=True)
             def forward(m):
                 return f_out(f_in(m))
 
-            @numba.njit(nogil=True)
+            @njit(nogil=True)
             def jvp(m, dm):
                 return jvp_out(f_in(m), jvp_in(m, dm))
 
-            @numba.njit(nogil=True)
+            @njit(nogil=True)
             def vjp(m, dd):
                 return vjp_in(m, vjp_out(f_in(m), dd))
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import numba
-
+from bayesinv._numba import njit
 from bayesinv.grid import Grid2D
 from bayesinv.operators._crossgradient_numba import (
     cross_gradient,
@@ -63,15 +62,15 @@ class CrossGradient2D(ForwardOperator):
     def _build_numba_kernels(self):
         nz, nx, dx, dz = self._args
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def forward(m):
             return cross_gradient(m, nz, nx, dx, dz)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def jvp(m, dm):
             return cross_gradient_jvp(m, dm, nz, nx, dx, dz)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def vjp(m, dd):
             return cross_gradient_vjp(m, dd, nz, nx, dx, dz)
 

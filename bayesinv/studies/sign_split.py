@@ -31,10 +31,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 
 from bayesinv._checks import check_int, check_positive
+from bayesinv._numba import njit
 
 __all__ = [
     "P_INDEPENDENT",
@@ -160,7 +160,7 @@ def sign_split_model(problem: SignSplitProblem):
     return model
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _loglik(a, xm, data, sigma):
     """Gaussian log-likelihood (-inf where not finite); O(n), one division per cell."""
     n = a.size
@@ -184,7 +184,7 @@ def _loglik(a, xm, data, sigma):
     return ll if np.isfinite(ll) else -np.inf
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _ridge_logdens(a, xm):
     """Return log prior(a) + log|det ∂a/∂(δ, c)|, and c (the density of the ridge move)."""
     h = 1.0 / a.size
@@ -201,7 +201,7 @@ def _ridge_logdens(a, xm):
     return lp, c
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _sweep_cells(a, ll, log_beta, xm, data, sigma, tuning, rate):
     """One component-wise pCN sweep over the cells; returns (loglik, mean acceptance)."""
     n = a.size
@@ -224,7 +224,7 @@ def _sweep_cells(a, ll, log_beta, xm, data, sigma, tuning, rate):
     return ll, acc
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _chain(a, sweeps, tune, thin, xm, data, sigma, seed):
     # numba's per-thread generator, seeded per chain: the chain's draws depend on its seed only
     np.random.seed(seed)  # noqa: NPY002

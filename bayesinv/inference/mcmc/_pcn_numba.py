@@ -29,6 +29,8 @@ import numba
 import numpy as np
 from numba import types
 
+from bayesinv._numba import njit
+
 __all__ = ["compiled_forward", "run_compiled_chain"]
 
 #: steps per call of the compiled block (the random numbers of a block are drawn before it)
@@ -67,7 +69,7 @@ def compiled_forward(target):
     return None
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _loglik(forward, x, data, sd):
     pred = forward(x)
     if pred.size != data.size:
@@ -80,7 +82,7 @@ def _loglik(forward, x, data, sd):
     return value if np.isfinite(value) else -np.inf
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _affine(mu, a, z):
     n = mu.size
     x = np.empty(n)
@@ -92,7 +94,7 @@ def _affine(mu, a, z):
     return x
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _correction(x, z, prior_mean, prior_inv):
     # ψ - ℓ of Laplace-pCN: -|L^{-1}(x - m)|^2 / 2 + |z|^2 / 2
     r = x - prior_mean
@@ -100,7 +102,7 @@ def _correction(x, z, prior_mean, prior_inv):
     return -0.5 * np.sum(w * w) + 0.5 * np.sum(z * z)
 
 
-@numba.njit(
+@njit(
     types.void(
         _KERNEL,
         types.float64[::1],

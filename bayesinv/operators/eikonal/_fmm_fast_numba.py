@@ -17,13 +17,13 @@ forward-only kernel has no use for them.
 avoids.)
 """
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 from bayesinv.operators.eikonal._fmm_numba import _DONE, _TRIAL, _solve, march_start
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _pick(tm, tp, tm2, tp2, second):
     """Upwind side (-1, 1; 0: none) and whether a second-order neighbour is usable.
 
@@ -43,7 +43,7 @@ def _pick(tm, tp, tm2, tp2, second):
     return side, (tm2 if side < 0 else tp2) <= t1
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _terms(two, side, h, d, g, u1, u2):
     """Axis term ``alpha u - beta`` and the stencil weights ``c1, c2`` of ``u1, u2``."""
     if two:
@@ -54,7 +54,7 @@ def _terms(two, side, h, d, g, u1, u2):
     return d / h - side * g, d * c1 * u1, c1, 0.0
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _edge_pair(i_along, i_across, n_across, along_is_x, nx):
     """Return the cells on the two sides of an edge (``a = i_across - 1, i_across``; -1: none)."""
     c0 = -1
@@ -68,7 +68,7 @@ def _edge_pair(i_along, i_across, n_across, along_is_x, nx):
     return c0, c1
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _side(i_along, i_across, n_across, along_is_x, nx, t):
     """Return the cell on the source's side of an edge (one-axis update, ``t != 0``)."""
     a = i_across - 1 if t > 0.0 else i_across
@@ -76,7 +76,7 @@ def _side(i_along, i_across, n_across, along_is_x, nx, t):
     return a * nx + i_along if along_is_x else i_along * nx + a
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def march_fast(slow, nx, nz, dx, dz, x0, z0, xs, zs, second, near_radius,
                u, order, ridx, rw, rcell, rv, dist, record):  # fmt: skip
     """Fast marching from one source; fills u, order and (if ``record``) the recipes.

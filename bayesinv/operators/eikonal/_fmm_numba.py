@@ -51,15 +51,16 @@ Threading: every array is allocated per source inside the ``prange`` body (no sh
 mutable state); the vjp writes each source's cell gradient to its own row, summed after.
 """
 
-import numba
 import numpy as np
+
+from bayesinv._numba import njit
 
 _FAR = 0
 _TRIAL = 1
 _DONE = 2
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _heap_push(hk, hv, n, node, key):
     """Push ``(key, node)`` on the binary min-heap ``hk, hv`` of size ``n``; new size.
 
@@ -80,7 +81,7 @@ def _heap_push(hk, hv, n, node, key):
     return n + 1
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _heap_pop(hk, hv, n):
     """Remove the root (the caller reads ``hk[0], hv[0]`` first); new size."""
     n -= 1
@@ -104,7 +105,7 @@ def _heap_pop(hk, hv, n):
     return n
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _accept_next(hk, hv, nh, state, T, order, n_acc):
     """Pop until a node neither accepted nor re-pushed since; accept it as ``order[n_acc]``.
 
@@ -121,7 +122,7 @@ def _accept_next(hk, hv, nh, state, T, order, n_acc):
     return -1, nh
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _solve(ax, bx, az, bz, s):
     # larger root of (ax u - bx)^2 + (az u - bz)^2 = s^2, and D = sqrt(discriminant)
     a = ax * ax + az * az
@@ -134,7 +135,7 @@ def _solve(ax, bx, az, bz, s):
     return (b + root) / a, root
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def march_start(slow, nx, nz, dx, dz, x0, z0, xs, zs, u, order, ridx, rw, rcell, rv, dist):
     """Start a march from one source: distances, directions, heap, the source cell's nodes.
 

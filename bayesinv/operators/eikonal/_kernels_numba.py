@@ -8,10 +8,10 @@ scatters (back-substitution in reverse order) into a per-source row of cell grad
 summed over sources afterwards. Non-positive or non-finite slowness: NaN output.
 """
 
-import numba
 import numpy as np
 from numba import prange
 
+from bayesinv._numba import njit
 from bayesinv.operators.eikonal._fmm_fast_numba import march_fast
 from bayesinv.operators.eikonal._smooth_numba import march_smooth
 
@@ -19,7 +19,7 @@ from bayesinv.operators.eikonal._smooth_numba import march_smooth
 # (:mod:`._smooth_numba`, temperature ``geom[7]``)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def valid_slowness(slow):
     """Return whether every slowness is finite and positive."""
     for i in range(slow.size):
@@ -29,7 +29,7 @@ def valid_slowness(slow):
     return True
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _march_into(slow, geom, src, mode, u, order, ridx, rw, rcell, rv, record=True):
     """March from one source into the given arrays; the number of accepted nodes.
 
@@ -49,7 +49,7 @@ def _march_into(slow, geom, src, mode, u, order, ridx, rw, rcell, rv, record=Tru
     )  # fmt: skip
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _solve_source(slow, geom, src, mode, record=True):
     # record=False: the recipes are left unwritten (only u is meaningful)
     n = (int(geom[0]) + 1) * (int(geom[1]) + 1)
@@ -63,13 +63,13 @@ def _solve_source(slow, geom, src, mode, record=True):
     return u, order[:n_acc], ridx, rw, rcell, rv
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def state_length(n_nodes, n_sources):
     """Length of the forward state: per source, acceptance order and recipes (17 n + 1)."""
     return n_sources * (17 * n_nodes + 1)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _state_views(state, i, n):
     # source i's block: [order | ridx | rcell] as int64 (9n), [rw | rv] (8n), n_acc (1)
     size = 17 * n + 1
@@ -83,12 +83,12 @@ def _state_views(state, i, n):
     return b, order, ridx, rw, rcell, rv
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _rec_dist(src, rec):
     return np.hypot(rec[0] - src[0], rec[1] - src[1])
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _sample_receivers(u, source, receivers, rnodes, rweights, out):
     """``out[r]``: ``u`` sampled bilinearly at receiver ``r`` times its source distance."""
     for r in range(receivers.shape[0]):
@@ -98,7 +98,7 @@ def _sample_receivers(u, source, receivers, rnodes, rweights, out):
         out[r] = _rec_dist(source, receivers[r]) * acc
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def eikonal_forward(slow, geom, sources, receivers, rnodes, rweights, mode):
     """First-arrival times of every source-receiver pair (NaN for invalid slowness)."""
     ns = sources.shape[0]
@@ -113,7 +113,7 @@ def eikonal_forward(slow, geom, sources, receivers, rnodes, rweights, mode):
     return out
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def eikonal_jvp(slow, dslow, geom, sources, receivers, rnodes, rweights, mode):
     """Jacobian times a slowness perturbation (forward substitution; gathers)."""
     ns = sources.shape[0]
@@ -140,7 +140,7 @@ def eikonal_jvp(slow, dslow, geom, sources, receivers, rnodes, rweights, mode):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _back_substitute(src, dd_i, receivers, rnodes, rweights, order, ridx, rw, rcell, rv, g):
     """Add source ``src``'s ``J^T dd_i`` to ``g`` (back-substitution; scatters).
 
@@ -166,7 +166,7 @@ def _back_substitute(src, dd_i, receivers, rnodes, rweights, order, ridx, rw, rc
                 g[c] += rv[k, q] * lk
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def eikonal_vjp(slow, dd, geom, sources, receivers, rnodes, rweights, mode):
     """Transposed Jacobian times a data-space vector (back-substitution; scatters)."""
     ns = sources.shape[0]
@@ -185,7 +185,7 @@ def eikonal_vjp(slow, dd, geom, sources, receivers, rnodes, rweights, mode):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _source_state(slow, geom, src, mode, state, i, n, receivers, rnodes, rweights, out):
     # (a function of its own: inside a prange body numba lost the writes through the views)
     b, order, ridx, rw, rcell, rv = _state_views(state, i, n)
@@ -194,7 +194,7 @@ def _source_state(slow, geom, src, mode, state, i, n, receivers, rnodes, rweight
     _sample_receivers(u, src, receivers, rnodes, rweights, out)
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def eikonal_forward_state(slow, geom, sources, receivers, rnodes, rweights, mode):
     """``eikonal_forward`` and the state ``eikonal_vjp_state`` needs (orders and recipes)."""
     ns = sources.shape[0]
@@ -212,7 +212,7 @@ def eikonal_forward_state(slow, geom, sources, receivers, rnodes, rweights, mode
     return out, state
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _source_adjoint(state, i, n, src, dd_i, receivers, rnodes, rweights, g):
     b, order, ridx, rw, rcell, rv = _state_views(state, i, n)
     n_acc = int(b[17 * n])
@@ -220,7 +220,7 @@ def _source_adjoint(state, i, n, src, dd_i, receivers, rnodes, rweights, g):
                      rv, g)  # fmt: skip
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def eikonal_vjp_state(slow, state, dd, geom, sources, receivers, rnodes, rweights):
     """``eikonal_vjp`` reusing the state of ``eikonal_forward_state`` at the same slowness."""
     ns = sources.shape[0]
@@ -239,7 +239,7 @@ def eikonal_vjp_state(slow, state, dd, geom, sources, receivers, rnodes, rweight
     return out
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def eikonal_fields(slow, geom, sources, mode):
     """Node time fields ``T = d u`` of every source, shape ``(n_src, n_nodes)``."""
     ns = sources.shape[0]

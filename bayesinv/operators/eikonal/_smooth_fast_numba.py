@@ -10,11 +10,12 @@ unless two candidates are within ``e^τ`` of each other, logarithms only then. S
 values as the general path to round-off.
 """
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 
-@numba.njit(cache=True, nogil=True, inline="always")
+
+@njit(cache=True, nogil=True, inline="always")
 def _sabs(y, tau):
     """Smoothed ``|y|`` (exact beyond ``tau``) and its derivative."""
     a = abs(y)
@@ -24,7 +25,7 @@ def _sabs(y, tau):
     return y * t * (1.5 - 0.5 * t * t), t * (3.0 - 2.0 * t * t)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _fold(m, m_t, lq, l_t, tau, w, q):
     """Fold candidate ``q`` (``log u_q = lq``) into the smooth minimum ``m`` of those before.
 
@@ -44,7 +45,7 @@ def _fold(m, m_t, lq, l_t, tau, w, q):
     return 0.5 * (m + lq) - 0.5 * sa, wa * m_t + w[q] * l_t
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _wquad(s, hasx, ax, bx, wx, qx, hasz, az, bz, wz, qz):
     """Root of ``Σ_a [w_a max(α_a u - β_a, 0)² + (1 - w_a) q_a u²] = s²``; (u, ∂F/∂u, P_x, P_z).
 
@@ -91,7 +92,7 @@ def _wquad(s, hasx, ax, bx, wx, qx, hasz, az, bz, wz, qz):
     return np.inf, 0.0, 0.0, 0.0
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _quad_inf(s, hx, ax, bx, qx, hz, az, bz, qz):
     """``_wquad`` with full weight on the accepted axes: the usual active set first."""
     if hx and hz:  # both terms active (upwind on both axes)
@@ -118,7 +119,7 @@ def _quad_inf(s, hx, ax, bx, qx, hz, az, bz, qz):
     return _wquad(s, hx, ax, bx, 1.0 if hx else 0.0, qx, hz, az, bz, 1.0 if hz else 0.0, qz)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _evaluate_inf(d, tau, dx, dz, qj, qa, qb, qq, qs, lder, w, uq4):
     """``_evaluate(τ* = ∞)``, the common case: every accepted neighbour at full weight.
 

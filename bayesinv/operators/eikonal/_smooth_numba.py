@@ -27,9 +27,9 @@ neighbours (W, E, N, S) and of its four cells — jvp gathers and vjp scatters o
 acceptance order as before.
 """
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 from bayesinv.operators.eikonal._fmm_numba import (
     _DONE,
     _TRIAL,
@@ -44,7 +44,7 @@ _QX = (-1, 1, -1, 1)  # quadrant q: x side, z side
 _QZ = (-1, -1, 1, 1)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _step(x):
     """Quintic smoothstep ``S(x)`` clamped to [0, 1], and ``S'(x)``."""
     if x <= 0.0:
@@ -54,7 +54,7 @@ def _step(x):
     return x * x * x * (10.0 + x * (-15.0 + 6.0 * x)), 30.0 * x * x * (1.0 - x) * (1.0 - x)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _term(k, i, n_i, stride, side, h, d, g, u, dist, state):
     """One-sided factored term toward ``side``: (neighbour or -1, alpha, beta)."""
     j = i + side
@@ -69,7 +69,7 @@ def _term(k, i, n_i, stride, side, h, d, g, u, dist, state):
     return nb, alpha, d * u[nb] / h
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _evaluate(tstar, d, tau, qj, qa, qb, qt, qdl, qu, qq, qh, qs, lder, w):
     """Return the node value ``G(τ*)`` (smooth min over quadrants) and ``∂G/∂τ*``.
 
@@ -121,7 +121,7 @@ def _evaluate(tstar, d, tau, qj, qa, qb, qt, qdl, qu, qq, qh, qs, lder, w):
     return g, g * m_tau
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _write_recipe(k, scale, qj, qc, lder, w, ridx, rw, rcell, rv):
     # du_k/dl_q = scale * w_q: the W, E, N, S neighbours' and the four cells' weights
     for q in range(4):
@@ -144,7 +144,7 @@ def _write_recipe(k, scale, qj, qc, lder, w, ridx, rw, rcell, rv):
             rw[k, slot] += f * lder[q, a]
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _update(k, ix, iz, slow, nx, nz, dx, dz, dist, gx, gz, u, T, state, ridx, rw, rcell, rv, c,
             cphi, near, work):  # fmt: skip
     """Smooth trial value of node k from its accepted neighbours; writes its recipe.
@@ -247,7 +247,7 @@ def _update(k, ix, iz, slow, nx, nz, dx, dz, dist, gx, gz, u, T, state, ridx, rw
     return g
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, nh,
            ridx, rw, rcell, rv, c, cphi, near, work):  # fmt: skip
     # recompute the four neighbours of the newly accepted node k
@@ -272,7 +272,7 @@ def _relax(k, nx, nz, dx, dz, slow, dist, gx, gz, u, T, state, hk, hv, nh,
     return nh
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def march_smooth(slow, nx, nz, dx, dz, x0, z0, xs, zs, c, cphi, near,
                  u, order, ridx, rw, rcell, rv, dist):  # fmt: skip
     """Smooth fast marching from one source (temperature ``c``); fills u, order, recipes.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from bayesinv._checks import check_choice, check_float
+from bayesinv._numba import njit
 from bayesinv.grid import Grid2D
 from bayesinv.operators._points import check_points
 from bayesinv.operators.base import ForwardOperator, NumbaKernels, as_vector
@@ -274,21 +274,21 @@ class Eikonal2D(ForwardOperator):
 
         # the slowness from the model vector: exp(m) is inf or 0 for extreme m, which the
         # kernels turn into NaN output like any non-physical slowness
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def slowness(m):
             return np.exp(m) if log else np.ascontiguousarray(m)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def forward(m):
             return eikonal_forward(slowness(m), geom, src, rec, rnodes, rweights, mode)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def jvp(m, dm):
             s = slowness(m)
             ds = s * dm if log else np.ascontiguousarray(dm)
             return eikonal_jvp(s, ds, geom, src, rec, rnodes, rweights, mode)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def vjp(m, dd):
             s = slowness(m)
             g = eikonal_vjp(s, np.ascontiguousarray(dd), geom, src, rec, rnodes, rweights,
@@ -297,11 +297,11 @@ class Eikonal2D(ForwardOperator):
 
         # a compiled logp + gradient marches once: the state keeps the acceptance orders and
         # recipes (about 17 floats per node and source) for the back-substitution
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def forward_state(m):
             return eikonal_forward_state(slowness(m), geom, src, rec, rnodes, rweights, mode)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def vjp_state(m, state, dd):
             s = slowness(m)
             g = eikonal_vjp_state(s, state, np.ascontiguousarray(dd), geom, src, rec, rnodes,

@@ -16,11 +16,12 @@ from their own fine cells and scatter into disjoint fine cells, so they never co
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 
-@numba.njit(cache=True, nogil=True)
+
+@njit(cache=True, nogil=True)
 def cell_problem(a_loc, el_nodes, el_loc, Kref, g, n_nodes, area):
     """Solve one cell problem: ``[A_xx, A_zz, A_xz]`` and ``d[A_xx, A_zz]/da`` (2 x n_loc)."""
     n_loc = a_loc.shape[0]
@@ -57,7 +58,7 @@ def cell_problem(a_loc, el_nodes, el_loc, Kref, g, n_nodes, area):
     return A, dA
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def homogenize(m, dm, dd, mode, cell):
     """Forward (mode 0), jvp (1) or vjp (2) of ``m -> [log A*_xx; log A*_zz]``.
 
@@ -89,7 +90,7 @@ def homogenize(m, dm, dd, mode, cell):
     return out, tensor
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def average(m, dm, dd, mode, block, kind):
     """Forward/jvp/vjp (mode 0/1/2) of log-space block averages.
 

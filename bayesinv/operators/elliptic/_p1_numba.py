@@ -13,11 +13,12 @@ Element loops scatter into nodes and cells and run sequentially; observation loo
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 
-@numba.njit(cache=True, nogil=True)
+
+@njit(cache=True, nogil=True)
 def coefficients(m, kind):
     """Return ``(a, da/dm, ok)``; ``kind`` 0: ``m = log a``, 1: ``a > 0``, 2: ``a != 0``."""
     a = np.exp(m) if kind == 0 else m.copy()
@@ -29,7 +30,7 @@ def coefficients(m, kind):
     return a, da, ok
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _factor(a, el_cell, h, lo, hi, signed):
     """``L D L^T`` of the free block: ``(ok, d, low)``, ``low[i]`` below ``d[i]``."""
     n = hi - lo
@@ -56,7 +57,7 @@ def _factor(a, el_cell, h, lo, hi, signed):
     return True, d, low
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _solve(d, low, b):
     n = d.shape[0]
     for i in range(1, n):
@@ -67,7 +68,7 @@ def _solve(d, low, b):
         b[i] -= low[i] * b[i + 1]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _apply_dA(u, da, el_cell, h, lo, hi):
     """``(δA u)`` on the free nodes (scatter over elements)."""
     out = np.zeros(hi - lo)
@@ -80,7 +81,7 @@ def _apply_dA(u, da, el_cell, h, lo, hi):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def solve_state(a, data, signed):
     """Nodal solution and factor: ``(u, d, low, ok)``."""
     el_cell, h, lo, hi, u_bc, load, _, _, _ = data
@@ -94,7 +95,7 @@ def solve_state(a, data, signed):
     return u, d, low, np.all(np.isfinite(u))
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _observe(u, du, a, da, data):
     _, h, _, _, _, _, obs_elem, obs_t, fl_elem = data
     no, nf = obs_elem.shape[0], fl_elem.shape[0]
@@ -108,7 +109,7 @@ def _observe(u, du, a, da, data):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def forward_impl(m, data, kind, n_data):
     """Predicted data (NaN if ``a`` is not positive or the solve fails)."""
     a, _, ok = coefficients(m, kind)
@@ -120,7 +121,7 @@ def forward_impl(m, data, kind, n_data):
     return _observe(u, u, el, np.zeros_like(el), data)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def jvp_impl(m, dm, data, kind, n_data):
     """Jacobian times ``dm``: one factorisation, two solves."""
     el_cell, h, lo, hi = data[0], data[1], data[2], data[3]
@@ -137,7 +138,7 @@ def jvp_impl(m, dm, data, kind, n_data):
     return _observe(u, du, a[el_cell], dc[el_cell], data)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def vjp_impl(m, dd, data, kind):
     """Transposed Jacobian times ``dd``: one factorisation, two solves."""
     el_cell, h, lo, hi, _, _, obs_elem, obs_t, fl_elem = data
@@ -170,15 +171,15 @@ def vjp_impl(m, dd, data, kind):
 def make_kernels(data, kind, n_data):
     """Build the (forward, jvp, vjp) njit closures over the operator's data."""
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def forward(m):
         return forward_impl(m, data, kind, n_data)
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def jvp(m, dm):
         return jvp_impl(m, dm, data, kind, n_data)
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def vjp(m, dd):
         return vjp_impl(m, dd, data, kind)
 

@@ -23,13 +23,13 @@ nodes or cells *scatter* and run sequentially; observation loops *gather*.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 from bayesinv.operators.elliptic._solver import spd_factor, spd_solve
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def coefficients(m, log_unknown, anisotropic):
     """Per-cell ``(ax, az, dax/dm, daz/dm, ok)``; ``ok`` is False for a non-positive ``a``."""
     nc = m.shape[0] // 2 if anisotropic else m.shape[0]
@@ -44,7 +44,7 @@ def coefficients(m, log_unknown, anisotropic):
     return a, a, da, da, ok
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def assemble(ax, az, el_nodes, el_cell, Kx, Kz, pos, n_values):
     """Values of ``A_ff`` in the solver's storage (scatter over elements: sequential)."""
     values = np.zeros(n_values)
@@ -59,7 +59,7 @@ def assemble(ax, az, el_nodes, el_cell, Kx, Kz, pos, n_values):
     return values
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def apply_dA(u, dax, daz, el_nodes, el_cell, Kx, Kz, free_id, n_free):
     """``(δA u)_f`` for per-cell coefficient perturbations (scatter over elements)."""
     out = np.zeros(n_free)
@@ -77,7 +77,7 @@ def apply_dA(u, dax, daz, el_nodes, el_cell, Kx, Kz, free_id, n_free):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def solve_state(ax, az, mesh, solver):
     """Factorise ``A_ff`` and solve for the full nodal solution; ``(u, L, ok)``."""
     el_nodes, el_cell, Kx, Kz, pos, free_id, n_free, u_bc, load = mesh
@@ -101,7 +101,7 @@ def solve_state(ax, az, mesh, solver):
     return u, L, True
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def observe(u, du, ax, az, dax, daz, obs):
     """Observe ``[B du; flux(u, du)]`` (gather): point values of ``du``, linearised fluxes.
 
@@ -133,7 +133,7 @@ def observe(u, du, ax, az, dax, daz, obs):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def forward_impl(m, mesh, obs, solver, log_unknown, anisotropic, n_data):
     """Predicted data at ``m`` (NaN when ``a`` is not positive or the solve fails)."""
     ax, az, _, _, ok = coefficients(m, log_unknown, anisotropic)
@@ -146,7 +146,7 @@ def forward_impl(m, mesh, obs, solver, log_unknown, anisotropic, n_data):
     return observe(u, u, ax, az, zero, zero, obs)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def jvp_impl(m, dm, mesh, obs, solver, log_unknown, anisotropic, n_data):
     """Jacobian at ``m`` times ``dm``: one factorisation, two solves."""
     el_nodes, el_cell, Kx, Kz, _, free_id, n_free, _, _ = mesh
@@ -171,7 +171,7 @@ def jvp_impl(m, dm, mesh, obs, solver, log_unknown, anisotropic, n_data):
     return observe(u, du, ax, az, dcx, dcz, obs)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def vjp_impl(m, dd, mesh, obs, solver, log_unknown, anisotropic, n_cells):
     """Transposed Jacobian at ``m`` times ``dd``: one factorisation, two solves."""
     ax, az, dax, daz, ok = coefficients(m, log_unknown, anisotropic)
@@ -183,7 +183,7 @@ def vjp_impl(m, dd, mesh, obs, solver, log_unknown, anisotropic, n_cells):
     return vjp_with(m, dd, u, L, ax, az, dax, daz, mesh, obs, solver, anisotropic, n_cells)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def forward_state_impl(m, mesh, obs, solver, log_unknown, anisotropic, n_data):
     """``(d, state)``: the data and ``[u, L]`` (nodal solution and factor) for ``vjp_state``."""
     n_nodes = mesh[7].shape[0]
@@ -200,7 +200,7 @@ def forward_state_impl(m, mesh, obs, solver, log_unknown, anisotropic, n_data):
     return observe(u, u, ax, az, zero, zero, obs), state
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def vjp_state_impl(m, state, dd, mesh, obs, solver, log_unknown, anisotropic, n_cells):
     """Return the vjp at ``m`` from the forward's state (the adjoint solve only)."""
     n_nodes = mesh[7].shape[0]
@@ -211,7 +211,7 @@ def vjp_state_impl(m, state, dd, mesh, obs, solver, log_unknown, anisotropic, n_
     return vjp_with(m, dd, u, L, ax, az, dax, daz, mesh, obs, solver, anisotropic, n_cells)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def vjp_with(m, dd, u, L, ax, az, dax, daz, mesh, obs, solver, anisotropic, n_cells):
     """Return the vjp given the solution ``u`` and the factor ``L`` at ``m``."""
     el_nodes, el_cell, Kx, Kz, _, free_id, n_free, _, _ = mesh
@@ -266,23 +266,23 @@ def make_kernels(mesh, obs, solver, log_unknown, anisotropic, n_data, n_cells):
     gradient of a compiled log density costs one adjoint solve beyond the forward.
     """
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def forward(m):
         return forward_impl(m, mesh, obs, solver, log_unknown, anisotropic, n_data)
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def jvp(m, dm):
         return jvp_impl(m, dm, mesh, obs, solver, log_unknown, anisotropic, n_data)
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def vjp(m, dd):
         return vjp_impl(m, dd, mesh, obs, solver, log_unknown, anisotropic, n_cells)
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def forward_state(m):
         return forward_state_impl(m, mesh, obs, solver, log_unknown, anisotropic, n_data)
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def vjp_state(m, state, dd):
         args = (mesh, obs, solver, log_unknown, anisotropic, n_cells)
         return vjp_state_impl(m, state, dd, *args)

@@ -8,9 +8,9 @@ the length of the factor storage, and the number of listed entries.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 from bayesinv.operators._cholesky_numba import CholeskyPattern, cholesky_factor, cholesky_solve
 
 
@@ -20,7 +20,7 @@ def make_solver(rows: np.ndarray, cols: np.ndarray, n: int):
     return (*pattern.arrays, np.int64(pattern.size), np.int64(rows.size))
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def spd_factor(solver, values):
     """Cholesky factor of the matrix with the listed ``values``; ``(ok, L)``."""
     _, first, ptr, scatter, size, _ = solver
@@ -29,7 +29,7 @@ def spd_factor(solver, values):
     return ok, L
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def spd_solve(solver, L, b):
     """Solve ``A x = b`` in place with the factor ``L``."""
     perm, first, ptr, _, _, _ = solver

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from bayesinv._checks import check_choice, check_int
+from bayesinv._numba import njit
 from bayesinv.grid import Grid2D
 from bayesinv.operators.base import ForwardOperator, NumbaKernels, as_vector
 from bayesinv.operators.elliptic import _cell_numba
@@ -169,15 +169,15 @@ class HomogenizedCoefficient(ForwardOperator):
     def _build_numba_kernels(self):
         cell = self._cell
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def forward(m):
             return _cell_numba.homogenize(m, m, m, 0, cell)[0]
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def jvp(m, dm):
             return _cell_numba.homogenize(m, dm, m, 1, cell)[0]
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def vjp(m, dd):
             return _cell_numba.homogenize(m, m, dd, 2, cell)[0]
 
@@ -243,15 +243,15 @@ class CellAverage(ForwardOperator):
     def _build_numba_kernels(self):
         block, kind = self._block, self._kind
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def forward(m):
             return _cell_numba.average(m, m, m, 0, block, kind)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def jvp(m, dm):
             return _cell_numba.average(m, dm, m, 1, block, kind)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def vjp(m, dd):
             return _cell_numba.average(m, m, dd, 2, block, kind)
 

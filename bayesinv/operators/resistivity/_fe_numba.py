@@ -12,11 +12,12 @@ a datum is ``d_j = Σ_t s_jt V[pot_jt, cur_jt]`` (four terms, a remote electrode
 thread-safe: outputs are freshly allocated, inputs are read only.
 """
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 
-@numba.njit(cache=True, nogil=True)
+
+@njit(cache=True, nogil=True)
 def assemble(sigma_e, b_k):
     """Entry values ``σ_e B_e(k)`` of ``A_k`` in element order (the Cholesky pattern sums them)."""
     ne = sigma_e.shape[0]
@@ -28,7 +29,7 @@ def assemble(sigma_e, b_k):
     return values
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def element_sigma(m, cell):
     """``σ_e = exp(m[cell[e]])``; returns ``(σ, ok)`` with ``ok`` false on overflow/underflow."""
     sigma = np.empty(cell.shape[0])
@@ -41,7 +42,7 @@ def element_sigma(m, cell):
     return sigma, ok
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def select_data(V, pot, cur, scale):
     """``d_j = Σ_t scale[j, t] V[pot[j, t], cur[j, t]]`` (gathers from ``V``)."""
     n = pot.shape[0]
@@ -53,7 +54,7 @@ def select_data(V, pot, cur, scale):
     return d
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def data_weights(dd, pot, cur, scale, n_used):
     """Symmetric part of the transpose of :func:`select_data`: ``W = sym(S^T dd)``."""
     W = np.zeros((n_used, n_used))
@@ -66,7 +67,7 @@ def data_weights(dd, pot, cur, scale, n_used):
     return W
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def electrode_potentials(U, nodes):
     """``Q^T U^T``: ``V[a, b] = U[b, nodes[a]]``, field ``b`` at electrode ``a`` (gather)."""
     nu = nodes.shape[0]
@@ -77,7 +78,7 @@ def electrode_potentials(U, nodes):
     return out
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def row_products(A, B):
     """Return ``A Bᵀ`` for C-contiguous ``A`` (m, n) and ``B`` (k, n), by loops (no BLAS).
 
@@ -98,7 +99,7 @@ def row_products(A, B):
     return out
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def element_gradient(U, W, b_k, sigma_e, enodes, coef):
     """``-c σ_e Σ_ab W_ab U[a, e]^T B_e U[b, e]`` per element (one wavenumber).
 
@@ -132,7 +133,7 @@ def element_gradient(U, W, b_k, sigma_e, enodes, coef):
     return g
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def potential_perturbation(U, b_k, ds_e, enodes, coef):
     """``-c U δA U^T`` for ``δA = Σ_e δσ_e B_e`` (one wavenumber), ``(n_used, n_used)``.
 
@@ -155,7 +156,7 @@ def potential_perturbation(U, b_k, ds_e, enodes, coef):
     return -coef * row_products(U, Y)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def cell_sum(g_e, cell, n_params):
     """Sum element values into their model cells (scatter)."""
     out = np.zeros(n_params)

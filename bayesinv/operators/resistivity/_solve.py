@@ -21,6 +21,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from bayesinv._numba import njit
 from bayesinv.operators._supernodal_numba import (
     SparseCholesky,
     sparse_factor,
@@ -42,7 +43,7 @@ PARALLEL = False
 STATE_LIMIT = 4_000_000
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _factor_solve(sigma, b_k, chol, nodes, n_factor):
     """Fields ``U`` (``(n_used, n)``) of one wavenumber and whether the factorisation worked."""
     L = np.empty(n_factor)
@@ -56,7 +57,7 @@ def _factor_solve(sigma, b_k, chol, nodes, n_factor):
     return U, True
 
 
-@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
+@njit(cache=True, nogil=True, parallel=PARALLEL)
 def solve_fields(m, cell, B, chol, nodes, coef, n_factor):
     """``(σ_e, U (n_k, n_used, n), V, ok)``; prange over wavenumbers (each writes its slot)."""
     sigma, ok = fk.element_sigma(m, cell)
@@ -127,15 +128,15 @@ class FieldSolver:
         )
         enodes = self.enodes
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def forward(m):
             return forward_kernel(np.ascontiguousarray(m), *args, pot, cur, scale)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def jvp(m, dm):
             return jvp_kernel(np.ascontiguousarray(m), dm, *args, enodes, pot, cur, scale)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def vjp(m, dd):
             return vjp_kernel(np.ascontiguousarray(m), dd, *args, enodes, pot, cur, scale, n_params)
 
@@ -143,12 +144,12 @@ class FieldSolver:
             return NumbaKernels(forward, jvp, vjp)
         shape = (self.coef.size, self.n_used, self.perm.size)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def forward_state(m):
             d, U = forward_fields_kernel(np.ascontiguousarray(m), *args, pot, cur, scale)
             return d, U.reshape(U.size)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def vjp_state(m, state, dd):
             U = np.ascontiguousarray(state).reshape(shape)
             m = np.ascontiguousarray(m)
@@ -168,7 +169,7 @@ class FieldSolver:
 # The fused kernels: one prange over wavenumbers (factor, multi-RHS solve, contract; see
 # PARALLEL); each iteration writes only its own slot of a per-wavenumber array (gather per
 # wavenumber), summed serially afterwards in a fixed order (deterministic).
-@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
+@njit(cache=True, nogil=True, parallel=PARALLEL)
 def forward_kernel(m, cell, B, chol, nodes, coef, n_factor, pot, cur, scale):
     """Return the data at ``m`` (NaN if ``σ`` or a factorisation fails)."""
     n_data, nk, nu = pot.shape[0], coef.shape[0], nodes.shape[0]
@@ -189,7 +190,7 @@ def forward_kernel(m, cell, B, chol, nodes, coef, n_factor, pot, cur, scale):
     return d
 
 
-@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
+@njit(cache=True, nogil=True, parallel=PARALLEL)
 def jvp_kernel(m, dm, cell, B, chol, nodes, coef, n_factor, enodes, pot, cur, scale):
     """Return ``J(m) dm`` (NaN if ``σ`` or a factorisation fails)."""
     n_data, nk, nu = pot.shape[0], coef.shape[0], nodes.shape[0]
@@ -213,7 +214,7 @@ def jvp_kernel(m, dm, cell, B, chol, nodes, coef, n_factor, enodes, pot, cur, sc
     return out
 
 
-@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
+@njit(cache=True, nogil=True, parallel=PARALLEL)
 def vjp_kernel(
     m,
     dd,
@@ -249,7 +250,7 @@ def vjp_kernel(
     return out
 
 
-@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
+@njit(cache=True, nogil=True, parallel=PARALLEL)
 def forward_fields_kernel(m, cell, B, chol, nodes, coef, n_factor, pot, cur, scale):
     """Return the data at ``m`` and the fields ``U`` of every wavenumber (the vjp's state).
 
@@ -276,7 +277,7 @@ def forward_fields_kernel(m, cell, B, chol, nodes, coef, n_factor, pot, cur, sca
     return d, U
 
 
-@numba.njit(cache=True, nogil=True, parallel=PARALLEL)
+@njit(cache=True, nogil=True, parallel=PARALLEL)
 def vjp_from_fields(m, U, dd, cell, B, nodes, coef, enodes, pot, cur, scale, n_params):
     """Return ``J(m)^T dd`` from the forward's fields ``U`` (no factorisation, no solve)."""
     nk, ne = coef.shape[0], cell.shape[0]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 
 from bayesinv._checks import check_array, check_choice, check_int
+from bayesinv._numba import njit
 from bayesinv.operators._cholesky_numba import CholeskyPattern
 from bayesinv.operators.base import ForwardOperator, NumbaKernels, kernels_with_state
 from bayesinv.operators.transient import _kernels_numba as kk
@@ -307,23 +307,23 @@ def build_kernels(op: TransientBase) -> NumbaKernels:
     fwd, jvp_k, vjp_k = kk.forward_kernel, kk.jvp_kernel, kk.vjp_kernel
     fs_k, vs_k = kk.forward_state_kernel, kk.vjp_state_kernel
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def forward(m):
         return fwd(m, data)
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def jvp(m, dm):
         return jvp_k(m, dm, data)
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def vjp(m, dd):
         return vjp_k(m, dd, data)
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def forward_state(m):
         return fs_k(m, data)
 
-    @numba.njit(nogil=True)
+    @njit(nogil=True)
     def vjp_state(m, state, dd):
         return vs_k(m, state, dd, data)
 

@@ -15,9 +15,9 @@ floats of states plus the factors, and, with several segments, one scratch segme
 (thread-safe); every loop is sequential in time.
 """
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 from bayesinv.operators.transient._stepping_numba import (
     adjoint_segment,
     coefficient_tangent,
@@ -32,7 +32,7 @@ from bayesinv.operators.transient._stepping_numba import (
 )
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def prepare(m, data):
     """``ok, K, T, mass, L``: coefficients at ``m`` and the factors of every step size."""
     n, log_s, geometry, sizes, chol = data[0], data[1], data[2], data[3], data[8]
@@ -44,7 +44,7 @@ def prepare(m, data):
     return ok, K, T, mass, L
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def simulate(m, data):
     """``ok, H``: heads at every step node (all kept; for inspection, not for gradients)."""
     ok, _, T, mass, L = prepare(np.ascontiguousarray(m), data)
@@ -58,7 +58,7 @@ def simulate(m, data):
     return True, H
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def forward_kernel(m, data):
     """Predicted data at ``m``; NaN when the model is not physical or a solve fails."""
     sizes, level, interval, forcing, h0, chol, obs, offset = data[3:11]
@@ -81,7 +81,7 @@ def forward_kernel(m, data):
     return d
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def jvp_kernel(m, dm, data):
     """``J(m) dm``: the tangent linear model, marched segment by segment with the forward."""
     sizes, level, interval, forcing, h0, chol, obs, offset = data[3:11]
@@ -105,7 +105,7 @@ def jvp_kernel(m, dm, data):
     return d
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def state_layout(n, n_steps, every, n_levels, n_factor):
     """Offsets ``(p_ckpt, p_h, p_y, size)`` of the parts of the forward state (see module)."""
     n_seg = (n_steps + every - 1) // every
@@ -116,13 +116,13 @@ def state_layout(n, n_steps, every, n_levels, n_factor):
     return p_ckpt, p_h, p_y, p_y + last * n
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _layout(data):
     n, sizes, level, chol, every = data[0], data[3], data[4], data[8], data[12]
     return state_layout(n, level.size, every, sizes.size, chol[2][-1])
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def forward_state_kernel(m, data):
     """``(d, state)``: the data and what the gradient needs (factors, checkpoints, last states).
 
@@ -171,7 +171,7 @@ def forward_state_kernel(m, data):
     return d, state
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def vjp_state_kernel(m, state, dd, data):
     """``J(m)^T dd`` from ``forward_state_kernel(m)``'s state: the adjoint sweep only.
 
@@ -213,7 +213,7 @@ def vjp_state_kernel(m, state, dd, data):
     return gradient_from(grads[0], grads[1], T, K, mass, faces, ra, rb, n_params)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def vjp_kernel(m, dd, data):
     """``J(m)^T dd``: :func:`forward_state_kernel` then :func:`vjp_state_kernel`."""
     n_params = data[11]

@@ -30,9 +30,9 @@ faces (b, a)]``, one factor per distinct step size (rows of ``L``).
 
 import math
 
-import numba
 import numpy as np
 
+from bayesinv._numba import njit
 from bayesinv.operators._cholesky_numba import cholesky_factor, cholesky_solve
 
 GAMMA = 2.0 - math.sqrt(2.0)
@@ -42,7 +42,7 @@ BETA = (1.0 - GAMMA) ** 2 / (GAMMA * (2.0 - GAMMA))
 
 
 # --- coefficients ---------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def coefficients(m, n, log_s_fixed, face_a, face_b, res_a, res_b, volume):
     """``ok, K, T (faces), mass (cells)`` from ``m = [log K]`` or ``[log K, log S]``."""
     K = np.exp(m[:n])
@@ -63,7 +63,7 @@ def coefficients(m, n, log_s_fixed, face_a, face_b, res_a, res_b, volume):
     return ok, K, T, mass
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def apply_stiffness(T, face_a, face_b, x, out, scale):
     """``out += scale * A x`` (scatter over faces)."""
     for f in range(face_a.size):
@@ -73,14 +73,14 @@ def apply_stiffness(T, face_a, face_b, x, out, scale):
         out[b] -= flux
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def factor_levels(T, mass, dts, face_a, face_b, chol):
     """Factors of ``B = M + c A`` for each distinct step size; ``ok`` False on failure."""
     L = np.zeros((dts.size, chol[2][-1]))
     return factor_levels_into(T, mass, dts, face_a, face_b, chol, L), L
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def factor_levels_into(T, mass, dts, face_a, face_b, chol, L):
     """Write the factors of ``B = M + c A`` into the rows of ``L``; ``False`` on failure."""
     _, first, ptr, scatter = chol
@@ -100,7 +100,7 @@ def factor_levels_into(T, mass, dts, face_a, face_b, chol, L):
 
 
 # --- forward march ----------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def march_segment(h_start, s0, s1, L, level, dts, interval, forcing, T, mass, faces, chol):
     """States ``H`` at nodes ``s0..s1`` and stage values ``Y`` of steps ``s0..s1-1``."""
     n = h_start.size
@@ -110,7 +110,7 @@ def march_segment(h_start, s0, s1, L, level, dts, interval, forcing, T, mass, fa
     return H, Y
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def march_into(h_start, s0, s1, L, level, dts, interval, forcing, T, mass, faces, chol, H, Y):
     """:func:`march_segment` writing into given ``H``, ``Y`` (at least ``s1 - s0 + 1`` rows)."""
     face_a, face_b = faces
@@ -134,7 +134,7 @@ def march_into(h_start, s0, s1, L, level, dts, interval, forcing, T, mass, faces
         H[j + 1] = rhs
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def observe_nodes(H, node0, obs, d):
     """``d_j += sign * w_jn (P h_n)_j`` for the nodes ``node0..`` held in ``H`` (gather)."""
     node_ptr, node_obs, node_w, obs_point, pcells, pw, sign = obs
@@ -149,7 +149,7 @@ def observe_nodes(H, node0, obs, d):
             d[j] += sign * node_w[q] * v
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def observe_node_adjoint(dd, node, obs, o):
     """``o = d(data)/dh_node^T dd`` (scatter into the four cells of each point)."""
     node_ptr, node_obs, node_w, obs_point, pcells, pw, sign = obs
@@ -162,7 +162,7 @@ def observe_node_adjoint(dd, node, obs, o):
 
 
 # --- derivatives ------------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def coefficient_tangent(dm, T, K, mass, faces, res_a, res_b):
     """Return the derivatives ``dT`` (faces) and ``dM`` (cells) in the direction ``dm``."""
     face_a, face_b = faces
@@ -178,7 +178,7 @@ def coefficient_tangent(dm, T, K, mass, faces, res_a, res_b):
     return dT, dmass
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def tangent_segment(dh_start, s0, s1, dT, dmass, L, level, dts, T, mass, faces, H, Y, chol):
     """Tangent states at nodes ``s0..s1`` from ``dh_start`` (``H``, ``Y`` of the segment)."""
     face_a, face_b = faces
@@ -208,7 +208,7 @@ def tangent_segment(dh_start, s0, s1, dT, dmass, L, level, dts, T, mass, faces, 
     return dH
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def adjoint_segment(dd, s0, s1, L, level, dts, T, mass, faces, H, Y, obs, chol, carry, grads):
     """Backward sweep over steps ``s1-1..s0``; ``carry = (mu, nu, c)`` of step ``s1``.
 
@@ -247,7 +247,7 @@ def adjoint_segment(dd, s0, s1, L, level, dts, T, mass, faces, H, Y, obs, chol, 
         c_next[0] = c
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def gradient_from(g_face, g_mass, T, K, mass, faces, res_a, res_b, n_params):
     """Chain rule to ``log K`` (scatter over faces) and ``log S`` (``dM/dlog S = M``)."""
     face_a, face_b = faces

@@ -56,15 +56,16 @@ injection and receivers' adjoint scatter into the shot's own field; per-shot gra
 to separate rows, summed after the parallel loop.
 """
 
-import numba
 import numpy as np
 from numba import prange
+
+from bayesinv._numba import njit
 
 HALO = 2
 _J = {"nogil": True, "cache": True}
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def expand(m, cell, dt, limit_factor):
     """Return k = v^2 dt^2 on the halo'd nodes from log-velocity m, and False on a CFL breach."""
     kk = np.zeros(cell.shape)
@@ -83,13 +84,13 @@ def expand(m, cell, dt, limit_factor):
     return kk, True
 
 
-@numba.njit(**_J, inline="always")
+@njit(**_J, inline="always")
 def _offsets(nxh):
     """Unsigned flat offsets 1, 2, one row and two rows (see "Indexing" above)."""
     return np.uint64(1), np.uint64(2), np.uint64(nxh), np.uint64(2 * nxh)
 
 
-@numba.njit(**_J, inline="always")
+@njit(**_J, inline="always")
 def _lap(a, q, c, one, two, w, ww):
     """Fourth-order Laplacian of flat field a at unsigned flat index q (c = stencil weights)."""
     return (
@@ -101,7 +102,7 @@ def _lap(a, q, c, one, two, w, ww):
     )
 
 
-@numba.njit(**_J, inline="always")
+@njit(**_J, inline="always")
 def _dxz(fx, fz, q, d, one, two, w, ww):
     """Dx fx + Dz fz at flat index q (fourth-order centred differences, d = [x1, x2, z1, z2])."""
     return (
@@ -112,7 +113,7 @@ def _dxz(fx, fz, q, d, one, two, w, ww):
     )
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def step_interior(u0, u1, u2, kk, coef, box):
     """u2 = 2 u1 - u0 + k L u1 in the interior box (no PML term there): the bare stencil."""
     a0, a1, a2, fk = u0.reshape(-1), u1.reshape(-1), u2.reshape(-1), kk.reshape(-1)
@@ -126,7 +127,7 @@ def step_interior(u0, u1, u2, kk, coef, box):
             a2[q] = 2.0 * a1[q] - a0[q] + fk[q] * _lap(a1, q, c, one, two, w, ww)
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def step_interior_store(u0, u1, u2, kk, coef, box, g):
     """As :func:`step_interior`, also g = L u1 (two loops: one store stream each)."""
     a0, a1, a2, fk, fg = (
@@ -148,7 +149,7 @@ def step_interior_store(u0, u1, u2, kk, coef, box, g):
             a2[q] = 2.0 * a1[q] - a0[q] + fk[q] * fg[q]
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def step_interior_acc(u0, u1, u2, kk, coef, box, g, gw):
     """As :func:`step_interior`, also the imaging condition gw += g u1 (one fused loop)."""
     a0, a1, a2, fk, fg, fgw = (
@@ -170,7 +171,7 @@ def step_interior_acc(u0, u1, u2, kk, coef, box, g, gw):
             fgw[q] += fg[q] * a1[q]
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, mode, gw):
     """u2 = A (2 u1 - B u0 - C u1 + k (L u1 + Dx px + Dz pz)) in the PML boxes; g likewise.
 
@@ -223,7 +224,7 @@ def step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, mode, gw):
     step_sides(u0, u1, u2, px, pz, kk, prof[3], geo, boxes, g, mode, gw)
 
 
-@numba.njit(**_J, inline="always")
+@njit(**_J, inline="always")
 def _side_run(iz, boxes, nxh, n_run):
     """Flat start and run-index range ``[lo, hi)`` of the side run from row ``iz``.
 
@@ -238,7 +239,7 @@ def _side_run(iz, boxes, nxh, n_run):
     return np.uint64(iz * nxh + xr), lo, hi
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def step_sides(u0, u1, u2, px, pz, kk, side, geo, boxes, g, mode, gw):
     """:func:`step_pml` on the side strips (``boxes[3:5]``), swept as long runs.
 
@@ -287,7 +288,7 @@ def step_sides(u0, u1, u2, px, pz, kk, side, geo, boxes, g, mode, gw):
             a2[q] = cc[j] * a1[q] - cb[j] * a0[q] + ca[j] * fk[q] * fg[q]
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def pml_p(u2, px, pz, prof, d1, boxes):
     """Auxiliary fields p^{n+1} = a p^n + b D u^{n+1} (in place; pointwise in p)."""
     pzt, pxt = prof[0], prof[1]
@@ -324,7 +325,7 @@ def pml_p(u2, px, pz, prof, d1, boxes):
             fz[q] += bzr[j] * (z1 * (a2[q + w] - a2[q - w]) + z2 * (a2[q + ww] - a2[q - ww]))
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def add_point(field, scale, iz0, ix0, w, amp):
     """Add scale * w * amp on the 4 x 4 nodes of one point (scatter)."""
     for a in range(4):
@@ -332,7 +333,7 @@ def add_point(field, scale, iz0, ix0, w, amp):
             field[iz0 + a, ix0 + b] += scale * w[a, b] * amp
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def inject(field, kk, prof, iz0, ix0, w, amp):
     """Add A k w amp (A w amp if kk is (1, 1)) on the 4 x 4 nodes of one point (scatter)."""
     hzs, hxs, use_k = prof[0][0], prof[1][0], kk.shape[0] > 1
@@ -345,7 +346,7 @@ def inject(field, kk, prof, iz0, ix0, w, amp):
             field[iz, ix] += c * w[a, b] * amp
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def sample(field, iz0, ix0, w):
     """Return the weighted sum of the 4 x 4 nodes of one point (gather)."""
     s = 0.0
@@ -355,7 +356,7 @@ def sample(field, iz0, ix0, w):
     return s
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, store, si, sw, amp):
     """One full time step of one shot; with store, g = L u1 + D p + q (before p moves)."""
     if store:
@@ -369,7 +370,7 @@ def advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, store, si, sw, amp):
     pml_p(u2, px, pz, prof, geo[1], boxes)
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def _shot_forward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, out):
     shape = kk.shape
     u0, u1, u2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
@@ -386,7 +387,7 @@ def _shot_forward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, out)
         u0, u1, u2 = u1, u2, u0
 
 
-@numba.njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def forward(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav):
     """Traces of every shot, flat (ns * nr * nt,) in C order (shot, receiver, time)."""
     ns, nt = wav.shape
@@ -400,7 +401,7 @@ def forward(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, re
     return out.ravel()
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def forward_serial(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav):
     """:func:`forward` without threads (one shot: no thread-pool launch per call)."""
     ns, nt = wav.shape
@@ -413,7 +414,7 @@ def forward_serial(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, re
     return out.ravel()
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def _shot_tangent(s, kk, prof, dkA, geo, boxes, src_i, src_w, rec_i, rec_w, wav, out):
     shape = kk.shape
     u0, u1, u2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
@@ -438,7 +439,7 @@ def _shot_tangent(s, kk, prof, dkA, geo, boxes, src_i, src_w, rec_i, rec_w, wav,
         d0, d1, d2 = d1, d2, d0
 
 
-@numba.njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def jvp(m, dm, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav):
     """Jacobian (with respect to log-velocity) applied to dm: the tangent traces."""
     ns, nt = wav.shape
@@ -453,7 +454,7 @@ def jvp(m, dm, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, re
     return out.ravel()
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def jvp_serial(m, dm, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav):
     """:func:`jvp` without threads."""
     ns, nt = wav.shape
@@ -467,7 +468,7 @@ def jvp_serial(m, dm, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, re
     return out.ravel()
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def _dk_a(kk, dm, cell, prof):
     """Return A dk on the nodes for a change dm of log-velocity (dk/dlog v = 2 k)."""
     hzs, hxs = prof[0][0], prof[1][0]
@@ -480,13 +481,13 @@ def _dk_a(kk, dm, cell, prof):
     return dkA
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def _add_residual(w, kk, prof, rec_i, rec_w, res, s, n):
     for r in range(rec_i.shape[0]):  # w^n += k A R^T r^n (scatter into this shot's field)
         inject(w, kk, prof, rec_i[r, 0], rec_i[r, 1], rec_w[r], res[s, r, n])
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, out):
     """Pass 1: shot s forward, keeping its traces and checkpoints.
 
@@ -511,7 +512,7 @@ def _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, 
         u0, u1, u2 = u1, u2, u0
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, ck, gw):
     """Pass 2: gw += sum_n g^n w^{n+1} of shot s (its own row), segments backward.
 
@@ -546,12 +547,12 @@ def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res
             w0, w1, w2 = w2, w0, w1
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def _n_segments(wav, ck):
     return (wav.shape[1] - 1 + ck - 1) // ck
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ck, gw, out):
     """Both passes of shot s, its checkpoints allocated here (one shot's at a time per thread)."""
     ckpt = np.zeros((_n_segments(wav, ck), 4, kk.shape[0], kk.shape[1]))
@@ -559,7 +560,7 @@ def _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res,
     _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, ck, gw)
 
 
-@numba.njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def vjp(m, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck):
     """Transposed Jacobian (log-velocity) applied to traces dd."""
     ns, nt = wav.shape
@@ -575,7 +576,7 @@ def vjp(m, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, re
     return _cell_gradient(gw, kk, cell, m.shape[0])
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def vjp_serial(m, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav,
                ck):  # fmt: skip
     """:func:`vjp` without threads."""
@@ -592,13 +593,13 @@ def vjp_serial(m, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, re
     return _cell_gradient(gw, kk, cell, m.shape[0])
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def state_size(shape, wav, ck):
     """Floats of the forward's state: every shot's checkpoints."""
     return wav.shape[0] * _n_segments(wav, ck) * 4 * shape[0] * shape[1]
 
 
-@numba.njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def forward_state(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav,
                   ck):  # fmt: skip
     """Traces and the state :func:`vjp_state` needs (pass 1 of the gradient, every shot)."""
@@ -616,7 +617,7 @@ def forward_state(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec
     return out.ravel(), state
 
 
-@numba.njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def vjp_state(m, state, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w,
               wav, ck):  # fmt: skip
     """:func:`vjp` from :func:`forward_state`'s state: pass 2 only."""
@@ -634,7 +635,7 @@ def vjp_state(m, state, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src
     return _cell_gradient(gw, kk, cell, m.shape[0])
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def forward_state_serial(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w,
                          wav, ck):  # fmt: skip
     """:func:`forward_state` without threads."""
@@ -652,7 +653,7 @@ def forward_state_serial(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src
     return out.ravel(), state
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def vjp_state_serial(m, state, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i,
                      rec_w, wav, ck):  # fmt: skip
     """:func:`vjp_state` without threads."""
@@ -669,7 +670,7 @@ def vjp_state_serial(m, state, dd, cell, dt, limit_factor, prof, geo, boxes, src
     return _cell_gradient(gw, kk, cell, m.shape[0])
 
 
-@numba.njit(**_J)
+@njit(**_J)
 def _cell_gradient(gw, kk, cell, n):
     """Sum the shots, then scatter nodes onto cells (sequential): ``2 k dJ/dk = 2 gw``."""
     grad = np.zeros(n)

@@ -7,15 +7,16 @@ twins loop over traces in the calling thread, for a few traces, where launching 
 pool on every call costs more than the work (see :data:`SERIAL_TRACES`).
 """
 
-import numba
 import numpy as np
 from numba import prange
+
+from bayesinv._numba import njit
 
 #: below this many traces, the filter and the whitening run in the calling thread
 SERIAL_TRACES = 8
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _convolve(xs, y, h, t, nt, adjoint):
     """One trace: y[t] = h * xs[t] (or the correlation, for the adjoint); gathers."""
     half = (h.shape[0] - 1) // 2
@@ -29,7 +30,7 @@ def _convolve(xs, y, h, t, nt, adjoint):
         y[t, n] = s
 
 
-@numba.njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def _filter_threads(x, h, n_traces, nt, adjoint):
     xs = x.reshape((n_traces, nt))
     y = np.zeros((n_traces, nt))
@@ -38,7 +39,7 @@ def _filter_threads(x, h, n_traces, nt, adjoint):
     return y.ravel()
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _filter_serial(x, h, n_traces, nt, adjoint):
     xs = x.reshape((n_traces, nt))
     y = np.zeros((n_traces, nt))
@@ -47,7 +48,7 @@ def _filter_serial(x, h, n_traces, nt, adjoint):
     return y.ravel()
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def fir_apply(x, h, n_traces, nt):
     """Filter every trace (threads over traces from :data:`SERIAL_TRACES` traces on)."""
     if n_traces < SERIAL_TRACES:
@@ -55,7 +56,7 @@ def fir_apply(x, h, n_traces, nt):
     return _filter_threads(x, h, n_traces, nt, False)
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def fir_adjoint(y, h, n_traces, nt):
     """Apply the adjoint of :func:`fir_apply` (correlation with the taps)."""
     if n_traces < SERIAL_TRACES:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from bayesinv._checks import check_int, check_positive
+from bayesinv._numba import njit
 from bayesinv.operators.base import ForwardOperator, kernels_with_state
 from bayesinv.operators.wave import _acoustic_numba as K
 from bayesinv.operators.wave import _layout
@@ -161,23 +161,23 @@ class AcousticWaveBase(ForwardOperator):
         ck = self.checkpoint_interval
         fwd, tan, adj, fwd_s, adj_s = self._kernels()
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def forward(m):
             return fwd(np.ascontiguousarray(m), *args)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def jvp(m, dm):
             return tan(np.ascontiguousarray(m), np.ascontiguousarray(dm), *args)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def vjp(m, dd):
             return adj(np.ascontiguousarray(m), np.ascontiguousarray(dd), *args, ck)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def forward_state(m):
             return fwd_s(np.ascontiguousarray(m), *args, ck)
 
-        @numba.njit(nogil=True)
+        @njit(nogil=True)
         def vjp_state(m, state, dd):
             m, dd = np.ascontiguousarray(m), np.ascontiguousarray(dd)
             return adj_s(m, np.ascontiguousarray(state), dd, *args, ck)

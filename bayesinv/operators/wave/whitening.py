@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from numba import prange
 
 from bayesinv._checks import check_positive
+from bayesinv._numba import njit
 from bayesinv.operators._cholesky_numba import (
     CholeskyPattern,
     cholesky_solve_lower,
@@ -19,7 +19,7 @@ from bayesinv.operators.wave._bandpass_numba import SERIAL_TRACES
 __all__ = ["TraceWhitening"]
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _half_solve(x, first, ptr, L, t, upper):
     """Trace ``t`` of ``x`` overwritten by L^{-T} x[t] (``upper``) or L^{-1} x[t]."""
     if upper:
@@ -28,7 +28,7 @@ def _half_solve(x, first, ptr, L, t, upper):
         cholesky_solve_lower(first, ptr, L, x[t])  # gathers
 
 
-@numba.njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def _solve_threads(y, first, ptr, L, n_traces, nt, upper):
     x = y.copy().reshape((n_traces, nt))
     for t in prange(n_traces):  # traces are independent
@@ -36,7 +36,7 @@ def _solve_threads(y, first, ptr, L, n_traces, nt, upper):
     return x.ravel()
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _solve_serial(y, first, ptr, L, n_traces, nt, upper):
     x = y.copy().reshape((n_traces, nt))
     for t in range(n_traces):
@@ -44,7 +44,7 @@ def _solve_serial(y, first, ptr, L, n_traces, nt, upper):
     return x.ravel()
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _solve_lower(y, first, ptr, L, n_traces, nt):
     """X = L^{-1} y per trace (shared Cholesky half-solve; threads from ``SERIAL_TRACES`` on)."""
     if n_traces < SERIAL_TRACES:
@@ -52,7 +52,7 @@ def _solve_lower(y, first, ptr, L, n_traces, nt):
     return _solve_threads(y, first, ptr, L, n_traces, nt, False)
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _solve_upper(x, first, ptr, L, n_traces, nt):
     """Z = L^{-T} x per trace (the adjoint of :func:`_solve_lower`)."""
     if n_traces < SERIAL_TRACES:
