@@ -1,5 +1,6 @@
 """Eikonal2D: analytic media, exact discrete adjoint, compiled path, bad input."""
 
+import numba
 import numpy as np
 import pytest
 
@@ -227,6 +228,22 @@ def test_state_kernels_match_forward_and_vjp(smooth_case, smoothing):
     mb[5] = -1.0
     d, state = k.forward_state(mb)
     assert np.all(np.isnan(d)) and np.all(np.isnan(k.vjp_state(mb, state, dd)))
+
+
+def test_kernels_give_the_same_bits_when_first_compiled_from_a_fast_math_caller(smooth_case):
+    # numba hands a caller's fastmath flags to a callee that sets none (and caches the
+    # result): the operator's fresh closures, first compiled from a fast-math caller, must
+    # still give forward's bits (bayesinv._numba.njit; tests/test_numba_fastmath.py)
+    op0, m = smooth_case
+    op = Eikonal2D(op0.grid, op0.sources, op0.receivers)
+    forward_state = op.numba_kernels().forward_state
+
+    @numba.njit(fastmath={"contract", "reassoc"})
+    def caller(model):
+        return forward_state(model)[0]
+
+    np.testing.assert_array_equal(caller(m), op.forward(m))
+    np.testing.assert_array_equal(forward_state(m)[0], op.forward(m))
 
 
 def test_python_api_rejects_bad_slowness(smooth_case):
