@@ -512,6 +512,8 @@ def run_warm(
     seed: int = 7,
     only=("pcn", "lpcn", "mlda"),
     save_dir=None,
+    mlda_reference: str = "laplace",
+    mlda_subchain: int = 10,
 ) -> list[dict]:
     """NUTS reference, then pCN, Laplace-pCN and MLDA warm-started from NUTS draws.
 
@@ -519,8 +521,10 @@ def run_warm(
     gradient-free chain starts at a NUTS draw (``initial_points``), so the comparison
     measures stationary mixing, not burn-in; pCN and Laplace-pCN run the compiled loop
     (``compiled=True``), with ``steps // 20`` tuning steps, thinned to at most 20000 draws
-    per chain; MLDA: coarse level the 16x16 mesh with the error model, J <= 10, Laplace-pCN
-    base on the fine level's Gauss–Newton fit, ``mlda_draws // 4`` tuning steps. ESS per
+    per chain; MLDA: coarse level the 16x16 mesh with the error model, J <=
+    ``mlda_subchain``, pCN base with the fine level's Gauss–Newton fit as reference
+    (``mlda_reference="laplace"``) or the prior (``"prior"``), ``mlda_draws // 4`` tuning
+    steps. ESS per
     fine evaluation counts every evaluation, tuning included. The rows carry the
     standardized differences of the 64 posterior means to NUTS's (max and rms; about
     N(0, 1) each when they agree) and, for pCN, the integrated autocorrelation time of the
@@ -538,7 +542,8 @@ def run_warm(
     rows = [nuts_row]
     problem = elliptic_benchmark(SEED)
     fine, mesh16, _ = _targets(problem)
-    lap = _laplace(fine, 1) if {"lpcn", "mlda"} & set(only) else None
+    need_lap = "lpcn" in only or ("mlda" in only and mlda_reference == "laplace")
+    lap = _laplace(fine, 1) if need_lap else None
     for name, reference, steps, chains in (
         ("pcn", "prior", pcn_steps, pcn_chains),
         ("lpcn", lap, lpcn_steps, 2),
@@ -569,19 +574,22 @@ def run_warm(
             [mesh16, fine],
             draws=mlda_draws,
             tune=mlda_draws // 4,
-            subchain_length=10,
+            subchain_length=mlda_subchain,
             error_model=True,
-            reference=lap,
+            reference=lap if mlda_reference == "laplace" else "prior",
             chains=2,
             cores=2,
             random_seed=seed,
             initial_points=_starts(nuts_x, 2, seed),
         )
         acc = np.asarray(tree["sample_stats"]["acceptance_rate"].values).mean(axis=0)
+        base = "Laplace-pCN" if mlda_reference == "laplace" else "pCN"
         method = (
-            f"MLDA, warm, coarse mesh 16x16, J<=10, error model, 2x({mlda_draws}+{mlda_draws // 4})"
+            f"MLDA, warm, coarse mesh 16x16, J<={mlda_subchain}, error model, {base} base, "
+            f"2x({mlda_draws}+{mlda_draws // 4})"
         )
-        save = None if save_dir is None else Path(save_dir) / "mlda.npy"
+        name = "mlda" if mlda_reference == "laplace" else "mlda_prior"
+        save = None if save_dir is None else Path(save_dir) / f"{name}.npy"
         extra = {"fine_accept": round(float(acc[-1]), 3)}
         rows.append(_warm_row(tree, method, c0, ref, 1, extra, save=save))
     pcn = [r for r in rows if r["method"].startswith("pCN")]
@@ -720,6 +728,12 @@ _OPTIONS = (
     ("--pcn-draws", {"metavar": "N", "type": int}, "pCN draws per chain"),
     ("--lpcn-draws", {"metavar": "N", "type": int}, "Laplace-pCN draws per chain"),
     ("--mlda-draws", {"metavar": "N", "type": int}, "MLDA draws per chain"),
+    (
+        "--mlda-reference",
+        {"choices": ("laplace", "prior")},
+        "reference of MLDA's level-0 pCN steps: the fine level's Gauss-Newton fit or the prior",
+    ),
+    ("--mlda-subchain", {"metavar": "J", "type": int}, "MLDA's largest subchain length"),
     ("--blocks", {"metavar": "B", "type": int}, "B x B blocks of log a, 8 for the benchmark"),
     ("--mesh", {"metavar": "M", "type": int}, "M x M Q1 mesh, 32 for the benchmark"),
     ("--seeds", {"metavar": "S,S,...", "type": _comma_list(int)}, "seeds of the runs"),
@@ -744,6 +758,8 @@ _USES = {
         "seed": 7,
         "only": ("pcn", "lpcn", "mlda"),
         "save_dir": None,
+        "mlda_reference": "laplace",
+        "mlda_subchain": 10,
     },
     "overhead": {"steps": 4000},
     "nuts": {"draws": 1000, "tune": 1000, "adaptation": None, "laplace": False},
@@ -827,6 +843,8 @@ def main(argv=None) -> int:
             seed=a["seed"],
             only=a["only"],
             save_dir=a["save_dir"],
+            mlda_reference=a["mlda_reference"],
+            mlda_subchain=a["mlda_subchain"],
         )
     elif mode == "overhead":
         rows = run_overhead(a["steps"])
