@@ -37,10 +37,10 @@ Warm-started comparison on the 64-unknown benchmark (NUTS reference saved to a f
 pCN and Laplace-pCN by the compiled loop and MLDA, every chain started at a NUTS draw):
 ``python benchmarks/bench_elliptic_samplers.py --nuts-reference nuts.npz [--draws N --tune N
 --seed S]`` then ``python benchmarks/bench_elliptic_samplers.py --warm-start --nuts-file
-nuts.npz [--pcn-steps N] [--pcn-chains C] [--lpcn-steps N] [--mlda-draws N] [--only
-pcn,lpcn,mlda] [--save-dir DIR]`` (the second runs NUTS itself when the file does not
-exist). CPU per pCN step, compiled and Python loops, against the bare forward kernel:
-``--overhead [--steps N]``.
+nuts.npz [--pcn-steps N] [--pcn-chains C] [--lpcn-steps N] [--mlda-draws N]
+[--mlda-reference laplace|prior] [--mlda-subchain J] [--only pcn,lpcn,mlda] [--save-dir
+DIR]`` (the second runs NUTS itself when the file does not exist). CPU per pCN step,
+compiled and Python loops, against the bare forward kernel: ``--overhead [--steps N]``.
 
 pCN against random-walk Metropolis as the coefficient is refined with the mesh (16², 32²,
 64² unknowns): ``python benchmarks/bench_elliptic_samplers.py --refinement [--steps N]``.

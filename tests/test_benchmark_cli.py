@@ -28,7 +28,8 @@ QUICK_ONLY = (
 ELLIPTIC_SAMPLERS_OPTIONS = """--nuts-reference --warm-start --overhead --nuts --gradient-free
     --pcn-repeats --refinement --sbc --quick --draws --tune --seed --chains --nuts-file
     --pcn-steps --pcn-chains --lpcn-steps --mlda-draws --only --save-dir --steps --adaptation
-    --laplace --pcn-draws --lpcn-draws --blocks --mesh --seeds""".split()
+    --laplace --pcn-draws --lpcn-draws --blocks --mesh --seeds --mlda-reference
+    --mlda-subchain""".split()
 
 #: command line (script, arguments) -> words its help must show
 HELP = {
@@ -139,7 +140,13 @@ def elliptic_samplers(monkeypatch, bench_run):
     return module, calls
 
 
-W = {"seed": 7, "only": ("pcn", "lpcn", "mlda"), "save_dir": None}  # run_warm's defaults
+W = {  # run_warm's defaults
+    "seed": 7,
+    "only": ("pcn", "lpcn", "mlda"),
+    "save_dir": None,
+    "mlda_reference": "laplace",
+    "mlda_subchain": 10,
+}
 G = {"n_blocks": 4, "mesh": 16, "seed": 7}  # run_gradient_free's defaults
 
 #: quoted command lines (docs/samplers.md, the docstring) -> the call (the former parsing's)
@@ -186,6 +193,17 @@ ELLIPTIC_SAMPLERS_COMMANDS = [
             W | {"only": ("mlda", "lpcn"), "save_dir": "out"},
         ),
     ),
+    (
+        "--warm-start --nuts-file nuts4.npz --only mlda --mlda-reference prior "
+        "--mlda-subchain 20 --mlda-draws 250000 --save-dir out",
+        (
+            "run_warm",
+            ("nuts4.npz", 200000, 4, 50000, 250000),
+            W
+            | {"only": ("mlda",), "save_dir": "out", "mlda_reference": "prior"}
+            | {"mlda_subchain": 20},
+        ),
+    ),
     ("--warm-start", ("run_warm", (None, 200000, 4, 50000, 4000), W)),
     ("--overhead", ("run_overhead", (4000,), {})),
     ("--overhead --steps 100", ("run_overhead", (100,), {})),
@@ -218,6 +236,8 @@ def test_elliptic_samplers_quoted_commands(elliptic_samplers, argv, call):
         ("--warm-start --only pcn,mdla", "'mdla' is not one of pcn, lpcn, mlda"),
         ("--pcn-repeats 5 --seeds 1,x", "not a comma-separated list of int"),
         ("--sbc", "expected one argument"),
+        ("--warm-start --mlda-reference map", "invalid choice: 'map'"),
+        ("--nuts --mlda-subchain 5", "--mlda-subchain is not an option of --nuts"),
     ],
 )
 def test_elliptic_samplers_errors(elliptic_samplers, capsys, argv, message):
