@@ -524,8 +524,7 @@ def run_warm(
     per chain; MLDA: coarse level the 16x16 mesh with the error model, J <=
     ``mlda_subchain``, pCN base with the fine level's Gauss–Newton fit as reference
     (``mlda_reference="laplace"``) or the prior (``"prior"``), ``mlda_draws // 4`` tuning
-    steps. ESS per
-    fine evaluation counts every evaluation, tuning included. The rows carry the
+    steps. ESS per fine evaluation counts every evaluation, tuning included. The rows carry the
     standardized differences of the 64 posterior means to NUTS's (max and rms; about
     N(0, 1) each when they agree) and, for pCN, the integrated autocorrelation time of the
     slowest coefficient in steps from the first half and from the whole chains. With

@@ -200,8 +200,12 @@ ELLIPTIC_SAMPLERS_COMMANDS = [
             "run_warm",
             ("nuts4.npz", 200000, 4, 50000, 250000),
             W
-            | {"only": ("mlda",), "save_dir": "out", "mlda_reference": "prior"}
-            | {"mlda_subchain": 20},
+            | {
+                "only": ("mlda",),
+                "save_dir": "out",
+                "mlda_reference": "prior",
+                "mlda_subchain": 20,
+            },
         ),
     ),
     ("--warm-start", ("run_warm", (None, 200000, 4, 50000, 4000), W)),
