@@ -541,7 +541,10 @@ def run_warm(
     rows = [nuts_row]
     problem = elliptic_benchmark(SEED)
     fine, mesh16, _ = _targets(problem)
-    need_lap = "lpcn" in only or ("mlda" in only and mlda_reference == "laplace")
+    if mlda_reference not in ("laplace", "prior"):
+        raise ValueError(f"mlda_reference must be 'laplace' or 'prior', got {mlda_reference!r}")
+    mlda_on_laplace = mlda_reference == "laplace"
+    need_lap = "lpcn" in only or ("mlda" in only and mlda_on_laplace)
     lap = _laplace(fine, 1) if need_lap else None
     for name, reference, steps, chains in (
         ("pcn", "prior", pcn_steps, pcn_chains),
@@ -575,19 +578,19 @@ def run_warm(
             tune=mlda_draws // 4,
             subchain_length=mlda_subchain,
             error_model=True,
-            reference=lap if mlda_reference == "laplace" else "prior",
+            reference=lap if mlda_on_laplace else "prior",
             chains=2,
             cores=2,
             random_seed=seed,
             initial_points=_starts(nuts_x, 2, seed),
         )
         acc = np.asarray(tree["sample_stats"]["acceptance_rate"].values).mean(axis=0)
-        base = "Laplace-pCN" if mlda_reference == "laplace" else "pCN"
+        base = "Laplace-pCN" if mlda_on_laplace else "pCN"
         method = (
             f"MLDA, warm, coarse mesh 16x16, J<={mlda_subchain}, error model, {base} base, "
             f"2x({mlda_draws}+{mlda_draws // 4})"
         )
-        name = "mlda" if mlda_reference == "laplace" else "mlda_prior"
+        name = "mlda" if mlda_on_laplace else "mlda_prior"
         save = None if save_dir is None else Path(save_dir) / f"{name}.npy"
         extra = {"fine_accept": round(float(acc[-1]), 3)}
         rows.append(_warm_row(tree, method, c0, ref, 1, extra, save=save))
