@@ -37,10 +37,11 @@ Warm-started comparison on the 64-unknown benchmark (NUTS reference saved to a f
 pCN and Laplace-pCN by the compiled loop and MLDA, every chain started at a NUTS draw):
 ``python benchmarks/bench_elliptic_samplers.py --nuts-reference nuts.npz [--draws N --tune N
 --seed S]`` then ``python benchmarks/bench_elliptic_samplers.py --warm-start --nuts-file
-nuts.npz [--pcn-steps N] [--pcn-chains C] [--lpcn-steps N] [--mlda-draws N]
-[--mlda-reference laplace|prior] [--mlda-subchain J] [--only pcn,lpcn,mlda] [--save-dir
-DIR]`` (the second runs NUTS itself when the file does not exist). CPU per pCN step,
-compiled and Python loops, against the bare forward kernel: ``--overhead [--steps N]``.
+nuts.npz [--pcn-steps N] [--pcn-chains C] [--lpcn-steps N] [--lpcn-tempering TAU]
+[--mlda-draws N] [--mlda-reference laplace|prior] [--mlda-subchain J] [--only
+pcn,lpcn,mlda] [--save-dir DIR]`` (the second runs NUTS itself when the file does not
+exist). CPU per pCN step, compiled and Python loops, against the bare forward kernel:
+``--overhead [--steps N]``.
 
 pCN against random-walk Metropolis as the coefficient is refined with the mesh (16², 32²,
 64² unknowns): ``python benchmarks/bench_elliptic_samplers.py --refinement [--steps N]``.
@@ -514,6 +515,7 @@ def run_warm(
     save_dir=None,
     mlda_reference: str = "laplace",
     mlda_subchain: int = 10,
+    lpcn_tempering: float = 1.0,
 ) -> list[dict]:
     """NUTS reference, then pCN, Laplace-pCN and MLDA warm-started from NUTS draws.
 
@@ -527,8 +529,11 @@ def run_warm(
     steps. ESS per fine evaluation counts every evaluation, tuning included. The rows carry the
     standardized differences of the 64 posterior means to NUTS's (max and rms; about
     N(0, 1) each when they agree) and, for pCN, the integrated autocorrelation time of the
-    slowest coefficient in steps from the first half and from the whole chains. With
-    ``save_dir`` each sampler's draws are saved there (``{name}.npy``).
+    slowest coefficient in steps from the first half and from the whole chains. Laplace-pCN's
+    reference is the Gauss–Newton fit tempered by ``lpcn_tempering`` (``1``: the fit itself;
+    :meth:`~bayesinv.inference.laplace.GaussianApproximation.tempered`). With ``save_dir``
+    each sampler's draws are saved there (``{name}.npy``; Laplace-pCN with tempering
+    ``τ < 1``: ``lpcn_t{τ}.npy``).
     """
     from pathlib import Path
 
@@ -546,9 +551,10 @@ def run_warm(
     mlda_on_laplace = mlda_reference == "laplace"
     need_lap = "lpcn" in only or ("mlda" in only and mlda_on_laplace)
     lap = _laplace(fine, 1) if need_lap else None
+    tempered = lpcn_tempering != 1.0
     for name, reference, steps, chains in (
         ("pcn", "prior", pcn_steps, pcn_chains),
-        ("lpcn", lap, lpcn_steps, 2),
+        ("lpcn", lap.tempered(lpcn_tempering) if "lpcn" in only else None, lpcn_steps, 2),
     ):
         if name not in only:
             continue
@@ -567,6 +573,8 @@ def run_warm(
             compiled=True,
         )
         label = "pCN" if name == "pcn" else "Laplace-pCN"
+        if name == "lpcn" and tempered:
+            label, name = f"Laplace-pCN tempered {lpcn_tempering:g}", f"lpcn_t{lpcn_tempering:g}"
         method = f"{label}, warm, compiled, {chains}x({steps}+{steps // 20}), thin {thin}"
         save = None if save_dir is None else Path(save_dir) / f"{name}.npy"
         rows.append(_warm_row(tree, method, c0, ref, thin, save=save))
@@ -718,6 +726,12 @@ _OPTIONS = (
     ("--pcn-chains", {"metavar": "C", "type": int}, "pCN chains"),
     ("--lpcn-steps", {"metavar": "N", "type": int}, "Laplace-pCN steps per chain"),
     (
+        "--lpcn-tempering",
+        {"metavar": "TAU", "type": float},
+        "Laplace-pCN's reference: the Gauss-Newton fit with the data's curvature times TAU "
+        "in (0, 1]",
+    ),
+    (
         "--only",
         {"metavar": "NAMES", "type": _comma_list(str, ("pcn", "lpcn", "mlda"))},
         "samplers to run, comma-separated from pcn, lpcn, mlda",
@@ -762,6 +776,7 @@ _USES = {
         "save_dir": None,
         "mlda_reference": "laplace",
         "mlda_subchain": 10,
+        "lpcn_tempering": 1.0,
     },
     "overhead": {"steps": 4000},
     "nuts": {"draws": 1000, "tune": 1000, "adaptation": None, "laplace": False},
@@ -847,6 +862,7 @@ def main(argv=None) -> int:
             save_dir=a["save_dir"],
             mlda_reference=a["mlda_reference"],
             mlda_subchain=a["mlda_subchain"],
+            lpcn_tempering=a["lpcn_tempering"],
         )
     elif mode == "overhead":
         rows = run_overhead(a["steps"])

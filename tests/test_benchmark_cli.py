@@ -29,7 +29,7 @@ ELLIPTIC_SAMPLERS_OPTIONS = """--nuts-reference --warm-start --overhead --nuts -
     --pcn-repeats --refinement --sbc --quick --draws --tune --seed --chains --nuts-file
     --pcn-steps --pcn-chains --lpcn-steps --mlda-draws --only --save-dir --steps --adaptation
     --laplace --pcn-draws --lpcn-draws --blocks --mesh --seeds --mlda-reference
-    --mlda-subchain""".split()
+    --mlda-subchain --lpcn-tempering""".split()
 
 #: command line (script, arguments) -> words its help must show
 HELP = {
@@ -146,6 +146,7 @@ W = {  # run_warm's defaults
     "save_dir": None,
     "mlda_reference": "laplace",
     "mlda_subchain": 10,
+    "lpcn_tempering": 1.0,
 }
 G = {"n_blocks": 4, "mesh": 16, "seed": 7}  # run_gradient_free's defaults
 
@@ -208,6 +209,15 @@ ELLIPTIC_SAMPLERS_COMMANDS = [
             },
         ),
     ),
+    (
+        "--warm-start --nuts-file nuts4.npz --only lpcn --lpcn-steps 1800000 "
+        "--lpcn-tempering 0.1 --save-dir out",
+        (
+            "run_warm",
+            ("nuts4.npz", 200000, 4, 1800000, 4000),
+            W | {"only": ("lpcn",), "save_dir": "out", "lpcn_tempering": 0.1},
+        ),
+    ),
     ("--warm-start", ("run_warm", (None, 200000, 4, 50000, 4000), W)),
     ("--overhead", ("run_overhead", (4000,), {})),
     ("--overhead --steps 100", ("run_overhead", (100,), {})),
@@ -242,6 +252,7 @@ def test_elliptic_samplers_quoted_commands(elliptic_samplers, argv, call):
         ("--sbc", "expected one argument"),
         ("--warm-start --mlda-reference map", "invalid choice: 'map'"),
         ("--nuts --mlda-subchain 5", "--mlda-subchain is not an option of --nuts"),
+        ("--warm-start --lpcn-tempering x", "invalid float value: 'x'"),
     ],
 )
 def test_elliptic_samplers_errors(elliptic_samplers, capsys, argv, message):

@@ -259,3 +259,29 @@ def test_model_laplace_is_exact_for_a_linear_gaussian_model(rng, dense_max):
     draws = post["m"].values.reshape(-1, 8)
     assert rel(np.cov(draws, rowvar=False), cov) < 0.1
     assert "d" in result.idata["observed_data"]
+
+
+@pytest.mark.parametrize("power", [1.0, 0.3, 0.01])
+def test_tempered_covariance_is_the_laplace_of_the_tempered_likelihood(linear_problem, power):
+    # prior x likelihood^power, linear-Gaussian: noise covariance / power, exactly
+    G, d, m_pr, cov_pr = linear_problem
+    cov_n = np.diag(np.full(d.size, 0.3**2))
+    res = gauss_newton_laplace(
+        MatrixOperator(G), d, prior_mean=m_pr, prior_cov=cov_pr, noise_sd=0.3, random_seed=1
+    )
+    tempered = res.tempered(power)
+    _, cov_tau = closed_form(G, d, m_pr, cov_pr, cov_n / power)
+    assert rel(tempered.cov(), cov_tau) < 1e-8
+    np.testing.assert_array_equal(tempered.mean, res.map)
+    if power < 1:  # negative control: the untempered covariance fails the same check
+        assert rel(res.cov(), cov_tau) > 1e-3
+
+
+@pytest.mark.parametrize("power", [0.0, -0.5, 1.5, float("nan")])
+def test_tempered_rejects_a_power_outside_zero_one(linear_problem, power):
+    G, d, m_pr, cov_pr = linear_problem
+    res = gauss_newton_laplace(
+        MatrixOperator(G), d, prior_mean=m_pr, prior_cov=cov_pr, noise_sd=0.3, random_seed=1
+    )
+    with pytest.raises(ValueError, match="power"):
+        res.tempered(power)
