@@ -25,6 +25,7 @@ import pymc as pm
 __all__ = [
     "FlatDensity",
     "ModelSpace",
+    "draws_to_datatree",
     "free_shapes",
     "layout",
     "layout_size",
@@ -338,3 +339,35 @@ def observed_data_group(model):
             sample_dims=[],
         )
     )
+
+
+def draws_to_datatree(space, x, chains: int):
+    """Put flat unconstrained draws of a model into a DataTree.
+
+    Parameters
+    ----------
+    space : ModelSpace
+        The model's flat coordinates.
+    x : numpy.ndarray, shape (n_draws, n)
+        Draws; ``n_draws`` is cut to a multiple of ``chains``.
+    chains : int
+        Number of chains to split the draws into.
+
+    Returns
+    -------
+    xarray.DataTree
+        ``posterior`` (free variables, constrained, and deterministics, with the model's
+        dims and coords) and ``observed_data``.
+    """
+    import arviz as az
+    from pymc.backends.arviz import coords_and_dims_for_inferencedata
+
+    model = space.model
+    per = len(x) // chains
+    values = [space.constrained(xi, deterministics=True) for xi in x[: per * chains]]
+    post = {k: np.stack([v[k] for v in values]) for k in values[0]}
+    post = {k: v.reshape(chains, per, *v.shape[1:]) for k, v in post.items()}
+    coords, dims = coords_and_dims_for_inferencedata(model)
+    tree = az.from_dict({"posterior": post}, coords=coords, dims=dims)
+    tree["observed_data"] = observed_data_group(model)
+    return tree

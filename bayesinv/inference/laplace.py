@@ -31,7 +31,7 @@ import numpy as np
 
 from bayesinv import _checks, _deprecation, _progress, _seeds
 from bayesinv.inference import _linalg
-from bayesinv.inference._model_space import FlatDensity, observed_data_group
+from bayesinv.inference._model_space import FlatDensity, draws_to_datatree
 from bayesinv.inference.optimize import find_map
 
 __all__ = ["GaussianApproximation", "LaplaceModelResult", "laplace", "laplace_at"]
@@ -143,36 +143,27 @@ class GaussianApproximation:
         return self.apply(rng.standard_normal((int(n), self.n)))
 
     def tempered(self, power: float) -> GaussianApproximation:
-        r"""Return the approximation with the data's curvature scaled by ``power``.
+        r"""Return the approximation with the data's curvature times ``power`` (same mean).
 
         Parameters
         ----------
         power : float
-            :math:`τ \in (0, 1]`: ``1`` returns this approximation, smaller values widen
-            it towards :math:`N(μ, S S^T)` (the prior, for a Gauss–Newton fit).
+            :math:`τ \in (0, 1]`: ``1`` gives this approximation; smaller values widen it
+            towards :math:`N(μ, S S^T)` (the prior, for a Gauss–Newton fit).
 
         Returns
         -------
         GaussianApproximation
-            Same mean, basis and scale; eigenvalues :math:`τ λ_i`.
+            Eigenvalues :math:`τ λ_i`; mean, scale and basis unchanged.
 
         Notes
         -----
-        With :math:`H = S^{-T}(I + V Λ V^T) S^{-1}` the Hessian the approximation was built
-        from and :math:`S S^T` the prior covariance (Gauss–Newton fits), the tempered
-        covariance is
-
-        .. math:: Γ_τ = S\,\big(I - V \mathrm{diag}\big(\tfrac{τλ}{1 + τλ}\big) V^T\big)\,
-                  S^T = \big((S S^T)^{-1} + τ\, S^{-T} V Λ V^T S^{-1}\big)^{-1},
-
-        the Laplace approximation of :math:`p(x)\, L(x)^{τ}` (prior times the likelihood to
-        the power :math:`τ`) at the same mean. Along a direction the data inform strongly
-        (:math:`τλ \gg 1`) the standard deviation grows by :math:`τ^{-1/2}`. Used as the
-        reference of Laplace-preconditioned pCN
-        (:func:`~bayesinv.inference.mcmc.sample_pcn`) on a posterior with mass far from the
-        MAP in units of the untempered covariance (a second mode), where the untempered
-        reference would not propose there; every :math:`τ` gives an exact sampler, only
-        its mixing changes.
+        With :math:`S S^T` the prior covariance, :math:`Γ_τ = ((S S^T)^{-1} + τ S^{-T} V Λ
+        V^T S^{-1})^{-1}`: the Laplace approximation of prior × likelihood\ :sup:`τ` at the
+        same mean, standard deviations :math:`τ^{-1/2}` times wider along directions with
+        :math:`τλ \gg 1`. As the reference of Laplace-pCN (:func:`~bayesinv.inference.mcmc.
+        sample_pcn`) it reaches mass far from the MAP (another mode) that the fit's own
+        covariance does not; every τ gives an exact sampler, only the mixing changes.
         """
         power = _checks.check_float(
             power, "GaussianApproximation.tempered", "power", low=0, high=1, low_open=True
@@ -384,35 +375,3 @@ def laplace(
     tree = draws_to_datatree(flat, x, chains)
     tree.attrs.update({"inference": "laplace", "rank": gaussian.rank})
     return LaplaceModelResult(gaussian, info, tree)
-
-
-def draws_to_datatree(space, x, chains: int):
-    """Put flat unconstrained draws of a model into a DataTree.
-
-    Parameters
-    ----------
-    space : ModelSpace
-        The model's flat coordinates.
-    x : numpy.ndarray, shape (n_draws, n)
-        Draws; ``n_draws`` is cut to a multiple of ``chains``.
-    chains : int
-        Number of chains to split the draws into.
-
-    Returns
-    -------
-    xarray.DataTree
-        ``posterior`` (free variables, constrained, and deterministics, with the model's
-        dims and coords) and ``observed_data``.
-    """
-    import arviz as az
-    from pymc.backends.arviz import coords_and_dims_for_inferencedata
-
-    model = space.model
-    per = len(x) // chains
-    values = [space.constrained(xi, deterministics=True) for xi in x[: per * chains]]
-    post = {k: np.stack([v[k] for v in values]) for k in values[0]}
-    post = {k: v.reshape(chains, per, *v.shape[1:]) for k, v in post.items()}
-    coords, dims = coords_and_dims_for_inferencedata(model)
-    tree = az.from_dict({"posterior": post}, coords=coords, dims=dims)
-    tree["observed_data"] = observed_data_group(model)
-    return tree

@@ -334,7 +334,7 @@ class ModelTarget(GaussianPriorTarget):
 
     def to_datatree(self, x):
         """Return the model's variables (and deterministics) with dims, and observed data."""
-        from bayesinv.inference.laplace import draws_to_datatree
+        from bayesinv.inference._model_space import draws_to_datatree
 
         x = np.asarray(x)
         chains = x.shape[0]
