@@ -161,9 +161,10 @@ class GaussianApproximation:
         With :math:`S S^T` the prior covariance, :math:`Γ_τ = ((S S^T)^{-1} + τ S^{-T} V Λ
         V^T S^{-1})^{-1}`: the Laplace approximation of prior × likelihood\ :sup:`τ` at the
         same mean, standard deviations :math:`τ^{-1/2}` times wider along directions with
-        :math:`τλ \gg 1`. As the reference of Laplace-pCN (:func:`~bayesinv.inference.mcmc.
-        sample_pcn`) it reaches mass far from the MAP (another mode) that the fit's own
-        covariance does not; every τ gives an exact sampler, only the mixing changes.
+        :math:`τλ \gg 1`. As the reference of Laplace-pCN
+        (:func:`~bayesinv.inference.mcmc.sample_pcn`) it reaches mass far from the MAP
+        (another mode) that the fit's own covariance does not; every τ gives an exact
+        sampler, only the mixing changes.
         """
         power = _checks.check_float(
             power, "GaussianApproximation.tempered", "power", low=0, high=1, low_open=True
