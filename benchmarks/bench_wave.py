@@ -1,5 +1,6 @@
 """Acoustic wave kernels: forward ns per node per step vs a bare stencil, gradient/forward,
-and the peak memory of a gradient (101 x 101 cells, 5 shots)."""
+the peak memory of a gradient (101 x 101 cells, 5 shots), and gradient throughput when two
+chains call the kernels at once (shot-threaded kernels against their serial twins)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numba
 import numpy as np
@@ -154,6 +156,55 @@ def _gradient_row(rates, case):
     }
 
 
+def _concurrent_row(n: int, duration: float, callers: int = 2) -> dict:
+    """Logp+gradient throughput (forward keeping checkpoints, then the gradient from them,
+    as in a compiled model) of a 5-shot operator when ``callers`` Python threads call it at
+    once, as nutpie's chains do: the shot-threaded kernels (``prange`` over shots, each call
+    starting its own team of numba threads) against their serial twins (one thread per
+    call), and one caller alone for each; interleaved, best of 3 rounds."""
+    op = make_operator(n, 5, duration)
+    m = np.full(op.n_params, np.log(2000.0))
+    dd = np.random.default_rng(1).standard_normal(op.n_data)
+    args, ck = op._args(), op.checkpoint_interval
+    kernels = {
+        "threaded": (K.forward_state, K.vjp_state),
+        "serial": (K.forward_state_serial, K.vjp_state_serial),
+    }
+
+    def gradient(fs, vs):
+        _, state = fs(m, *args, ck)
+        vs(m, state, dd, *args, ck)
+
+    def together(fs, vs):
+        def go():
+            threads = [threading.Thread(target=gradient, args=(fs, vs)) for _ in range(callers)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+        return go
+
+    fns = {}
+    for name, (fs, vs) in kernels.items():
+        fns[f"{name}_1"] = lambda fs=fs, vs=vs: gradient(fs, vs)
+        fns[f"{name}_{callers}"] = together(fs, vs)
+    rates = interleaved_rates(fns)
+    per_s = {k: r * (callers if k.endswith(f"_{callers}") else 1) for k, r in rates.items()}
+    return {
+        "benchmark": "AcousticWave2D",
+        "case": f"logp+gradient throughput, {n}x{n} cells, 5 shots, {op.nt} samples, "
+        f"{numba.get_num_threads()} numba threads",
+        "threaded_1_caller_per_s": per_s["threaded_1"],
+        "serial_1_caller_per_s": per_s["serial_1"],
+        f"threaded_{callers}_callers_per_s": per_s[f"threaded_{callers}"],
+        f"serial_{callers}_callers_per_s": per_s[f"serial_{callers}"],
+        f"serial/threaded, {callers} callers": per_s[f"serial_{callers}"]
+        / per_s[f"threaded_{callers}"],
+        "serial/threaded, 1 caller": per_s["serial_1"] / per_s["threaded_1"],
+    }
+
+
 def run(quick: bool = False) -> list[dict]:
     rows = []
     duration = 0.3 if quick else 0.8
@@ -249,4 +300,5 @@ def run(quick: bool = False) -> list[dict]:
             "threads": numba.get_num_threads(),
         }
     )
+    rows.append(_concurrent_row(64, duration))
     return rows
