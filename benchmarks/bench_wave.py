@@ -1,6 +1,7 @@
 """Acoustic wave kernels: forward ns per node per step vs a bare stencil, gradient/forward,
-the peak memory of a gradient (101 x 101 cells, 5 shots), and gradient throughput when two
-chains call the kernels at once (shot-threaded kernels against their serial twins)."""
+the peak memory of a gradient (101 x 101 cells, 5 shots), gradient throughput when two
+chains call the kernels at once (shot-threaded kernels against their serial twins), and a
+compiled model's logp + gradient against its kernels, with and without a BLAS limit."""
 
 from __future__ import annotations
 
@@ -205,6 +206,60 @@ def _concurrent_row(n: int, duration: float, callers: int = 2) -> dict:
     }
 
 
+def _graph_rows(n: int, duration: float, n_coef: int = 256) -> list[dict]:
+    """Compiled logp + gradient of a small model around the kernels against the kernels.
+
+    ``m = m0 + B θ`` (``B`` dense, ``n_coef`` columns, as a wavelet field), the 5-shot
+    operator's ``ForwardOp``, a dense filter per trace, Gaussian noise; PyTensor's numba
+    mode. Interleaved with the kernels it calls (forward keeping checkpoints, gradient from
+    them), once with BLAS's own threads and once limited to one (as ``bayesinv.sample``
+    does while sampling)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+    from threadpoolctl import threadpool_limits
+
+    from bayesinv.ops import ForwardOp
+
+    op = make_operator(n, 5, duration)
+    rng = np.random.default_rng(2)
+    B = 0.01 * rng.standard_normal((op.n_params, n_coef))
+    m0 = np.log(2000.0)
+    nr, nt = op.n_sources * op.n_receivers, op.nt
+    mat = rng.standard_normal((nt, nt)) / np.sqrt(nt)
+    with pm.Model() as model:
+        theta = pm.Normal("theta", 0.0, 1.0, shape=n_coef)
+        traces = ForwardOp(op)(m0 + pt.dot(pt.constant(B), theta)).reshape((nr, nt))
+        obs = rng.standard_normal((nr, nt))
+        pm.Normal("d", pt.dot(traces, pt.constant(mat).T), 1.0, observed=obs)
+    logp_grad = model.logp_dlogp_function(ravel_inputs=True, mode="NUMBA")
+    logp_grad.set_extra_values({})
+    x = rng.standard_normal(n_coef)
+    m = m0 + B @ x
+    dd = rng.standard_normal(op.n_data)
+    args, ck = op._args(), op.checkpoint_interval
+
+    def kernels():
+        _, state = K.forward_state(m, *args, ck)
+        K.vjp_state(m, state, dd, *args, ck)
+
+    rows = []
+    for blas in (None, 1):
+        with threadpool_limits(limits=blas, user_api="blas"):
+            rates = interleaved_rates({"kernels": kernels, "compiled": lambda: logp_grad(x)})
+        rows.append(
+            {
+                "benchmark": "AcousticWave2D",
+                "case": f"compiled logp+gradient (m = m0 + B θ, {n_coef} coefficients), "
+                f"{n}x{n} cells, 5 shots, {nt} samples, BLAS threads "
+                + ("default" if blas is None else str(blas)),
+                "kernels_ms": 1e3 / rates["kernels"],
+                "compiled_ms": 1e3 / rates["compiled"],
+                "compiled/kernels": rates["kernels"] / rates["compiled"],
+            }
+        )
+    return rows
+
+
 def run(quick: bool = False) -> list[dict]:
     rows = []
     duration = 0.3 if quick else 0.8
@@ -301,4 +356,5 @@ def run(quick: bool = False) -> list[dict]:
         }
     )
     rows.append(_concurrent_row(64, duration))
+    rows.extend(_graph_rows(64, duration))
     return rows
