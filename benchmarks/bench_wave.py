@@ -157,6 +157,13 @@ def _gradient_row(rates, case):
     }
 
 
+def _logp_gradient(m, dd, args, ck, fs=K.forward_state, vs=K.vjp_state):
+    """What a compiled model's logp + gradient runs: the forward keeping its checkpoints,
+    then the gradient from them (``fs``, ``vs``: threaded kernels or their serial twins)."""
+    _, state = fs(m, *args, ck)
+    return vs(m, state, dd, *args, ck)
+
+
 def _concurrent_row(n: int, duration: float, callers: int = 2) -> dict:
     """Logp+gradient throughput (forward keeping checkpoints, then the gradient from them,
     as in a compiled model) of a 5-shot operator when ``callers`` Python threads call it at
@@ -173,8 +180,7 @@ def _concurrent_row(n: int, duration: float, callers: int = 2) -> dict:
     }
 
     def gradient(fs, vs):
-        _, state = fs(m, *args, ck)
-        vs(m, state, dd, *args, ck)
+        _logp_gradient(m, dd, args, ck, fs, vs)
 
     def together(fs, vs):
         def go():
@@ -238,14 +244,15 @@ def _graph_rows(n: int, duration: float, n_coef: int = 256) -> list[dict]:
     dd = rng.standard_normal(op.n_data)
     args, ck = op._args(), op.checkpoint_interval
 
-    def kernels():
-        _, state = K.forward_state(m, *args, ck)
-        K.vjp_state(m, state, dd, *args, ck)
-
     rows = []
     for blas in (None, 1):
         with threadpool_limits(limits=blas, user_api="blas"):
-            rates = interleaved_rates({"kernels": kernels, "compiled": lambda: logp_grad(x)})
+            rates = interleaved_rates(
+                {
+                    "kernels": lambda: _logp_gradient(m, dd, args, ck),
+                    "compiled": lambda: logp_grad(x),
+                }
+            )
         rows.append(
             {
                 "benchmark": "AcousticWave2D",
