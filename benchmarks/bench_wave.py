@@ -179,12 +179,10 @@ def _concurrent_row(n: int, duration: float, callers: int = 2) -> dict:
         "serial": (K.forward_state_serial, K.vjp_state_serial),
     }
 
-    def gradient(fs, vs):
-        _logp_gradient(m, dd, args, ck, fs, vs)
-
     def together(fs, vs):
         def go():
-            threads = [threading.Thread(target=gradient, args=(fs, vs)) for _ in range(callers)]
+            work = (m, dd, args, ck, fs, vs)
+            threads = [threading.Thread(target=_logp_gradient, args=work) for _ in range(callers)]
             for t in threads:
                 t.start()
             for t in threads:
@@ -194,7 +192,7 @@ def _concurrent_row(n: int, duration: float, callers: int = 2) -> dict:
 
     fns = {}
     for name, (fs, vs) in kernels.items():
-        fns[f"{name}_1"] = lambda fs=fs, vs=vs: gradient(fs, vs)
+        fns[f"{name}_1"] = lambda fs=fs, vs=vs: _logp_gradient(m, dd, args, ck, fs, vs)
         fns[f"{name}_{callers}"] = together(fs, vs)
     rates = interleaved_rates(fns)
     per_s = {k: r * (callers if k.endswith(f"_{callers}") else 1) for k, r in rates.items()}
