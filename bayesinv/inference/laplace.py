@@ -32,6 +32,7 @@ import numpy as np
 from bayesinv import _checks, _deprecation, _progress, _seeds
 from bayesinv.inference import _linalg
 from bayesinv.inference._model_space import FlatDensity, draws_to_datatree
+from bayesinv.inference._threads import blas_limit
 from bayesinv.inference.optimize import find_map
 
 __all__ = ["GaussianApproximation", "LaplaceModelResult", "laplace", "laplace_at"]
@@ -308,6 +309,7 @@ def laplace(
     dense_max: int = 1500,
     max_rank: int | None = None,
     mode="NUMBA",
+    blas_threads: int | None = 1,
 ) -> LaplaceModelResult:
     """Laplace approximation of a PyMC model's posterior; draws as a DataTree.
 
@@ -331,6 +333,9 @@ def laplace(
     mode : str or None
         PyTensor mode of the compiled gradient (``None`` for operators without numba
         kernels).
+    blas_threads : int or None
+        Threads each BLAS call may use during the MAP search and the Hessian (default 1:
+        :mod:`bayesinv.inference._threads`); ``None`` leaves BLAS as it is.
 
     Returns
     -------
@@ -346,13 +351,14 @@ def laplace(
     chains = _checks.check_int(chains, where, "chains", low=1)
     seeds = _seeds.child_seeds(random_seed, 3, where)
     _progress.stage("Laplace approximation")
+    limit = blas_limit(blas_threads, where)
     t0 = time.perf_counter()
     if point is None:
-        point = find_map(model, random_seed=seeds[0])
+        point = find_map(model, random_seed=seeds[0], blas_threads=blas_threads)
     map_s = time.perf_counter() - t0
     flat = FlatDensity(model, mode=mode)
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
+    with limit, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # operators without numba kernels run in Python
         gaussian, info = laplace_at(
             flat.logp_dlogp,

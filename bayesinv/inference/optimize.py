@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 from bayesinv import _checks, _seeds
+from bayesinv.inference._threads import blas_limit
 
 __all__ = ["find_map"]
 
@@ -19,8 +20,9 @@ def find_map(
     maxiter: int = 5000,
     progressbar: bool = False,
     mode: str | None = "NUMBA",
+    blas_threads: int | None = 1,
 ) -> dict:
-    """Maximum a posteriori point of a PyMC model (L-BFGS with the adjoint gradient).
+    r"""Maximum a posteriori point of a PyMC model (L-BFGS with the adjoint gradient).
 
     Parameters
     ----------
@@ -44,6 +46,9 @@ def find_map(
         ``"FAST_COMPILE"`` runs the graph in Python, still calling the operators' numba
         kernels, which saves the graph's numba compilation (seconds) when the search
         needs only a few hundred evaluations; ``None``: PyTensor's default mode.
+    blas_threads : int or None
+        Threads each BLAS call may use during the search (default 1, as while sampling:
+        :mod:`bayesinv.inference._threads`); ``None`` leaves BLAS as it is.
 
     Returns
     -------
@@ -54,7 +59,8 @@ def find_map(
     Notes
     -----
     By default compiles with PyTensor's numba backend, so operators with numba kernels
-    run compiled.
+    run compiled. L-BFGS-B minimises :math:`-\log p(x \mid d)` with the gradient
+    :math:`-\nabla \log p`, both from the one compiled graph.
     """
     import pymc as pm
 
@@ -66,7 +72,7 @@ def find_map(
         )
     compile_kwargs = {} if mode is None else {"mode": mode}
     model = pm.modelcontext(model)
-    with warnings.catch_warnings():
+    with blas_limit(blas_threads, "find_map"), warnings.catch_warnings():
         # our contract is the dict of values; PyMC's planned change of its default is not ours
         warnings.filterwarnings("ignore", message="`find_MAP` will return", category=FutureWarning)
         return pm.find_MAP(

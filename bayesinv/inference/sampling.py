@@ -17,7 +17,6 @@ calibration study) is compiled once with :func:`compile_model` and the
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import sys
 import time
@@ -27,6 +26,7 @@ import pymc as pm
 
 from bayesinv import _progress, _seeds
 from bayesinv.inference import _sample_args
+from bayesinv.inference._threads import blas_limit
 
 __all__ = ["SAMPLERS", "CompiledModel", "compile_model", "sample"]
 
@@ -232,22 +232,13 @@ def sample(
     if progressbar is None:
         progressbar = sys.stderr.isatty()
     seed = _seeds.as_int(random_seed, _WHERE)
-    limits = _blas_limits(blas_threads)
-    with limits:
+    with blas_limit(blas_threads, _WHERE):
         if sampler == "pymc":
             return _sample_pymc(model, seed, bool(progressbar), options)
         _progress.stage(f"sampling ({options['chains']} chains)")
         if not isinstance(model, CompiledModel):
             model = compile_model(model, var_names=var_names, initvals=initvals, jitter=jitter)
         return _sample_nutpie(model, seed, bool(progressbar), time_budget, save_to, options)
-
-
-def _blas_limits(blas_threads):
-    if blas_threads is None:
-        return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=blas_threads, user_api="blas")
 
 
 def _sample_pymc(model, seed, progressbar, options):

@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from bayesinv import _checks, _progress, _seeds
+from bayesinv.inference._threads import blas_limit
 
 __all__ = ["sample_smc"]
 
@@ -84,6 +85,7 @@ def sample_smc(
     random_seed,
     cores: int | None = 1,
     progressbar: bool = False,
+    blas_threads: int | None = 1,
     **kwargs,
 ):
     """Sample a posterior with Sequential Monte Carlo and return an ArviZ DataTree.
@@ -102,6 +104,10 @@ def sample_smc(
         Processes for the chains (default 1; ``None`` lets PyMC choose).
     progressbar : bool
         Show progress.
+    blas_threads : int or None
+        Threads each BLAS call may use while the chains run in this process (default 1:
+        :mod:`bayesinv.inference._threads`; chains in other processes, ``cores > 1``, are
+        not limited); ``None`` leaves BLAS as it is.
     **kwargs
         Passed to :func:`pymc.sample_smc` (e.g. ``kernel``, ``threshold``,
         ``correlation_threshold``).
@@ -135,7 +141,7 @@ def sample_smc(
 
     kwargs.setdefault("compile_kwargs", {"mode": "NUMBA"})
     kwargs["kernel"] = nan_rejecting(kwargs.get("kernel", pm.smc.kernels.IMH))
-    with _prior_start(model):
+    with blas_limit(blas_threads, "sample_smc"), _prior_start(model):
         idata = pm.sample_smc(
             draws=int(draws),
             chains=int(chains),

@@ -215,8 +215,9 @@ def seed_runs(op, field: LinearField, bands, cfg, seed, sample, start_u, checkpo
     ``start_u(rng)`` draws the homogeneous starting model's log-velocity offset from ``c0``;
     ``cfg`` holds ``noise_frac``, ``draws``, ``tune``, ``chains``, ``smc_draws``,
     ``smc_chains`` and optionally ``hessian`` (options of the Laplace levels' Hessian),
-    ``map_ftol`` (their L-BFGS-B ``ftol``) and ``nuts_adaptation`` (``bayesinv.sample``'s
-    ``adaptation``).
+    ``map_ftol`` (their L-BFGS-B ``ftol``), ``nuts_adaptation`` (``bayesinv.sample``'s
+    ``adaptation``) and ``single_band_draws``, ``single_band_tune`` (the single-band NUTS's
+    own lengths; unset: ``draws``, ``tune``).
     With ``checkpoint`` (a folder), each finished level of the three continuations is kept
     in its subfolder ``single``, ``continuation`` or ``smc``
     (``continuation(..., checkpoint=...)``) and read back by a later call.
@@ -243,9 +244,14 @@ def seed_runs(op, field: LinearField, bands, cfg, seed, sample, start_u, checkpo
     laplace = {"hessian": dict(cfg.get("hessian") or {})}
     if cfg.get("map_ftol") is not None:
         laplace["optimizer"] = {"ftol": cfg["map_ftol"]}
+    nuts_single = nuts | {
+        key: cfg[f"single_band_{key}"]
+        for key in ("draws", "tune")
+        if cfg.get(f"single_band_{key}") is not None
+    }
     last = ["nuts"] if sample else []
     runs = []  # (kinds, bands, options) of single band, continuation, continuation + SMC
-    runs.append((["laplace", *last], [nb - 1] * (1 + sample), {"nuts": nuts}))
+    runs.append((["laplace", *last], [nb - 1] * (1 + sample), {"nuts": nuts_single}))
     runs.append((["laplace"] * nb + last, [*range(nb), nb - 1][: nb + sample], {"nuts": nuts}))
     runs.append((["smc"] + ["laplace"] * nb, [0, *range(nb)], {"smc": smc}))
     folders = [None if checkpoint is None else Path(checkpoint) / name

@@ -28,7 +28,7 @@ def settings_tag(settings: dict) -> str:
 def split_sampled(
     config: dict,
     count: str = "nuts_seeds",
-    keys=("chains", "draws", "tune", "nuts_adaptation"),
+    keys=("chains", "draws", "tune", "nuts_adaptation", "single_band_draws", "single_band_tune"),
     ignore=("n_seeds",),
 ):
     """Split a study configuration into shared settings and per-replicate sampler settings.

@@ -59,6 +59,9 @@ REQUIRED = {
 OPTIONAL = {
     # NUTS mass-matrix adaptation (bayesinv.sample's adaptation); unset: bayesinv's default
     "nuts_adaptation": Key(str, default=None, choices=("diag", "low_rank")),
+    # the single-band NUTS's own draws and tuning steps per chain; unset: draws, tune
+    "single_band_draws": Key(int, default=None, low=1),
+    "single_band_tune": Key(int, default=None, low=1),
     # L-BFGS-B ftol of the Laplace levels' MAP; unset: the level solver's default (1e-14)
     "map_ftol": Key(float, default=None, low=0.0, low_open=True),
 }

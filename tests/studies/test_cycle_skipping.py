@@ -95,6 +95,41 @@ def test_seed_runs_give_the_nuts_levels_the_configured_adaptation(monkeypatch, a
     assert seen[0]["laplace"]["optimizer"] == {"ftol": cfg["map_ftol"]}  # quick: 1e-10
 
 
+@pytest.mark.parametrize("single", [{}, {"single_band_draws": 7, "single_band_tune": 5}])
+def test_seed_runs_give_the_single_band_nuts_its_own_lengths(monkeypatch, single):
+    """``single_band_draws``/``single_band_tune`` set the single-band NUTS's lengths only
+    (the continuation's NUTS keeps ``draws``/``tune``); unset, both use ``draws``/``tune``."""
+    import sys
+
+    from bayesinv.inference.continuation.bands import lowpass_bands
+    from bayesinv.studies.cycle_skipping import seed_runs
+
+    study, cfg = _config(duration=0.3, **single)
+    _, op = study._operator(cfg)
+    field, _ = study._field(cfg)
+    bands = lowpass_bands(cfg["f_start"], cfg["f_stop"], cfg["n_bands"])
+    seen = []
+
+    class Recorded(Exception):
+        pass
+
+    def record(build, n, *, method, options, **kwargs):
+        seen.append((method, options))
+        if len(seen) == 3:
+            raise Recorded
+
+    monkeypatch.setattr(sys.modules["bayesinv.inference.continuation"], "continuation", record)
+    with pytest.raises(Recorded):
+        seed_runs(op, field, bands, cfg, 3, True, study._start_u(cfg))
+    (m_single, o_single), (m_cont, o_cont), (m_smc, _) = seen
+    assert m_single[-1] == m_cont[-1] == "nuts" and m_smc[0] == "smc"
+    lengths = {"draws": single.get("single_band_draws", cfg["draws"]),
+               "tune": single.get("single_band_tune", cfg["tune"])}  # fmt: skip
+    assert {k: o_single["nuts"][k] for k in lengths} == lengths
+    assert {k: o_cont["nuts"][k] for k in lengths} == {"draws": cfg["draws"], "tune": cfg["tune"]}
+    assert o_single["nuts"]["chains"] == o_cont["nuts"]["chains"] == cfg["chains"]
+
+
 def test_2d_band_levels_set_the_sizes_and_are_checked():
     study, full = _config("full")
     cfg = _config(nx=16, n_coarse=8, n_bands=3, band_levels=[2, 3, 3])[1]

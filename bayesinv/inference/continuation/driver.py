@@ -21,6 +21,7 @@ import pymc as pm
 
 from bayesinv import _checks, _progress, _seeds
 from bayesinv.inference._model_space import FlatDensity, free_shapes
+from bayesinv.inference._threads import blas_limit
 from bayesinv.inference.continuation.checkpoint import (
     level_tag,
     load_level,
@@ -128,6 +129,7 @@ def continuation(
     nested: bool | pm.Model = False,
     options: Mapping[str, dict] | None = None,
     checkpoint=None,
+    blas_threads: int | None = 1,
 ) -> ContinuationResult:
     r"""Solve a sequence of models from coarse to fine, each started from the previous one.
 
@@ -189,6 +191,11 @@ def continuation(
         back instead of solving them again (an interrupted continuation resumes at the
         first unfinished level, with the same result as an uninterrupted one). The files
         are pickles: read only folders you wrote.
+    blas_threads : int or None
+        Threads each BLAS call may use while a level is solved (default 1:
+        :mod:`bayesinv.inference._threads`); ``None`` leaves BLAS as it is. NUTS and SMC
+        levels apply their own limit inside (``blas_threads`` of :func:`bayesinv.sample`
+        and :func:`~bayesinv.inference.smc.sample_smc`, 1 by default).
 
     Returns
     -------
@@ -222,6 +229,7 @@ def continuation(
     transfer = zero_pad_transfer if transfer is None else transfer
     seeds = _seeds.child_seeds(random_seed, n_levels, "continuation")
     options = _options(options, map_kwargs, laplace_kwargs, sample_kwargs)
+    blas_limit(blas_threads, "continuation")  # checks the argument before any level runs
     densities = _Densities(build, n_levels, nested)
     results: list[LevelResult] = []
     point: dict = {}
@@ -256,7 +264,8 @@ def continuation(
                 options.get(kind, {}),
                 lambda m, i=index: densities.of(m, i),
             )
-            results.append(_solved(level, kind, t0))
+            with blas_limit(blas_threads, "continuation"):
+                results.append(_solved(level, kind, t0))
             if checkpoint is not None:
                 save_level(checkpoint, index, tag, results[-1])
         point, guess = results[-1].point, results[-1].preconditioner

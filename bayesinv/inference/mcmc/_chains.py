@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from bayesinv import _checks, _progress, _seeds
+from bayesinv.inference._threads import blas_limit
 
 
 def check_run(where, draws, tune, chains, cores):
@@ -62,10 +63,8 @@ def run_chains(run_one, chains: int, cores: int, random_seed, where: str):
     seeds = _seeds.child_seeds(random_seed, chains, where)
     rngs = [np.random.default_rng(s) for s in seeds]
     _progress.stage(f"{where} ({chains} chains)")
-    from threadpoolctl import threadpool_limits
-
     t0 = time.perf_counter()
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_limit(1, where):
         if cores == 1 or chains == 1:
             results = [run_one(c, rngs[c]) for c in range(chains)]
         else:
