@@ -56,28 +56,33 @@ def test_blas_limit_rejects_bad_values(bad):
         _threads.blas_limit(bad, "g")
 
 
+#: the call, and the function it runs under the limit (replaced by a probe): module, name
+CALLS = {
+    "find_map": (
+        lambda t: find_map(_model(), random_seed=0, blas_threads=t),
+        "pymc",
+        "find_MAP",
+    ),
+    "laplace": (  # the Hessian (the MAP is given)
+        lambda t: laplace(_model(), {"x": np.array(0.0)}, random_seed=0, blas_threads=t),
+        "bayesinv.inference.laplace",  # the module (the package exports the function)
+        "laplace_at",
+    ),
+    "sample_smc": (
+        lambda t: sample_smc(_model(), random_seed=0, blas_threads=t),
+        "pymc",
+        "sample_smc",
+    ),
+}
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
 @pytest.mark.parametrize("threads, seen", [(1, 1), (None, 2)])
-def test_find_map_limits_blas(monkeypatch, outer_two, threads, seen):
-    monkeypatch.setattr(pm, "find_MAP", _record)
+def test_loops_over_a_density_limit_blas(monkeypatch, outer_two, call, threads, seen):
+    run, module, name = CALLS[call]
+    monkeypatch.setattr(sys.modules[module], name, _record)
     with pytest.raises(Probe) as got:
-        find_map(_model(), random_seed=0, blas_threads=threads)
-    assert got.value.args[0] == seen
-
-
-@pytest.mark.parametrize("threads, seen", [(1, 1), (None, 2)])
-def test_laplace_limits_blas_for_the_hessian(monkeypatch, outer_two, threads, seen):
-    module = sys.modules["bayesinv.inference.laplace"]  # the package exports the function
-    monkeypatch.setattr(module, "laplace_at", _record)
-    with pytest.raises(Probe) as got:
-        laplace(_model(), {"x": np.array(0.0)}, random_seed=0, blas_threads=threads)
-    assert got.value.args[0] == seen
-
-
-@pytest.mark.parametrize("threads, seen", [(1, 1), (None, 2)])
-def test_sample_smc_limits_blas(monkeypatch, outer_two, threads, seen):
-    monkeypatch.setattr(pm, "sample_smc", _record)
-    with pytest.raises(Probe) as got:
-        sample_smc(_model(), random_seed=0, blas_threads=threads)
+        run(threads)
     assert got.value.args[0] == seen
 
 

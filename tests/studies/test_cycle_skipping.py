@@ -64,47 +64,15 @@ def test_2d_shared_model_at_a_band_prefix_equals_the_band_model():
     assert abs(values[0] - values[1]) > 1.0
 
 
-@pytest.mark.parametrize("adaptation", [None, "low_rank"])
-def test_seed_runs_give_the_nuts_levels_the_configured_adaptation(monkeypatch, adaptation):
-    """``nuts_adaptation`` reaches the NUTS levels' options (unset: bayesinv's default) and
-    ``map_ftol`` the Laplace levels' optimizer."""
+def _continuations_of_seed_runs(monkeypatch, calls: int, **changes):
+    """``(method, options)`` of the first ``calls`` continuations ``seed_runs`` starts (quick
+    configuration with ``changes``); the last one stops it."""
     import sys
 
     from bayesinv.inference.continuation.bands import lowpass_bands
     from bayesinv.studies.cycle_skipping import seed_runs
 
-    study, cfg = _config(duration=0.3, nuts_adaptation=adaptation)
-    _, op = study._operator(cfg)
-    field, _ = study._field(cfg)
-    bands = lowpass_bands(cfg["f_start"], cfg["f_stop"], cfg["n_bands"])
-    seen = []
-
-    class Recorded(Exception):
-        pass
-
-    def record(build, n, *, options, **kwargs):
-        seen.append(options)
-        raise Recorded
-
-    # the package, not the function of the same name that bayesinv.inference re-exports
-    monkeypatch.setattr(sys.modules["bayesinv.inference.continuation"], "continuation", record)
-    with pytest.raises(Recorded):
-        seed_runs(op, field, bands, cfg, 3, True, study._start_u(cfg))
-    assert seen[0]["nuts"].get("adaptation") == adaptation
-    assert ("adaptation" in seen[0]["nuts"]) == (adaptation is not None)
-    assert seen[0]["laplace"]["optimizer"] == {"ftol": cfg["map_ftol"]}  # quick: 1e-10
-
-
-@pytest.mark.parametrize("single", [{}, {"single_band_draws": 7, "single_band_tune": 5}])
-def test_seed_runs_give_the_single_band_nuts_its_own_lengths(monkeypatch, single):
-    """``single_band_draws``/``single_band_tune`` set the single-band NUTS's lengths only
-    (the continuation's NUTS keeps ``draws``/``tune``); unset, both use ``draws``/``tune``."""
-    import sys
-
-    from bayesinv.inference.continuation.bands import lowpass_bands
-    from bayesinv.studies.cycle_skipping import seed_runs
-
-    study, cfg = _config(duration=0.3, **single)
+    study, cfg = _config(duration=0.3, **changes)
     _, op = study._operator(cfg)
     field, _ = study._field(cfg)
     bands = lowpass_bands(cfg["f_start"], cfg["f_stop"], cfg["n_bands"])
@@ -115,12 +83,32 @@ def test_seed_runs_give_the_single_band_nuts_its_own_lengths(monkeypatch, single
 
     def record(build, n, *, method, options, **kwargs):
         seen.append((method, options))
-        if len(seen) == 3:
+        if len(seen) == calls:
             raise Recorded
 
+    # the package, not the function of the same name that bayesinv.inference re-exports
     monkeypatch.setattr(sys.modules["bayesinv.inference.continuation"], "continuation", record)
     with pytest.raises(Recorded):
         seed_runs(op, field, bands, cfg, 3, True, study._start_u(cfg))
+    return seen, cfg
+
+
+@pytest.mark.parametrize("adaptation", [None, "low_rank"])
+def test_seed_runs_give_the_nuts_levels_the_configured_adaptation(monkeypatch, adaptation):
+    """``nuts_adaptation`` reaches the NUTS levels' options (unset: bayesinv's default) and
+    ``map_ftol`` the Laplace levels' optimizer."""
+    seen, cfg = _continuations_of_seed_runs(monkeypatch, 1, nuts_adaptation=adaptation)
+    options = seen[0][1]
+    assert options["nuts"].get("adaptation") == adaptation
+    assert ("adaptation" in options["nuts"]) == (adaptation is not None)
+    assert options["laplace"]["optimizer"] == {"ftol": cfg["map_ftol"]}  # quick: 1e-10
+
+
+@pytest.mark.parametrize("single", [{}, {"single_band_draws": 7, "single_band_tune": 5}])
+def test_seed_runs_give_the_single_band_nuts_its_own_lengths(monkeypatch, single):
+    """``single_band_draws``/``single_band_tune`` set the single-band NUTS's lengths only
+    (the continuation's NUTS keeps ``draws``/``tune``); unset, both use ``draws``/``tune``."""
+    seen, cfg = _continuations_of_seed_runs(monkeypatch, 3, **single)
     (m_single, o_single), (m_cont, o_cont), (m_smc, _) = seen
     assert m_single[-1] == m_cont[-1] == "nuts" and m_smc[0] == "smc"
     lengths = {"draws": single.get("single_band_draws", cfg["draws"]),
