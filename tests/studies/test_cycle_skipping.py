@@ -178,3 +178,54 @@ def test_2d_recorded_seeds_belong_to_the_full_configuration():
     assert settings_tag(other | {"replicate": per_seed(9)}) != settings_tag(
         settings | {"replicate": per_seed(9)}
     )
+
+
+def test_2d_recorded_continuation_levels_of_seed_0_are_read_back(monkeypatch):
+    """Seed 0's recorded continuation levels (README, "Resuming") are what the full
+    configuration's continuation reads back, every level of it, so that a full run does not
+    compute the 2-h NUTS level again; and that NUTS level is converged on the coefficients.
+
+    The continuation of ``seed_runs`` runs for real with the recorded folder and solvers that
+    fail if called; the single-band run before it is skipped, the SMC run after it stopped.
+    """
+    import sys
+
+    from bayesinv.inference.continuation.bands import lowpass_bands
+    from bayesinv.inference.continuation.registry import LEVEL_SOLVERS
+    from bayesinv.studies.cycle_skipping import seed_runs
+
+    study, full = _config("full")
+    cfg = full | {"hessian": {"dense_max": full["hessian_dense_max"]}}
+    _, op = study._operator(cfg)
+    field, _ = study._field(cfg)
+    bands = lowpass_bands(cfg["f_start"], cfg["f_stop"], cfg["n_bands"])
+    seeds = study._seed_plan(full)[0]
+    package = sys.modules["bayesinv.inference.continuation"]
+    real = package.continuation
+
+    class Done(Exception):
+        pass
+
+    class Skipped:
+        levels = ()
+
+    def solver(level):
+        raise AssertionError(f"level {level.index} would be solved again")
+
+    def only_the_continuation(*args, checkpoint, **kwargs):
+        if checkpoint.name == "single":
+            return Skipped()
+        assert checkpoint.name == "continuation"
+        raise Done(real(*args, checkpoint=checkpoint, **kwargs))
+
+    for name in list(LEVEL_SOLVERS):
+        monkeypatch.setitem(LEVEL_SOLVERS, name, solver)
+    monkeypatch.setattr(package, "continuation", only_the_continuation)
+    with pytest.raises(Done) as done:
+        seed_runs(op, field, bands, cfg, seeds[0], True, study._start_u(cfg),
+                  ROOT / "recorded_seeds" / "seed_000")  # fmt: skip
+    result = done.value.args[0]
+    assert [level.method for level in result.levels] == ["laplace"] * 3 + ["nuts"]
+    nuts = result.final.diagnostics
+    assert nuts["max_rhat"] < full["rhat_max"] and nuts["min_ess_bulk"] >= full["ess_min"]
+    assert field.error(result.final.point["theta"]) < full["threshold"]
