@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 from pathlib import Path
 
-from bayesinv.io import write_text
+from bayesinv.io import atomic_path, write_text
 
-__all__ = ["results_markdown", "update_readme"]
+__all__ = ["publish_figures", "results_markdown", "update_readme"]
 
 
 def _fmt(value) -> str:
@@ -23,7 +24,7 @@ def _fmt(value) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def results_markdown(headline: dict, size: str, study_name: str) -> str:
+def results_markdown(headline: dict, size: str, study_name: str, figures=()) -> str:
     """Render headline numbers as the markdown block of a study's README.
 
     Parameters
@@ -34,6 +35,9 @@ def results_markdown(headline: dict, size: str, study_name: str) -> str:
         Size of the run.
     study_name : str
         Folder name of the study (for the command line shown).
+    figures : sequence of str
+        Figure paths relative to the README (:func:`publish_figures`), shown after the
+        tables, each titled by its file name.
 
     Returns
     -------
@@ -58,7 +62,49 @@ def results_markdown(headline: dict, size: str, study_name: str) -> str:
     if scalars:
         lines += ["| quantity | value |", "|---|---|"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in scalars.items()]
+    for path in figures:
+        lines += ["", f"![{Path(path).stem}]({path})"]
     return "\n".join(lines)
+
+
+def publish_figures(out, folder) -> list[Path]:
+    """Copy a run's figures (the PNG files at the top of ``out``) into ``folder``.
+
+    The study folder keeps the figures of its recorded run beside its README, so that the
+    README shows them; PNG files in ``folder`` that the run did not write are removed (a
+    figure a study no longer draws does not linger).
+
+    Parameters
+    ----------
+    out : str or Path
+        The run's output folder.
+    folder : str or Path
+        Where the README's figures of this size live (``<study>/figures/<size>``); created
+        if the run wrote a figure.
+
+    Returns
+    -------
+    list of Path
+        The copies, sorted by name (empty if the run wrote no figure).
+
+    Notes
+    -----
+    Each copy is written to a temporary file and renamed (:class:`bayesinv.io.atomic_path`),
+    so an interrupted copy never leaves a truncated figure behind.
+    """
+    out, folder = Path(out), Path(folder)
+    figures = sorted(out.glob("*.png"))
+    if folder.is_dir():
+        for old in folder.glob("*.png"):
+            if old.name not in {f.name for f in figures}:
+                old.unlink()
+    if not figures:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    for figure in figures:
+        with atomic_path(folder / figure.name) as tmp:
+            shutil.copyfile(figure, tmp)
+    return [folder / f.name for f in figures]
 
 
 def update_readme(readme, size: str, block: str) -> str:

@@ -337,14 +337,53 @@ def summary(all_rows):
     return table
 
 
-def verdict(table, n: int) -> str | None:
-    """Return the issue's verdict (full-band MAP in at most half, continuation in 9 of 10 seeds)."""
+def verdict(table, n: int, rhat_max=None, ess_min=None, coverage=(0.80, 0.98)) -> str | None:
+    """Return the issue's verdict on the results table of ``n`` seeds.
+
+    Parameters
+    ----------
+    table : list of dict
+        :func:`summary`'s rows.
+    n : int
+        Seeds in the study; below 10 there is no verdict (``None``: the quick smoke test).
+    rhat_max, ess_min : float, optional
+        Convergence goals of the continuation's NUTS (max R-hat below ``rhat_max``, min bulk
+        ESS at least ``ess_min``); judged only if given and the continuation was sampled.
+    coverage : tuple of float
+        Goal interval of the continuation posterior's 90% coverage of the true cells
+        (averaged over the sampled seeds in the true basin), judged where it was sampled.
+
+    Returns
+    -------
+    str or None
+        ``"PASS: ..."`` or ``"FAIL: ..."`` naming every criterion and its value.
+
+    Notes
+    -----
+    PASS needs: the full-band MAP in the true basin on at most ``n / 2`` seeds, the
+    continuation on at least ``0.9 n``, and, if the continuation's NUTS ran on seeds in the
+    basin, ``coverage[0] <= c <= coverage[1]`` for its mean 90% coverage ``c``,
+    ``max R-hat < rhat_max`` and ``min ESS >= ess_min``.
+    """
     if n < 10:  # the criterion needs at least 10 seeds (not the quick smoke test)
         return None
     by = {r["method"]: r for r in table}
     single_ok = int(by[METHODS[0]]["true_basin"].split("/")[0])
-    cont_ok = int(by[METHODS[2]]["true_basin"].split("/")[0])
-    return ("PASS" if single_ok <= n / 2 and cont_ok >= 0.9 * n else "FAIL") + (
-        f": full-band MAP {single_ok}/{n} (goal <= half), continuation {cont_ok}/{n} "
-        "(goal >= 9 in 10)"
-    )
+    cont = by[METHODS[2]]
+    cont_ok = int(cont["true_basin"].split("/")[0])
+    passed = single_ok <= n / 2 and cont_ok >= 0.9 * n
+    parts = [
+        f"full-band MAP {single_ok}/{n} (goal <= half)",
+        f"continuation {cont_ok}/{n} (goal >= 9 in 10)",
+    ]
+    if cont["coverage_90"] != "—":
+        c = cont["coverage_90"]
+        passed &= coverage[0] <= c <= coverage[1]
+        parts.append(f"its 90% coverage {c:.3g} (goal {coverage[0]:g}-{coverage[1]:g})")
+        if rhat_max is not None:
+            passed &= cont["max_rhat"] < rhat_max
+            parts.append(f"its NUTS max R-hat {cont['max_rhat']:.4g} (goal < {rhat_max:g})")
+        if ess_min is not None:
+            passed &= cont["min_ess_bulk"] >= ess_min
+            parts.append(f"min bulk ESS {cont['min_ess_bulk']:.4g} (goal >= {ess_min:g})")
+    return ("PASS" if passed else "FAIL") + ": " + ", ".join(parts)

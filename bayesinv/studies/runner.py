@@ -17,7 +17,9 @@ A case study is a folder (``case_studies/NN_name/``) holding
 - ``README.md``: the question, the set-up and the figures, with a results table between
   ``<!-- results:quick -->`` and ``<!-- /results:quick -->`` (and the same for ``full``)
   that :func:`run_case_study` regenerates from the run's headline numbers when asked to
-  (``bayesinv run --update-readme``); by default no tracked file is touched.
+  (``bayesinv run --update-readme``), together with the figures the run wrote at the top
+  of its output folder (PNG files, copied into ``figures/<size>/`` of the study folder and
+  shown below the tables); by default no tracked file is touched.
 
 The headline dictionary a study returns may hold a ``"table"`` entry: a list of rows (dicts
 of column → value) rendered as a markdown table; every other entry is a scalar rendered as
@@ -41,7 +43,7 @@ from pathlib import Path
 
 from bayesinv import _progress
 from bayesinv.io import UserError, read_toml, write_text
-from bayesinv.studies._readme import results_markdown, update_readme
+from bayesinv.studies._readme import publish_figures, results_markdown, update_readme
 from bayesinv.studies.config import Key, check_table, did_you_mean, schema_of
 
 __all__ = [
@@ -301,7 +303,8 @@ class CaseStudyRun:
         Parameters
         ----------
         update : bool
-            Regenerate the results block of the study's ``README.md``.
+            Regenerate the results block of the study's ``README.md``, with the run's
+            figures copied into ``figures/<size>/`` of the study folder and shown there.
 
         Returns
         -------
@@ -324,7 +327,9 @@ class CaseStudyRun:
         headline["finished_utc"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         write_text(self.out / "headline.json", json.dumps(headline, indent=2, default=str))
         if update:
-            block = results_markdown(headline, size, name)
+            figures = publish_figures(self.out, self.study_dir / "figures" / size)
+            shown = [f.relative_to(self.study_dir).as_posix() for f in figures]
+            block = results_markdown(headline, size, name, shown)
             update_readme(self.study_dir / "README.md", size, block)
         return headline
 
@@ -382,8 +387,9 @@ def run_case_study(study_dir, size: str = "quick", out=None, *, update: bool = F
     out : str or Path, optional
         Output folder (default :func:`default_output`).
     update : bool
-        Regenerate the results block of the study's ``README.md`` (a tracked file: off by
-        default; ``bayesinv run --update-readme``).
+        Regenerate the results block of the study's ``README.md`` and the figures it shows
+        (the PNG files at the top of ``out``, copied into the study's ``figures/<size>/``;
+        tracked files: off by default; ``bayesinv run --update-readme``).
 
     Returns
     -------

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bayesinv.studies.config import Key
+
 REQUIRED = {
     "nz": int,
     "dz": float,
@@ -55,6 +57,11 @@ REQUIRED = {
     "smc_chains": int,
     "ess_min": float,
     "rhat_max": float,
+}
+OPTIONAL = {
+    # the single-band NUTS's own draws and tuning steps per chain; unset: draws, tune
+    "single_band_draws": Key(int, default=None, low=1),
+    "single_band_tune": Key(int, default=None, low=1),
 }
 
 
@@ -168,7 +175,7 @@ def run(config: dict, out: Path) -> dict:
         "threshold_rms_log_velocity": config["threshold"],
         "study_wall_time_s": round(time.perf_counter() - t0, 1),
     }
-    check = verdict(table, config["n_seeds"])
+    check = verdict(table, config["n_seeds"], config["rhat_max"], config["ess_min"])
     if check is not None:
         headline["verdict_cycle_skipping"] = check
     return headline

@@ -226,7 +226,7 @@ def run(config: dict, out: Path) -> dict:
         "n_coefficients_per_band": list(field.sizes),
         "study_wall_time_s": round(time.perf_counter() - t0, 1),
     }
-    check = cs.verdict(table, config["n_seeds"])
+    check = cs.verdict(table, config["n_seeds"], config["rhat_max"], config["ess_min"])
     if check is not None:
         headline["verdict_cycle_skipping"] = check
     return headline

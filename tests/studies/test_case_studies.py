@@ -106,6 +106,34 @@ def test_runner_writes_headline_and_regenerates_only_its_block(tmp_path):
     assert not list(study.glob(".*.tmp")) and not list(out.glob(".*.tmp"))
 
 
+def test_update_readme_publishes_the_run_figures(tmp_path):
+    """--update-readme copies the run's top-level PNGs beside the README and shows them."""
+    study = make_study(tmp_path, GOOD, "# Fake\n")
+    (study / "study.py").write_text(FAKE_STUDY.replace(
+        '    (out / "index.html")',
+        '    (out / "b_map.png").write_bytes(b"map")\n'
+        '    (out / "sub").mkdir(exist_ok=True)\n'
+        '    (out / "sub" / "page.png").write_bytes(b"report page")\n'
+        '    (out / "index.html")',
+    ))  # fmt: skip
+    stale = study / "figures" / "quick" / "dropped.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"a figure the study no longer draws")
+    full = study / "figures" / "full" / "kept.png"
+    full.parent.mkdir(parents=True)
+    full.write_bytes(b"the full run's")
+    out = tmp_path / "out"
+    assert main(["run", str(study), "--out", str(out)]) == 0
+    assert stale.is_file()  # tracked files untouched without --update-readme
+    assert main(["run", str(study), "--out", str(out), "--update-readme"]) == 0
+    published = study / "figures" / "quick"
+    assert sorted(p.name for p in published.iterdir()) == ["b_map.png"]  # stale one removed
+    assert (published / "b_map.png").read_bytes() == b"map"
+    assert full.read_bytes() == b"the full run's"  # another size's figures stay
+    text = (study / "README.md").read_text()
+    assert "![b_map](figures/quick/b_map.png)" in text and "page.png" not in text
+
+
 def test_update_readme_appends_missing_markers(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# Study\n")

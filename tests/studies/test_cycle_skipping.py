@@ -136,12 +136,16 @@ def test_linear_field_checks_prefix_cells():
     assert field.error(np.zeros(4)) == pytest.approx(0.0)
 
 
-def _rows(single_ok, cont_ok, n=10):
+def _rows(single_ok, cont_ok, n=10, sampled=None):
+    """Rows of n seeds; ``sampled`` = (coverage, R-hat, ESS) of the continuation's seed 0."""
     rows = []
     for method, ok in ((METHODS[0], single_ok), (METHODS[2], cont_ok), (METHODS[3], n)):
         rows += [{"method": method, "in_basin": i < ok, "error": 0.1, "coverage_90": np.nan,
                   "max_rhat": np.nan, "min_ess_bulk": np.nan, "seconds": 1.0}
                  for i in range(n)]  # fmt: skip
+    if sampled is not None:
+        cover, rhat, ess = sampled
+        rows[n] |= {"coverage_90": cover, "max_rhat": rhat, "min_ess_bulk": ess}
     return rows
 
 
@@ -150,6 +154,26 @@ def test_verdict_needs_ten_seeds_and_both_criteria():
     assert verdict(summary(_rows(6, 10)), 10).startswith("FAIL")  # MAP in more than half
     assert verdict(summary(_rows(2, 8)), 10).startswith("FAIL")  # continuation below 9/10
     assert verdict(summary(_rows(0, 1, n=1)), 1) is None
+
+
+@pytest.mark.parametrize(
+    ("sampled", "passed"),
+    [
+        ((0.86, 1.009, 633.0), True),
+        ((1.0, 1.009, 633.0), False),  # intervals too wide: every cell covered
+        ((0.75, 1.009, 633.0), False),  # too narrow
+        ((0.86, 1.011, 633.0), False),  # not converged
+        ((0.86, 1.009, 399.0), False),  # too few effective draws
+    ],
+)
+def test_verdict_judges_the_sampled_continuation(sampled, passed):
+    """Where the continuation's NUTS ran, coverage (0.80-0.98), R-hat and ESS decide too."""
+    check = verdict(summary(_rows(2, 10, sampled=sampled)), 10, rhat_max=1.01, ess_min=400.0)
+    assert check.startswith("PASS" if passed else "FAIL"), check
+    assert f"coverage {sampled[0]:.3g}" in check and f"R-hat {sampled[1]:.4g}" in check
+    # without the convergence goals only the coverage is judged
+    loose = verdict(summary(_rows(2, 10, sampled=sampled)), 10)
+    assert loose.startswith("PASS" if 0.8 <= sampled[0] <= 0.98 else "FAIL"), loose
 
 
 def test_2d_recorded_seeds_belong_to_the_full_configuration():
