@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bayesinv.io import atomic_path, write_text
 
-__all__ = ["publish_figures", "results_markdown", "update_readme"]
+__all__ = ["publish_figures", "record_run", "results_markdown", "update_readme"]
 
 
 def _fmt(value) -> str:
@@ -138,3 +138,30 @@ def update_readme(readme, size: str, block: str) -> str:
         text = text.rstrip("\n") + f"\n\n## Results ({size})\n\n{new}\n"
     write_text(readme, text)
     return text
+
+
+def record_run(study_dir, out, headline: dict, size: str) -> None:
+    """Record a run in its study's README: the results block and the figures it shows.
+
+    Parameters
+    ----------
+    study_dir : str or Path
+        The study folder (its ``README.md`` and ``figures/<size>/`` are rewritten).
+    out : str or Path
+        The run's output folder (its top-level PNG files are the figures).
+    headline : dict
+        The run's headline numbers (:func:`results_markdown`).
+    size : str
+        Size of the run.
+
+    Notes
+    -----
+    The figures are copied by :func:`publish_figures` into ``figures/<size>/`` and linked
+    below the tables by paths relative to the README, so the README shows them wherever the
+    repository is checked out.
+    """
+    study_dir = Path(study_dir).resolve()
+    figures = publish_figures(out, study_dir / "figures" / size)
+    shown = [f.relative_to(study_dir).as_posix() for f in figures]
+    block = results_markdown(headline, size, study_dir.name, shown)
+    update_readme(study_dir / "README.md", size, block)

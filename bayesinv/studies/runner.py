@@ -17,9 +17,8 @@ A case study is a folder (``case_studies/NN_name/``) holding
 - ``README.md``: the question, the set-up and the figures, with a results table between
   ``<!-- results:quick -->`` and ``<!-- /results:quick -->`` (and the same for ``full``)
   that :func:`run_case_study` regenerates from the run's headline numbers when asked to
-  (``bayesinv run --update-readme``), together with the figures the run wrote at the top
-  of its output folder (PNG files, copied into ``figures/<size>/`` of the study folder and
-  shown below the tables); by default no tracked file is touched.
+  (``bayesinv run --update-readme``, with the run's figures: :func:`._readme.record_run`);
+  by default no tracked file is touched.
 
 The headline dictionary a study returns may hold a ``"table"`` entry: a list of rows (dicts
 of column → value) rendered as a markdown table; every other entry is a scalar rendered as
@@ -43,7 +42,7 @@ from pathlib import Path
 
 from bayesinv import _progress
 from bayesinv.io import UserError, read_toml, write_text
-from bayesinv.studies._readme import publish_figures, results_markdown, update_readme
+from bayesinv.studies._readme import record_run, results_markdown, update_readme
 from bayesinv.studies.config import Key, check_table, did_you_mean, schema_of
 
 __all__ = [
@@ -303,8 +302,7 @@ class CaseStudyRun:
         Parameters
         ----------
         update : bool
-            Regenerate the results block of the study's ``README.md``, with the run's
-            figures copied into ``figures/<size>/`` of the study folder and shown there.
+            Regenerate the study's ``README.md`` results block and figures of this size.
 
         Returns
         -------
@@ -327,10 +325,7 @@ class CaseStudyRun:
         headline["finished_utc"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         write_text(self.out / "headline.json", json.dumps(headline, indent=2, default=str))
         if update:
-            figures = publish_figures(self.out, self.study_dir / "figures" / size)
-            shown = [f.relative_to(self.study_dir).as_posix() for f in figures]
-            block = results_markdown(headline, size, name, shown)
-            update_readme(self.study_dir / "README.md", size, block)
+            record_run(self.study_dir, self.out, headline, size)
         return headline
 
 
@@ -387,9 +382,8 @@ def run_case_study(study_dir, size: str = "quick", out=None, *, update: bool = F
     out : str or Path, optional
         Output folder (default :func:`default_output`).
     update : bool
-        Regenerate the results block of the study's ``README.md`` and the figures it shows
-        (the PNG files at the top of ``out``, copied into the study's ``figures/<size>/``;
-        tracked files: off by default; ``bayesinv run --update-readme``).
+        Regenerate the results block and figures of the study's ``README.md`` (tracked
+        files: off by default; ``bayesinv run --update-readme``; :func:`._readme.record_run`).
 
     Returns
     -------
