@@ -94,10 +94,10 @@ def publish_figures(out, folder) -> list[Path]:
     """
     out, folder = Path(out), Path(folder)
     figures = sorted(out.glob("*.png"))
-    if folder.is_dir():
-        for old in folder.glob("*.png"):
-            if old.name not in {f.name for f in figures}:
-                old.unlink()
+    names = {f.name for f in figures}
+    for old in folder.glob("*.png"):  # nothing if the folder does not exist
+        if old.name not in names:
+            old.unlink()
     if not figures:
         return []
     folder.mkdir(parents=True, exist_ok=True)
