@@ -25,8 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bayesinv.studies.config import Key
+
 __all__ = [
     "METHODS",
+    "SINGLE_BAND_KEYS",
     "LinearField",
     "SharedBands",
     "rows",
@@ -36,6 +39,12 @@ __all__ = [
 ]
 
 METHODS = ("single-band MAP", "single-band NUTS", "continuation", "continuation + SMC")
+# optional study keys read by seed_runs: the single-band NUTS's own draws and tuning steps
+# per chain (unset: draws, tune); a study using seed_runs adds them to its OPTIONAL
+SINGLE_BAND_KEYS = {
+    "single_band_draws": Key(int, default=None, low=1),
+    "single_band_tune": Key(int, default=None, low=1),
+}
 NAME = "traces"
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bayesinv.studies.config import Key
+from bayesinv.studies.cycle_skipping import SINGLE_BAND_KEYS
 
 REQUIRED = {
     "nz": int,
@@ -58,11 +58,7 @@ REQUIRED = {
     "ess_min": float,
     "rhat_max": float,
 }
-OPTIONAL = {
-    # the single-band NUTS's own draws and tuning steps per chain; unset: draws, tune
-    "single_band_draws": Key(int, default=None, low=1),
-    "single_band_tune": Key(int, default=None, low=1),
-}
+OPTIONAL = dict(SINGLE_BAND_KEYS)  # the single-band NUTS's own lengths (seed_runs)
 
 
 def _problem(cfg):

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bayesinv.studies.config import Key
+from bayesinv.studies.cycle_skipping import SINGLE_BAND_KEYS
 
 REQUIRED = {
     "nx": int,
@@ -60,8 +61,7 @@ OPTIONAL = {
     # NUTS mass-matrix adaptation (bayesinv.sample's adaptation); unset: bayesinv's default
     "nuts_adaptation": Key(str, default=None, choices=("diag", "low_rank")),
     # the single-band NUTS's own draws and tuning steps per chain; unset: draws, tune
-    "single_band_draws": Key(int, default=None, low=1),
-    "single_band_tune": Key(int, default=None, low=1),
+    **SINGLE_BAND_KEYS,
     # L-BFGS-B ftol of the Laplace levels' MAP; unset: the level solver's default (1e-14)
     "map_ftol": Key(float, default=None, low=0.0, low_open=True),
 }
