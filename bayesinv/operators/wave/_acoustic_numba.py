@@ -32,12 +32,27 @@ As k, a and b do not depend on time, the kernels carry ``w = k mu`` and ``y = -b
     2 k dJ/dk = 2 sum_n g^n w^{n+1}
 
 which is the forward's step run backward with the residuals as sources (the same
-kernels: :func:`pml_p`, then :func:`step_interior` and :func:`step_pml`), plus one
-product per node for the gradient, so a backward step costs about what a forward step
-does. The per-node ``A, B A, (2 - C) A`` are stored for the PML boxes only (``prof[2]``).
+kernels: :func:`pml_p`, then :func:`step_interior` and :func:`step_pml`), so a backward
+step costs about what a forward step does. The per-node ``A, B A, (2 - C) A`` are stored
+for the PML boxes only (``prof[2]``).
+
+Imaging condition summed by parts in time. The forward step solved for g reads
+``k A g^n = u^{n+1} - (2 - C) A u^n + B A u^{n-1}``, and the backward step
+``w^m - (2 - C) A w^{m+1} + B A w^{m+2} = k A t^m`` with
+``t^m = L w^{m+1} + Dx yx^m + Dz yz^m + R^T r^m``; with ``u^0 = u^{-1} = 0`` and
+``w^{nt} = w^{nt+1} = 0``, per node
+
+    sum_{n=0}^{nt-2} g^n w^{n+1} = sum_{m=1}^{nt-1} u^m t^m,
+
+so the gradient needs the forward wavefield ``u`` only (no stored ``g``), and ``t^m`` is
+what the backward step computes anyway: the imaging is one multiply-add fused into its
+sweep (plus the receivers' taps). The tangent uses the same identity for its source
+``dk A g^n = (dk / k) (u^{n+1} - (2 - C) A u^n + B A u^{n-1})``.
 
 The state (u^{n-1}, u^n, px^n, pz^n) is stored every ``ck`` steps; each segment is recomputed
-(``ck`` fields of ``g``) before its backward pass.
+as plain forward steps into a buffer of ``ck + 2`` wavefields before its backward pass (the
+gradient alone, :func:`vjp`, steps its last segment in that buffer during the forward and
+recomputes only the others).
 
 Indexing: every box is swept row by row over the flat (raveled) fields with *unsigned*
 indices ``q = iz nxh + ix`` and offsets ``1, 2, nxh, 2 nxh``. Numba then emits no
@@ -47,7 +62,10 @@ reading few, is vectorised by LLVM. The interior loop is the bare stencil; the P
 and the auxiliary fields are only touched in the PML boxes. The top and bottom boxes are
 swept by full rows; the left and right strips as runs of one row's right strip, the halo
 columns and the next row's left strip (:func:`step_sides`), contiguous and long enough to
-vectorise. In the adjoint the imaging condition ``gw += g w`` is fused into the sweeps.
+vectorise. In the adjoint the imaging ``gw += u t`` is fused into the interior sweep; in
+the PML boxes ``t`` goes into a one-row buffer and the update and the imaging run as two
+loops (fused, the loop writing two streams vectorised less well: 45% instead of 26% over
+the forward PML sweep).
 
 Parallelism: ``prange`` over shots only, each with its own fields; ``*_serial`` twins loop
 over the shots in the calling thread (used for one shot, where launching the thread pool on
@@ -128,36 +146,14 @@ def step_interior(u0, u1, u2, kk, coef, box):
 
 
 @njit(**_J)
-def step_interior_store(u0, u1, u2, kk, coef, box, g):
-    """As :func:`step_interior`, also g = L u1 (two loops: one store stream each)."""
-    a0, a1, a2, fk, fg = (
+def step_interior_acc(u0, u1, u2, kk, coef, box, u, gw):
+    """As :func:`step_interior`, also the imaging condition gw += u L u1 (one fused loop)."""
+    a0, a1, a2, fk, fu, fgw = (
         u0.reshape(-1),
         u1.reshape(-1),
         u2.reshape(-1),
         kk.reshape(-1),
-        g.reshape(-1),
-    )
-    one, two, w, ww = _offsets(u1.shape[1])
-    c = (coef[0], coef[1], coef[2], coef[3], coef[4])
-    n = np.uint64(box[3] - box[2])
-    for iz in range(box[0], box[1]):
-        row = np.uint64(iz * u1.shape[1] + box[2])
-        for j in range(n):
-            fg[row + j] = _lap(a1, row + j, c, one, two, w, ww)
-        for j in range(n):
-            q = row + j
-            a2[q] = 2.0 * a1[q] - a0[q] + fk[q] * fg[q]
-
-
-@njit(**_J)
-def step_interior_acc(u0, u1, u2, kk, coef, box, g, gw):
-    """As :func:`step_interior`, also the imaging condition gw += g u1 (one fused loop)."""
-    a0, a1, a2, fk, fg, fgw = (
-        u0.reshape(-1),
-        u1.reshape(-1),
-        u2.reshape(-1),
-        kk.reshape(-1),
-        g.reshape(-1),
+        u.reshape(-1),
         gw.reshape(-1),
     )
     one, two, w, ww = _offsets(u1.shape[1])
@@ -167,61 +163,60 @@ def step_interior_acc(u0, u1, u2, kk, coef, box, g, gw):
         row = np.uint64(iz * u1.shape[1] + box[2])
         for j in range(n):
             q = row + j
-            a2[q] = 2.0 * a1[q] - a0[q] + fk[q] * _lap(a1, q, c, one, two, w, ww)
-            fgw[q] += fg[q] * a1[q]
+            lq = _lap(a1, q, c, one, two, w, ww)
+            a2[q] = 2.0 * a1[q] - a0[q] + fk[q] * lq
+            fgw[q] += fu[q] * lq
 
 
 @njit(**_J)
-def step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, mode, gw):
-    """u2 = A (2 u1 - B u0 - C u1 + k (L u1 + Dx px + Dz pz)) in the PML boxes; g likewise.
+def step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, u, acc, gw):
+    """u2 = A (2 u1 - B u0 - C u1 + k (L u1 + Dx px + Dz pz)) in the PML boxes.
 
     Per row: t = L u1 + Dx px + Dz pz, then ``u2 = (2 - C) A u1 - B A u0 + k A t`` with the
     per-node coefficients of ``prof[2]`` (stored for the PML boxes only, no division).
-    ``mode`` 0: one loop; 1 (store): two (t into g, then u2), each writing one stream so
-    that it vectorises; 2 (adjoint): one loop that also accumulates ``gw += g u1``.
+    With ``acc`` (the adjoint sweep) the same loop also accumulates the imaging condition
+    ``gw += u t``.
     """
     pc = prof[2]
     coef, d1 = geo
     c = (coef[0], coef[1], coef[2], coef[3], coef[4])
     d = (d1[0], d1[1], d1[2], d1[3])
-    a0, a1, a2, fx, fz, fk, fg, fgw = (
+    a0, a1, a2, fx, fz, fk, fu, fgw = (
         u0.reshape(-1),
         u1.reshape(-1),
         u2.reshape(-1),
         px.reshape(-1),
         pz.reshape(-1),
         kk.reshape(-1),
-        g.reshape(-1),
+        u.reshape(-1),
         gw.reshape(-1),
     )
     ca, cb, cc = pc[0], pc[1], pc[2]
     nxh = u1.shape[1]
     one, two, w, ww = _offsets(nxh)
     base = np.uint64(0)  # first coefficient of the box
+    t = np.empty(nxh if acc else 0)  # one row of t (stays in L1)
     for b in range(1, 3):  # top and bottom boxes, full rows (the sides: step_sides)
         x0 = np.uint64(boxes[b, 2])
         n = np.uint64(boxes[b, 3] - boxes[b, 2])
         for iz in range(boxes[b, 0], boxes[b, 1]):
             row = np.uint64(iz * nxh) + x0
-            if mode != 1:  # one loop
+            if acc:  # three loops, each writing one stream so that each vectorises
+                for j in range(n):
+                    q = row + j
+                    t[j] = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
+                for j in range(n):
+                    q, r = row + j, base + j
+                    a2[q] = cc[r] * a1[q] - cb[r] * a0[q] + ca[r] * fk[q] * t[j]
+                for j in range(n):
+                    fgw[row + j] += fu[row + j] * t[j]
+            else:
                 for j in range(n):
                     q, r = row + j, base + j
                     tq = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
                     a2[q] = cc[r] * a1[q] - cb[r] * a0[q] + ca[r] * fk[q] * tq
-                if mode == 2:
-                    for j in range(n):
-                        q = row + j
-                        fgw[q] += fg[q] * a1[q]
-                base += n
-                continue
-            for j in range(n):
-                q = row + j
-                fg[q] = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
-            for j in range(n):
-                q, r = row + j, base + j
-                a2[q] = cc[r] * a1[q] - cb[r] * a0[q] + ca[r] * fk[q] * fg[q]
             base += n
-    step_sides(u0, u1, u2, px, pz, kk, prof[3], geo, boxes, g, mode, gw)
+    step_sides(u0, u1, u2, px, pz, kk, prof[3], geo, boxes, u, acc, gw)
 
 
 @njit(**_J, inline="always")
@@ -240,15 +235,15 @@ def _side_run(iz, boxes, nxh, n_run):
 
 
 @njit(**_J)
-def step_sides(u0, u1, u2, px, pz, kk, side, geo, boxes, g, mode, gw):
+def step_sides(u0, u1, u2, px, pz, kk, side, geo, boxes, u, acc, gw):
     """:func:`step_pml` on the side strips (``boxes[3:5]``), swept as long runs.
 
     In the middle band of rows the PML terms depend on x only (``h_z = 0`` there), so the
     coefficients ``A, B A, (2 - C) A`` are one run profile (``side[0:3]``, zero on the halo
     columns, which therefore stay zero), and a run spans one row's right strip, the halo and
     the next row's left strip: 2 (pad + 2) + 4 contiguous nodes instead of two rows of
-    pad + 2, long enough to vectorise. ``g`` (mode 1) gets finite values on the halo
-    columns, which nothing reads (``w`` and ``dk`` are zero there).
+    pad + 2, long enough to vectorise. (With ``acc``, ``gw`` gets values on the halo
+    columns, which nothing reads.)
     """
     n_run = side.shape[1]
     if n_run == 0:  # no side strips (1-D)
@@ -256,36 +251,36 @@ def step_sides(u0, u1, u2, px, pz, kk, side, geo, boxes, g, mode, gw):
     coef, d1 = geo
     c = (coef[0], coef[1], coef[2], coef[3], coef[4])
     d = (d1[0], d1[1], d1[2], d1[3])
-    a0, a1, a2, fx, fz, fk, fg, fgw = (
+    a0, a1, a2, fx, fz, fk, fu, fgw = (
         u0.reshape(-1),
         u1.reshape(-1),
         u2.reshape(-1),
         px.reshape(-1),
         pz.reshape(-1),
         kk.reshape(-1),
-        g.reshape(-1),
+        u.reshape(-1),
         gw.reshape(-1),
     )
     ca, cb, cc = side[0], side[1], side[2]
     nxh = u1.shape[1]
     one, two, w, ww = _offsets(nxh)
+    t = np.empty(n_run if acc else 0)  # one run of t (stays in L1)
     for iz in range(boxes[3, 0] - 1, boxes[3, 1]):
         start, lo, hi = _side_run(iz, boxes, nxh, n_run)
-        if mode != 1:
+        if acc:  # three loops, each writing one stream so that each vectorises
+            for j in range(lo, hi):
+                q = start + j
+                t[j] = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
+            for j in range(lo, hi):
+                q = start + j
+                a2[q] = cc[j] * a1[q] - cb[j] * a0[q] + ca[j] * fk[q] * t[j]
+            for j in range(lo, hi):
+                fgw[start + j] += fu[start + j] * t[j]
+        else:
             for j in range(lo, hi):
                 q = start + j
                 tq = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
                 a2[q] = cc[j] * a1[q] - cb[j] * a0[q] + ca[j] * fk[q] * tq
-            if mode == 2:
-                for j in range(lo, hi):
-                    fgw[start + j] += fg[start + j] * a1[start + j]
-            continue
-        for j in range(lo, hi):
-            q = start + j
-            fg[q] = _lap(a1, q, c, one, two, w, ww) + _dxz(fx, fz, q, d, one, two, w, ww)
-        for j in range(lo, hi):
-            q = start + j
-            a2[q] = cc[j] * a1[q] - cb[j] * a0[q] + ca[j] * fk[q] * fg[q]
 
 
 @njit(**_J)
@@ -326,14 +321,6 @@ def pml_p(u2, px, pz, prof, d1, boxes):
 
 
 @njit(**_J)
-def add_point(field, scale, iz0, ix0, w, amp):
-    """Add scale * w * amp on the 4 x 4 nodes of one point (scatter)."""
-    for a in range(4):
-        for b in range(4):
-            field[iz0 + a, ix0 + b] += scale * w[a, b] * amp
-
-
-@njit(**_J)
 def inject(field, kk, prof, iz0, ix0, w, amp):
     """Add A k w amp (A w amp if kk is (1, 1)) on the 4 x 4 nodes of one point (scatter)."""
     hzs, hxs, use_k = prof[0][0], prof[1][0], kk.shape[0] > 1
@@ -357,16 +344,11 @@ def sample(field, iz0, ix0, w):
 
 
 @njit(**_J)
-def advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, store, si, sw, amp):
-    """One full time step of one shot; with store, g = L u1 + D p + q (before p moves)."""
-    if store:
-        step_interior_store(u0, u1, u2, kk, geo[0], boxes[0], g)
-    else:
-        step_interior(u0, u1, u2, kk, geo[0], boxes[0])
-    step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, 1 if store else 0, g)
+def advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, si, sw, amp):
+    """One full time step of one shot: u2 from u1 and u0, then p moves."""
+    step_interior(u0, u1, u2, kk, geo[0], boxes[0])
+    step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, u1, False, u1)
     inject(u2, kk, prof, si[0], si[1], sw, amp)
-    if store:
-        add_point(g, 1.0, si[0], si[1], sw, amp)
     pml_p(u2, px, pz, prof, geo[1], boxes)
 
 
@@ -375,15 +357,13 @@ def _shot_forward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, out)
     shape = kk.shape
     u0, u1, u2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     px, pz = np.zeros(shape), np.zeros(shape)
-    dummy = np.zeros((1, 1))
     nt = wav.shape[1]
     for n in range(nt):
         for r in range(rec_i.shape[0]):
             out[s, r, n] = sample(u1, rec_i[r, 0], rec_i[r, 1], rec_w[r])
         if n == nt - 1:
             break
-        advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, dummy, False, src_i[s], src_w[s],
-                wav[s, n])  # fmt: skip
+        advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, src_i[s], src_w[s], wav[s, n])
         u0, u1, u2 = u1, u2, u0
 
 
@@ -415,25 +395,22 @@ def forward_serial(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, re
 
 
 @njit(**_J)
-def _shot_tangent(s, kk, prof, dkA, geo, boxes, src_i, src_w, rec_i, rec_w, wav, out):
+def _shot_tangent(s, kk, prof, tc, geo, boxes, src_i, src_w, rec_i, rec_w, wav, out):
     shape = kk.shape
     u0, u1, u2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     d0, d1, d2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     px, pz, dpx, dpz = np.zeros(shape), np.zeros(shape), np.zeros(shape), np.zeros(shape)
-    g = np.zeros(shape)
-    dummy = np.zeros((1, 1))
     nt = wav.shape[1]
     for n in range(nt):
         for r in range(rec_i.shape[0]):
             out[s, r, n] = sample(d1, rec_i[r, 0], rec_i[r, 1], rec_w[r])
         if n == nt - 1:
             break
-        advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, g, True, src_i[s], src_w[s],
-                wav[s, n])  # fmt: skip
+        advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, src_i[s], src_w[s], wav[s, n])
         # tangent: the same step without source, plus dk A g^n before its p moves
         step_interior(d0, d1, d2, kk, geo[0], boxes[0])
-        step_pml(d0, d1, d2, dpx, dpz, kk, prof, geo, boxes, dummy, 0, dummy)
-        d2 += dkA * g
+        step_pml(d0, d1, d2, dpx, dpz, kk, prof, geo, boxes, d1, False, d1)
+        _add_tangent_source(d2, u0, u1, u2, tc)
         pml_p(d2, dpx, dpz, prof, geo[1], boxes)
         u0, u1, u2 = u1, u2, u0
         d0, d1, d2 = d1, d2, d0
@@ -447,10 +424,10 @@ def jvp(m, dm, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, re
     kk, ok = expand(m, cell, dt, limit_factor)
     if not ok:
         return np.full(ns * nr * nt, np.nan)
-    dkA = _dk_a(kk, dm, cell, prof)
+    tc = _tangent_coefficients(kk, dm, cell, prof)
     out = np.zeros((ns, nr, nt))
     for s in prange(ns):
-        _shot_tangent(s, kk, prof, dkA, geo, boxes, src_i, src_w, rec_i, rec_w, wav, out)
+        _shot_tangent(s, kk, prof, tc, geo, boxes, src_i, src_w, rec_i, rec_w, wav, out)
     return out.ravel()
 
 
@@ -461,89 +438,151 @@ def jvp_serial(m, dm, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, re
     kk, ok = expand(m, cell, dt, limit_factor)
     if not ok:
         return np.full(ns * rec_i.shape[0] * nt, np.nan)
-    dkA = _dk_a(kk, dm, cell, prof)
+    tc = _tangent_coefficients(kk, dm, cell, prof)
     out = np.zeros((ns, rec_i.shape[0], nt))
     for s in range(ns):
-        _shot_tangent(s, kk, prof, dkA, geo, boxes, src_i, src_w, rec_i, rec_w, wav, out)
+        _shot_tangent(s, kk, prof, tc, geo, boxes, src_i, src_w, rec_i, rec_w, wav, out)
     return out.ravel()
 
 
 @njit(**_J)
-def _dk_a(kk, dm, cell, prof):
-    """Return A dk on the nodes for a change dm of log-velocity (dk/dlog v = 2 k)."""
+def _tangent_coefficients(kk, dm, cell, prof):
+    """Rows ``dk / k = 2 dm``, ``(2 - C) A`` and ``B A`` on the nodes (dk/dlog v = 2 k).
+
+    With them the tangent's source ``dk A g^n`` is formed from the wavefield alone:
+    ``k A g^n = u^{n+1} - (2 - C) A u^n + B A u^{n-1}`` (the forward step solved for g).
+    """
     hzs, hxs = prof[0][0], prof[1][0]
-    dkA = np.zeros_like(kk)
+    tc = np.zeros((3, kk.shape[0], kk.shape[1]))
     for iz in range(kk.shape[0]):
         for ix in range(kk.shape[1]):
             if cell[iz, ix] >= 0:
-                a = 1.0 / (1.0 + hzs[iz] + hxs[ix])
-                dkA[iz, ix] = 2.0 * kk[iz, ix] * dm[cell[iz, ix]] * a
-    return dkA
+                h = hzs[iz] + hxs[ix]
+                a = 1.0 / (1.0 + h)
+                tc[0, iz, ix] = 2.0 * dm[cell[iz, ix]]
+                tc[1, iz, ix] = (2.0 - 4.0 * hzs[iz] * hxs[ix]) * a
+                tc[2, iz, ix] = (1.0 - h) * a
+    return tc
 
 
 @njit(**_J)
-def _add_residual(w, kk, prof, rec_i, rec_w, res, s, n):
-    for r in range(rec_i.shape[0]):  # w^n += k A R^T r^n (scatter into this shot's field)
-        inject(w, kk, prof, rec_i[r, 0], rec_i[r, 1], rec_w[r], res[s, r, n])
+def _add_tangent_source(d2, u0, u1, u2, tc):
+    """d2 += (dk / k) (u2 - (2 - C) A u1 + B A u0), i.e. ``dk A g`` (see above)."""
+    fd, f0, f1, f2 = d2.reshape(-1), u0.reshape(-1), u1.reshape(-1), u2.reshape(-1)
+    r, cc, cb = tc[0].reshape(-1), tc[1].reshape(-1), tc[2].reshape(-1)
+    for q in range(fd.size):
+        fd[q] += r[q] * (f2[q] - cc[q] * f1[q] + cb[q] * f0[q])
 
 
 @njit(**_J)
-def _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, out):
+def _receiver_taps(kk, prof, rec_i, rec_w):
+    """Flat node indices of the receivers' 4 x 4 taps, their weights ``w`` and ``A k w``.
+
+    Computed once per shot so that a backward step's residual injection and imaging
+    (:func:`_residual`) touch each tap with one multiply-add (no division, no slicing).
+    """
+    nr, nxh = rec_i.shape[0], kk.shape[1]
+    hzs, hxs = prof[0][0], prof[1][0]
+    idx = np.zeros((nr, 16), dtype=np.uint64)
+    wr, wk = np.zeros((nr, 16)), np.zeros((nr, 16))
+    for r in range(nr):
+        for a in range(4):
+            for b in range(4):
+                iz, ix, c = rec_i[r, 0] + a, rec_i[r, 1] + b, 4 * a + b
+                idx[r, c] = iz * nxh + ix
+                wr[r, c] = rec_w[r, a, b]
+                wk[r, c] = kk[iz, ix] * rec_w[r, a, b] / (1.0 + hzs[iz] + hxs[ix])
+    return idx, wr, wk
+
+
+@njit(**_J)
+def _residual(w, gw, u, taps, res):
+    """Add the receivers' part of a backward step: ``w += k A R^T r``, ``gw += u R^T r``.
+
+    ``res`` holds one residual per receiver at this time; scatter into the shot's own fields.
+    """
+    idx, wr, wk = taps
+    fw, fg, fu = w.reshape(-1), gw.reshape(-1), u.reshape(-1)
+    for r in range(idx.shape[0]):
+        amp = res[r]
+        for c in range(16):
+            q = idx[r, c]
+            fw[q] += wk[r, c] * amp
+            fg[q] += fu[q] * wr[r, c] * amp
+
+
+@njit(**_J)
+def _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, out,
+                      buf):  # fmt: skip
     """Pass 1: shot s forward, keeping its traces and checkpoints.
 
     Traces go into ``out[s]``, the state (u^{n-1}, u^n, px^n, pz^n) at the start of each
-    segment of ``ck`` steps into ``ckpt``.
+    segment of ``ck`` steps into ``ckpt``. With a ``buf`` of ``ck + 2`` fields the last
+    segment steps in it as :func:`_shot_backward` would recompute it (so it does not).
     """
     shape = kk.shape
     nsteps = wav.shape[1] - 1  # u^1 .. u^{nt-1} come from g^0 .. g^{nt-2}
     u0, u1, u2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     px, pz = np.zeros(shape), np.zeros(shape)
-    dummy = np.zeros((1, 1))
+    last = (_n_segments(wav, ck) - 1) * ck if buf.shape[0] > 1 else nsteps + 1
     for n in range(nsteps + 1):
+        i = n - last
+        if i == 0:
+            buf[0], buf[1] = u0, u1
+        cur = buf[i + 1] if i >= 0 else u1
         for r in range(rec_i.shape[0]):
-            out[s, r, n] = sample(u1, rec_i[r, 0], rec_i[r, 1], rec_w[r])
+            out[s, r, n] = sample(cur, rec_i[r, 0], rec_i[r, 1], rec_w[r])
         if n == nsteps:
             break
         if n % ck == 0:
             ckpt[n // ck, 0], ckpt[n // ck, 1] = u0, u1
             ckpt[n // ck, 2], ckpt[n // ck, 3] = px, pz
-        advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, dummy, False, src_i[s], src_w[s],
-                wav[s, n])  # fmt: skip
-        u0, u1, u2 = u1, u2, u0
+        if i >= 0:
+            advance(buf[i], buf[i + 1], buf[i + 2], px, pz, kk, prof, geo, boxes, src_i[s],
+                    src_w[s], wav[s, n])  # fmt: skip
+        else:
+            advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, src_i[s], src_w[s], wav[s, n])
+            u0, u1, u2 = u1, u2, u0
 
 
 @njit(**_J)
-def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, ck, gw):
-    """Pass 2: gw += sum_n g^n w^{n+1} of shot s (its own row), segments backward.
+def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, ck, gw,
+                   buf, kept):  # fmt: skip
+    """Pass 2: gw += sum_n u^n t^n of shot s (its own row), segments backward.
 
     The adjoint is carried as ``w = k mu`` (k does not depend on time): its update is the
     forward's (:func:`step_interior`, :func:`step_pml`, :func:`pml_p` with ``y = -b th``),
-    receivers' residuals are injected as the forward injects its source, and ``dJ/dk =
-    sum_n g^n mu^{n+1} = (sum_n g^n w^{n+1}) / k``.
+    receivers' residuals are injected as the forward injects its source, and the imaging
+    condition is summed by parts in time (module docstring): ``t^n`` is what the adjoint
+    step computes anyway, so each segment is recomputed as plain forward steps into
+    ``buf`` (``ck + 2`` fields; slot ``i`` holds ``u^{start - 1 + i}``), with nothing else
+    stored. ``kept``: the forward left the last segment in ``buf``.
     """
     shape = kk.shape
     nsteps = wav.shape[1] - 1
-    buf = np.zeros((ck, shape[0], shape[1]))
-    u0, u1, u2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-    px, pz = np.zeros(shape), np.zeros(shape)
+    px, pz = np.empty(shape), np.empty(shape)  # copied from a checkpoint before use
     w0, w1, w2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     yx, yz = np.zeros(shape), np.zeros(shape)  # y = -b th (adjoint of p times -b)
-    _add_residual(w1, kk, prof, rec_i, rec_w, res, s, nsteps)  # w^{nt-1}
+    taps, gws = _receiver_taps(kk, prof, rec_i, rec_w), gw[s]
     for j in range(ckpt.shape[0] - 1, -1, -1):
         start, stop = j * ck, min(j * ck + ck, nsteps)
-        u0[:, :], u1[:, :] = ckpt[j, 0], ckpt[j, 1]
-        px[:, :], pz[:, :] = ckpt[j, 2], ckpt[j, 3]
-        for n in range(start, stop):  # recompute g^n
-            advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, buf[n - start], True, src_i[s],
+        recompute = start if not kept or stop < nsteps else stop  # kept: nothing to redo
+        if recompute < stop:
+            buf[0], buf[1] = ckpt[j, 0], ckpt[j, 1]
+            px[:, :], pz[:, :] = ckpt[j, 2], ckpt[j, 3]
+        # u^{start+1} .. u^{stop-1}; the last segment also u^{nsteps} (its t = R^T r)
+        for n in range(recompute, stop if stop == nsteps else stop - 1):
+            i = n - start
+            advance(buf[i], buf[i + 1], buf[i + 2], px, pz, kk, prof, geo, boxes, src_i[s],
                     src_w[s], wav[s, n])  # fmt: skip
-            u0, u1, u2 = u1, u2, u0
-        for n in range(stop - 1, start - 1, -1):  # w1 = w^{n+1}, w2 = w^{n+2}
+        if stop == nsteps:  # w^{nt-1} = k A R^T r^{nt-1}, and its imaging term
+            _residual(w1, gws, buf[nsteps - start + 1], taps, res[s, :, nsteps])
+        for n in range(stop - 1, max(start, 1) - 1, -1):  # w1 = w^{n+1}, w2 = w^{n+2}
+            u = buf[n - start + 1]  # u^n (u^0 = 0: step 0 adds nothing)
             pml_p(w1, yx, yz, prof, geo[1], boxes)  # y^n = a y^{n+1} + b D w^{n+1}
-            g, gws = buf[n - start], gw[s]  # gw += g^n w^{n+1}, fused into the sweeps
-            step_interior_acc(w2, w1, w0, kk, geo[0], boxes[0], g, gws)
-            step_pml(w2, w1, w0, yx, yz, kk, prof, geo, boxes, g, 2, gws)
-            if n > 0:
-                _add_residual(w0, kk, prof, rec_i, rec_w, res, s, n)
+            step_interior_acc(w2, w1, w0, kk, geo[0], boxes[0], u, gws)
+            step_pml(w2, w1, w0, yx, yz, kk, prof, geo, boxes, u, True, gws)
+            _residual(w0, gws, u, taps, res[s, :, n])
             w0, w1, w2 = w2, w0, w1
 
 
@@ -554,10 +593,16 @@ def _n_segments(wav, ck):
 
 @njit(**_J)
 def _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ck, gw, out):
-    """Both passes of shot s, its checkpoints allocated here (one shot's at a time per thread)."""
-    ckpt = np.zeros((_n_segments(wav, ck), 4, kk.shape[0], kk.shape[1]))
-    _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, out)
-    _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, ck, gw)
+    """Both passes of shot s, its checkpoints allocated here (one shot's at a time per thread).
+
+    The forward leaves its last segment in the backward's buffer.
+    """
+    ckpt = np.empty((_n_segments(wav, ck), 4, kk.shape[0], kk.shape[1]))  # all written
+    buf = np.zeros((ck + 2, kk.shape[0], kk.shape[1]))
+    _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, out,
+                      buf)  # fmt: skip
+    _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, ck, gw,
+                   buf, True)  # fmt: skip
 
 
 @njit(nogil=True, cache=True, parallel=True)
@@ -605,15 +650,16 @@ def forward_state(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec
     """Traces and the state :func:`vjp_state` needs (pass 1 of the gradient, every shot)."""
     ns, nt = wav.shape
     nr = rec_i.shape[0]
-    state = np.zeros(state_size(cell.shape, wav, ck))
+    state = np.empty(state_size(cell.shape, wav, ck))  # every checkpoint is written
     kk, ok = expand(m, cell, dt, limit_factor)
     if not ok:
+        state[:] = 0.0
         return np.full(ns * nr * nt, np.nan), state
     ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
     out = np.zeros((ns, nr, nt))
     for s in prange(ns):  # each shot writes its own rows of ckpt and out
         _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt[s],
-                          out)  # fmt: skip
+                          out, np.zeros((1, 1, 1)))  # fmt: skip
     return out.ravel(), state
 
 
@@ -630,8 +676,9 @@ def vjp_state(m, state, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src
     ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
     gw = np.zeros((ns, kk.shape[0], kk.shape[1]))
     for s in prange(ns):
+        buf = np.zeros((ck + 2, kk.shape[0], kk.shape[1]))
         _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt[s],
-                       ck, gw)  # fmt: skip
+                       ck, gw, buf, False)  # fmt: skip
     return _cell_gradient(gw, kk, cell, m.shape[0])
 
 
@@ -641,15 +688,16 @@ def forward_state_serial(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src
     """:func:`forward_state` without threads."""
     ns, nt = wav.shape
     nr = rec_i.shape[0]
-    state = np.zeros(state_size(cell.shape, wav, ck))
+    state = np.empty(state_size(cell.shape, wav, ck))  # every checkpoint is written
     kk, ok = expand(m, cell, dt, limit_factor)
     if not ok:
+        state[:] = 0.0
         return np.full(ns * nr * nt, np.nan), state
     ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
     out = np.zeros((ns, nr, nt))
     for s in range(ns):
         _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt[s],
-                          out)  # fmt: skip
+                          out, np.zeros((1, 1, 1)))  # fmt: skip
     return out.ravel(), state
 
 
@@ -665,8 +713,9 @@ def vjp_state_serial(m, state, dd, cell, dt, limit_factor, prof, geo, boxes, src
     ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
     gw = np.zeros((ns, kk.shape[0], kk.shape[1]))
     for s in range(ns):
+        buf = np.zeros((ck + 2, kk.shape[0], kk.shape[1]))
         _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt[s],
-                       ck, gw)  # fmt: skip
+                       ck, gw, buf, False)  # fmt: skip
     return _cell_gradient(gw, kk, cell, m.shape[0])
 
 

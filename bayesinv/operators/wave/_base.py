@@ -84,13 +84,13 @@ class AcousticWaveBase(ForwardOperator):
         Returns
         -------
         int
-            ``8 N (4 n_segments + checkpoint_interval + 11)`` with ``N`` the number of
+            ``8 N (4 n_segments + checkpoint_interval + 10)`` with ``N`` the number of
             halo'd nodes; at most two shots run at once on two threads. (In a compiled
             model with a forward state, every shot's checkpoints are kept from the forward
             to the gradient: :attr:`forward_state_size`.)
         """
-        # u0..u2, px, pz, w0..w2, yx, yz, gw: 11 fields
-        return 8 * self._cell.size * (4 * self._n_segments() + self.checkpoint_interval + 11)
+        # checkpoints, the segment's ck + 2 wavefields, px, pz, w0..w2, yx, yz, gw
+        return 8 * self._cell.size * (4 * self._n_segments() + self.checkpoint_interval + 10)
 
     def _n_segments(self) -> int:
         """Checkpoint segments of the ``nt - 1`` time steps (the last one may be shorter)."""
