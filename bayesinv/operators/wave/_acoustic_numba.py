@@ -597,8 +597,11 @@ def _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res,
 
     The forward leaves its last segment in the backward's buffer.
     """
-    ckpt = np.empty((_n_segments(wav, ck), 4, kk.shape[0], kk.shape[1]))  # all written
-    buf = np.zeros((ck + 2, kk.shape[0], kk.shape[1]))
+    nseg, nz, nx = _n_segments(wav, ck), kk.shape[0], kk.shape[1]
+    # one block for both: a chunk of one size, which malloc reuses from call to call
+    work = np.zeros((4 * nseg + ck + 2) * nz * nx)
+    ckpt = work[: 4 * nseg * nz * nx].reshape((nseg, 4, nz, nx))
+    buf = work[4 * nseg * nz * nx :].reshape((ck + 2, nz, nx))
     _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, out,
                       buf)  # fmt: skip
     _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, ck, gw,
