@@ -80,7 +80,7 @@ def test_a_level_is_solved_again_when_what_it_depends_on_changes(data, counted, 
     base = {"random_seed": 3, "method": METHODS, "checkpoint": tmp_path}
     continuation(_builder(G, d), 2, **base)
     changes = {
-        "data": ({}, d + 1e-9, [0, 1]),
+        "data": ({}, d + 1e-6, [0, 1]),
         "seed": ({"random_seed": 4}, d, [0, 1]),
         "options": ({"options": {"laplace": {"hessian": {"rank": 5}}}}, d, [0, 1]),
         # level 0 read back; level 1 solved by the (uncounted) MAP
@@ -95,6 +95,25 @@ def test_a_level_is_solved_again_when_what_it_depends_on_changes(data, counted, 
         res = continuation(_builder(G, data_k), 2, **(base | change | folder))
         assert counted["calls"] == solved, name
         assert res.final.method == (base | change)["method"][1]
+
+
+def test_last_bit_noise_in_the_data_is_not_a_change_but_a_small_change_is(data, counted, tmp_path):
+    """Float values are compared by fingerprints within RTOL (1e-9 of their scale): the same
+    data computed on another CPU (here: d (1 + 1e-14), last-bit noise) reads the levels
+    back; data changed by 1e-7 of their scale does not (negative control)."""
+    from bayesinv.inference.continuation.checkpoint import same_values
+
+    G, d = data
+    base = {"random_seed": 3, "method": METHODS, "checkpoint": tmp_path}
+    continuation(_builder(G, d), 2, **base)
+    counted["calls"].clear()
+    continuation(_builder(G, d * (1 + 1e-14)), 2, **base)
+    assert counted["calls"] == []
+    sig = [model_signature(_builder(G, d)(1))]
+    assert same_values(sig, [model_signature(_builder(G, d * (1 + 1e-14))(1))])
+    assert not same_values(sig, [model_signature(_builder(G, d + 1e-7 * np.abs(d).max())(1))])
+    continuation(_builder(G, d + 1e-7 * np.abs(d).max()), 2, **base)
+    assert counted["calls"] == [0, 1]
 
 
 def test_the_tag_sees_the_start_and_the_data_of_each_level(data):

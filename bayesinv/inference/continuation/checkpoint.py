@@ -12,6 +12,11 @@ variables with their shapes, initial point, and every constant and shared value 
 density reads: observed data, ``pm.Data``). It does not cover the package's code, values
 held inside an ``Op``, the ``transfer`` or a user's level solver: after changing those,
 use a new folder.
+
+Floating-point values enter as fingerprints compared with a tolerance (:func:`same_values`),
+not as exact hashes: the same computation on another CPU (other SIMD paths in NumPy, other
+BLAS kernels) differs in the last bits, and a level recorded on one machine is still read
+back on another.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ import numpy as np
 
 from bayesinv.io import UserError, atomic_path, data_hash, settings_hash
 
-__all__ = ["level_tag", "load_level", "model_signature", "save_level"]
+__all__ = ["level_tag", "load_level", "model_signature", "same_values", "save_level"]
 
-FORMAT = "bayesinv-continuation-level-1"
+FORMAT = "bayesinv-continuation-level-2"
+RTOL = 1e-9  # relative tolerance of float fingerprints (last-bit noise is ~1e-15)
 
 
 def model_signature(model, through=None) -> dict:
@@ -55,17 +61,17 @@ def model_signature(model, through=None) -> dict:
     are not seen.
     """
     point = model.initial_point()
-    data = _graph_values(model) + ("" if through is None else _graph_values(through))
+    data = _graph_values(model) + ([] if through is None else _graph_values(through))
     free = [[rv.name, list(np.shape(point[model.rvs_to_values[rv].name]))] for rv in model.free_RVs]
     return {
         "free": free,
-        "initial": _hash(*(point[k] for k in sorted(point))),
-        "data": hashlib.sha256(data.encode()).hexdigest(),
+        "initial": [_fingerprint(point[k]) for k in sorted(point)],
+        "data": data,
     }
 
 
-def _graph_values(model) -> str:
-    """Hashes of the constants and shared values the model's log density reads, in order."""
+def _graph_values(model) -> list:
+    """Fingerprints of the constants and shared values the model's log density reads."""
     from pytensor.compile import SharedVariable
     from pytensor.graph.basic import Constant
     from pytensor.graph.traversal import ancestors
@@ -73,10 +79,67 @@ def _graph_values(model) -> str:
     out = []
     for var in ancestors([model.logp()]):
         if isinstance(var, SharedVariable):
-            out.append(_hash(var.get_value(borrow=True)))
+            out.append(_fingerprint(var.get_value(borrow=True)))
         elif isinstance(var, Constant):
-            out.append(_hash(var.data))
-    return "".join(out)
+            out.append(_fingerprint(var.data))
+    return out
+
+
+def _fingerprint(value):
+    """``["f", shape, sum, sum |x|, sum w x]`` of a finite float array, else an exact hash.
+
+    ``w`` are fixed pseudo-random weights (seed 0), so that a change of the values that
+    keeps the sum is still seen.
+    """
+    x = np.asarray(value) if not isinstance(value, str) else None
+    if x is not None and x.dtype.kind == "f" and np.all(np.isfinite(x)):
+        flat = x.astype(np.float64).ravel()
+        w = np.random.default_rng(0).standard_normal(flat.size)
+        return ["f", list(x.shape), float(flat.sum()), float(np.abs(flat).sum()), float(w @ flat)]
+    return _hash(value)
+
+
+def _structure(signature: dict) -> dict:
+    """Return the signature with each float fingerprint cut to its shape (what the tag hashes)."""
+
+    def cut(fp):
+        return fp[:2] if isinstance(fp, list) else fp
+
+    return {k: [cut(v) for v in vals] if k != "free" else vals for k, vals in signature.items()}
+
+
+def same_values(a, b, rtol: float = RTOL) -> bool:
+    r"""Return whether two lists of :func:`model_signature` agree (floats within ``rtol``).
+
+    Parameters
+    ----------
+    a, b : sequence of dict
+        Signatures of the same levels.
+    rtol : float
+        Relative tolerance.
+
+    Returns
+    -------
+    bool
+
+    Notes
+    -----
+    Fingerprints ``(s, a, t) = (sum x, sum |x|, sum w x)`` agree when
+    :math:`|s - s'|, |a - a'|, |t - t'| \le \text{rtol}\,(a + a' + 10^{-300})`; last-bit noise
+    moves them by about ``1e-15 a``, a changed datum by far more than ``1e-9 a``.
+    """
+    if len(a) != len(b):
+        return False
+    for sa, sb in zip(a, b, strict=True):
+        if _structure(sa) != _structure(sb):
+            return False
+        for key in ("initial", "data"):
+            for fa, fb in zip(sa[key], sb[key], strict=True):
+                if isinstance(fa, list):
+                    scale = rtol * (fa[3] + fb[3] + 1e-300)
+                    if any(abs(x - y) > scale for x, y in zip(fa[2:], fb[2:], strict=True)):
+                        return False
+    return True
 
 
 def _hash(*values) -> str:
@@ -108,7 +171,9 @@ def level_tag(methods, seeds, options: dict, signatures) -> str:
     Notes
     -----
     :math:`h(\text{JSON}(\text{methods}_{0..k}, \text{seeds}_{0..k},
-    \text{options}|_{\text{methods}}, \text{signatures}_{0..k}))`, keys sorted, values
+    \text{options}|_{\text{methods}}, \text{structure}_{0..k}))`, keys sorted (a signature's
+    float fingerprints enter by their shapes only: :func:`load_level` compares their values
+    with :func:`same_values`), values
     that are not JSON by their ``repr`` (an option whose ``repr`` changes between runs,
     e.g. a function, makes every tag differ: the level is solved again).
     """
@@ -116,7 +181,7 @@ def level_tag(methods, seeds, options: dict, signatures) -> str:
         "methods": list(methods),
         "seeds": [int(s) for s in seeds],
         "options": {m: options.get(m, {}) for m in sorted(set(methods))},
-        "models": list(signatures),
+        "models": [_structure(sig) for sig in signatures],
     }
     return settings_hash(state, default=repr)
 
@@ -125,7 +190,7 @@ def _path(folder, index: int) -> Path:
     return Path(folder) / f"level_{index:02d}.pkl"
 
 
-def load_level(folder, index: int, tag: str):
+def load_level(folder, index: int, tag: str, signatures=None):
     """Return level ``index``'s stored result if its tag is ``tag``, else ``None``.
 
     Parameters
@@ -136,6 +201,9 @@ def load_level(folder, index: int, tag: str):
         The level.
     tag : str
         :func:`level_tag` of the level as it would be computed now.
+    signatures : sequence of dict, optional
+        :func:`model_signature` of levels ``0..index`` now; the stored ones must agree
+        (:func:`same_values`).
 
     Returns
     -------
@@ -152,6 +220,7 @@ def load_level(folder, index: int, tag: str):
     try:
         state = pickle.loads(path.read_bytes())
         fmt, stored = state["format"], state["tag"]
+        kept = state.get("signatures")
     except Exception as exc:
         raise UserError(
             f"continuation checkpoint {path}: cannot be read ({exc}); delete it to solve "
@@ -159,10 +228,12 @@ def load_level(folder, index: int, tag: str):
         ) from exc
     if fmt != FORMAT or stored != tag:
         return None
+    if signatures is not None and not same_values(kept, list(signatures)):
+        return None
     return state["level"]
 
 
-def save_level(folder, index: int, tag: str, level) -> Path:
+def save_level(folder, index: int, tag: str, level, signatures=()) -> Path:
     """Write level ``index``'s result with its tag, atomically.
 
     Parameters
@@ -176,6 +247,8 @@ def save_level(folder, index: int, tag: str, level) -> Path:
     level : LevelResult
         The result (pickled: its ``result`` must be picklable, as DataTrees and SciPy's
         ``OptimizeResult`` are).
+    signatures : sequence of dict
+        :func:`model_signature` of levels ``0..index`` (what :func:`load_level` compares).
 
     Returns
     -------
@@ -184,5 +257,9 @@ def save_level(folder, index: int, tag: str, level) -> Path:
     """
     path = _path(folder, index)
     with atomic_path(path) as tmp:
-        tmp.write_bytes(pickle.dumps({"format": FORMAT, "tag": tag, "level": level}))
+        tmp.write_bytes(
+            pickle.dumps(
+                {"format": FORMAT, "tag": tag, "signatures": list(signatures), "level": level}
+            )
+        )
     return path

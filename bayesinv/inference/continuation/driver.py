@@ -248,7 +248,7 @@ def continuation(
             through = nested if isinstance(nested, pm.Model) else None
             signatures.append(model_signature(model, through))
             tag = level_tag(methods[: index + 1], seeds[: index + 1], options, signatures)
-            stored = load_level(checkpoint, index, tag)
+            stored = load_level(checkpoint, index, tag, signatures)
         if stored is not None:
             _progress.stage(f"continuation level {index} ({kind}): read from {checkpoint}")
             results.append(stored)
@@ -267,7 +267,7 @@ def continuation(
             with blas_limit(blas_threads, "continuation"):
                 results.append(_solved(level, kind, t0))
             if checkpoint is not None:
-                save_level(checkpoint, index, tag, results[-1])
+                save_level(checkpoint, index, tag, results[-1], signatures)
         point, guess = results[-1].point, results[-1].preconditioner
     return ContinuationResult(results)
 

@@ -174,8 +174,9 @@ def step_pml(u0, u1, u2, px, pz, kk, prof, geo, boxes, u, acc, gw):
 
     Per row: t = L u1 + Dx px + Dz pz, then ``u2 = (2 - C) A u1 - B A u0 + k A t`` with the
     per-node coefficients of ``prof[2]`` (stored for the PML boxes only, no division).
-    With ``acc`` (the adjoint sweep) the same loop also accumulates the imaging condition
-    ``gw += u t``.
+    With ``acc`` (the adjoint sweep), also the imaging condition ``gw += u t``: per row
+    ``t`` into a one-row buffer, then the update, then the imaging (three loops, each
+    writing one stream so that each vectorises).
     """
     pc = prof[2]
     coef, d1 = geo
