@@ -157,11 +157,11 @@ def _gradient_row(rates, case):
     }
 
 
-def _logp_gradient(m, dd, args, ck, fs=K.forward_state, vs=K.vjp_state):
+def _logp_gradient(m, dd, args, plan, fs=K.forward_state, vs=K.vjp_state):
     """What a compiled model's logp + gradient runs: the forward keeping its checkpoints,
     then the gradient from them (``fs``, ``vs``: threaded kernels or their serial twins)."""
-    _, state = fs(m, *args, ck)
-    return vs(m, state, dd, *args, ck)
+    _, state = fs(m, *args, *plan)
+    return vs(m, state, dd, *args, *plan)
 
 
 def _concurrent_row(n: int, duration: float, callers: int = 2) -> dict:
@@ -173,7 +173,7 @@ def _concurrent_row(n: int, duration: float, callers: int = 2) -> dict:
     op = make_operator(n, 5, duration)
     m = np.full(op.n_params, np.log(2000.0))
     dd = np.random.default_rng(1).standard_normal(op.n_data)
-    args, ck = op._args(), op.checkpoint_interval
+    args, plan = op._args(), op._plan(state=True)
     kernels = {
         "threaded": (K.forward_state, K.vjp_state),
         "serial": (K.forward_state_serial, K.vjp_state_serial),
@@ -181,7 +181,7 @@ def _concurrent_row(n: int, duration: float, callers: int = 2) -> dict:
 
     def together(fs, vs):
         def go():
-            work = (m, dd, args, ck, fs, vs)
+            work = (m, dd, args, plan, fs, vs)
             threads = [threading.Thread(target=_logp_gradient, args=work) for _ in range(callers)]
             for t in threads:
                 t.start()
@@ -192,7 +192,7 @@ def _concurrent_row(n: int, duration: float, callers: int = 2) -> dict:
 
     fns = {}
     for name, (fs, vs) in kernels.items():
-        fns[f"{name}_1"] = lambda fs=fs, vs=vs: _logp_gradient(m, dd, args, ck, fs, vs)
+        fns[f"{name}_1"] = lambda fs=fs, vs=vs: _logp_gradient(m, dd, args, plan, fs, vs)
         fns[f"{name}_{callers}"] = together(fs, vs)
     rates = interleaved_rates(fns)
     per_s = {k: r * (callers if k.endswith(f"_{callers}") else 1) for k, r in rates.items()}
@@ -240,14 +240,14 @@ def _graph_rows(n: int, duration: float, n_coef: int = 256) -> list[dict]:
     x = rng.standard_normal(n_coef)
     m = m0 + B @ x
     dd = rng.standard_normal(op.n_data)
-    args, ck = op._args(), op.checkpoint_interval
+    args, plan = op._args(), op._plan(state=True)
 
     rows = []
     for blas in (None, 1):
         with threadpool_limits(limits=blas, user_api="blas"):
             rates = interleaved_rates(
                 {
-                    "kernels": lambda: _logp_gradient(m, dd, args, ck),
+                    "kernels": lambda: _logp_gradient(m, dd, args, plan),
                     "compiled": lambda: logp_grad(x),
                 }
             )
@@ -325,26 +325,25 @@ def run(quick: bool = False) -> list[dict]:
             "pml_ns_per_pml_node_step": 1e9 * (t_fwd - t_int) / (pml_nodes * nsteps),
         }
     )
-    ck = op.checkpoint_interval
-    _, state = K.forward_state(m, *args, ck)
+    _, state = K.forward_state(m, *args, *op._plan(True))
     rates = interleaved_rates(
         {
             "forward": lambda: K.forward(m, *args),
-            "gradient": lambda: K.vjp(m, dd, *args, ck),
-            "forward_state": lambda: K.forward_state(m, *args, ck),
-            "vjp_state": lambda: K.vjp_state(m, state, dd, *args, ck),
+            "gradient": lambda: K.vjp(m, dd, *args, *op._plan(False)),
+            "forward_state": lambda: K.forward_state(m, *args, *op._plan(True)),
+            "vjp_state": lambda: K.vjp_state(m, state, dd, *args, *op._plan(True)),
         },
         rounds=8,  # best of many: single calls vary by +-20% on a shared virtual machine
     )
     rows.append(_gradient_row(rates, f"101x101 cells, 5 shots, 41 receivers, {op.nt} samples"))
     dd1 = dd[: one_shot.n_data]
-    _, state1 = K.forward_state_serial(m, *args1, ck)
+    _, state1 = K.forward_state_serial(m, *args1, *one_shot._plan(True))
     rates = interleaved_rates(
         {
             "forward": lambda: K.forward_serial(m, *args1),
-            "gradient": lambda: K.vjp_serial(m, dd1, *args1, ck),
-            "forward_state": lambda: K.forward_state_serial(m, *args1, ck),
-            "vjp_state": lambda: K.vjp_state_serial(m, state1, dd1, *args1, ck),
+            "gradient": lambda: K.vjp_serial(m, dd1, *args1, *one_shot._plan(False)),
+            "forward_state": lambda: K.forward_state_serial(m, *args1, *one_shot._plan(True)),
+            "vjp_state": lambda: K.vjp_state_serial(m, state1, dd1, *args1, *one_shot._plan(True)),
         },
         rounds=8,
     )

@@ -50,9 +50,14 @@ sweep (plus the receivers' taps). The tangent uses the same identity for its sou
 ``dk A g^n = (dk / k) (u^{n+1} - (2 - C) A u^n + B A u^{n-1})``.
 
 The state (u^{n-1}, u^n, px^n, pz^n) is stored every ``ck`` steps; each segment is recomputed
-as plain forward steps into a buffer of ``ck + 2`` wavefields before its backward pass (the
-gradient alone, :func:`vjp`, steps its last segment in that buffer during the forward and
-recomputes only the others).
+into a buffer of ``ck + 2`` wavefields before its backward pass (the gradient alone,
+:func:`vjp`, steps its last segment in that buffer during the forward and recomputes only
+the others). With ``nh = nt - 1`` rows of boundary history (the caller's choice: when they
+fit its memory budget) the forward also keeps every u^{n+1} outside the interior box, and
+the recomputation steps the interior box again (the bare stencil plus the source: the PML
+terms do not reach it) and reads the rest back (:func:`_recompute`); the PML boxes, which
+take most of a step's time, are not stepped again. With ``nh = 0`` segments are recomputed
+as plain forward steps. Both give the forward's wavefields bit for bit.
 
 Indexing: every box is swept row by row over the flat (raveled) fields with *unsigned*
 indices ``q = iz nxh + ix`` and offsets ``1, 2, nxh, 2 nxh``. Numba then emits no
@@ -513,13 +518,45 @@ def _residual(w, gw, u, taps, res):
 
 
 @njit(**_J)
-def _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, out,
-                      buf):  # fmt: skip
-    """Pass 1: shot s forward, keeping its traces and checkpoints.
+def n_outside(shape, box):
+    """Nodes outside the interior box (the PML boxes and the halo): one history row."""
+    return shape[0] * shape[1] - (box[1] - box[0]) * (box[3] - box[2])
+
+
+@njit(**_J)
+def _outside(field, row, box, save):
+    """Copy the nodes outside the interior box between ``field`` and the packed ``row``.
+
+    ``save``: field to row, else row to field. In flat (raveled) order these nodes are
+    ``z0 - z1 + 1`` contiguous runs: the head up to the interior's first node, the gaps from
+    one interior row's end to the next one's start, and the tail.
+    """
+    f = field.reshape(-1)
+    nxh = field.shape[1]
+    z0, z1, x0, x1 = box[0], box[1], box[2], box[3]
+    p, lo = np.uint64(0), np.uint64(0)
+    for iz in range(z0, z1 + 1):
+        hi = np.uint64(iz * nxh + x0 if iz < z1 else f.size)
+        if save:
+            for j in range(hi - lo):  # plain loops: a slice copy checks for overlap
+                row[p + j] = f[lo + j]
+        else:
+            for j in range(hi - lo):
+                f[lo + j] = row[p + j]
+        p += hi - lo
+        lo = np.uint64(iz * nxh + x1)
+
+
+@njit(**_J)
+def _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, hist,
+                      out, buf):  # fmt: skip
+    """Pass 1: shot s forward, keeping its traces, checkpoints and boundary history.
 
     Traces go into ``out[s]``, the state (u^{n-1}, u^n, px^n, pz^n) at the start of each
-    segment of ``ck`` steps into ``ckpt``. With a ``buf`` of ``ck + 2`` fields the last
-    segment steps in it as :func:`_shot_backward` would recompute it (so it does not).
+    segment of ``ck`` steps into ``ckpt``, and, if ``hist`` has rows, every u^{n+1} outside
+    the interior box into ``hist[n]`` (:func:`_outside`). With a ``buf`` of ``ck + 2``
+    fields the last segment steps in it as :func:`_shot_backward` would recompute it (so it
+    does not, and its history is not needed).
     """
     shape = kk.shape
     nsteps = wav.shape[1] - 1  # u^1 .. u^{nt-1} come from g^0 .. g^{nt-2}
@@ -543,21 +580,39 @@ def _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, 
                     src_w[s], wav[s, n])  # fmt: skip
         else:
             advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, src_i[s], src_w[s], wav[s, n])
+            if hist.shape[0]:
+                _outside(u2, hist[n], boxes[0], True)
             u0, u1, u2 = u1, u2, u0
 
 
 @njit(**_J)
-def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, ck, gw,
-                   buf, kept):  # fmt: skip
+def _recompute(u0, u1, u2, kk, prof, geo, boxes, si, sw, amp, row):
+    """u2 = the forward's u^{n+1}: the interior stepped again, the rest from its history.
+
+    Bit for bit what :func:`advance` wrote: the interior box is the bare stencil plus the
+    source (the PML terms and the auxiliary fields do not reach it), and every node outside
+    it is restored from ``row`` after the source is added (so a source in the PML is not
+    counted twice).
+    """
+    step_interior(u0, u1, u2, kk, geo[0], boxes[0])
+    inject(u2, kk, prof, si[0], si[1], sw, amp)
+    _outside(u2, row, boxes[0], False)
+
+
+@njit(**_J)
+def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, hist, ck,
+                   gw, buf, kept):  # fmt: skip
     """Pass 2: gw += sum_n u^n t^n of shot s (its own row), segments backward.
 
     The adjoint is carried as ``w = k mu`` (k does not depend on time): its update is the
     forward's (:func:`step_interior`, :func:`step_pml`, :func:`pml_p` with ``y = -b th``),
     receivers' residuals are injected as the forward injects its source, and the imaging
     condition is summed by parts in time (module docstring): ``t^n`` is what the adjoint
-    step computes anyway, so each segment is recomputed as plain forward steps into
-    ``buf`` (``ck + 2`` fields; slot ``i`` holds ``u^{start - 1 + i}``), with nothing else
-    stored. ``kept``: the forward left the last segment in ``buf``.
+    step computes anyway, so each segment's wavefields are recomputed into ``buf``
+    (``ck + 2`` fields; slot ``i`` holds ``u^{start - 1 + i}``) from its checkpoint: with
+    a boundary history ``hist`` the interior stepped again and the rest read back
+    (:func:`_recompute`), else plain forward steps (:func:`advance`).
+    ``kept``: the forward left the last segment in ``buf``.
     """
     shape = kk.shape
     nsteps = wav.shape[1] - 1
@@ -574,8 +629,12 @@ def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res
         # u^{start+1} .. u^{stop-1}; the last segment also u^{nsteps} (its t = R^T r)
         for n in range(recompute, stop if stop == nsteps else stop - 1):
             i = n - start
-            advance(buf[i], buf[i + 1], buf[i + 2], px, pz, kk, prof, geo, boxes, src_i[s],
-                    src_w[s], wav[s, n])  # fmt: skip
+            if hist.shape[0]:  # the interior again, the rest from the history
+                _recompute(buf[i], buf[i + 1], buf[i + 2], kk, prof, geo, boxes, src_i[s],
+                           src_w[s], wav[s, n], hist[n])  # fmt: skip
+            else:
+                advance(buf[i], buf[i + 1], buf[i + 2], px, pz, kk, prof, geo, boxes, src_i[s],
+                        src_w[s], wav[s, n])  # fmt: skip
         if stop == nsteps:  # w^{nt-1} = k A R^T r^{nt-1}, and its imaging term
             _residual(w1, gws, buf[nsteps - start + 1], taps, res[s, :, nsteps])
         for n in range(stop - 1, max(start, 1) - 1, -1):  # w1 = w^{n+1}, w2 = w^{n+2}
@@ -593,24 +652,27 @@ def _n_segments(wav, ck):
 
 
 @njit(**_J)
-def _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ck, gw, out):
-    """Both passes of shot s, its checkpoints allocated here (one shot's at a time per thread).
+def _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ck, nh, gw,
+                  out):  # fmt: skip
+    """Both passes of shot s, its state allocated here (one shot's at a time per thread).
 
     The forward leaves its last segment in the backward's buffer.
     """
-    nseg, nz, nx = _n_segments(wav, ck), kk.shape[0], kk.shape[1]
-    # one block for both: a chunk of one size, which malloc reuses from call to call
-    work = np.zeros((4 * nseg + ck + 2) * nz * nx)
-    ckpt = work[: 4 * nseg * nz * nx].reshape((nseg, 4, nz, nx))
-    buf = work[4 * nseg * nz * nx :].reshape((ck + 2, nz, nx))
-    _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, out,
-                      buf)  # fmt: skip
-    _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, ck, gw,
-                   buf, True)  # fmt: skip
+    # one block for all: a chunk of one size, which malloc reuses from call to call
+    size = shot_state_size(kk.shape, wav, ck, boxes[0], nh)
+    work = np.empty(size + (ck + 2) * kk.size)  # the state is written before it is read
+    ckpt, hist = _split_state(work[:size], kk.shape, wav, ck, boxes[0], nh)
+    buf = work[size:].reshape((ck + 2, kk.shape[0], kk.shape[1]))
+    buf[:] = 0.0  # the halo stays zero
+    _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, hist,
+                      out, buf)  # fmt: skip
+    _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, hist, ck,
+                   gw, buf, True)  # fmt: skip
 
 
 @njit(nogil=True, cache=True, parallel=True)
-def vjp(m, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck):
+def vjp(m, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck,
+        nh):  # fmt: skip
     """Transposed Jacobian (log-velocity) applied to traces dd."""
     ns, nt = wav.shape
     nr = rec_i.shape[0]
@@ -621,13 +683,14 @@ def vjp(m, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, re
     gw = np.zeros((ns, kk.shape[0], kk.shape[1]))
     out = np.zeros((ns, nr, nt))
     for s in prange(ns):  # each shot writes its own rows of gw and out
-        _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ck, gw, out)
+        _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ck, nh, gw,
+                      out)  # fmt: skip
     return _cell_gradient(gw, kk, cell, m.shape[0])
 
 
 @njit(**_J)
 def vjp_serial(m, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav,
-               ck):  # fmt: skip
+               ck, nh):  # fmt: skip
     """:func:`vjp` without threads."""
     ns, nt = wav.shape
     nr = rec_i.shape[0]
@@ -638,38 +701,54 @@ def vjp_serial(m, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, re
     gw = np.zeros((ns, kk.shape[0], kk.shape[1]))
     out = np.zeros((ns, nr, nt))
     for s in range(ns):
-        _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ck, gw, out)
+        _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ck, nh, gw,
+                      out)  # fmt: skip
     return _cell_gradient(gw, kk, cell, m.shape[0])
 
 
 @njit(**_J)
-def state_size(shape, wav, ck):
-    """Floats of the forward's state: every shot's checkpoints."""
-    return wav.shape[0] * _n_segments(wav, ck) * 4 * shape[0] * shape[1]
+def shot_state_size(shape, wav, ck, box, nh):
+    """Floats of one shot's state: checkpoints and ``nh`` (0 or nt - 1) history rows."""
+    return 4 * _n_segments(wav, ck) * shape[0] * shape[1] + nh * n_outside(shape, box)
+
+
+@njit(**_J)
+def state_size(shape, wav, ck, box, nh):
+    """Floats of the forward's state: every shot's (:func:`shot_state_size`)."""
+    return wav.shape[0] * shot_state_size(shape, wav, ck, box, nh)
+
+
+@njit(**_J)
+def _split_state(state, shape, wav, ck, box, nh):
+    """Return views of one shot's state: checkpoints and ``nh`` history rows."""
+    n_ck = 4 * _n_segments(wav, ck) * shape[0] * shape[1]
+    ckpt = state[:n_ck].reshape((_n_segments(wav, ck), 4, shape[0], shape[1]))
+    return ckpt, state[n_ck:].reshape((nh, n_outside(shape, box)))
 
 
 @njit(nogil=True, cache=True, parallel=True)
 def forward_state(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav,
-                  ck):  # fmt: skip
+                  ck, nh):  # fmt: skip
     """Traces and the state :func:`vjp_state` needs (pass 1 of the gradient, every shot)."""
     ns, nt = wav.shape
     nr = rec_i.shape[0]
-    state = np.empty(state_size(cell.shape, wav, ck))  # every checkpoint is written
+    state = np.empty(state_size(cell.shape, wav, ck, boxes[0], nh))  # every value is written
     kk, ok = expand(m, cell, dt, limit_factor)
     if not ok:
         state[:] = 0.0
         return np.full(ns * nr * nt, np.nan), state
-    ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
+    per_shot = state.reshape((ns, -1))
     out = np.zeros((ns, nr, nt))
     for s in prange(ns):  # each shot writes its own rows of ckpt and out
-        _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt[s],
-                          out, np.zeros((1, 1, 1)))  # fmt: skip
+        ckpt, hist = _split_state(per_shot[s], cell.shape, wav, ck, boxes[0], nh)
+        _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt,
+                          hist, out, np.zeros((1, 1, 1)))  # fmt: skip
     return out.ravel(), state
 
 
 @njit(nogil=True, cache=True, parallel=True)
 def vjp_state(m, state, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w,
-              wav, ck):  # fmt: skip
+              wav, ck, nh):  # fmt: skip
     """:func:`vjp` from :func:`forward_state`'s state: pass 2 only."""
     ns, nt = wav.shape
     nr = rec_i.shape[0]
@@ -677,48 +756,51 @@ def vjp_state(m, state, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src
     if not ok:
         return np.full(m.shape[0], np.nan)
     res = dd.reshape((ns, nr, nt))
-    ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
+    per_shot = state.reshape((ns, -1))
     gw = np.zeros((ns, kk.shape[0], kk.shape[1]))
     for s in prange(ns):
         buf = np.zeros((ck + 2, kk.shape[0], kk.shape[1]))
-        _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt[s],
+        ckpt, hist = _split_state(per_shot[s], cell.shape, wav, ck, boxes[0], nh)
+        _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, hist,
                        ck, gw, buf, False)  # fmt: skip
     return _cell_gradient(gw, kk, cell, m.shape[0])
 
 
 @njit(**_J)
 def forward_state_serial(m, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i, rec_w,
-                         wav, ck):  # fmt: skip
+                         wav, ck, nh):  # fmt: skip
     """:func:`forward_state` without threads."""
     ns, nt = wav.shape
     nr = rec_i.shape[0]
-    state = np.empty(state_size(cell.shape, wav, ck))  # every checkpoint is written
+    state = np.empty(state_size(cell.shape, wav, ck, boxes[0], nh))  # every value is written
     kk, ok = expand(m, cell, dt, limit_factor)
     if not ok:
         state[:] = 0.0
         return np.full(ns * nr * nt, np.nan), state
-    ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
+    per_shot = state.reshape((ns, -1))
     out = np.zeros((ns, nr, nt))
     for s in range(ns):
-        _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt[s],
-                          out, np.zeros((1, 1, 1)))  # fmt: skip
+        ckpt, hist = _split_state(per_shot[s], cell.shape, wav, ck, boxes[0], nh)
+        _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt,
+                          hist, out, np.zeros((1, 1, 1)))  # fmt: skip
     return out.ravel(), state
 
 
 @njit(**_J)
 def vjp_state_serial(m, state, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, rec_i,
-                     rec_w, wav, ck):  # fmt: skip
+                     rec_w, wav, ck, nh):  # fmt: skip
     """:func:`vjp_state` without threads."""
     ns, nt = wav.shape
     kk, ok = expand(m, cell, dt, limit_factor)
     if not ok:
         return np.full(m.shape[0], np.nan)
     res = dd.reshape((ns, rec_i.shape[0], nt))
-    ckpt = state.reshape((ns, _n_segments(wav, ck), 4, cell.shape[0], cell.shape[1]))
+    per_shot = state.reshape((ns, -1))
     gw = np.zeros((ns, kk.shape[0], kk.shape[1]))
     for s in range(ns):
         buf = np.zeros((ck + 2, kk.shape[0], kk.shape[1]))
-        _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt[s],
+        ckpt, hist = _split_state(per_shot[s], cell.shape, wav, ck, boxes[0], nh)
+        _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, hist,
                        ck, gw, buf, False)  # fmt: skip
     return _cell_gradient(gw, kk, cell, m.shape[0])
 

@@ -11,6 +11,11 @@ from bayesinv.operators.wave import _acoustic_numba as K
 from bayesinv.operators.wave import _layout
 from bayesinv.operators.wave.wavelets import check_wavelet, time_samples
 
+#: largest block (bytes) in which a gradient keeps the boundary history (see
+#: ``_acoustic_numba``): below glibc's largest mmap threshold (32 MiB), so that malloc keeps
+#: the block from call to call instead of mapping fresh pages (page faults) every time
+HISTORY_BYTES = 30 * 2**20
+
 
 def _frozen(a):
     a = np.ascontiguousarray(a)
@@ -79,18 +84,45 @@ class AcousticWaveBase(ForwardOperator):
         return 1.0 / self._factor
 
     def gradient_memory_bytes(self) -> int:
-        """Bytes of wavefield storage one shot's gradient allocates (checkpoints + segment).
+        """Bytes of wavefield storage one shot's gradient allocates (its state + segment).
 
         Returns
         -------
         int
-            ``8 N (4 n_segments + checkpoint_interval + 10)`` with ``N`` the number of
-            halo'd nodes; at most two shots run at once on two threads. (In a compiled
-            model with a forward state, every shot's checkpoints are kept from the forward
-            to the gradient: :attr:`forward_state_size`.)
+            ``8 (N (4 n_segments + checkpoint_interval + 10) + h N_b)`` with ``N`` the
+            number of halo'd nodes, ``N_b`` those outside the interior box and ``h`` the
+            rows of boundary history (``nt - 1`` if that fits in :data:`HISTORY_BYTES`,
+            else 0); at most two shots run at once on two threads. (In a compiled model
+            with a forward state, every shot's state is kept from the forward to the
+            gradient: :attr:`forward_state_size`.)
         """
-        # checkpoints, the segment's ck + 2 wavefields, px, pz, w0..w2, yx, yz, gw
-        return 8 * self._cell.size * (4 * self._n_segments() + self.checkpoint_interval + 10)
+        # the state, the segment's ck + 2 wavefields, px, pz, w0..w2, yx, yz, gw
+        ck, nh = self._plan(state=False)
+        return 8 * (self._shot_state_size(nh) + self._cell.size * (ck + 10))
+
+    def _n_outside(self) -> int:
+        """Nodes outside the interior box: the PML boxes and the halo (one history row)."""
+        z0, z1, x0, x1 = (int(b) for b in self._boxes[0])
+        return self._cell.size - (z1 - z0) * (x1 - x0)
+
+    def _shot_state_size(self, nh: int) -> int:
+        """Floats of one shot's state: ``4 n_segments N`` checkpoints + ``nh N_b`` history."""
+        return 4 * self._n_segments() * self._cell.size + nh * self._n_outside()
+
+    def _plan(self, state: bool) -> tuple[int, int]:
+        """``(checkpoint_interval, history rows)`` of the gradient's kernels.
+
+        The boundary history (``nt - 1`` rows) is kept when the block it lives in takes at
+        most :data:`HISTORY_BYTES`: one shot's state and segment buffer for the gradient
+        alone (``state=False``), every shot's state for the forward state of a compiled
+        model (``state=True``); else 0 rows (every segment recomputed in full).
+        """
+        ck, rows, n = self.checkpoint_interval, self.nt - 1, self._cell.size
+        if state:
+            block = self.n_sources * self._shot_state_size(rows)
+        else:
+            block = self._shot_state_size(rows) + (ck + 2) * n
+        return ck, (rows if 8 * block <= HISTORY_BYTES else 0)
 
     def _n_segments(self) -> int:
         """Checkpoint segments of the ``nt - 1`` time steps (the last one may be shorter)."""
@@ -134,9 +166,11 @@ class AcousticWaveBase(ForwardOperator):
     def forward_state_size(self) -> int:
         """Floats the forward hands to the gradient in a compiled model.
 
-        Every shot's checkpoints: ``n_sources * 4 * n_segments * N`` (``N`` halo'd nodes).
+        Every shot's checkpoints and boundary history: ``n_sources (4 n_segments N +
+        h N_b)`` (``N`` halo'd nodes, ``N_b`` of them outside the interior box, ``h`` history
+        rows: :meth:`_plan`).
         """
-        return self.n_sources * self._n_segments() * 4 * self._cell.size
+        return self.n_sources * self._shot_state_size(self._plan(state=True)[1])
 
     def _forward(self, m):
         self._check(m)
@@ -148,7 +182,7 @@ class AcousticWaveBase(ForwardOperator):
 
     def _vjp(self, m, dd):
         self._check(m)
-        return self._kernels()[2](m, dd, *self._args(), self.checkpoint_interval)
+        return self._kernels()[2](m, dd, *self._args(), *self._plan(state=False))
 
     def _build_numba_kernels(self):
         """Njit closures over the operator's arrays.
@@ -158,7 +192,8 @@ class AcousticWaveBase(ForwardOperator):
         :data:`~bayesinv.operators.base.FORWARD_STATE_BYTES` (:func:`kernels_with_state`).
         """
         args = self._args()
-        ck = self.checkpoint_interval
+        ck, nh = self._plan(state=False)
+        ck_s, nh_s = self._plan(state=True)
         fwd, tan, adj, fwd_s, adj_s = self._kernels()
 
         @njit(nogil=True)
@@ -171,16 +206,16 @@ class AcousticWaveBase(ForwardOperator):
 
         @njit(nogil=True)
         def vjp(m, dd):
-            return adj(np.ascontiguousarray(m), np.ascontiguousarray(dd), *args, ck)
+            return adj(np.ascontiguousarray(m), np.ascontiguousarray(dd), *args, ck, nh)
 
         @njit(nogil=True)
         def forward_state(m):
-            return fwd_s(np.ascontiguousarray(m), *args, ck)
+            return fwd_s(np.ascontiguousarray(m), *args, ck_s, nh_s)
 
         @njit(nogil=True)
         def vjp_state(m, state, dd):
             m, dd = np.ascontiguousarray(m), np.ascontiguousarray(dd)
-            return adj_s(m, np.ascontiguousarray(state), dd, *args, ck)
+            return adj_s(m, np.ascontiguousarray(state), dd, *args, ck_s, nh_s)
 
         size = self.forward_state_size
         return kernels_with_state(self, size, forward, jvp, vjp, forward_state, vjp_state)
