@@ -157,6 +157,12 @@ def _gradient_row(rates, case):
     }
 
 
+def _history(op) -> str:
+    """Say where the boundary history is kept (gradient alone; forward state)."""
+    kept = ["kept" if op._plan(state)[1] else "not kept" for state in (False, True)]
+    return f"boundary history (30 MiB budget): gradient {kept[0]}, forward state {kept[1]}"
+
+
 def _logp_gradient(m, dd, args, plan, fs=K.forward_state, vs=K.vjp_state):
     """What a compiled model's logp + gradient runs: the forward keeping its checkpoints,
     then the gradient from them (``fs``, ``vs``: threaded kernels or their serial twins)."""
@@ -335,7 +341,11 @@ def run(quick: bool = False) -> list[dict]:
         },
         rounds=8,  # best of many: single calls vary by +-20% on a shared virtual machine
     )
-    rows.append(_gradient_row(rates, f"101x101 cells, 5 shots, 41 receivers, {op.nt} samples"))
+    rows.append(
+        _gradient_row(
+            rates, f"101x101 cells, 5 shots, 41 receivers, {op.nt} samples, " + _history(op)
+        )
+    )
     dd1 = dd[: one_shot.n_data]
     _, state1 = K.forward_state_serial(m, *args1, *one_shot._plan(True))
     rates = interleaved_rates(
@@ -347,7 +357,11 @@ def run(quick: bool = False) -> list[dict]:
         },
         rounds=8,
     )
-    rows.append(_gradient_row(rates, f"101x101 cells, 1 shot (serial kernels), {op.nt} samples"))
+    rows.append(
+        _gradient_row(
+            rates, f"101x101 cells, 1 shot (serial kernels), {op.nt} samples, " + _history(one_shot)
+        )
+    )
     mem = _gradient_memory(duration)
     per_shot = mem["per_shot"]
     rows.append(
