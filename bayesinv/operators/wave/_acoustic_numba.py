@@ -52,12 +52,13 @@ sweep (plus the receivers' taps). The tangent uses the same identity for its sou
 The state (u^{n-1}, u^n, px^n, pz^n) is stored every ``ck`` steps; each segment is recomputed
 into a buffer of ``ck + 2`` wavefields before its backward pass (the gradient alone,
 :func:`vjp`, steps its last segment in that buffer during the forward and recomputes only
-the others). With ``nh = nt - 1`` rows of boundary history (the caller's choice: when they
-fit its memory budget) the forward also keeps every u^{n+1} outside the interior box, and
-the recomputation steps the interior box again (the bare stencil plus the source: the PML
-terms do not reach it) and reads the rest back (:func:`_recompute`); the PML boxes, which
-take most of a step's time, are not stepped again. With ``nh = 0`` segments are recomputed
-as plain forward steps. Both give the forward's wavefields bit for bit.
+the others). With ``nh`` rows of boundary history (the caller's choice: as many of the last
+steps as fit its memory budget, from a segment start) the forward also keeps those steps'
+u^{n+1} outside the interior box, and the recomputation of the segments they cover steps
+the interior box again (the bare stencil plus the source: the PML terms do not reach it)
+and reads the rest back (:func:`_recompute`); the PML boxes, which take most of a step's
+time, are not stepped again. Other segments are recomputed as plain forward steps. Both
+give the forward's wavefields bit for bit.
 
 Indexing: every box is swept row by row over the flat (raveled) fields with *unsigned*
 indices ``q = iz nxh + ix`` and offsets ``1, 2, nxh, 2 nxh``. Numba then emits no
@@ -553,8 +554,9 @@ def _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, 
     """Pass 1: shot s forward, keeping its traces, checkpoints and boundary history.
 
     Traces go into ``out[s]``, the state (u^{n-1}, u^n, px^n, pz^n) at the start of each
-    segment of ``ck`` steps into ``ckpt``, and, if ``hist`` has rows, every u^{n+1} outside
-    the interior box into ``hist[n]`` (:func:`_outside`). With a ``buf`` of ``ck + 2``
+    segment of ``ck`` steps into ``ckpt``, and the last ``h = len(hist)`` steps' u^{n+1}
+    outside the interior box into ``hist[n - nsteps + h]`` (:func:`_outside`; ``nsteps -
+    h`` is a segment start). With a ``buf`` of ``ck + 2``
     fields the last segment steps in it as :func:`_shot_backward` would recompute it (so it
     does not, and its history is not needed).
     """
@@ -580,8 +582,8 @@ def _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, 
                     src_w[s], wav[s, n])  # fmt: skip
         else:
             advance(u0, u1, u2, px, pz, kk, prof, geo, boxes, src_i[s], src_w[s], wav[s, n])
-            if hist.shape[0]:
-                _outside(u2, hist[n], boxes[0], True)
+            if n >= nsteps - hist.shape[0]:  # the history holds the last steps
+                _outside(u2, hist[n - nsteps + hist.shape[0]], boxes[0], True)
             u0, u1, u2 = u1, u2, u0
 
 
@@ -609,9 +611,10 @@ def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res
     receivers' residuals are injected as the forward injects its source, and the imaging
     condition is summed by parts in time (module docstring): ``t^n`` is what the adjoint
     step computes anyway, so each segment's wavefields are recomputed into ``buf``
-    (``ck + 2`` fields; slot ``i`` holds ``u^{start - 1 + i}``) from its checkpoint: with
-    a boundary history ``hist`` the interior stepped again and the rest read back
-    (:func:`_recompute`), else plain forward steps (:func:`advance`).
+    (``ck + 2`` fields; slot ``i`` holds ``u^{start - 1 + i}``) from its checkpoint: the
+    segments the boundary history ``hist`` covers (the last ``len(hist)`` steps) by
+    stepping the interior again and reading the rest back (:func:`_recompute`), the
+    others by plain forward steps (:func:`advance`).
     ``kept``: the forward left the last segment in ``buf``.
     """
     shape = kk.shape
@@ -620,6 +623,7 @@ def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res
     w0, w1, w2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     yx, yz = np.zeros(shape), np.zeros(shape)  # y = -b th (adjoint of p times -b)
     taps, gws = _receiver_taps(kk, prof, rec_i, rec_w), gw[s]
+    h0 = nsteps - hist.shape[0]  # the history holds u^{n+1} outside the interior, n >= h0
     for j in range(ckpt.shape[0] - 1, -1, -1):
         start, stop = j * ck, min(j * ck + ck, nsteps)
         recompute = start if not kept or stop < nsteps else stop  # kept: nothing to redo
@@ -629,9 +633,9 @@ def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res
         # u^{start+1} .. u^{stop-1}; the last segment also u^{nsteps} (its t = R^T r)
         for n in range(recompute, stop if stop == nsteps else stop - 1):
             i = n - start
-            if hist.shape[0]:  # the interior again, the rest from the history
+            if start >= h0:  # the interior again, the rest from the history
                 _recompute(buf[i], buf[i + 1], buf[i + 2], kk, prof, geo, boxes, src_i[s],
-                           src_w[s], wav[s, n], hist[n])  # fmt: skip
+                           src_w[s], wav[s, n], hist[n - h0])  # fmt: skip
             else:
                 advance(buf[i], buf[i + 1], buf[i + 2], px, pz, kk, prof, geo, boxes, src_i[s],
                         src_w[s], wav[s, n])  # fmt: skip
@@ -708,7 +712,7 @@ def vjp_serial(m, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src_w, re
 
 @njit(**_J)
 def shot_state_size(shape, wav, ck, box, nh):
-    """Floats of one shot's state: checkpoints and ``nh`` (0 or nt - 1) history rows."""
+    """Floats of one shot's state: checkpoints and ``nh`` history rows (the last steps)."""
     return 4 * _n_segments(wav, ck) * shape[0] * shape[1] + nh * n_outside(shape, box)
 
 

@@ -91,10 +91,10 @@ class AcousticWaveBase(ForwardOperator):
         int
             ``8 (N (4 n_segments + checkpoint_interval + 10) + h N_b)`` with ``N`` the
             number of halo'd nodes, ``N_b`` those outside the interior box and ``h`` the
-            rows of boundary history (``nt - 1`` if that fits in :data:`HISTORY_BYTES`,
-            else 0); at most two shots run at once on two threads. (In a compiled model
-            with a forward state, every shot's state is kept from the forward to the
-            gradient: :attr:`forward_state_size`.)
+            rows of boundary history (as many of the last steps as fit in
+            :data:`HISTORY_BYTES`); at most two shots run at once on two threads. (In a
+            compiled model with a forward state, every shot's state is kept from the
+            forward to the gradient: :attr:`forward_state_size`.)
         """
         # the state, the segment's ck + 2 wavefields, px, pz, w0..w2, yx, yz, gw
         ck, nh = self._plan(state=False)
@@ -112,17 +112,19 @@ class AcousticWaveBase(ForwardOperator):
     def _plan(self, state: bool) -> tuple[int, int]:
         """``(checkpoint_interval, history rows)`` of the gradient's kernels.
 
-        The boundary history (``nt - 1`` rows) is kept when the block it lives in takes at
-        most :data:`HISTORY_BYTES`: one shot's state and segment buffer for the gradient
-        alone (``state=False``), every shot's state for the forward state of a compiled
-        model (``state=True``); else 0 rows (every segment recomputed in full).
+        The boundary history covers the last steps, from a segment start: as many whole
+        segments as fit in :data:`HISTORY_BYTES` together with the rest of the block it
+        lives in (one shot's checkpoints and segment buffer for the gradient alone,
+        ``state=False``; every shot's state for the forward state of a compiled model,
+        ``state=True``). The segments before are recomputed in full.
         """
-        ck, rows, n = self.checkpoint_interval, self.nt - 1, self._cell.size
-        if state:
-            block = self.n_sources * self._shot_state_size(rows)
-        else:
-            block = self._shot_state_size(rows) + (ck + 2) * n
-        return ck, (rows if 8 * block <= HISTORY_BYTES else 0)
+        ck, nsteps, n = self.checkpoint_interval, self.nt - 1, self._cell.size
+        shots = self.n_sources if state else 1
+        rest = shots * self._shot_state_size(0) + (0 if state else (ck + 2) * n)
+        per_row = shots * self._n_outside()
+        rows = max(HISTORY_BYTES // 8 - rest, 0) // per_row
+        start = -(-(nsteps - min(rows, nsteps)) // ck) * ck  # the first segment it covers
+        return ck, nsteps - min(start, nsteps)
 
     def _n_segments(self) -> int:
         """Checkpoint segments of the ``nt - 1`` time steps (the last one may be shorter)."""
