@@ -104,10 +104,10 @@ class AcousticWave2D(AcousticWaveBase):
     cells. The forward state is stored every ``checkpoint_interval`` steps (four fields)
     and each segment recomputed before its backward pass, so a shot's gradient stores
     :math:`4 n_t / c + c` fields instead of :math:`n_t` at the cost of one more forward
-    run (:meth:`gradient_memory_bytes`). When it fits in 30 MiB the forward also keeps
-    the nodes outside the interior box (the PML, where most of a step's cost is) at every
-    step, and the recomputation steps only the interior again (the same wavefield to the
-    last bit, for about a quarter of the cost). Shots run in parallel (``prange``).
+    run (:meth:`gradient_memory_bytes`). For as many of the last segments as fit in 30 MiB
+    the forward also keeps the nodes outside the interior box (the PML, where most of a
+    step's cost is) at every step, and their recomputation steps only the interior again
+    (the same wavefield to the last bit, for about a quarter of the cost). Shots run in parallel (``prange``).
 
     Examples
     --------
