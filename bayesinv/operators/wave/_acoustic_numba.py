@@ -555,10 +555,10 @@ def _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, 
 
     Traces go into ``out[s]``, the state (u^{n-1}, u^n, px^n, pz^n) at the start of each
     segment of ``ck`` steps into ``ckpt``, and the last ``h = len(hist)`` steps' u^{n+1}
-    outside the interior box into ``hist[n - nsteps + h]`` (:func:`_outside`; ``nsteps -
-    h`` is a segment start). With a ``buf`` of ``ck + 2``
-    fields the last segment steps in it as :func:`_shot_backward` would recompute it (so it
-    does not, and its history is not needed).
+    outside the interior box into ``hist[n - nsteps + h]`` (:func:`_outside`; ``nsteps - h``
+    is a segment start). With a ``buf`` of ``ck + 2`` fields the last segment steps in it
+    as :func:`_shot_backward` would recompute it (so it does not, and its history is not
+    needed).
     """
     shape = kk.shape
     nsteps = wav.shape[1] - 1  # u^1 .. u^{nt-1} come from g^0 .. g^{nt-2}
@@ -651,6 +651,22 @@ def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res
 
 
 @njit(**_J)
+def _zero_halo(buf):
+    """Zero the ``HALO`` nodes on every side of each field of ``buf`` and return it.
+
+    The segment buffer's halo is read by the stencils but written by no step (the interior
+    and PML boxes tile the rest of the grid); every other node is written before it is read.
+    """
+    nz, nx = buf.shape[1], buf.shape[2]
+    for i in range(buf.shape[0]):
+        buf[i, :HALO, :] = 0.0
+        buf[i, nz - HALO :, :] = 0.0
+        buf[i, :, :HALO] = 0.0
+        buf[i, :, nx - HALO :] = 0.0
+    return buf
+
+
+@njit(**_J)
 def _n_segments(wav, ck):
     return (wav.shape[1] - 1 + ck - 1) // ck
 
@@ -666,8 +682,7 @@ def _shot_adjoint(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res,
     size = shot_state_size(kk.shape, wav, ck, boxes[0], nh)
     work = np.empty(size + (ck + 2) * kk.size)  # the state is written before it is read
     ckpt, hist = _split_state(work[:size], kk.shape, wav, ck, boxes[0], nh)
-    buf = work[size:].reshape((ck + 2, kk.shape[0], kk.shape[1]))
-    buf[:] = 0.0  # the halo stays zero
+    buf = _zero_halo(work[size:].reshape((ck + 2, kk.shape[0], kk.shape[1])))
     _shot_checkpoints(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, ck, ckpt, hist,
                       out, buf)  # fmt: skip
     _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, hist, ck,
@@ -763,7 +778,7 @@ def vjp_state(m, state, dd, cell, dt, limit_factor, prof, geo, boxes, src_i, src
     per_shot = state.reshape((ns, -1))
     gw = np.zeros((ns, kk.shape[0], kk.shape[1]))
     for s in prange(ns):
-        buf = np.zeros((ck + 2, kk.shape[0], kk.shape[1]))
+        buf = _zero_halo(np.empty((ck + 2, kk.shape[0], kk.shape[1])))
         ckpt, hist = _split_state(per_shot[s], cell.shape, wav, ck, boxes[0], nh)
         _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, hist,
                        ck, gw, buf, False)  # fmt: skip
@@ -802,7 +817,7 @@ def vjp_state_serial(m, state, dd, cell, dt, limit_factor, prof, geo, boxes, src
     per_shot = state.reshape((ns, -1))
     gw = np.zeros((ns, kk.shape[0], kk.shape[1]))
     for s in range(ns):
-        buf = np.zeros((ck + 2, kk.shape[0], kk.shape[1]))
+        buf = _zero_halo(np.empty((ck + 2, kk.shape[0], kk.shape[1])))
         ckpt, hist = _split_state(per_shot[s], cell.shape, wav, ck, boxes[0], nh)
         _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res, ckpt, hist,
                        ck, gw, buf, False)  # fmt: skip

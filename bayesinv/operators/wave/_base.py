@@ -102,12 +102,12 @@ class AcousticWaveBase(ForwardOperator):
 
     def _n_outside(self) -> int:
         """Nodes outside the interior box: the PML boxes and the halo (one history row)."""
-        z0, z1, x0, x1 = (int(b) for b in self._boxes[0])
-        return self._cell.size - (z1 - z0) * (x1 - x0)
+        return int(K.n_outside(self._cell.shape, self._boxes[0]))
 
     def _shot_state_size(self, nh: int) -> int:
         """Floats of one shot's state: ``4 n_segments N`` checkpoints + ``nh N_b`` history."""
-        return 4 * self._n_segments() * self._cell.size + nh * self._n_outside()
+        ck = self.checkpoint_interval
+        return int(K.shot_state_size(self._cell.shape, self.wavelet, ck, self._boxes[0], nh))
 
     def _plan(self, state: bool) -> tuple[int, int]:
         """``(checkpoint_interval, history rows)`` of the gradient's kernels.

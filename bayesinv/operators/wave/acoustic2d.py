@@ -107,7 +107,8 @@ class AcousticWave2D(AcousticWaveBase):
     run (:meth:`gradient_memory_bytes`). For as many of the last segments as fit in 30 MiB
     the forward also keeps the nodes outside the interior box (the PML, where most of a
     step's cost is) at every step, and their recomputation steps only the interior again
-    (the same wavefield to the last bit, for about a quarter of the cost). Shots run in parallel (``prange``).
+    (the same wavefield to the last bit, for about a quarter of the cost). Shots run in
+    parallel (``prange``).
 
     Examples
     --------
