@@ -16,7 +16,7 @@ import numpy as np
 from _common import interleaved_rates
 
 from bayesinv import Grid2D
-from bayesinv.operators.wave import AcousticWave2D, ricker, time_samples
+from bayesinv.operators.wave import AcousticWave2D, _base, ricker, time_samples
 from bayesinv.operators.wave import _acoustic_numba as K
 
 
@@ -160,7 +160,8 @@ def _gradient_row(rates, case):
 def _history(op) -> str:
     """Say where the boundary history is kept (gradient alone; forward state)."""
     kept = ["kept" if op._plan(state)[1] else "not kept" for state in (False, True)]
-    return f"boundary history (30 MiB budget): gradient {kept[0]}, forward state {kept[1]}"
+    budget = f"{_base.HISTORY_BYTES / 2**20:g} MiB budget"
+    return f"boundary history ({budget}): gradient {kept[0]}, forward state {kept[1]}"
 
 
 def _logp_gradient(m, dd, args, plan, fs=K.forward_state, vs=K.vjp_state):

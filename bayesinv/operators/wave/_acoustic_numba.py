@@ -629,7 +629,8 @@ def _shot_backward(s, kk, prof, geo, boxes, src_i, src_w, rec_i, rec_w, wav, res
         recompute = start if not kept or stop < nsteps else stop  # kept: nothing to redo
         if recompute < stop:
             buf[0], buf[1] = ckpt[j, 0], ckpt[j, 1]
-            px[:, :], pz[:, :] = ckpt[j, 2], ckpt[j, 3]
+            if start < h0:  # plain forward steps need the PML fields too
+                px[:, :], pz[:, :] = ckpt[j, 2], ckpt[j, 3]
         # u^{start+1} .. u^{stop-1}; the last segment also u^{nsteps} (its t = R^T r)
         for n in range(recompute, stop if stop == nsteps else stop - 1):
             i = n - start
